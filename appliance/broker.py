@@ -1,0 +1,219 @@
+"""A throwaway local mosquitto run from the project's own deploy/mosquitto config.
+
+Used by ``lightbox dev`` and by the test suite: renders ``deploy/mosquitto/
+lightbox.conf`` with a free loopback port and generated passwords, keeps the
+project's ACL as it is, and starts, stops, kills and restarts the broker.
+Knows nothing of the engine or the bridge.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: The broker users of deploy/mosquitto/acl.
+USERS = ("lightbox-engine", "lightbox-bridge", "lightbox-monitor", "homeassistant")
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class BrokerError(RuntimeError):
+    """mosquitto is missing or would not start."""
+
+
+def deploy_dir() -> Path:
+    """Return the project's deploy/mosquitto folder."""
+    return REPO_ROOT / "deploy" / "mosquitto"
+
+
+def free_port() -> int:
+    """Return a TCP port that is free on loopback right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    """Return True when something accepts TCP connections on ``host:port``."""
+    with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.2):
+        return True
+    return False
+
+
+def render_config(source: str, port: int, password_file: Path, acl_file: Path,
+                  persistence_dir: Path | None = None, log_file: Path | None = None) -> str:
+    """Return ``source`` with the listener, password and ACL paths replaced."""
+    out = []
+    for line in source.splitlines():
+        key = line.split("#", 1)[0].strip().split(" ", 1)[0]
+        if key in ("listener", "password_file", "acl_file", "persistence",
+                   "persistence_location", "log_dest", "pid_file"):
+            continue
+        out.append(line)
+    out += [
+        "",
+        "# --- throwaway overrides (lightbox dev / tests) ---",
+        f"listener {port} 127.0.0.1",
+        f"password_file {password_file}",
+        f"acl_file {acl_file}",
+    ]
+    if persistence_dir is not None:
+        out += ["persistence true", f"persistence_location {persistence_dir}/",
+                "autosave_interval 1"]
+    else:
+        out.append("persistence false")
+    out.append(f"log_dest file {log_file}" if log_file else "log_dest stderr")
+    out.append("log_type error\nlog_type warning\nlog_type notice\nlog_type information")
+    out.append("connection_messages true")
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        # As root mosquitto would switch to the `mosquitto` user, who cannot read
+        # throwaway files in a private temp folder; this broker is loopback-only.
+        out.append("user root")
+    return "\n".join(out) + "\n"
+
+
+@dataclass
+class LocalBroker:
+    """A mosquitto process in ``workdir`` with generated credentials."""
+
+    workdir: Path
+    port: int = 0
+    persistent: bool = False
+    passwords: dict[str, str] = field(default_factory=dict)
+    process: subprocess.Popen[bytes] | None = None
+    binary: str = "mosquitto"
+
+    def __post_init__(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        if not self.port:
+            self.port = free_port()
+
+    @property
+    def host(self) -> str:
+        """The broker's address."""
+        return "127.0.0.1"
+
+    @property
+    def log_file(self) -> Path:
+        """Where mosquitto logs."""
+        return self.workdir / "mosquitto.log"
+
+    def password_file(self, user: str) -> Path:
+        """Return the file holding ``user``'s password (mode 0600)."""
+        return self.workdir / f"{user}.password"
+
+    def prepare(self) -> Path:
+        """Generate passwords and the config; return the config path."""
+        exe = shutil.which(self.binary) or shutil.which(f"/usr/sbin/{self.binary}")
+        passwd = shutil.which("mosquitto_passwd")
+        if exe is None or passwd is None:
+            raise BrokerError(
+                "mosquitto is not installed: run `sudo apt-get install mosquitto "
+                "mosquitto-clients` (the README's commands do this for you)"
+            )
+        self.binary = exe
+        pw_file = self.workdir / "passwd"
+        pw_file.unlink(missing_ok=True)
+        pw_file.touch(mode=0o600)
+        for user in USERS:
+            pw = self.passwords.setdefault(user, secrets.token_urlsafe(18))
+            subprocess.run([passwd, "-b", str(pw_file), user, pw], check=True,
+                           capture_output=True)
+            f = self.password_file(user)
+            f.write_text(pw + "\n", encoding="utf-8")
+            f.chmod(0o600)
+        src = (deploy_dir() / "lightbox.conf").read_text(encoding="utf-8")
+        persist = self.workdir / "data" if self.persistent else None
+        if persist is not None:
+            persist.mkdir(exist_ok=True)
+        conf = render_config(src, self.port, pw_file, deploy_dir() / "acl", persist,
+                             self.log_file)
+        conf_path = self.workdir / "mosquitto.conf"
+        conf_path.write_text(conf, encoding="utf-8")
+        # mosquitto refuses world-readable password files in future versions; keep them tight.
+        with contextlib.suppress(OSError):
+            os.chmod(pw_file, 0o600)
+        return conf_path
+
+    def start(self, timeout_s: float = 10.0) -> None:
+        """Start mosquitto and wait until it accepts connections."""
+        conf = self.workdir / "mosquitto.conf"
+        if not conf.exists():
+            conf = self.prepare()
+        self.process = subprocess.Popen(
+            [self.binary, "-c", str(conf)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                err = self.process.stderr.read().decode() if self.process.stderr else ""
+                log = self.log_file.read_text() if self.log_file.exists() else ""
+                raise BrokerError(f"mosquitto exited at start: {err.strip()} {log[-2000:]}")
+            if port_open(self.port):
+                return
+            time.sleep(0.05)
+        self.stop()
+        raise BrokerError(f"mosquitto did not listen on port {self.port} within {timeout_s} s")
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Stop mosquitto gracefully (SIGTERM, then SIGKILL)."""
+        p = self.process
+        if p is None:
+            return
+        if p.poll() is None:
+            p.terminate()
+            try:
+                p.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(timeout_s)
+        if p.stderr:
+            p.stderr.close()
+        self.process = None
+        self._wait_port_closed()
+
+    def kill(self) -> None:
+        """Kill mosquitto abruptly (SIGKILL)."""
+        p = self.process
+        if p is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(p.pid, signal.SIGKILL)
+        p.wait(5)
+        if p.stderr:
+            p.stderr.close()
+        self.process = None
+        self._wait_port_closed()
+
+    def restart(self) -> None:
+        """Stop and start on the same port with the same passwords."""
+        self.stop()
+        self.start()
+
+    def _wait_port_closed(self, timeout_s: float = 5.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while port_open(self.port) and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    def log_tail(self, chars: int = 4000) -> str:
+        """Return the end of mosquitto's log."""
+        try:
+            return self.log_file.read_text(errors="replace")[-chars:]
+        except OSError:
+            return ""
+
+
+def acl_users() -> list[str]:
+    """Return the users named in the project's ACL file."""
+    text = (deploy_dir() / "acl").read_text(encoding="utf-8")
+    return re.findall(r"^user\s+(\S+)", text, flags=re.M)

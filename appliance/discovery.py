@@ -1,0 +1,148 @@
+"""Home Assistant device-based MQTT discovery (HA 2024.11+).
+
+Builds the one retained config document that announces a LightBox as a device
+with its light, animation select, diagnostic sensors, problem binary sensor
+and identify button. Knows nothing of paho (publishes through the link's
+``raw_publish``), displays or Flask.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from appliance import __version__, topics
+from appliance.settings import Settings
+
+ORIGIN = {"name": "LightBox", "sw": __version__, "url": "https://github.com/lightbox-led/lightbox"}
+
+
+class RawPublisher(Protocol):
+    """Publishes on absolute topics."""
+
+    def raw_publish(self, topic: str, payload: bytes, *, qos: int = 0,
+                    retain: bool = False, properties: Any = None) -> None:
+        """Publish ``payload`` on ``topic``."""
+
+
+def _sensor(uid: str, name: str, topic: str, key: str, unit: str | None = None,
+            device_class: str | None = None, icon: str | None = None,
+            state_class: str | None = "measurement") -> dict[str, Any]:
+    c: dict[str, Any] = {
+        "platform": "sensor",
+        "unique_id": uid,
+        "name": name,
+        "state_topic": topic,
+        "value_template": f"{{{{ value_json.{key} }}}}",
+        "entity_category": "diagnostic",
+    }
+    if unit:
+        c["unit_of_measurement"] = unit
+    if device_class:
+        c["device_class"] = device_class
+    if state_class:
+        c["state_class"] = state_class
+    if icon:
+        c["icon"] = icon
+    return c
+
+
+def payload(settings: Settings, catalogue: list[dict[str, Any]], info: dict[str, Any]
+            ) -> dict[str, Any]:
+    """Return the device discovery document."""
+    dev_id = settings.device_id
+    base = topics.base(settings.mqtt.base_topic, dev_id)
+    uid = f"lightbox_{dev_id}"
+    effects = [a["name"] for a in catalogue]
+    d = settings.display
+    metrics = topics.state_topic(base, "metrics")
+    components: dict[str, Any] = {
+        "light": {
+            "platform": "light",
+            "unique_id": f"{uid}_light",
+            "name": None,
+            "schema": "json",
+            "command_topic": topics.command(base, "set"),
+            "state_topic": topics.state_topic(base, "state"),
+            "brightness": True,
+            "brightness_scale": 100,
+            "supported_color_modes": ["brightness"],
+            "effect": True,
+            "effect_list": effects,
+            "qos": 1,
+        },
+        "animation": {
+            "platform": "select",
+            "unique_id": f"{uid}_animation",
+            "name": "Animation",
+            "icon": "mdi:animation-play",
+            "command_topic": topics.command(base, "animation"),
+            "state_topic": topics.state_topic(base, "state"),
+            "value_template": "{{ value_json.effect }}",
+            "options": effects,
+        },
+        "fps": _sensor(f"{uid}_fps", "Frame rate", metrics, "fps", "fps", icon="mdi:speedometer"),
+        "cpu": _sensor(f"{uid}_cpu", "CPU", metrics, "cpu_percent", "%", icon="mdi:cpu-64-bit"),
+        "memory": _sensor(f"{uid}_memory", "Memory", metrics, "rss_mb", "MB",
+                          device_class="data_size"),
+        "temperature": _sensor(f"{uid}_temperature", "CPU temperature", metrics, "cpu_temp_c",
+                               "°C", device_class="temperature"),
+        "errors": _sensor(f"{uid}_errors", "Animation errors", metrics,
+                          "animation_errors_total", state_class="total_increasing",
+                          icon="mdi:alert-circle-outline"),
+        "last_boot": {
+            **_sensor(f"{uid}_last_boot", "Last boot", metrics, "boot_time",
+                      device_class="timestamp", state_class=None),
+        },
+        "problem": {
+            "platform": "binary_sensor",
+            "unique_id": f"{uid}_problem",
+            "name": "Problem",
+            "device_class": "problem",
+            "state_topic": topics.state_topic(base, "health"),
+            "value_template": "{{ 'OFF' if value_json.status == 'ok' else 'ON' }}",
+            "json_attributes_topic": topics.state_topic(base, "health"),
+            "json_attributes_template": "{{ {'reasons': value_json.reasons} | tojson }}",
+            "entity_category": "diagnostic",
+        },
+        "identify": {
+            "platform": "button",
+            "unique_id": f"{uid}_identify",
+            "name": "Identify",
+            "device_class": "identify",
+            "command_topic": topics.command(base, "identify"),
+            "payload_press": "{}",
+            "entity_category": "config",
+        },
+    }
+    return {
+        "dev": {
+            "ids": [uid],
+            "name": f"LightBox {dev_id}",
+            "mf": "LightBox",
+            "mdl": f"HUB75 {d.width}x{d.height} LED matrix",
+            "sw": __version__,
+            "hw": f"{info.get('display', {}).get('driver', d.driver)} on {info.get('host', '')}",
+        },
+        "o": ORIGIN,
+        "avty_t": topics.state_topic(base, "status"),
+        "pl_avail": "online",
+        "pl_not_avail": "offline",
+        "cmps": components,
+        "qos": 1,
+    }
+
+
+def publish(link: RawPublisher, settings: Settings, catalogue: list[dict[str, Any]],
+            info: dict[str, Any]) -> None:
+    """Publish the retained discovery document."""
+    import json
+
+    body = json.dumps(payload(settings, catalogue, info), separators=(",", ":")).encode()
+    link.raw_publish(topics.discovery(settings.mqtt.discovery_prefix, settings.device_id),
+                     body, qos=1, retain=True)
+
+
+def remove(link: RawPublisher, settings: Settings) -> None:
+    """Remove the device from Home Assistant (empty retained payload)."""
+    link.raw_publish(topics.discovery(settings.mqtt.discovery_prefix, settings.device_id),
+                     b"", qos=1, retain=True)

@@ -1,0 +1,252 @@
+"""MQTT link: paho lifecycle, Last Will, subscriptions, publishing and replies.
+
+The only module of the engine that imports paho. Knows nothing of animations,
+displays or Flask: it hands raw command payloads with a ``Responder`` to a
+callback and publishes what it is given under the device's base topic.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import structlog
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from appliance import topics
+from appliance.settings import MQTTSettings, read_secret
+
+log = structlog.get_logger("mqtt")
+
+#: paho's CONNACK reason codes that mean "fix the credentials", not "try again".
+AUTH_FAILURES = {"Bad user name or password", "Not authorized", "Bad username or password"}
+
+
+def encode(payload: Any) -> bytes:
+    """Encode a payload: bytes as-is, str as UTF-8, anything else as compact JSON."""
+    if isinstance(payload, bytes):
+        return payload
+    if isinstance(payload, str):
+        return payload.encode()
+    return json.dumps(payload, separators=(",", ":"), default=str).encode()
+
+
+class Responder:
+    """Answers one command: on its MQTT 5 Response Topic and, with a transaction, on response."""
+
+    def __init__(self, link: MQTTLink, response_topic: str | None,
+                 correlation: bytes | None, transaction_topic: str) -> None:
+        self.link = link
+        self.response_topic = response_topic
+        self.correlation = correlation
+        self.transaction_topic = transaction_topic
+
+    def __call__(self, body: dict[str, Any]) -> None:
+        """Send the reply body."""
+        if self.response_topic:
+            props = Properties(PacketTypes.PUBLISH)
+            if self.correlation is not None:
+                props.CorrelationData = self.correlation
+            self.link.raw_publish(self.response_topic, encode(body), qos=1, properties=props)
+        if body.get("transaction") is not None:
+            self.link.raw_publish(self.transaction_topic, encode(body), qos=1)
+
+
+CommandHandler = Callable[[str, bytes, Responder], None]
+
+
+class MQTTLink:
+    """One MQTT 5 connection for the engine, reconnecting with back-off."""
+
+    def __init__(
+        self,
+        cfg: MQTTSettings,
+        device_id: str,
+        on_command: CommandHandler,
+        on_connected: Callable[[], None],
+        on_ha_online: Callable[[], None] | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.device_id = device_id
+        self.base = topics.base(cfg.base_topic, device_id)
+        self.subs = topics.engine_subscriptions(cfg.base_topic, device_id, cfg.groups)
+        self.on_command = on_command
+        self.on_connected = on_connected
+        self.on_ha_online = on_ha_online
+        self.connected = False
+        self.connects = 0
+        self.reconnects = 0
+        self.last_error: str | None = None
+        self.auth_failed = False
+        self._lock = threading.Lock()
+        self._client: mqtt.Client | None = None
+        self._ha_timer: threading.Timer | None = None
+        self._stopping = False
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        """Connect in the background; keeps trying until stopped."""
+        cfg = self.cfg
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=cfg.client_id or f"lightbox-{self.device_id}",
+            protocol=MQTTProtocolVersion.MQTTv5,
+        )
+        if cfg.username:
+            client.username_pw_set(cfg.username, read_secret(cfg.password_file))
+        if cfg.tls is not None:
+            client.tls_set(
+                ca_certs=str(cfg.tls.ca_file) if cfg.tls.ca_file else None,
+                certfile=str(cfg.tls.cert_file) if cfg.tls.cert_file else None,
+                keyfile=str(cfg.tls.key_file) if cfg.tls.key_file else None,
+                cert_reqs=ssl.CERT_REQUIRED,
+            )
+            client.tls_insecure_set(cfg.tls.insecure)
+        client.will_set(topics.state_topic(self.base, "status"), "offline", qos=1, retain=True)
+        client.reconnect_delay_set(int(cfg.reconnect_min_s), int(cfg.reconnect_max_s))
+        client.max_queued_messages_set(cfg.max_queued_messages)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        client.on_connect_fail = self._on_connect_fail
+        self._client = client
+        client.connect_async(cfg.host, cfg.port, keepalive=cfg.keepalive_s)
+        client.loop_start()
+        log.info("mqtt_connecting", host=cfg.host, port=cfg.port, base=self.base,
+                 username=cfg.username)
+
+    def stop(self, timeout_s: float = 1.5) -> None:
+        """Publish ``offline``, disconnect cleanly and stop the network thread."""
+        client = self._client
+        if client is None:
+            return
+        self._stopping = True
+        if self._ha_timer is not None:
+            self._ha_timer.cancel()
+        if self.connected:
+            info = client.publish(topics.state_topic(self.base, "status"), "offline",
+                                  qos=1, retain=True)
+            deadline = time.monotonic() + timeout_s
+            while not info.is_published() and time.monotonic() < deadline and self.connected:
+                time.sleep(0.01)
+        client.disconnect()
+        client.loop_stop()
+        self._client = None
+        log.info("mqtt_stopped")
+
+    # ------------------------------------------------------------------ publishing
+    def publish(self, name: str, payload: Any, *, retain: bool = False) -> None:
+        """Publish on ``<base>/<name>`` (qos 1 when retained, else 0)."""
+        self.raw_publish(topics.state_topic(self.base, name), encode(payload),
+                         qos=1 if retain else 0, retain=retain)
+
+    def raw_publish(self, topic: str, payload: bytes, *, qos: int = 0, retain: bool = False,
+                    properties: Properties | None = None) -> None:
+        """Publish on an absolute topic; silently dropped while the queue is full."""
+        client = self._client
+        if client is None:
+            return
+        try:
+            client.publish(topic, payload, qos=qos, retain=retain, properties=properties)
+        except (ValueError, RuntimeError) as exc:
+            log.warning("mqtt_publish_failed", topic=topic, error=str(exc))
+
+    def status(self) -> dict[str, Any]:
+        """Return connection facts for health."""
+        client = self._client
+        depth = 0
+        if client is not None:
+            depth = len(getattr(client, "_out_messages", {}))
+        return {
+            "connected": self.connected,
+            "broker": f"{self.cfg.host}:{self.cfg.port}",
+            "reconnects": self.reconnects,
+            "queue_depth": depth,
+            "last_error": self.last_error,
+        }
+
+    # ------------------------------------------------------------------ callbacks
+    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any,
+                    reason_code: Any, properties: Any) -> None:
+        if reason_code.is_failure:
+            self.connected = False
+            self.last_error = str(reason_code)
+            if str(reason_code) in AUTH_FAILURES:
+                self.auth_failed = True
+                log.error("mqtt_auth_failed", error=str(reason_code), username=self.cfg.username,
+                          hint="check mqtt.username and mqtt.password_file; retrying with back-off")
+            else:
+                log.error("mqtt_connect_refused", error=str(reason_code))
+            return
+        self.connected = True
+        self.auth_failed = False
+        self.last_error = None
+        self.connects += 1
+        if self.connects > 1:
+            self.reconnects += 1
+        subs = [(f, 1) for f in self.subs.filters()]
+        subs.append((topics.ha_status(self.cfg.discovery_prefix), 1))
+        client.subscribe(subs)
+        client.publish(topics.state_topic(self.base, "status"), "online", qos=1, retain=True)
+        log.info("mqtt_connected", broker=f"{self.cfg.host}:{self.cfg.port}",
+                 reconnects=self.reconnects, subscriptions=len(subs))
+        try:
+            self.on_connected()
+        except Exception as exc:  # a republish problem must not break the link
+            log.error("mqtt_on_connected_failed", error=str(exc))
+
+    def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
+        self.connected = False
+        self.last_error = "broker unreachable"
+        log.warning("mqtt_connect_failed", broker=f"{self.cfg.host}:{self.cfg.port}")
+
+    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any,
+                       reason_code: Any, properties: Any) -> None:
+        was = self.connected
+        self.connected = False
+        if was and not self._stopping:
+            self.last_error = f"disconnected: {reason_code}"
+            log.warning("mqtt_disconnected", reason=str(reason_code))
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        try:
+            if msg.topic == topics.ha_status(self.cfg.discovery_prefix):
+                if msg.payload.strip() == b"online" and self.on_ha_online is not None:
+                    self._schedule_ha_republish()
+                return
+            action = self.subs.action(msg.topic)
+            if action is None:
+                return
+            if msg.retain:
+                # Commands are never taken from retained messages: a stale retained
+                # command would replay on every reconnect.
+                log.warning("retained_command_ignored", topic=msg.topic)
+                return
+            props = getattr(msg, "properties", None)
+            response_topic = getattr(props, "ResponseTopic", None) if props else None
+            correlation = getattr(props, "CorrelationData", None) if props else None
+            responder = Responder(self, response_topic, correlation,
+                                  topics.state_topic(self.base, "response"))
+            self.on_command(action, bytes(msg.payload), responder)
+        except Exception as exc:  # never let a message kill paho's thread
+            log.error("mqtt_message_failed", topic=msg.topic,
+                      error=f"{type(exc).__name__}: {exc}")
+
+    def _schedule_ha_republish(self) -> None:
+        if self._ha_timer is not None:
+            self._ha_timer.cancel()
+        delay = random.uniform(1.0, 5.0)
+        callback = self.on_ha_online
+        assert callback is not None
+        self._ha_timer = threading.Timer(delay, callback)
+        self._ha_timer.daemon = True
+        self._ha_timer.start()
+        log.info("ha_online_seen", republish_in_s=round(delay, 2))

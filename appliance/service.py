@@ -1,0 +1,360 @@
+"""The engine process: composes settings, display, render loop, MQTT link and telemetry.
+
+Owns start-up order, the command dispatch from MQTT into the engine (validation
+at the edge, replies), live configuration changes (validate, apply, save, roll
+back), signals and the clean stop. ``lightbox engine`` runs ``EngineService``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import queue
+import signal
+import socket
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import structlog
+
+from animations import REGISTRY
+from appliance import __version__
+from appliance import settings as settings_mod
+from appliance.display import Display, make_display
+from appliance.engine import Engine, ReplyFn
+from appliance.mqtt_link import MQTTLink, Responder
+from appliance.settings import EX_CONFIG, Settings, SettingsError, SettingsStore
+from appliance.systemd import SystemdNotifier
+from appliance.telemetry import ConfigStatus, SystemProbe, Telemetry, iso_now
+from appliance.wire import Command, CommandError, error_reply, parse_command, transaction_of
+
+log = structlog.get_logger("service")
+
+#: Settings whose change needs a restart to take effect (dotted prefixes).
+RESTART_PREFIXES = (
+    "device_id", "mqtt.", "bridge.", "logging.dir",
+    "display.driver", "display.rows", "display.cols", "display.chain_length",
+    "display.parallel", "display.hardware_mapping", "display.gpio_slowdown",
+    "display.pwm_", "display.scan_mode", "display.row_address_type", "display.multiplexing",
+    "display.led_rgb_sequence", "display.pixel_mapper_config", "display.panel_type",
+    "display.limit_refresh_rate_hz", "display.disable_hardware_pulsing",
+    "display.show_refresh_rate", "display.drop_",
+)
+#: Meta keys a cmd/config payload may carry besides settings.
+CONFIG_META = ("replace",)
+CONTROL_QUEUE_SIZE = 64
+HISTORY_PUBLISHED = 20
+
+
+def state_dir(settings_path: Path) -> Path:
+    """Where runtime state lives: systemd's $STATE_DIRECTORY, else beside the settings."""
+    env = os.environ.get("STATE_DIRECTORY")
+    return Path(env.split(":")[0]) if env else settings_path.parent
+
+
+class EngineService:
+    """One engine process from start-up to clean stop."""
+
+    def __init__(self, settings_path: Path, *, uncapped: bool = False,
+                 display: Display | None = None) -> None:
+        self.settings_path = settings_path
+        self.store = SettingsStore(settings_path)
+        self.uncapped = uncapped
+        self._display_override = display
+        self.stop_event = threading.Event()
+        self.control: queue.Queue[tuple[Command, ReplyFn | None]] = queue.Queue(CONTROL_QUEUE_SIZE)
+        self.config_status = ConfigStatus()
+        self.notifier = SystemdNotifier()
+        self.settings: Settings
+        self.engine: Engine
+        self.link: MQTTLink
+        self.telemetry: Telemetry
+        self.state_file: Path = state_dir(settings_path) / "state.json"
+        self._saved_version = -1
+
+    # ------------------------------------------------------------------ start-up
+    def load_settings(self) -> Settings:
+        """Load settings, falling back to the newest valid backup; exit 78 if neither works."""
+        try:
+            settings, source, error = self.store.load_with_fallback()
+        except SettingsError as exc:
+            if not self.settings_path.exists():
+                log.warning("settings_missing", path=str(self.settings_path),
+                            action="running with defaults")
+                return Settings()
+            for line in exc.lines():
+                log.error("settings_invalid", path=str(self.settings_path), problem=line)
+            log.error("settings_unusable", path=str(self.settings_path),
+                      hint="fix the file (lightbox check-config) or restore a backup",
+                      exit_code=EX_CONFIG)
+            raise SystemExit(EX_CONFIG) from None
+        self.config_status.source = source
+        if error is not None:
+            self.config_status.error = "; ".join(error.lines())[:300]
+            for line in error.lines():
+                log.error("settings_invalid", path=str(self.settings_path), problem=line)
+            log.warning("settings_from_backup", backup=source)
+        return settings
+
+    def run(self) -> int:
+        """Run until SIGTERM/SIGINT; return the exit code."""
+        from appliance import logs
+
+        self.settings = self.load_settings()
+        cfg = self.settings
+        logs.configure(cfg.logging.level, cfg.logging.format, cfg.logging.dir, "engine")
+        display = self._display_override or make_display(cfg.display)
+        self.engine = Engine(cfg, display, REGISTRY, publisher=None, notifier=self.notifier,
+                             uncapped=self.uncapped, version=__version__)
+        self.engine.on_settings_applied = self._settings_applied
+        self.link = MQTTLink(cfg.mqtt, cfg.device_id, self._on_command, self._on_connected,
+                             self._on_ha_online)
+        self.engine.publisher = self.link
+        self.telemetry = Telemetry(
+            snapshot=self.engine.snapshot,
+            mqtt_status=self.link.status,
+            publish=lambda name, body: self.link.publish(name, body, retain=True),
+            notify=self.notifier.notify,
+            cfg=lambda: self.engine.settings.health,
+            config_status=self.config_status,
+            probe=SystemProbe(state_dir=self.state_file.parent),
+            display_name=display.name,
+            boot_time=iso_now(),
+        )
+        if self.config_status.source != "file":
+            self.engine.event("config_rejected", source="file",
+                               error=self.config_status.error, using=self.config_status.source)
+        self.engine.start(self._load_state() if cfg.animation.boot == "last" else None)
+        self._install_signals()
+        self.link.start()
+        self.telemetry.start()
+        threading.Thread(target=self._control_loop, name="control", daemon=True).start()
+        threading.Thread(target=self._ready_when_drawing, name="ready", daemon=True).start()
+        try:
+            self.engine.run(self.stop_event)
+        finally:
+            self._stop()
+        return 0
+
+    def _ready_when_drawing(self) -> None:
+        if self.engine.first_frame_done.wait(timeout=120):
+            self.notifier.notify("READY=1")
+            log.info("engine_ready", display=self.engine.display.name,
+                     display_ok=self.engine.display_state.ok)
+
+    def _install_signals(self) -> None:
+        def stop(signum: int, frame: FrameType | None) -> None:
+            log.info("stop_requested", signal=signal.Signals(signum).name)
+            self.stop_event.set()
+
+        def reload(signum: int, frame: FrameType | None) -> None:
+            self._submit_control(Command("reload", source="signal"), None)
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGHUP, reload)
+
+    def _stop(self) -> None:
+        """Darken, say offline, tell systemd, disconnect (the panel is already dark)."""
+        self.engine.shutdown()
+        self.notifier.notify("STOPPING=1")
+        self.telemetry.stop()
+        self._save_state()
+        self.link.stop()
+        log.info("engine_exit", code=0)
+
+    # ------------------------------------------------------------------ MQTT side
+    def _on_connected(self) -> None:
+        """Republish every retained topic after (re)connecting."""
+        self.link.publish("animations", REGISTRY.catalogue(), retain=True)
+        self.link.publish("info", self.info(), retain=True)
+        self.link.publish("state", self.engine.state(), retain=True)
+        self._publish_config()
+        self.telemetry.publish_now()
+        self._publish_discovery()
+
+    def _on_ha_online(self) -> None:
+        self._publish_discovery()
+
+    def _publish_discovery(self) -> None:
+        """Publish Home Assistant discovery (provided by appliance.discovery)."""
+        if not self.engine.settings.mqtt.discovery:
+            return
+        from appliance import discovery
+
+        discovery.publish(self.link, self.engine.settings, REGISTRY.catalogue(), self.info())
+
+    def info(self) -> dict[str, Any]:
+        """Return the retained ``info`` document."""
+        d = self.engine.display
+        pw, ph = self.engine.preview_geometry()
+        return {
+            "device_id": self.settings.device_id,
+            "version": __version__,
+            "display": {"driver": d.name, "width": d.width, "height": d.height,
+                        "rows": self.settings.display.rows, "cols": self.settings.display.cols,
+                        "chain_length": self.settings.display.chain_length,
+                        "parallel": self.settings.display.parallel},
+            "preview": {"width": pw, "height": ph, "format": "rgb24"},
+            "host": socket.gethostname(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        }
+
+    def _on_command(self, action: str, payload: bytes, responder: Responder) -> None:
+        """Validate at the edge; queue valid commands; answer bad ones at once."""
+        try:
+            cmd = parse_command(action, payload)
+        except CommandError as err:
+            cmd = Command(action, transaction=transaction_of(payload))
+            self.engine.reject(cmd, err, responder)
+            return
+        if action in ("config", "reload"):
+            self._submit_control(cmd, responder)
+        else:
+            self.engine.submit(cmd, responder)
+
+    def _submit_control(self, cmd: Command, reply: ReplyFn | None) -> None:
+        try:
+            self.control.put_nowait((cmd, reply))
+        except queue.Full:
+            err = CommandError("busy", "too many configuration changes queued; try again")
+            self.engine.reject(cmd, err, reply)
+
+    # ------------------------------------------------------------------ configuration
+    def _control_loop(self) -> None:
+        while not self.stop_event.is_set():
+            try:
+                cmd, reply = self.control.get(timeout=2.0)
+            except queue.Empty:
+                self._save_state_if_changed()
+                continue
+            try:
+                self._handle_config(cmd, reply)
+            except Exception as exc:  # a bug here must not kill configuration for good
+                log.exception("config_handler_failed", error=str(exc))
+                if reply is not None:
+                    reply(error_reply(CommandError("internal", "configuration change failed"),
+                                      cmd.transaction))
+
+    def _handle_config(self, cmd: Command, reply: ReplyFn | None) -> None:
+        old = self.engine.settings
+        source = cmd.source
+        try:
+            if cmd.action == "reload":
+                new = self.store.load()
+                source = "file"
+            else:
+                patch = dict(cmd.config or {})
+                replace = patch.pop("replace", False)
+                if not isinstance(replace, bool):
+                    raise CommandError("invalid_value", "replace must be true or false", "replace")
+                base = {} if replace else settings_mod.dump(old)
+                new = settings_mod.validate(settings_mod.merge(base, patch))
+        except SettingsError as exc:
+            first = exc.problems[0][0] if exc.problems else None
+            err = CommandError("invalid_settings", "; ".join(exc.lines()), first)
+            self._config_rejected(cmd, err, reply)
+            return
+        except CommandError as err:
+            self._config_rejected(cmd, err, reply)
+            return
+        changes = settings_mod.diff_paths(settings_mod.dump(old), settings_mod.dump(new))
+        # Apply first (on the render loop), then save; roll back if saving fails.
+        outcome = self._apply_and_wait(new)
+        if outcome is not None and not outcome.get("ok"):
+            self._config_rejected(cmd, CommandError(**_err_args(outcome)), reply)
+            return
+        if cmd.action == "config":
+            try:
+                self.store.save(new, source=source, old=old)
+            except OSError as exc:
+                self._apply_and_wait(old)
+                self._config_rejected(
+                    cmd, CommandError("save_failed", f"settings could not be saved: {exc}"), reply)
+                return
+        restart = sorted({c["path"] for c in changes
+                          if c["path"].startswith(RESTART_PREFIXES)})
+        self.config_status.restart_required = sorted(
+            set(self.config_status.restart_required) | set(restart))
+        self.config_status.last_change = iso_now()
+        if cmd.action == "reload":
+            self.config_status.source = "file"
+            self.config_status.error = None
+        log.info("config_changed", source=source, changes=[c["path"] for c in changes],
+                 restart_required=restart)
+        self.engine.event("config_changed", source=source,
+                           changes=[c["path"] for c in changes][:50],
+                           restart_required=restart or None)
+        self._publish_config()
+        if reply is not None:
+            body: dict[str, Any] = {"ok": True, "state": self.engine.state(),
+                                    "changes": changes, "restart_required": restart}
+            if cmd.transaction is not None:
+                body["transaction"] = cmd.transaction
+            reply(body)
+
+    def _apply_and_wait(self, new: Settings) -> dict[str, Any] | None:
+        done = threading.Event()
+        result: dict[str, Any] = {}
+
+        def got(body: dict[str, Any]) -> None:
+            result.update(body)
+            done.set()
+
+        self.engine.submit(Command("apply_settings", source="config", extra={"settings": new}),
+                           got)
+        if not done.wait(timeout=5.0):
+            return {"ok": False, "error": {"code": "timeout",
+                                           "message": "render loop did not apply the settings"}}
+        return result
+
+    def _config_rejected(self, cmd: Command, err: CommandError, reply: ReplyFn | None) -> None:
+        log.warning("config_rejected", source=cmd.source, code=err.code, error=err.message)
+        self.engine.event("config_rejected", source=cmd.source, code=err.code,
+                          error=err.message[:500], field=err.field)
+        self.engine.reject(cmd, err, reply)
+
+    def _settings_applied(self, new: Settings) -> None:
+        self.settings = new
+
+    def _publish_config(self) -> None:
+        self.link.publish("config", {
+            "settings": settings_mod.redacted(self.engine.settings),
+            "source": self.config_status.source,
+            "path": str(self.settings_path),
+            "last_change": self.config_status.last_change,
+            "restart_required": self.config_status.restart_required,
+            "history": self.store.history(HISTORY_PUBLISHED),
+        }, retain=True)
+
+    # ------------------------------------------------------------------ boot state
+    def _load_state(self) -> dict[str, Any] | None:
+        try:
+            data = json.loads(self.state_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    def _save_state_if_changed(self) -> None:
+        if self.engine.state_version != self._saved_version:
+            self._save_state()
+
+    def _save_state(self) -> None:
+        st = self.engine.state()
+        data = {"effect": st["effect"], "params": st["params"],
+                "brightness": st["brightness"], "power_on": st["state"] == "ON"}
+        try:
+            settings_mod.atomic_write(self.state_file, settings_mod.to_json_bytes(data), 0o644)
+            self._saved_version = self.engine.state_version
+        except OSError as exc:
+            log.warning("state_save_failed", path=str(self.state_file), error=str(exc))
+
+
+def _err_args(outcome: dict[str, Any]) -> dict[str, Any]:
+    e = outcome.get("error") or {}
+    return {"code": e.get("code", "apply_failed"), "message": e.get("message", "apply failed"),
+            "field": e.get("field")}

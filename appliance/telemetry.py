@@ -1,0 +1,381 @@
+"""Health and metrics: what the engine says about itself, computed off the render loop.
+
+Owns the health checks (render, display, mqtt, config, system), the metrics
+document, the system probes (temperature, throttling, CPU, memory, disk) and
+the thread that publishes them. Reads the engine only through ``snapshot()``.
+Knows nothing of paho or Flask.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psutil
+import structlog
+
+from appliance.settings import HealthSettings
+
+log = structlog.get_logger("telemetry")
+
+OK, DEGRADED, FAILED = "ok", "degraded", "failed"
+_RANK = {OK: 0, DEGRADED: 1, FAILED: 2}
+
+#: Bits of the Pi firmware's get_throttled word.
+THROTTLE_BITS = {
+    0: "under-voltage now",
+    1: "ARM frequency capped now",
+    2: "throttled now",
+    3: "soft temperature limit now",
+    16: "under-voltage has occurred",
+    17: "ARM frequency capping has occurred",
+    18: "throttling has occurred",
+    19: "soft temperature limit has occurred",
+}
+
+
+def worst(statuses: list[str]) -> str:
+    """Return the worst of several check statuses."""
+    return max(statuses, key=lambda s: _RANK[s], default=OK)
+
+
+def iso_now() -> str:
+    """Return the current UTC time in ISO 8601."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass
+class SystemProbe:
+    """Reads the machine's sensors; every missing sensor reads as None, never an error."""
+
+    root: Path = Path("/")
+    state_dir: Path = Path(".")
+    run: Callable[[list[str]], str | None] | None = None
+    cpu_window_s: float = 5.0
+    _proc: psutil.Process = field(default_factory=psutil.Process)
+    _cpu: float = 0.0
+    _cpu_at: float = 0.0
+
+    def __post_init__(self) -> None:
+        self._proc.cpu_percent(None)  # prime: the first call always returns 0.0
+        self._cpu_at = time.monotonic()
+
+    def cpu_temp_c(self) -> float | None:
+        """CPU temperature from thermal_zone0, in degrees C."""
+        try:
+            raw = (self.root / "sys/class/thermal/thermal_zone0/temp").read_text().strip()
+            return round(int(raw) / 1000.0, 1)
+        except (OSError, ValueError):
+            return None
+
+    def throttled(self) -> int | None:
+        """The firmware's throttled bit field (hwmon under-voltage alarm as a fallback)."""
+        out = self._run(["vcgencmd", "get_throttled"])
+        if out and "=" in out:
+            try:
+                return int(out.strip().split("=", 1)[1], 16)
+            except ValueError:
+                pass
+        hwmon = self.root / "sys/class/hwmon"
+        try:
+            for d in hwmon.iterdir():
+                if (d / "name").read_text().strip() == "rpi_volt":
+                    alarm = int((d / "in0_lcrit_alarm").read_text().strip())
+                    return 0x1 if alarm else 0
+        except (OSError, ValueError):
+            pass
+        return None
+
+    def _run(self, argv: list[str]) -> str | None:
+        if self.run is not None:
+            return self.run(argv)
+        if shutil.which(argv[0]) is None:
+            return None
+        try:
+            return subprocess.run(argv, capture_output=True, text=True, timeout=2,
+                                  check=False).stdout
+        except (OSError, subprocess.SubprocessError):
+            return None
+
+    def cpu_percent(self) -> float:
+        """Process CPU % of one core, averaged over at least ``cpu_window_s``."""
+        now = time.monotonic()
+        if now - self._cpu_at >= self.cpu_window_s:
+            self._cpu = round(self._proc.cpu_percent(None), 1)
+            self._cpu_at = now
+        return self._cpu
+
+    def rss_mb(self) -> float:
+        """Resident memory of this process in MB."""
+        return round(self._proc.memory_info().rss / 1_048_576, 1)
+
+    def disk_free_mb(self) -> float | None:
+        """Free space where the state lives, in MB."""
+        try:
+            return round(shutil.disk_usage(self.state_dir).free / 1_048_576, 1)
+        except OSError:
+            return None
+
+
+def throttle_reasons(word: int | None) -> list[str]:
+    """Describe the set bits of a get_throttled word."""
+    if not word:
+        return []
+    return [text for bit, text in THROTTLE_BITS.items() if word & (1 << bit)]
+
+
+@dataclass
+class ConfigStatus:
+    """Where the running settings came from."""
+
+    source: str = "file"
+    error: str | None = None
+    last_change: str | None = None
+    restart_required: list[str] = field(default_factory=list)
+
+
+def evaluate(
+    snap: dict[str, Any],
+    mqtt: dict[str, Any],
+    config: ConfigStatus,
+    system: dict[str, Any],
+    cfg: HealthSettings,
+    display_name: str,
+) -> dict[str, Any]:
+    """Return the health document's ``status``, ``reasons`` and ``checks``."""
+    checks: dict[str, dict[str, Any]] = {}
+    reasons: list[str] = []
+
+    def check(name: str, status: str, why: list[str], **facts: Any) -> None:
+        checks[name] = {"status": status, **facts}
+        if why:
+            checks[name]["reasons"] = why
+            reasons.extend(f"{name}: {w}" for w in why)
+
+    # render
+    why: list[str] = []
+    status = OK
+    target = snap["target_fps"]
+    if snap["since_last_frame_s"] > cfg.stall_s:
+        status = FAILED
+        why.append(f"render loop stalled for {snap['since_last_frame_s']:.1f} s")
+    elif target and snap["uptime_s"] > 3 and snap["fps"] < target * cfg.fps_degraded_ratio:
+        status = DEGRADED
+        why.append(f"{snap['fps']:.1f} fps is below {cfg.fps_degraded_ratio:.0%} of {target}")
+    if snap["showing_fallback"]:
+        status = worst([status, DEGRADED])
+        why.append(f"fallback animation active ({snap['fallback_reason']})")
+    if snap["quarantined"]:
+        status = worst([status, DEGRADED])
+        why.append("quarantined: " + ", ".join(snap["quarantined"]))
+    check("render", status, why, fps=snap["fps"], target_fps=target,
+          frame_ms_p99=snap["frame_ms_p99"], animation_errors=snap["animation_errors_total"],
+          fallback=snap["showing_fallback"], quarantined=snap["quarantined"])
+
+    # display
+    if snap["display_ok"]:
+        check("display", OK, [], driver=display_name, failures=0)
+    else:
+        check("display", FAILED,
+              [f"{display_name} driver failed: {snap['display_error']}; retrying in "
+               f"{snap['display_retry_in_s']} s"],
+              driver=display_name, error=snap["display_error"],
+              failures=snap["display_failures"], retry_in_s=snap["display_retry_in_s"])
+
+    # mqtt
+    mstatus = OK if mqtt.get("connected") else DEGRADED
+    mwhy = [] if mqtt.get("connected") else [
+        f"broker not connected ({mqtt.get('last_error') or 'connecting'})"]
+    check("mqtt", mstatus, mwhy, **mqtt)
+
+    # config
+    cwhy = []
+    cstatus = OK
+    if config.source != "file":
+        cstatus = DEGRADED
+        cwhy.append(f"settings file invalid, running from {config.source}: {config.error}")
+    if config.restart_required:
+        cstatus = worst([cstatus, DEGRADED])
+        cwhy.append("restart needed for: " + ", ".join(config.restart_required))
+    check("config", cstatus, cwhy, source=config.source, last_change=config.last_change)
+
+    # system
+    swhy = []
+    sstatus = OK
+    temp = system.get("cpu_temp_c")
+    if temp is not None and temp >= cfg.temp_failed_c:
+        sstatus = FAILED
+        swhy.append(f"CPU at {temp} C (limit {cfg.temp_failed_c} C)")
+    elif temp is not None and temp >= cfg.temp_degraded_c:
+        sstatus = DEGRADED
+        swhy.append(f"CPU at {temp} C (warning at {cfg.temp_degraded_c} C)")
+    thr = system.get("throttled")
+    if thr and thr & 0xF:
+        sstatus = worst([sstatus, DEGRADED])
+        swhy.append("; ".join(throttle_reasons(thr & 0xF)))
+    rss = system.get("rss_mb") or 0.0
+    if rss >= cfg.rss_degraded_mb:
+        sstatus = worst([sstatus, DEGRADED])
+        swhy.append(f"memory {rss} MB of a {cfg.rss_limit_mb:.0f} MB limit")
+    cpu = system.get("cpu_percent") or 0.0
+    if cpu >= cfg.cpu_quota_pct * 0.9:
+        sstatus = worst([sstatus, DEGRADED])
+        swhy.append(f"CPU {cpu}% near the {cfg.cpu_quota_pct:.0f}% quota")
+    disk = system.get("disk_free_mb")
+    if disk is not None and disk < cfg.disk_degraded_mb:
+        sstatus = worst([sstatus, DEGRADED])
+        swhy.append(f"only {disk} MB free for state")
+    check("system", sstatus, swhy, **system)
+
+    return {
+        "status": worst([c["status"] for c in checks.values()]),
+        "reasons": reasons,
+        "checks": checks,
+    }
+
+
+class Telemetry:
+    """Publishes metrics and health on their intervals and health on every status change."""
+
+    def __init__(
+        self,
+        snapshot: Callable[[], dict[str, Any]],
+        mqtt_status: Callable[[], dict[str, Any]],
+        publish: Callable[[str, Any], None],
+        notify: Callable[[str], None],
+        cfg: Callable[[], HealthSettings],
+        config_status: ConfigStatus,
+        probe: SystemProbe,
+        display_name: str,
+        boot_time: str,
+    ) -> None:
+        self.snapshot = snapshot
+        self.mqtt_status = mqtt_status
+        self.publish = publish
+        self.notify = notify
+        self.cfg = cfg
+        self.config_status = config_status
+        self.probe = probe
+        self.display_name = display_name
+        self.boot_time = boot_time
+        self.last_health: dict[str, Any] | None = None
+        self.last_metrics: dict[str, Any] | None = None
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._last_summary_log = 0.0
+
+    def system(self) -> dict[str, Any]:
+        """Read the system sensors."""
+        return {
+            "cpu_temp_c": self.probe.cpu_temp_c(),
+            "throttled": self.probe.throttled(),
+            "cpu_percent": self.probe.cpu_percent(),
+            "rss_mb": self.probe.rss_mb(),
+            "disk_free_mb": self.probe.disk_free_mb(),
+        }
+
+    def metrics(self, snap: dict[str, Any], system: dict[str, Any]) -> dict[str, Any]:
+        """Return the flat metrics document."""
+        return {
+            "fps": snap["fps"],
+            "target_fps": snap["target_fps"],
+            "frame_ms_p50": snap["frame_ms_p50"],
+            "frame_ms_p99": snap["frame_ms_p99"],
+            "frames_total": snap["frames_total"],
+            "frames_dropped": snap["frames_dropped"],
+            "animation_errors_total": snap["animation_errors_total"],
+            "recoveries_total": snap["recoveries_total"],
+            "commands_total": snap["commands_total"],
+            "commands_rejected_total": snap["commands_rejected_total"],
+            "commands_dropped_total": snap["commands_dropped_total"],
+            "display_errors_total": snap["display_errors_total"],
+            "events_suppressed_total": snap["events_suppressed_total"],
+            "cpu_percent": system["cpu_percent"],
+            "rss_mb": system["rss_mb"],
+            "cpu_temp_c": system["cpu_temp_c"],
+            "throttled": system["throttled"],
+            "uptime_s": snap["uptime_s"],
+            "boot_time": self.boot_time,
+        }
+
+    def health(self, snap: dict[str, Any], system: dict[str, Any]) -> dict[str, Any]:
+        """Return the health document."""
+        body = evaluate(snap, self.mqtt_status(), self.config_status, system, self.cfg(),
+                        self.display_name)
+        body["ts"] = iso_now()
+        body["uptime_s"] = snap["uptime_s"]
+        return body
+
+    def start(self) -> None:
+        """Start the publishing thread."""
+        self._thread = threading.Thread(target=self._run, name="telemetry", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the publishing thread."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2)
+
+    def publish_now(self) -> None:
+        """Compute and publish health and metrics immediately."""
+        snap = self.snapshot()
+        system = self.system()
+        self._publish_health(self.health(snap, system))
+        self._publish_metrics(self.metrics(snap, system))
+
+    def _publish_health(self, health: dict[str, Any]) -> None:
+        prev = self.last_health
+        self.last_health = health
+        self.publish("health", health)
+        summary = health["status"]
+        if health["reasons"]:
+            summary += ": " + "; ".join(health["reasons"])
+        self.notify(f"STATUS={summary[:200]}")
+        if prev is None or prev["status"] != health["status"]:
+            log.info("health_changed", status=health["status"], reasons=health["reasons"],
+                     previous=prev["status"] if prev else None)
+
+    def _publish_metrics(self, metrics: dict[str, Any]) -> None:
+        self.last_metrics = metrics
+        self.publish("metrics", metrics)
+
+    def _run(self) -> None:
+        next_health = 0.0
+        next_metrics = 0.0
+        while not self._stop.wait(1.0 if next_health else 0.0):
+            try:
+                now = time.monotonic()
+                cfg = self.cfg()
+                snap = self.snapshot()
+                system = self.system()
+                health = self.health(snap, system)
+                changed = self.last_health is None or _statuses(health) != _statuses(
+                    self.last_health
+                )
+                if changed or now >= next_health:
+                    self._publish_health(health)
+                    next_health = now + cfg.interval_s
+                if now >= next_metrics:
+                    self._publish_metrics(self.metrics(snap, system))
+                    next_metrics = now + cfg.metrics_interval_s
+                if now - self._last_summary_log >= 60.0:
+                    self._last_summary_log = now
+                    log.info("performance_summary", fps=snap["fps"],
+                             frame_ms_p99=snap["frame_ms_p99"], cpu_percent=system["cpu_percent"],
+                             rss_mb=system["rss_mb"], frames_total=snap["frames_total"],
+                             frames_dropped=snap["frames_dropped"])
+            except Exception as exc:  # telemetry must never take the engine down
+                log.error("telemetry_failed", error=f"{type(exc).__name__}: {exc}")
+
+
+def _statuses(health: dict[str, Any]) -> tuple[str, ...]:
+    """The overall and per-check statuses: what counts as a change of health."""
+    return (health["status"], *(c["status"] for c in health["checks"].values()))

@@ -1,0 +1,103 @@
+"""MQTT topic names: every topic LightBox uses is built here and nowhere else.
+
+Shared by the engine and the bridge. Knows nothing of paho, displays or Flask.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: Retained topics the engine publishes under its base.
+RETAINED = ("status", "state", "animations", "health", "metrics", "info", "config")
+#: Command actions; each is ``<base>/cmd/<action>`` (``set`` is ``<base>/set``).
+COMMANDS = (
+    "animation",
+    "brightness",
+    "power",
+    "params",
+    "config",
+    "reload",
+    "identify",
+    "preview",
+)
+#: Response topics for MQTT 5 request/response live under ``<base_topic>/_reply/``;
+#: the leading underscore keeps them clear of device ids.
+REPLY_SEGMENT = "_reply"
+
+
+def base(base_topic: str, device_id: str) -> str:
+    """Return ``<base_topic>/<device_id>``."""
+    return f"{base_topic}/{device_id}"
+
+
+def state_topic(base_: str, name: str) -> str:
+    """Return a topic the engine publishes, e.g. ``lightbox/kitchen/health``."""
+    return f"{base_}/{name}"
+
+
+def command(base_: str, action: str) -> str:
+    """Return the command topic for ``action`` (``set`` or one of COMMANDS)."""
+    if action == "set":
+        return f"{base_}/set"
+    if action not in COMMANDS:
+        raise ValueError(f"unknown command action {action!r}")
+    return f"{base_}/cmd/{action}"
+
+
+def all_base(base_topic: str) -> str:
+    """Return the fleet-wide base ``<base_topic>/all``."""
+    return f"{base_topic}/all"
+
+
+def group_base(base_topic: str, group: str) -> str:
+    """Return the group base ``<base_topic>/group/<group>``."""
+    return f"{base_topic}/group/{group}"
+
+
+def reply_prefix(base_topic: str, client: str) -> str:
+    """Return a response-topic prefix for a requesting client."""
+    return f"{base_topic}/{REPLY_SEGMENT}/{client}"
+
+
+def discovery(discovery_prefix: str, device_id: str) -> str:
+    """Return the Home Assistant device-discovery config topic."""
+    return f"{discovery_prefix}/device/lightbox_{device_id}/config"
+
+
+def ha_status(discovery_prefix: str) -> str:
+    """Return Home Assistant's birth/will topic."""
+    return f"{discovery_prefix}/status"
+
+
+@dataclass(frozen=True)
+class Subscriptions:
+    """The topic filters an engine subscribes to and how to map a topic to an action."""
+
+    bases: tuple[str, ...]
+
+    def filters(self) -> list[str]:
+        """Return the subscription filters (``set`` and ``cmd/+`` under each base)."""
+        out = []
+        for b in self.bases:
+            out.append(f"{b}/set")
+            out.append(f"{b}/cmd/+")
+        return out
+
+    def action(self, topic: str) -> str | None:
+        """Return the action for a command topic, or None when it is not one of ours."""
+        for b in self.bases:
+            if not topic.startswith(b + "/"):
+                continue
+            rest = topic[len(b) + 1 :]
+            if rest == "set":
+                return "set"
+            if rest.startswith("cmd/"):
+                return rest[4:]
+        return None
+
+
+def engine_subscriptions(base_topic: str, device_id: str, groups: list[str]) -> Subscriptions:
+    """Return the command bases an engine listens on: its own, ``all`` and its groups."""
+    bases = [base(base_topic, device_id), all_base(base_topic)]
+    bases += [group_base(base_topic, g) for g in groups]
+    return Subscriptions(tuple(bases))

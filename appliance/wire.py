@@ -1,0 +1,273 @@
+"""Wire models: command payloads in, replies and errors out.
+
+Validates at the edge: ``parse_command(action, payload)`` turns raw MQTT bytes
+into a typed ``Command`` or raises ``CommandError`` with a code, a human message
+and the offending field. Shared by the engine and the bridge. Knows nothing of
+paho, displays, the render loop or Flask.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+#: Keys that carry request metadata rather than command content.
+TRANSACTION_KEY = "transaction"
+MAX_PAYLOAD_BYTES = 64 * 1024
+
+Transaction = str | int | None
+
+
+class CommandError(Exception):
+    """A command is malformed or cannot be applied; nothing was changed."""
+
+    def __init__(self, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the JSON error object of a reply."""
+        d: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.field is not None:
+            d["field"] = self.field
+        return d
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=False)
+
+
+class SetPayload(_Model):
+    """Home Assistant JSON-light command (any subset)."""
+
+    state: Literal["ON", "OFF"] | None = None
+    brightness: Annotated[int, Field(ge=1, le=100, strict=True)] | None = None
+    effect: str | None = None
+    transition: Annotated[float, Field(ge=0, le=3600)] | None = None
+    params: dict[str, Any] | None = None
+    start_at: Annotated[float, Field(gt=0)] | None = None
+    transaction: Transaction = None
+
+
+class AnimationPayload(_Model):
+    """Switch animation, optionally with parameters and a fleet start time."""
+
+    name: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    start_at: Annotated[float, Field(gt=0)] | None = None
+    transaction: Transaction = None
+
+
+class BrightnessPayload(_Model):
+    """Brightness 0-100; 0 turns the display off and keeps the last level."""
+
+    brightness: Annotated[int, Field(ge=0, le=100, strict=True)]
+    transaction: Transaction = None
+
+
+class PowerPayload(_Model):
+    """Power state."""
+
+    state: Literal["ON", "OFF", "TOGGLE"]
+    transaction: Transaction = None
+
+
+class IdentifyPayload(_Model):
+    """Flash the panel to find it."""
+
+    seconds: Annotated[float, Field(gt=0, le=60)] = 5.0
+    transaction: Transaction = None
+
+
+class PreviewPayload(_Model):
+    """Stream downscaled frames on ``<base>/preview`` for a while."""
+
+    fps: Annotated[float, Field(gt=0, le=15)] = 5.0
+    ttl_s: Annotated[float, Field(gt=0, le=600)] = 30.0
+    transaction: Transaction = None
+
+
+@dataclass
+class Command:
+    """A validated command, ready for the render loop.
+
+    Only the fields of its action are set. ``transaction`` is echoed on
+    ``<base>/response``; the reply route is attached by the MQTT link.
+    """
+
+    action: str
+    effect: str | None = None
+    params: dict[str, Any] | None = None
+    brightness: int | None = None
+    power: str | None = None
+    transition_s: float | None = None
+    start_at: float | None = None
+    config: dict[str, Any] | None = None
+    identify_s: float | None = None
+    preview_fps: float | None = None
+    preview_ttl_s: float | None = None
+    transaction: Transaction = None
+    source: str = "mqtt"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _decode(payload: bytes) -> Any:
+    """Decode a payload: JSON when it parses, else the bare text."""
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise CommandError("payload_too_large", f"payload over {MAX_PAYLOAD_BYTES} bytes")
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError:
+        raise CommandError("invalid_payload", "payload is not UTF-8 text") from None
+    stripped = text.strip()
+    if not stripped:
+        return None
+    try:
+        value = json.loads(stripped, parse_constant=_reject_constant)
+    except json.JSONDecodeError:
+        if stripped[0] in "{[\"":
+            raise CommandError("invalid_json", "payload looks like JSON but does not parse",
+                               None) from None
+        return stripped
+    return value
+
+
+def _reject_constant(name: str) -> Any:
+    raise CommandError("invalid_json", f"{name} is not valid JSON")
+
+
+def _validate(model: type[_Model], data: Any) -> Any:
+    if not isinstance(data, dict):
+        raise CommandError(
+            "invalid_payload", f"expected a JSON object, got {type(data).__name__}"
+        )
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"]) or None
+        if err["type"] == "extra_forbidden":
+            raise CommandError("unknown_field", f"unknown key {loc!r}", loc) from None
+        if err["type"] == "missing":
+            raise CommandError("missing_field", f"{loc} is required", loc) from None
+        code = (
+            "out_of_range"
+            if err["type"] in ("greater_than_equal", "less_than_equal", "greater_than", "less_than")
+            else "invalid_value"
+        )
+        raise CommandError(code, f"{loc}: {err['msg']}", loc) from None
+
+
+def _split_transaction(data: dict[str, Any]) -> tuple[dict[str, Any], Transaction]:
+    data = dict(data)
+    txn = data.pop(TRANSACTION_KEY, None)
+    if txn is not None and (isinstance(txn, bool) or not isinstance(txn, str | int)):
+        raise CommandError("invalid_value", "transaction must be a string or integer",
+                           "transaction")
+    return data, txn
+
+
+def _check_finite(value: Any, path: str = "params") -> None:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise CommandError("invalid_value", f"{path}: not a finite number", path)
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _check_finite(v, f"{path}.{k}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _check_finite(v, f"{path}.{i}")
+
+
+def parse_command(action: str, payload: bytes) -> Command:
+    """Validate a raw command payload for ``action`` and return a typed Command."""
+    data = _decode(payload)
+    if action == "set":
+        m = _validate(SetPayload, data)
+        if m.params is not None:
+            _check_finite(m.params)
+        return Command(
+            action, effect=m.effect, params=m.params, brightness=m.brightness,
+            power=m.state, transition_s=m.transition, start_at=m.start_at,
+            transaction=m.transaction,
+        )
+    if action == "animation":
+        if isinstance(data, str):
+            data = {"name": data}
+        m = _validate(AnimationPayload, data)
+        _check_finite(m.params)
+        return Command(action, effect=m.name, params=m.params, start_at=m.start_at,
+                       transaction=m.transaction)
+    if action == "brightness":
+        if isinstance(data, int | float) and not isinstance(data, bool):
+            data = {"brightness": data}
+        elif isinstance(data, str):
+            raise CommandError("invalid_value", f"brightness must be a number 0-100, got {data!r}",
+                               "brightness")
+        m = _validate(BrightnessPayload, data)
+        return Command(action, brightness=m.brightness, transaction=m.transaction)
+    if action == "power":
+        if isinstance(data, str):
+            data = {"state": data.upper()}
+        elif isinstance(data, dict) and isinstance(data.get("state"), str):
+            data = {**data, "state": data["state"].upper()}
+        m = _validate(PowerPayload, data)
+        return Command(action, power=m.state, transaction=m.transaction)
+    if action in ("params", "config"):
+        if not isinstance(data, dict):
+            raise CommandError("invalid_payload", f"{action} must be a JSON object")
+        body, txn = _split_transaction(data)
+        _check_finite(body, action)
+        if action == "params":
+            return Command(action, params=body, transaction=txn)
+        return Command(action, config=body, transaction=txn)
+    if action == "reload":
+        txn = None
+        if isinstance(data, dict):
+            body, txn = _split_transaction(data)
+            if body:
+                key = next(iter(body))
+                raise CommandError("unknown_field", f"unknown key {key!r}", key)
+        return Command(action, transaction=txn)
+    if action == "identify":
+        m = _validate(IdentifyPayload, data if isinstance(data, dict) else {})
+        return Command(action, identify_s=m.seconds, transaction=m.transaction)
+    if action == "preview":
+        m = _validate(PreviewPayload, data if data is not None else {})
+        return Command(action, preview_fps=m.fps, preview_ttl_s=m.ttl_s,
+                       transaction=m.transaction)
+    raise CommandError("unknown_command", f"unknown command {action!r}")
+
+
+def transaction_of(payload: bytes) -> Transaction:
+    """Best-effort: the transaction key of a payload that failed validation."""
+    try:
+        data = json.loads(payload.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if isinstance(data, dict):
+        txn = data.get(TRANSACTION_KEY)
+        if isinstance(txn, str | int) and not isinstance(txn, bool):
+            return txn
+    return None
+
+
+def ok_reply(state: dict[str, Any], transaction: Transaction = None) -> dict[str, Any]:
+    """Return a success reply body."""
+    out: dict[str, Any] = {"ok": True, "state": state}
+    if transaction is not None:
+        out["transaction"] = transaction
+    return out
+
+
+def error_reply(err: CommandError, transaction: Transaction = None) -> dict[str, Any]:
+    """Return a failure reply body."""
+    out: dict[str, Any] = {"ok": False, "error": err.as_dict()}
+    if transaction is not None:
+        out["transaction"] = transaction
+    return out

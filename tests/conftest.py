@@ -1,0 +1,130 @@
+"""Shared fixtures: a real mosquitto from deploy/mosquitto, MQTT probes, engine processes.
+
+The broker is testcontainers' mosquitto where a Docker engine answers, else the
+local `mosquitto` binary; either way it runs the project's own config and ACL.
+With CI=true a missing broker FAILS the run; on a laptop it skips the tests
+that need it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from appliance.broker import BrokerError, LocalBroker
+from tests.support import LightboxProcess, MQTTProbe, engine_settings, wait_until
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def need(what: str, ok: bool, hint: str) -> None:
+    """Fail in CI, skip elsewhere, when a required tool is missing."""
+    if ok:
+        return
+    message = f"{what} is not available: {hint}"
+    if IN_CI:
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+def docker_available() -> bool:
+    """True when a Docker engine answers (then testcontainers runs the broker)."""
+    if not shutil.which("docker") and not os.environ.get("DOCKER_HOST"):
+        return False
+    try:
+        import docker
+
+        docker.from_env(timeout=2).ping()
+        return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBroker]:
+    """A mosquitto with the project's config, auth and ACL on, for the whole session."""
+    b = start_broker(tmp_path_factory.mktemp("broker"))
+    yield b
+    b.stop()
+
+
+def start_broker(workdir: Path, persistent: bool = False) -> LocalBroker:
+    """Start a broker for tests (testcontainers where Docker exists, else the binary)."""
+    if docker_available():
+        from tests.container_broker import ContainerBroker
+
+        cb = ContainerBroker(workdir, persistent=persistent)
+        cb.start()
+        return cb
+    need("mosquitto", shutil.which("mosquitto") is not None
+         or Path("/usr/sbin/mosquitto").exists(),
+         "install it with `apt-get install mosquitto mosquitto-clients` (scripts/test does)")
+    b = LocalBroker(workdir, persistent=persistent)
+    try:
+        b.start()
+    except BrokerError as exc:
+        need("mosquitto", False, str(exc))
+    return b
+
+
+@pytest.fixture
+def own_broker(tmp_path: Path) -> Iterator[LocalBroker]:
+    """A broker of this test's own (for tests that kill and restart it)."""
+    b = start_broker(tmp_path / "broker")
+    yield b
+    b.stop()
+
+
+@pytest.fixture
+def probe(broker: LocalBroker) -> Iterator[Callable[..., MQTTProbe]]:
+    """Factory of connected MQTT clients (default user: homeassistant)."""
+    made: list[MQTTProbe] = []
+
+    def make(user: str = "homeassistant", b: LocalBroker | None = None, **kw: Any) -> MQTTProbe:
+        p = MQTTProbe(b or broker, user, **kw).connect()
+        made.append(p)
+        return p
+
+    yield make
+    for p in made:
+        p.close()
+
+
+@pytest.fixture
+def engine_factory(tmp_path: Path, broker: LocalBroker
+                   ) -> Iterator[Callable[..., LightboxProcess]]:
+    """Start `lightbox engine` subprocesses on the virtual display; stopped after the test."""
+    procs: list[LightboxProcess] = []
+
+    def make(device_id: str = "test", b: LocalBroker | None = None, wait_online: bool = True,
+             extra_args: list[str] | None = None, env: dict[str, str] | None = None,
+             **sections: Any) -> LightboxProcess:
+        bb = b or broker
+        settings = engine_settings(bb, device_id, **sections)
+        p = LightboxProcess("engine", tmp_path / f"engine-{device_id}-{len(procs)}", settings,
+                            extra_args or [], env or {})
+        p.start()
+        procs.append(p)
+        if wait_online:
+            watcher = MQTTProbe(bb, "lightbox-monitor").connect()
+            try:
+                watcher.subscribe(f"lightbox/{device_id}/status", wait_s=0)
+                watcher.wait_for(f"lightbox/{device_id}/status", lambda v: v == "online",
+                                 timeout_s=20)
+            except TimeoutError:
+                raise AssertionError(f"engine did not come online:\n{p.log()[-3000:]}") from None
+            finally:
+                watcher.close()
+        return p
+
+    yield make
+    for p in procs:
+        p.stop()
+
+
+__all__ = ["IN_CI", "need", "wait_until"]

@@ -187,6 +187,9 @@ class Animation(abc.ABC):
         self.height = height
         self.p: dict[str, Any] = dict(params)
         self.rng = np.random.default_rng(seed)
+        #: Wall-clock time (epoch seconds) at t == 0, set by the engine; lets a clock
+        #: animation show the time of day while staying a function of t.
+        self.epoch_at_t0: float = 0.0
         self.setup()
 
     def setup(self) -> None:  # noqa: B027 - optional hook, empty by default

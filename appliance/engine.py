@@ -281,6 +281,7 @@ class Engine:
         resolved = self.registry.resolve_params(name, params, base=base)
         cls = self.registry.get(name)
         inst = cls(self.width, self.height, resolved, seed=0)
+        inst.epoch_at_t0 = self.clock.wall()
         return ActiveAnimation(name, inst, resolved, self.clock.monotonic())
 
     def submit(self, command: Command, reply: ReplyFn | None = None) -> None:
@@ -617,6 +618,7 @@ class Engine:
                                "name") from None
         if start_at is not None:
             active.anchor = self.clock.monotonic() + (start_at - self.clock.wall())
+            active.instance.epoch_at_t0 = start_at
         return active
 
     def _install(self, active: ActiveAnimation, now: float) -> None:

@@ -13,6 +13,7 @@ import os
 import re
 import socket
 import tempfile
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -117,6 +118,12 @@ class AnimationSettings(_Section):
     quarantine_window_s: Annotated[float, Field(gt=0, le=86400)] = 60.0
     quarantine_s: Annotated[float, Field(gt=0, le=86400)] = 300.0
     hang_budget_frames: Annotated[float, Field(ge=2, le=300)] = 10.0
+    #: Which animations draw on a worker thread with a deadline (a hang cannot stop the
+    #: loop): "untrusted" (not shipped in the animations package), "all" or "none".
+    isolation: Literal["untrusted", "all", "none"] = "untrusted"
+    #: RSS growth (MB) while one animation runs that counts as a leak: it is failed,
+    #: rebuilt and quarantined. 0 turns the check off.
+    leak_mb: Annotated[float, Field(ge=0, le=4096)] = 64.0
 
     @model_validator(mode="after")
     def _known(self) -> AnimationSettings:
@@ -167,6 +174,8 @@ class MQTTSettings(_Section):
     reconnect_min_s: Annotated[float, Field(gt=0, le=60)] = 1.0
     reconnect_max_s: Annotated[float, Field(gt=0, le=600)] = 30.0
     max_queued_messages: Annotated[int, Field(ge=10, le=100000)] = 1000
+    #: Seconds between attempts after the broker refused the credentials (no tight loop).
+    auth_retry_s: Annotated[float, Field(ge=1, le=3600)] = 60.0
 
     @field_validator("groups")
     @classmethod
@@ -456,6 +465,35 @@ class SettingsStore:
                 except SettingsError:
                     continue
             raise
+
+    def cleanup_temp(self, older_than_s: float = 60.0) -> int:
+        """Remove temporary files of writes killed half-way (older than ``older_than_s``).
+
+        Returns how many were removed. Younger ones may belong to a write in progress
+        in another process, so they are left alone.
+        """
+        removed = 0
+        cutoff = time.time() - older_than_s
+        for folder in (self.path.parent, self.backup_dir):
+            if not folder.is_dir():
+                continue
+            for tmp in folder.glob(".*.tmp"):
+                with contextlib.suppress(OSError):
+                    if tmp.stat().st_mtime < cutoff:
+                        tmp.unlink()
+                        removed += 1
+        return removed
+
+    def restore(self, raw: bytes, source: str) -> tuple[Settings, list[dict[str, Any]]]:
+        """Validate a backup's bytes completely, then save them (with a backup of the current).
+
+        Raises SettingsError, having written nothing, when the bytes are not valid settings.
+        """
+        new = parse_bytes(raw, "restore")
+        old: Settings | None = None
+        with contextlib.suppress(SettingsError):
+            old = self.load()
+        return new, self.save(new, source=source, old=old)
 
     def backups(self) -> list[Path]:
         """Return backups, newest first."""

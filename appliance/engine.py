@@ -158,6 +158,7 @@ class ActiveAnimation:
     instance: Animation
     params: dict[str, Any]
     anchor: float  # monotonic time at which t == 0
+    scheduled: bool = False  # True when a fleet start_at holds it back until ``anchor``
 
 
 @dataclass
@@ -528,8 +529,6 @@ class Engine:
                 self._rejected(item.command, exc)
                 replies.append((item, exc))
         applied = any(e is None for _, e in replies)
-        if applied:
-            self._state_dirty = True
         state = self.state() if applied else None
         for item, outcome in replies:
             if item.reply is None:
@@ -592,15 +591,18 @@ class Engine:
             self._update_params(self._validated_params(cmd.params or {}))
         elif action == "identify":
             self.identify_until = now + (cmd.identify_s or 5.0)
+            return  # not a state change
         elif action == "preview":
             self.preview_interval_s = 1.0 / (cmd.preview_fps or 5.0)
             self.preview_until = now + (cmd.preview_ttl_s or 30.0)
             self.next_preview = now
+            return  # not a state change
         elif action == "apply_settings":
             self._apply_settings(cmd.extra["settings"])
         else:
             raise CommandError("unknown_command", f"unknown command {action!r}")
         self.state_version += 1
+        self._state_dirty = True
 
     def _build(self, name: str, params: dict[str, Any], start_at: float | None) -> ActiveAnimation:
         if name not in self.registry:
@@ -619,6 +621,7 @@ class Engine:
         if start_at is not None:
             active.anchor = self.clock.monotonic() + (start_at - self.clock.wall())
             active.instance.epoch_at_t0 = start_at
+            active.scheduled = True
         return active
 
     def _install(self, active: ActiveAnimation, now: float) -> None:
@@ -626,7 +629,7 @@ class Engine:
         if rec is not None:
             rec.quarantined_until = 0.0  # a person asked for it: give it another chance
             rec.stamps.clear()
-        if active.anchor > now:
+        if active.scheduled and active.anchor > now:
             self.pending = active
             return
         self.pending = None

@@ -150,7 +150,9 @@ def _validate(model: type[_Model], data: Any) -> Any:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
+        # A typo shows up as an unknown key AND a missing one: name the typo first.
+        errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+        err = errors[0]
         loc = ".".join(str(p) for p in err["loc"]) or None
         if err["type"] == "extra_forbidden":
             raise CommandError("unknown_field", f"unknown key {loc!r}", loc) from None
@@ -235,7 +237,7 @@ def parse_command(action: str, payload: bytes) -> Command:
                 raise CommandError("unknown_field", f"unknown key {key!r}", key)
         return Command(action, transaction=txn)
     if action == "identify":
-        m = _validate(IdentifyPayload, data if isinstance(data, dict) else {})
+        m = _validate(IdentifyPayload, data if data is not None else {})
         return Command(action, identify_s=m.seconds, transaction=m.transaction)
     if action == "preview":
         m = _validate(PreviewPayload, data if data is not None else {})

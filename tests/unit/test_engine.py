@@ -1,0 +1,251 @@
+"""Render loop with fakes at the seams: FakeClock, VirtualDisplay, a recording publisher."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import numpy as np
+import pytest
+
+from animations import REGISTRY, Animation, Param
+from appliance.clock import FakeClock
+from appliance.display.virtual import VirtualDisplay
+from appliance.engine import CommandQueue, Engine, Pending
+from appliance.settings import Settings, validate
+from appliance.wire import Command, parse_command
+
+
+class Recorder:
+    """A publisher that keeps everything."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, Any, bool]] = []
+
+    def publish(self, name: str, payload: Any, *, retain: bool = False) -> None:
+        self.messages.append((name, payload, retain))
+
+    def of(self, name: str) -> list[Any]:
+        return [p for n, p, _ in self.messages if n == name]
+
+
+class Explodes(Animation):
+    name = "explodes_unit"
+    title = "Explodes"
+    params = (Param("after", "int", 0, min=0, max=1000),)
+
+    def setup(self) -> None:
+        self.calls = 0
+
+    def draw(self, t: float) -> np.ndarray:
+        self.calls += 1
+        if self.calls > self.p["after"]:
+            raise RuntimeError("boom")
+        return np.full((self.height, self.width, 3), 7, np.uint8)
+
+
+class Garbage(Animation):
+    name = "garbage_unit"
+    title = "Garbage"
+
+    def draw(self, t: float) -> np.ndarray:
+        return np.zeros((3, 3), np.float64)  # wrong shape
+
+
+@pytest.fixture(autouse=True)
+def _test_animations() -> Any:
+    REGISTRY.register(Explodes)
+    REGISTRY.register(Garbage)
+    yield
+    REGISTRY.unregister("explodes_unit")
+    REGISTRY.unregister("garbage_unit")
+
+
+def make_engine(**sections: Any) -> tuple[Engine, VirtualDisplay, FakeClock, Recorder]:
+    settings = validate({"device_id": "unit", **sections})
+    display = VirtualDisplay(16, 8)
+    clock = FakeClock()
+    pub = Recorder()
+    eng = Engine(settings, display, REGISTRY, clock=clock, publisher=pub)
+    eng.start()
+    return eng, display, clock, pub
+
+
+def cmd(action: str, payload: str) -> Command:
+    return parse_command(action, payload.encode())
+
+
+def test_frames_are_paced_at_the_configured_rate_without_drift() -> None:
+    eng, display, clock, _ = make_engine(display={"fps": 30})
+    t0 = clock.monotonic()
+    eng.run(threading.Event(), max_frames=301)
+    # 300 sleeps of 1/30 s: exactly 10 s of fake time, no drift, nothing dropped.
+    assert clock.monotonic() - t0 == pytest.approx(10.0, abs=1e-6)
+    assert display.frames_shown == 301
+    assert eng.stats.frames_dropped == 0
+
+
+def test_late_frames_are_counted_as_dropped_and_do_not_burst() -> None:
+    eng, display, clock, _ = make_engine(display={"fps": 10})
+    real_tick = eng.tick
+
+    def slow_tick(now: float) -> None:
+        real_tick(now)
+        clock.advance(0.35)  # each frame costs 3.5 frame periods
+
+    eng.tick = slow_tick  # type: ignore[method-assign]
+    eng.run(threading.Event(), max_frames=5)
+    assert eng.stats.frames_dropped == 4 * 3  # 3 missed slots after each of 4 late frames
+
+
+def test_commands_are_applied_between_frames_and_state_is_published() -> None:
+    eng, _, clock, pub = make_engine()
+    replies: list[dict[str, Any]] = []
+    eng.submit(cmd("animation", '{"name":"solid","params":{"color":"#ff0000"}}'), replies.append)
+    eng.tick(clock.monotonic())
+    assert replies[0]["ok"] is True
+    assert replies[0]["state"]["effect"] == "solid"
+    assert pub.of("state")[-1]["params"] == {"color": "#ff0000"}
+    assert np.all(eng.display.frame()[..., 0] == 255)  # type: ignore[attr-defined]
+
+
+def test_a_burst_is_coalesced_and_the_last_value_wins() -> None:
+    eng, _, clock, pub = make_engine()
+    before = len(pub.of("state"))
+    for i in range(1, 101):
+        eng.submit(cmd("brightness", str(i)))
+    eng.tick(clock.monotonic())
+    assert eng.brightness_pct == 100
+    assert len(pub.of("state")) == before + 1  # one state for the whole burst
+
+
+def test_a_full_queue_drops_the_oldest_and_tells_its_sender() -> None:
+    q = CommandQueue(maxlen=3)
+    told: list[dict[str, Any]] = []
+    for i in range(5):
+        q.put(Pending(Command("brightness", brightness=i + 1), told.append))
+    assert [p.command.brightness for p in q.drain()] == [3, 4, 5]
+    assert q.dropped == 2
+    assert [r["error"]["code"] for r in told] == ["superseded", "superseded"]
+
+
+def test_a_bad_command_changes_nothing() -> None:
+    eng, _, clock, _ = make_engine()
+    eng.tick(clock.monotonic())
+    before = eng.state()
+    replies: list[dict[str, Any]] = []
+    eng.submit(cmd("animation", '{"name":"plasma","params":{"speed":99}}'), replies.append)
+    eng.submit(cmd("animation", '{"name":"nope"}'), replies.append)
+    eng.submit(cmd("params", '{"sped":1}'), replies.append)
+    eng.tick(clock.monotonic())
+    assert [r["ok"] for r in replies] == [False, False, False]
+    assert replies[0]["error"]["field"] == "params.speed"
+    assert replies[1]["error"]["code"] == "unknown_animation"
+    assert replies[2]["error"]["field"] == "params.sped"
+    assert eng.state() == before
+    assert eng.counters.commands_rejected_total == 3
+
+
+def test_set_with_ha_json_light_fields() -> None:
+    eng, _, clock, _ = make_engine()
+    eng.submit(cmd("set", '{"state":"ON","brightness":40,"effect":"breathe","transition":2}'))
+    eng.tick(clock.monotonic())
+    st = eng.state()
+    assert (st["state"], st["brightness"], st["effect"]) == ("ON", 40, "breathe")
+    eng.submit(cmd("set", '{"state":"OFF"}'))
+    eng.tick(clock.monotonic())
+    assert eng.state()["state"] == "OFF"
+    assert eng.state()["brightness"] == 40
+    assert not eng.display.frame().any()  # type: ignore[attr-defined]
+
+
+def test_brightness_zero_turns_off_and_keeps_the_level() -> None:
+    eng, display, clock, _ = make_engine()
+    eng.submit(cmd("brightness", "35"))
+    eng.submit(cmd("brightness", "0"))
+    eng.tick(clock.monotonic())
+    assert eng.state()["state"] == "OFF" and eng.state()["brightness"] == 35
+    eng.submit(cmd("power", "TOGGLE"))
+    eng.tick(clock.monotonic())
+    assert eng.state()["state"] == "ON" and display.brightness_pct == 35
+
+
+def test_failing_animation_falls_back_in_the_same_frame_and_is_quarantined() -> None:
+    eng, display, clock, pub = make_engine(animation={"quarantine_failures": 3})
+    eng.submit(cmd("animation", '{"name":"explodes_unit","params":{"after":2}}'))
+    frames = []
+    for _ in range(8):
+        eng.tick(clock.monotonic())
+        frames.append(display.frames_shown)
+        clock.advance(1 / 30)
+    assert frames == list(range(1, 9))  # the display never missed a frame
+    assert eng.counters.animation_errors_total == 3
+    snap = eng.snapshot()
+    assert snap["quarantined"] == ["explodes_unit"]
+    assert eng.state()["active"] == "breathe"
+    names = [e["event"] for e in pub.of("events")]
+    assert "animation_failed" in names and "fallback_activated" in names
+    assert "animation_quarantined" in names
+
+
+def test_garbage_frames_are_rejected_by_the_choke_point_and_replaced() -> None:
+    eng, display, clock, pub = make_engine()
+    eng.submit(cmd("animation", "garbage_unit"))
+    eng.tick(clock.monotonic())
+    assert display.frames_shown == 1
+    ev = [e for e in pub.of("events") if e["event"] == "animation_failed"][0]
+    assert ev["kind"] == "garbage" and "shape" in ev["error"]
+
+
+def test_display_failure_retries_with_back_off_and_recovers() -> None:
+    eng, display, clock, pub = make_engine(display={"retry_initial_s": 1, "retry_max_s": 4})
+    display.fail_with("cable on fire")
+    delays = []
+    for _ in range(200):
+        eng.tick(clock.monotonic())
+        clock.advance(0.1)
+        if eng.display_state.retry_delay_s and (
+            not delays or delays[-1] != eng.display_state.retry_delay_s
+        ):
+            delays.append(eng.display_state.retry_delay_s)
+    assert delays[:4] == [1.0, 2.0, 4.0]  # doubling, capped at retry_max_s
+    assert eng.snapshot()["display_ok"] is False
+    display.recover()
+    for _ in range(60):
+        eng.tick(clock.monotonic())
+        clock.advance(0.1)
+    assert eng.snapshot()["display_ok"] is True
+    assert any(e["event"] == "display_recovered" for e in pub.of("events"))
+
+
+def test_start_at_delays_the_switch_until_the_wall_clock_time() -> None:
+    eng, _, clock, _ = make_engine()
+    start_at = clock.wall() + 2.0
+    eng.submit(cmd("animation", f'{{"name":"solid","start_at":{start_at}}}'))
+    eng.tick(clock.monotonic())
+    assert eng.requested is not None and eng.requested.name == "plasma"
+    assert eng.state()["effect"] == "solid"  # announced as what will play
+    clock.advance(2.0)
+    eng.tick(clock.monotonic())
+    assert eng.requested.name == "solid"
+
+
+def test_events_are_rate_limited_and_suppression_is_counted() -> None:
+    eng, _, _, pub = make_engine(health={"events_per_minute": 5})
+    for i in range(20):
+        eng.event("command_rejected", n=i)
+    assert len(pub.of("events")) == 5
+    assert eng.counters.events_suppressed_total == 15
+
+
+def test_shutdown_darkens_the_panel() -> None:
+    eng, display, clock, _ = make_engine()
+    eng.submit(cmd("animation", '{"name":"solid","params":{"color":"#ffffff"}}'))
+    eng.tick(clock.monotonic())
+    assert display.frame().all()
+    eng.shutdown()
+    assert not display.frame().any()
+
+
+def test_settings_defaults_are_valid() -> None:
+    assert Settings().display.fps == 30

@@ -1,0 +1,91 @@
+"""Command parsing at the edge: every bad payload gets a clear, typed error."""
+
+from __future__ import annotations
+
+import pytest
+
+from appliance import topics
+from appliance.wire import CommandError, parse_command, transaction_of
+
+
+@pytest.mark.parametrize(
+    ("action", "payload", "field_", "value"),
+    [
+        ("animation", "plasma", "effect", "plasma"),
+        ("animation", '{"name":"fire","params":{"speed":2}}', "params", {"speed": 2}),
+        ("brightness", "42", "brightness", 42),
+        ("brightness", '{"brightness":0}', "brightness", 0),
+        ("power", "on", "power", "ON"),
+        ("power", "TOGGLE", "power", "TOGGLE"),
+        ("power", '{"state":"off"}', "power", "OFF"),
+        ("params", '{"speed":3}', "params", {"speed": 3}),
+        ("set", '{"state":"ON","brightness":40,"effect":"plasma","transition":2}',
+         "brightness", 40),
+        ("identify", "", "identify_s", 5.0),
+        ("preview", '{"fps":5,"ttl_s":30}', "preview_fps", 5.0),
+        ("config", '{"display":{"brightness":50}}', "config", {"display": {"brightness": 50}}),
+    ],
+)
+def test_valid_commands(action: str, payload: str, field_: str, value: object) -> None:
+    assert getattr(parse_command(action, payload.encode()), field_) == value
+
+
+@pytest.mark.parametrize(
+    ("action", "payload", "code", "field_"),
+    [
+        ("brightness", "101", "out_of_range", "brightness"),
+        ("brightness", "-1", "out_of_range", "brightness"),
+        ("brightness", "abc", "invalid_value", "brightness"),
+        ("brightness", "true", "invalid_payload", None),
+        ("brightness", '{"brightnes":5}', "unknown_field", "brightnes"),
+        ("power", "MAYBE", "invalid_value", "state"),
+        ("set", '{"state":"ON","brigthness":5}', "unknown_field", "brigthness"),
+        ("set", '{"brightness":0}', "out_of_range", "brightness"),
+        ("set", "[1,2]", "invalid_payload", None),
+        ("animation", '{"params":{}}', "missing_field", "name"),
+        ("animation", '{"name":"x","speed":1}', "unknown_field", "speed"),
+        ("animation", '{"name":"x","params":{"speed":NaN}}', "invalid_json", None),
+        ("animation", '{"name": ', "invalid_json", None),
+        ("params", "[]", "invalid_payload", None),
+        ("preview", '{"fps":500}', "out_of_range", "fps"),
+        ("reload", '{"now":true}', "unknown_field", "now"),
+        ("nonsense", "{}", "unknown_command", None),
+    ],
+)
+def test_invalid_commands_name_what_is_wrong(action: str, payload: str, code: str,
+                                             field_: str | None) -> None:
+    with pytest.raises(CommandError) as info:
+        parse_command(action, payload.encode())
+    assert info.value.code == code
+    assert info.value.field == field_
+    assert info.value.message
+
+
+def test_non_utf8_and_oversized_payloads_are_rejected() -> None:
+    with pytest.raises(CommandError, match="UTF-8"):
+        parse_command("animation", b"\xff\xfe")
+    with pytest.raises(CommandError) as info:
+        parse_command("params", b"{" + b" " * 70000 + b"}")
+    assert info.value.code == "payload_too_large"
+
+
+def test_transaction_is_kept_and_recovered_from_bad_payloads() -> None:
+    assert parse_command("params", b'{"speed":1,"transaction":"t1"}').transaction == "t1"
+    assert parse_command("params", b'{"speed":1,"transaction":"t1"}').params == {"speed": 1}
+    assert transaction_of(b'{"brightness":900,"transaction":7}') == 7
+    assert transaction_of(b"garbage") is None
+
+
+def test_topics_are_built_in_one_place() -> None:
+    b = topics.base("lightbox", "kitchen")
+    assert topics.command(b, "brightness") == "lightbox/kitchen/cmd/brightness"
+    assert topics.command(b, "set") == "lightbox/kitchen/set"
+    with pytest.raises(ValueError):
+        topics.command(b, "selfdestruct")
+    subs = topics.engine_subscriptions("lightbox", "kitchen", ["upstairs"])
+    assert subs.action("lightbox/all/cmd/power") == "power"
+    assert subs.action("lightbox/group/upstairs/set") == "set"
+    assert subs.action("lightbox/group/downstairs/set") is None
+    assert subs.action("lightbox/other/cmd/power") is None
+    assert topics.discovery("homeassistant", "kitchen") == (
+        "homeassistant/device/lightbox_kitchen/config")

@@ -721,6 +721,9 @@ class Engine:
             "color_mode": "brightness",
             "params": params_to_json(type(req.instance), req.params) if req else {},
             "version": self.state_version,
+            # Wall-clock time at the animation's t == 0: equal on every box started
+            # with the same start_at, so a fleet shows the same frame phase.
+            "started_at": round(req.instance.epoch_at_t0, 3) if req else None,
         }
         if self.showing_fallback and self.fallback is not None:
             out["active"] = self.fallback.name

@@ -1,0 +1,148 @@
+"""Home Assistant discovery checked against HA's rules for device discovery and JSON lights.
+
+The schema below encodes what Home Assistant (2024.11+) requires of a
+device-based discovery payload, so a regression is caught here rather than by
+a user whose entities silently fail to appear.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from animations import REGISTRY
+from appliance import discovery, topics
+from appliance.settings import validate
+
+# Abbreviations HA accepts at the top level and inside the device/origin blocks.
+TOP_KEYS = {"dev", "device", "o", "origin", "cmps", "components", "avty_t",
+            "availability_topic", "pl_avail", "pl_not_avail", "payload_available",
+            "payload_not_available", "qos", "state_topic", "command_topic"}
+DEVICE_KEYS = {"ids", "identifiers", "name", "mf", "manufacturer", "mdl", "model", "sw",
+               "sw_version", "hw", "hw_version", "cns", "connections", "sa",
+               "suggested_area", "cu", "configuration_url"}
+ORIGIN_KEYS = {"name", "sw", "sw_version", "url", "support_url"}
+PLATFORMS = {"light", "select", "sensor", "binary_sensor", "button", "number", "switch"}
+ENTITY_CATEGORIES = {"config", "diagnostic"}
+JSON_LIGHT_MODES = ({"brightness"}, {"onoff"})
+SENSOR_DEVICE_CLASSES = {"temperature", "data_size", "timestamp", "duration", "frequency",
+                         None}
+TOPIC_RE = re.compile(r"^[^#+]+$")
+
+
+def check_payload(doc: dict[str, Any]) -> list[str]:
+    """Return every rule the payload breaks (empty when it is valid)."""
+    problems = []
+    unknown = set(doc) - TOP_KEYS
+    if unknown:
+        problems.append(f"unknown top-level keys {unknown}")
+    dev = doc.get("dev") or doc.get("device")
+    if not isinstance(dev, dict) or not (dev.get("ids") or dev.get("identifiers")):
+        problems.append("device block with identifiers is required")
+    elif set(dev) - DEVICE_KEYS:
+        problems.append(f"unknown device keys {set(dev) - DEVICE_KEYS}")
+    origin = doc.get("o") or doc.get("origin")
+    if not isinstance(origin, dict) or not origin.get("name"):
+        problems.append("origin block with a name is required for device discovery")
+    elif set(origin) - ORIGIN_KEYS:
+        problems.append(f"unknown origin keys {set(origin) - ORIGIN_KEYS}")
+    cmps = doc.get("cmps") or doc.get("components")
+    if not isinstance(cmps, dict) or not cmps:
+        return [*problems, "components are required"]
+    uids = []
+    for key, c in cmps.items():
+        where = f"component {key}"
+        platform = c.get("p") or c.get("platform")
+        if platform not in PLATFORMS:
+            problems.append(f"{where}: platform {platform!r} is not valid")
+        uid = c.get("uniq_id") or c.get("unique_id")
+        if not uid:
+            problems.append(f"{where}: unique_id is required")
+        uids.append(uid)
+        cat = c.get("ent_cat") or c.get("entity_category")
+        if cat is not None and cat not in ENTITY_CATEGORIES:
+            problems.append(f"{where}: entity_category {cat!r} is not valid")
+        for tkey in ("state_topic", "command_topic", "json_attributes_topic"):
+            if tkey in c and not TOPIC_RE.match(c[tkey]):
+                problems.append(f"{where}: {tkey} must be a topic without wildcards")
+        if platform == "light":
+            if (c.get("schema") or "default") != "json":
+                problems.append(f"{where}: LightBox lights use the JSON schema")
+            modes = set(c.get("supported_color_modes") or [])
+            if modes not in JSON_LIGHT_MODES:
+                problems.append(f"{where}: supported_color_modes must be brightness or onoff "
+                                f"alone, got {modes}")
+            if c.get("brightness") and c.get("brightness_scale") not in (None, 100):
+                problems.append(f"{where}: brightness_scale must be 100 (percent)")
+            if c.get("effect") and not c.get("effect_list"):
+                problems.append(f"{where}: effect needs an effect_list")
+            if "command_topic" not in c:
+                problems.append(f"{where}: a light needs a command_topic")
+        if platform == "select" and not c.get("options"):
+            problems.append(f"{where}: a select needs options")
+        if platform == "sensor":
+            if c.get("device_class") not in SENSOR_DEVICE_CLASSES:
+                problems.append(f"{where}: unexpected device_class {c.get('device_class')}")
+            if c.get("device_class") == "timestamp" and c.get("state_class"):
+                problems.append(f"{where}: a timestamp sensor has no state_class")
+            if cat != "diagnostic":
+                problems.append(f"{where}: sensors about the box are diagnostic")
+        if platform == "binary_sensor" and c.get("device_class") == "problem" \
+                and cat != "diagnostic":
+            problems.append(f"{where}: the problem sensor is diagnostic")
+        if platform == "button" and "command_topic" not in c:
+            problems.append(f"{where}: a button needs a command_topic")
+    if len(set(uids)) != len(uids):
+        problems.append("unique ids must be unique")
+    return problems
+
+
+@pytest.fixture
+def doc() -> dict[str, Any]:
+    settings = validate({"device_id": "kitchen", "display": {"cols": 64, "rows": 32}})
+    info = {"display": {"driver": "virtual"}, "host": "pi"}
+    return discovery.payload(settings, REGISTRY.catalogue(), info)
+
+
+def test_discovery_payload_follows_home_assistant_rules(doc: dict[str, Any]) -> None:
+    assert check_payload(doc) == []
+
+
+def test_light_maps_onto_the_contract_topics(doc: dict[str, Any]) -> None:
+    light = doc["cmps"]["light"]
+    assert light["command_topic"] == "lightbox/kitchen/set"
+    assert light["state_topic"] == "lightbox/kitchen/state"
+    assert light["effect_list"] == [a["name"] for a in REGISTRY.catalogue()]
+    assert doc["avty_t"] == "lightbox/kitchen/status"
+    assert doc["dev"]["ids"] == ["lightbox_kitchen"]
+    assert "64x32" in doc["dev"]["mdl"]
+    assert doc["cmps"]["animation"]["options"] == light["effect_list"]
+
+
+def test_required_entities_are_present(doc: dict[str, Any]) -> None:
+    kinds = {(c["platform"], c.get("device_class")) for c in doc["cmps"].values()}
+    assert ("light", None) in kinds and ("select", None) in kinds
+    assert ("binary_sensor", "problem") in kinds and ("button", "identify") in kinds
+    assert ("sensor", "temperature") in kinds and ("sensor", "timestamp") in kinds
+    values = {c.get("value_template") for c in doc["cmps"].values()}
+    for key in ("fps", "cpu_percent", "rss_mb", "cpu_temp_c", "animation_errors_total",
+                "boot_time"):
+        assert f"{{{{ value_json.{key} }}}}" in values
+
+
+def test_the_rule_checker_catches_broken_payloads(doc: dict[str, Any]) -> None:
+    broken = {**doc, "o": {}}
+    broken["cmps"] = {**doc["cmps"], "light": {**doc["cmps"]["light"],
+                                               "supported_color_modes": ["rgb", "brightness"]}}
+    broken["cmps"]["fps"] = {**doc["cmps"]["fps"], "unique_id": doc["cmps"]["cpu"]["unique_id"]}
+    problems = check_payload(broken)
+    assert any("origin" in p for p in problems)
+    assert any("supported_color_modes" in p for p in problems)
+    assert "unique ids must be unique" in problems
+
+
+def test_discovery_topic() -> None:
+    assert topics.discovery("homeassistant", "kitchen") == (
+        "homeassistant/device/lightbox_kitchen/config")

@@ -1,0 +1,139 @@
+"""Health checks, system probes on fake /sys trees, and the logs the engine writes."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+import structlog
+from structlog.testing import capture_logs
+
+from animations import REGISTRY
+from appliance.clock import FakeClock
+from appliance.display.virtual import VirtualDisplay
+from appliance.engine import Engine
+from appliance.settings import HealthSettings, validate
+from appliance.telemetry import ConfigStatus, SystemProbe, Telemetry, evaluate, throttle_reasons
+
+CFG = HealthSettings()
+
+
+def snap(**over: Any) -> dict[str, Any]:
+    base = {"fps": 30.0, "target_fps": 30, "frame_ms_p50": 1.0, "frame_ms_p99": 2.0,
+            "since_last_frame_s": 0.03, "uptime_s": 100.0, "showing_fallback": False,
+            "fallback_reason": None, "quarantined": [], "animation_errors_total": 0,
+            "display_ok": True, "display_error": None, "display_failures": 0,
+            "display_retry_in_s": 0.0}
+    return {**base, **over}
+
+
+SYSTEM = {"cpu_temp_c": 50.0, "throttled": 0, "cpu_percent": 3.0, "rss_mb": 60.0,
+          "disk_free_mb": 1000.0}
+MQTT_OK = {"connected": True, "reconnects": 0}
+
+
+def health(s: dict[str, Any] | None = None, mqtt: dict[str, Any] | None = None,
+           config: ConfigStatus | None = None, system: dict[str, Any] | None = None
+           ) -> dict[str, Any]:
+    return evaluate(s or snap(), mqtt or MQTT_OK, config or ConfigStatus(),
+                    system or SYSTEM, CFG, "virtual")
+
+
+def test_all_well_is_ok_with_no_reasons() -> None:
+    h = health()
+    assert h["status"] == "ok" and h["reasons"] == []
+    assert {c["status"] for c in h["checks"].values()} == {"ok"}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "status", "reason"),
+    [
+        ({"s": snap(fps=20.0)}, "degraded", "render: 20.0 fps is below 90% of 30"),
+        ({"s": snap(since_last_frame_s=9.0)}, "failed", "render: render loop stalled"),
+        ({"s": snap(showing_fallback=True, fallback_reason="fire failed")}, "degraded",
+         "render: fallback animation active (fire failed)"),
+        ({"s": snap(quarantined=["fire"])}, "degraded", "render: quarantined: fire"),
+        ({"s": snap(display_ok=False, display_error="DisplayError: /dev/mem missing",
+                    display_retry_in_s=4.0)}, "failed", "display: virtual driver failed"),
+        ({"mqtt": {"connected": False, "last_error": "broker unreachable"}}, "degraded",
+         "mqtt: broker not connected (broker unreachable)"),
+        ({"config": ConfigStatus(source="backup:settings-1.json", error="display.fps: bad")},
+         "degraded", "config: settings file invalid, running from backup"),
+        ({"system": {**SYSTEM, "cpu_temp_c": 80.0}}, "degraded", "system: CPU at 80.0 C"),
+        ({"system": {**SYSTEM, "cpu_temp_c": 90.0}}, "failed", "system: CPU at 90.0 C"),
+        ({"system": {**SYSTEM, "throttled": 0x50005}}, "degraded",
+         "system: under-voltage now; throttled now"),
+        ({"system": {**SYSTEM, "rss_mb": 450.0}}, "degraded", "system: memory 450.0 MB"),
+        ({"system": {**SYSTEM, "disk_free_mb": 5.0}}, "degraded", "system: only 5.0 MB free"),
+    ],
+)
+def test_each_check_moves_to_the_right_state_with_a_reason(
+        kwargs: dict[str, Any], status: str, reason: str) -> None:
+    h = health(**kwargs)
+    assert h["status"] == status
+    assert any(r.startswith(reason) for r in h["reasons"]), h["reasons"]
+
+
+def test_a_young_engine_is_not_degraded_for_low_fps() -> None:
+    assert health(snap(fps=0.0, uptime_s=1.0))["status"] == "ok"
+
+
+def test_missing_sensors_read_as_null_never_an_error(tmp_path: Path) -> None:
+    probe = SystemProbe(root=tmp_path, state_dir=tmp_path, run=lambda argv: None)
+    assert probe.cpu_temp_c() is None and probe.throttled() is None
+    assert health(system={**SYSTEM, "cpu_temp_c": None, "throttled": None})["status"] == "ok"
+
+
+def test_pi_sensors_from_a_fake_sys_tree(tmp_path: Path) -> None:
+    zone = tmp_path / "sys/class/thermal/thermal_zone0"
+    zone.mkdir(parents=True)
+    (zone / "temp").write_text("61234\n")
+    hw = tmp_path / "sys/class/hwmon/hwmon0"
+    hw.mkdir(parents=True)
+    (hw / "name").write_text("rpi_volt\n")
+    (hw / "in0_lcrit_alarm").write_text("1\n")
+    probe = SystemProbe(root=tmp_path, state_dir=tmp_path, run=lambda argv: None)
+    assert probe.cpu_temp_c() == 61.2
+    assert probe.throttled() == 1  # under-voltage from hwmon when vcgencmd is missing
+    vc = SystemProbe(root=tmp_path, state_dir=tmp_path,
+                     run=lambda argv: "throttled=0x50000\n")
+    assert vc.throttled() == 0x50000
+    assert throttle_reasons(0x50000) == ["under-voltage has occurred", "throttling has occurred"]
+
+
+def test_telemetry_publishes_metrics_with_every_contract_key() -> None:
+    published: list[tuple[str, Any]] = []
+    t = Telemetry(snapshot=lambda: {**snap(), "frames_total": 9, "frames_dropped": 1,
+                                    "recoveries_total": 0, "commands_total": 2,
+                                    "commands_rejected_total": 1, "commands_dropped_total": 0,
+                                    "display_errors_total": 0, "events_suppressed_total": 0},
+                  mqtt_status=lambda: MQTT_OK, publish=lambda n, b: published.append((n, b)),
+                  notify=lambda m: published.append(("notify", m)), cfg=lambda: CFG,
+                  config_status=ConfigStatus(), probe=SystemProbe(run=lambda argv: None),
+                  display_name="virtual", boot_time="2026-01-01T00:00:00Z")
+    t.publish_now()
+    names = [n for n, _ in published]
+    assert names == ["health", "notify", "metrics"]
+    metrics = published[2][1]
+    for key in ("fps", "target_fps", "frame_ms_p50", "frame_ms_p99", "frames_total",
+                "frames_dropped", "animation_errors_total", "recoveries_total",
+                "commands_total", "commands_rejected_total", "cpu_percent", "rss_mb",
+                "cpu_temp_c", "throttled", "uptime_s", "boot_time"):
+        assert key in metrics
+    assert published[1][1] == "STATUS=ok"
+
+
+def test_engine_events_are_logged_with_their_fields_and_frames_are_silent() -> None:
+    structlog.reset_defaults()
+    settings = validate({"device_id": "logs"})
+    eng = Engine(settings, VirtualDisplay(8, 8), REGISTRY, clock=FakeClock())
+    with capture_logs() as logs:
+        eng.start()
+        eng.run(threading.Event(), max_frames=300)
+    events = [e["event"] for e in logs]
+    # 300 frames and nothing logged per frame: only start and stop.
+    assert events == ["engine_started", "engine_stopped"]
+    assert logs[0]["width"] == 8 and logs[0]["animation"] == "plasma"
+    assert logs[1]["frames_total"] == 300

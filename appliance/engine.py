@@ -25,6 +25,7 @@ from animations.base import params_to_json
 from appliance.clock import Clock, RealClock
 from appliance.display import Display, DisplayError
 from appliance.frame import FrameError, FrameGuard
+from appliance.sandbox import AnimationHang, DrawWorker, Sandbox
 from appliance.settings import Settings
 from appliance.wire import Command, CommandError, error_reply, ok_reply
 
@@ -34,6 +35,42 @@ ReplyFn = Callable[[dict[str, Any]], None]
 COMMAND_QUEUE_SIZE = 1024
 FRAME_WINDOW = 512
 PREVIEW_MAX_WIDTH = 128
+#: Frames an isolated animation that is late may hold its last frame before the fallback
+#: draws instead (the longest visible freeze while a hang is being established).
+LATE_HOLD_FRAMES = 2
+#: Share of a frame interval the loop waits for an isolated animation's draw().
+ISOLATED_WAIT_FRACTION = 0.5
+#: Seconds between checks of resident memory for leaking animations.
+LEAK_CHECK_S = 1.0
+
+
+class _Late:
+    """Marker: an isolated animation's draw() has not returned yet (not a failure yet)."""
+
+
+LATE = _Late()
+
+
+class AnimationLeak(Exception):
+    """Resident memory grew past animation.leak_mb while one animation ran."""
+
+
+def _rss_mb() -> float:
+    """Resident memory of this process in MB (Linux /proc; 0.0 elsewhere)."""
+    try:
+        with open("/proc/self/statm", "rb") as fh:
+            pages = int(fh.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    return pages * _PAGE / 1_048_576
+
+
+try:
+    import os as _os
+
+    _PAGE = _os.sysconf("SC_PAGE_SIZE")
+except (ValueError, OSError, AttributeError):
+    _PAGE = 4096
 
 
 class Publisher(Protocol):
@@ -121,6 +158,10 @@ class FrameStats:
         self.index = 0
         self.frames_total = 0
         self.frames_dropped = 0
+        #: Largest time between two frame starts since start-up, and how many were > 100 ms.
+        self.gap_max_s = 0.0
+        self.gaps_over_100ms = 0
+        self._last_stamp = 0.0
 
     def record(self, stamp: float, frame_ms: float) -> None:
         """Record one frame's start time and cost."""
@@ -128,7 +169,25 @@ class FrameStats:
         self.frame_ms[i] = frame_ms
         self.stamps[i] = stamp
         self.index = (i + 1) % len(self.frame_ms)
+        if self.frames_total:
+            gap = stamp - self._last_stamp
+            if gap > self.gap_max_s:
+                self.gap_max_s = gap
+            if gap > 0.1:
+                self.gaps_over_100ms += 1
+        self._last_stamp = stamp
         self.frames_total += 1
+
+    def recent_gap_ms(self) -> float:
+        """Largest time between two frame starts within the window (copying)."""
+        n = min(self.frames_total, len(self.stamps))
+        if n < 2:
+            return 0.0
+        if self.frames_total > len(self.stamps):
+            stamps = np.concatenate((self.stamps[self.index:], self.stamps[:self.index]))
+        else:
+            stamps = self.stamps[:n].copy()
+        return round(float(np.diff(stamps).max()) * 1000.0, 1)
 
     def summary(self, now: float, window_s: float = 5.0) -> dict[str, float]:
         """Return fps over the last ``window_s`` and frame-time percentiles (copying)."""
@@ -159,6 +218,8 @@ class ActiveAnimation:
     params: dict[str, Any]
     anchor: float  # monotonic time at which t == 0
     scheduled: bool = False  # True when a fleet start_at holds it back until ``anchor``
+    #: The thread its draw() runs on when isolated (see appliance.sandbox).
+    worker: DrawWorker | None = None
 
 
 @dataclass
@@ -172,6 +233,11 @@ class Counters:
     display_errors_total: int = 0
     events_suppressed_total: int = 0
     fallbacks_total: int = 0
+    fallback_failures_total: int = 0
+    quarantines_total: int = 0
+    animation_hangs_total: int = 0
+    animation_late_frames_total: int = 0
+    animation_leaks_total: int = 0
 
 
 @dataclass
@@ -225,8 +291,16 @@ class Engine:
         self.stats = FrameStats()
         self.counters = Counters()
         self.display_state = DisplayState()
+        #: Keyed by registered animation names only, so bounded by the registry.
         self.failures: dict[str, FailureRecord] = {}
+        self.sandbox = Sandbox()
+        self._late_streak = 0
+        self._guard_holds: ActiveAnimation | None = None  # whose frame the guard buffer holds
+        self._leak_base: tuple[ActiveAnimation | None, float] = (None, 0.0)
+        self._next_leak_check = 0.0
         self.events: deque[dict[str, Any]] = deque(maxlen=100)
+        #: Recent events pushed out of ``events`` (the buffer keeps the newest 100).
+        self.events_dropped = 0
         self._event_times: deque[float] = deque(maxlen=settings.health.events_per_minute)
         self._event_lock = threading.Lock()
         self._black = np.zeros((self.height, self.width, 3), np.uint8)
@@ -329,6 +403,10 @@ class Engine:
         if self.stopped.is_set():
             return
         self.stopped.set()
+        for active in (self.requested, self.fallback, self.pending):
+            if active is not None and active.worker is not None:
+                self.sandbox.retire(active.worker)
+                active.worker = None
         try:
             self.display.stop()
         except Exception as exc:  # the panel may already be gone; stopping must go on
@@ -350,6 +428,9 @@ class Engine:
             self.publisher.publish("state", self.state(), retain=True)
         if not self.first_frame_done.is_set():
             self.first_frame_done.set()
+        if now >= self._next_leak_check:
+            self._next_leak_check = now + LEAK_CHECK_S
+            self._check_leak(now)
         if now - self._last_watchdog >= 1.0:
             self._last_watchdog = now
             self.notifier.notify("WATCHDOG=1")
@@ -363,14 +444,23 @@ class Engine:
             return self._black
         active = self._choose_active(now)
         frame = self._draw(active, now)
-        if frame is not None:
+        if isinstance(frame, np.ndarray):
             return frame
-        # The requested animation failed this frame: the fallback draws the same frame.
-        assert self.fallback is not None
-        frame = self._draw(self.fallback, now)
-        if frame is not None:
-            return frame
-        self._fallback_failed()
+        if frame is LATE:
+            # An isolated draw() still runs: hold its last frame briefly, then substitute.
+            self.counters.animation_late_frames_total += 1
+            self._late_streak += 1
+            if self._late_streak <= LATE_HOLD_FRAMES and self._guard_holds is active:
+                return self.guard._out
+        # The requested animation failed (or is late) this frame: the fallback draws it.
+        fb = self.fallback
+        assert fb is not None
+        if fb is not active:
+            frame = self._draw(fb, now, substitute=True)
+            if isinstance(frame, np.ndarray):
+                return frame
+        if frame is None:
+            self._fallback_failed()
         return self._black
 
     def _choose_active(self, now: float) -> ActiveAnimation:
@@ -385,13 +475,59 @@ class Engine:
             self.event("animation_retry", animation=req.name)
         return req
 
-    def _draw(self, active: ActiveAnimation, now: float) -> np.ndarray | None:
+    def _isolated(self, active: ActiveAnimation) -> bool:
+        mode = self.settings.animation.isolation
+        if mode == "none":
+            return False
+        return mode == "all" or not type(active.instance).__module__.startswith("animations.")
+
+    def _draw_isolated(self, active: ActiveAnimation, now: float) -> Any:
+        """Run draw() on the animation's worker; LATE while it runs, AnimationHang past budget."""
+        w = active.worker
+        if w is None:
+            w = active.worker = self.sandbox.new_worker(active.name)
+        if w.busy_since is None:
+            w.submit(active.instance.draw, now - active.anchor, self.clock.monotonic())
+        interval = self.frame_interval_s()
+        r = w.result(interval * ISOLATED_WAIT_FRACTION)
+        if r is None:
+            assert w.busy_since is not None
+            busy_s = self.clock.monotonic() - w.busy_since
+            budget_frames = self.settings.animation.hang_budget_frames
+            if busy_s < budget_frames * interval:
+                return LATE
+            self.sandbox.abandon(w)
+            active.worker = None
+            self.counters.animation_hangs_total += 1
+            raise AnimationHang(
+                f"draw() has not returned after {busy_s * 1000:.0f} ms "
+                f"(budget {budget_frames:g} frames = {budget_frames * interval * 1000:.0f} ms)"
+            )
+        ok, value = r
+        if ok:
+            return value
+        if isinstance(value, Exception):
+            raise value
+        raise AnimationHang(f"draw() raised {type(value).__name__}: {value}")
+
+    def _draw(self, active: ActiveAnimation, now: float,
+              substitute: bool = False) -> np.ndarray | _Late | None:
         try:
-            pixels = active.instance.draw(now - active.anchor)
+            if self._isolated(active):
+                pixels = self._draw_isolated(active, now)
+                if pixels is LATE:
+                    return LATE
+            else:
+                pixels = active.instance.draw(now - active.anchor)
             frame = self.guard(pixels)
         except Exception as exc:  # any animation bug must not stop the display
             self._animation_failed(active, exc, now)
+            self._late_streak = 0
             return None
+        self._guard_holds = active
+        if substitute:
+            return frame
+        self._late_streak = 0
         if active is self.requested and self.showing_fallback:
             self.showing_fallback = False
             self.fallback_reason = None
@@ -407,7 +543,10 @@ class Engine:
         is_fallback = active is self.fallback and active is not self.requested
         self.counters.animation_errors_total += 1
         error = f"{type(exc).__name__}: {exc}"
-        kind = "garbage" if isinstance(exc, FrameError) else "exception"
+        kind = ("garbage" if isinstance(exc, FrameError) else "hang"
+                if isinstance(exc, AnimationHang) else "leak"
+                if isinstance(exc, AnimationLeak) else "exception")
+        held = min(self._late_streak, LATE_HOLD_FRAMES)
         log.error("animation_failed", animation=active.name, error=error, kind=kind,
                   traceback="".join(traceback.format_exception(exc)))
         self.event("animation_failed", animation=active.name, error=error[:500], kind=kind)
@@ -418,7 +557,10 @@ class Engine:
         rec.last_error = error[:500]
         cfg = self.settings.animation
         recent = [s for s in rec.stamps if s >= now - cfg.quarantine_window_s]
-        if len(recent) >= cfg.quarantine_failures and rec.quarantined_until <= now:
+        quarantine = len(recent) >= cfg.quarantine_failures or kind in ("hang", "leak")
+        if quarantine and rec.quarantined_until <= now:
+            # A hang or a leak is quarantined at once: each retry costs a thread or memory.
+            self.counters.quarantines_total += 1
             rec.quarantined_until = now + cfg.quarantine_s
             log.warning("animation_quarantined", animation=active.name,
                         failures=len(recent), seconds=cfg.quarantine_s)
@@ -429,14 +571,47 @@ class Engine:
             self.fallback_reason = f"{active.name} failed: {error[:200]}"
             assert self.fallback is not None
             self.event("fallback_activated", animation=active.name,
-                        fallback=self.fallback.name, reason=error[:200])
+                        fallback=self.fallback.name, reason=error[:200], kind=kind,
+                        held_frames=held)
             self.showing_fallback = True
             self._state_dirty = True
 
+    def _check_leak(self, now: float) -> None:
+        """Fail, rebuild and quarantine the requested animation when memory grew past leak_mb."""
+        limit = self.settings.animation.leak_mb
+        req = self.requested
+        if not limit or req is None:
+            return
+        rss = _rss_mb()
+        base_for, base = self._leak_base
+        if base_for is not req:
+            self._leak_base = (req, rss)
+            return
+        if rss - base < limit or self.showing_fallback:
+            return
+        err = AnimationLeak(f"resident memory grew {rss - base:.0f} MB while it ran "
+                            f"(limit animation.leak_mb = {limit:g})")
+        self.counters.animation_leaks_total += 1
+        self._animation_failed(req, err, now)
+        # Drop the leaking instance (and what it holds); a fresh one is tried after quarantine.
+        try:
+            fresh = self._make(req.name, req.params)
+        except Exception as exc:  # cannot rebuild: stay on the fallback until a person acts
+            log.error("animation_rebuild_failed", animation=req.name, error=str(exc))
+            return
+        fresh.anchor = req.anchor
+        if req.worker is not None:
+            self.sandbox.retire(req.worker)
+        self.requested = fresh
+        self._leak_base = (fresh, _rss_mb())
+
     def _fallback_failed(self) -> None:
         assert self.fallback is not None
+        self.counters.fallback_failures_total += 1
         if self.fallback.name != "blank":
             log.error("fallback_failed", fallback=self.fallback.name)
+            if self.fallback.worker is not None:
+                self.sandbox.retire(self.fallback.worker)
             self.event("fallback_failed", fallback=self.fallback.name, replacement="blank")
             self.fallback = self._make("blank", {})
 
@@ -637,6 +812,10 @@ class Engine:
 
     def _switch_to(self, active: ActiveAnimation) -> None:
         old = self.requested.name if self.requested else None
+        if self.requested is not None and self.requested.worker is not None:
+            self.sandbox.retire(self.requested.worker)
+            self.requested.worker = None
+        self._late_streak = 0
         self.requested = active
         self.showing_fallback = False
         self.fallback_reason = None
@@ -678,7 +857,10 @@ class Engine:
                 fallback = self.registry.get(new.animation.fallback)
             self.settings = new
             if fallback is not None:
+                retired = self.fallback
                 self.fallback = self._make(new.animation.fallback, {})
+                if retired is not None and retired.worker is not None:
+                    self.sandbox.retire(retired.worker)
             if new.display.brightness != old.display.brightness:
                 self.brightness_pct = new.display.brightness
                 self._apply_brightness()
@@ -708,6 +890,8 @@ class Engine:
         ev["ts"] = _iso(self.clock.wall())
         if self.counters.events_suppressed_total:
             ev["suppressed_total"] = self.counters.events_suppressed_total
+        if len(self.events) == self.events.maxlen:
+            self.events_dropped += 1
         self.events.append(ev)
         self.publisher.publish("events", ev)
 
@@ -751,6 +935,16 @@ class Engine:
             "display_errors_total": c.display_errors_total,
             "events_suppressed_total": c.events_suppressed_total,
             "fallbacks_total": c.fallbacks_total,
+            "fallback_failures_total": c.fallback_failures_total,
+            "quarantines_total": c.quarantines_total,
+            "animation_hangs_total": c.animation_hangs_total,
+            "animation_late_frames_total": c.animation_late_frames_total,
+            "animation_leaks_total": c.animation_leaks_total,
+            "animation_threads_abandoned": self.sandbox.live_abandoned(),
+            "frame_gap_ms_max": round(self.stats.gap_max_s * 1000.0, 1),
+            "frame_gap_ms_max_recent": self.stats.recent_gap_ms(),
+            "frame_gaps_over_100ms_total": self.stats.gaps_over_100ms,
+            "events_dropped_total": self.events_dropped,
             "since_last_frame_s": round(now - self.last_frame_mono, 3),
             "uptime_s": round(now - self.started_mono, 1),
             "showing_fallback": self.showing_fallback,

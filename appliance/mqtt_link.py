@@ -258,3 +258,63 @@ class MQTTLink:
         self._ha_timer.daemon = True
         self._ha_timer.start()
         log.info("ha_online_seen", republish_in_s=round(delay, 2))
+
+
+def probe_broker(cfg: MQTTSettings, timeout_s: float = 5.0) -> tuple[bool, str]:
+    """Connect once with the configured credentials and TLS, then leave (for `lightbox diagnose`).
+
+    Uses its own client id, no Last Will and publishes nothing, so a running
+    engine is not disturbed. Returns (ok, what happened in one sentence).
+    """
+    where = f"{cfg.host}:{cfg.port}"
+    password = None
+    if cfg.username:
+        if cfg.password_file is not None and not cfg.password_file.exists():
+            return False, f"mqtt.password_file {cfg.password_file} does not exist"
+        try:
+            password = read_secret(cfg.password_file)
+        except (OSError, UnicodeDecodeError, IndexError) as exc:
+            return False, f"cannot read mqtt.password_file {cfg.password_file}: {exc}"
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2,
+        client_id=f"lightbox-diagnose-{random.randrange(16**6):06x}",
+        protocol=MQTTProtocolVersion.MQTTv5,
+    )
+    if cfg.username:
+        client.username_pw_set(cfg.username, password)
+    if cfg.tls is not None:
+        try:
+            client.tls_set(
+                ca_certs=str(cfg.tls.ca_file) if cfg.tls.ca_file else None,
+                certfile=str(cfg.tls.cert_file) if cfg.tls.cert_file else None,
+                keyfile=str(cfg.tls.key_file) if cfg.tls.key_file else None,
+                cert_reqs=ssl.CERT_REQUIRED,
+            )
+        except (OSError, ssl.SSLError, ValueError) as exc:
+            return False, f"TLS files unusable: {exc}"
+        client.tls_insecure_set(cfg.tls.insecure)
+    done = threading.Event()
+    outcome: list[Any] = []
+
+    def on_connect(c: mqtt.Client, userdata: Any, flags: Any, reason_code: Any,
+                   properties: Any) -> None:
+        outcome.append(reason_code)
+        done.set()
+
+    client.on_connect = on_connect
+    try:
+        client.connect(cfg.host, cfg.port, keepalive=max(5, int(timeout_s) * 2))
+    except (OSError, ssl.SSLError, ValueError) as exc:
+        return False, f"cannot reach {where}: {exc}"
+    client.loop_start()
+    try:
+        if not done.wait(timeout_s):
+            return False, f"{where} accepted TCP but sent no CONNACK within {timeout_s:g} s"
+        rc = outcome[0]
+        if rc.is_failure:
+            return False, f"{where} refused the connection: {rc}"
+        who = cfg.username or "anonymous"
+        return True, f"connected to {where} as {who}" + (" over TLS" if cfg.tls else "")
+    finally:
+        client.disconnect()
+        client.loop_stop()

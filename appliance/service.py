@@ -14,6 +14,7 @@ import queue
 import signal
 import socket
 import threading
+import time
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -47,6 +48,26 @@ RESTART_PREFIXES = (
 CONFIG_META = ("replace",)
 CONTROL_QUEUE_SIZE = 64
 HISTORY_PUBLISHED = 20
+#: Public test hook: comma-separated modules imported at start-up, so that animations
+#: living outside the product's package (e.g. tests/faults/evil_animations.py) register.
+EXTRA_ANIMATIONS_ENV = "LIGHTBOX_EXTRA_ANIMATIONS"
+
+
+def load_extra_animations() -> list[str]:
+    """Import the modules named by $LIGHTBOX_EXTRA_ANIMATIONS; return those imported."""
+    import importlib
+
+    loaded = []
+    for name in filter(None, (m.strip() for m in os.environ.get(EXTRA_ANIMATIONS_ENV, "")
+                              .split(","))):
+        try:
+            importlib.import_module(name)
+        except Exception as exc:  # a broken hook must not stop the appliance
+            log.error("extra_animations_failed", module=name,
+                      error=f"{type(exc).__name__}: {exc}")
+            continue
+        loaded.append(name)
+    return loaded
 
 
 def state_dir(settings_path: Path) -> Path:
@@ -74,6 +95,9 @@ class EngineService:
         self.telemetry: Telemetry
         self.state_file: Path = state_dir(settings_path) / "state.json"
         self._saved_version = -1
+        self.control_dropped = 0
+        self._stop_requested_at: float | None = None
+        self.memwatch: Any = None
 
     # ------------------------------------------------------------------ start-up
     def load_settings(self) -> Settings:
@@ -103,9 +127,22 @@ class EngineService:
         """Run until SIGTERM/SIGINT; return the exit code."""
         from appliance import logs
 
+        extra = load_extra_animations()
         self.settings = self.load_settings()
         cfg = self.settings
         logs.configure(cfg.logging.level, cfg.logging.format, cfg.logging.dir, "engine")
+        if extra:
+            log.warning("extra_animations_loaded", modules=extra,
+                        hint=f"test hook ${EXTRA_ANIMATIONS_ENV} is set")
+        removed = self.store.cleanup_temp()
+        if removed:
+            log.warning("settings_temp_removed", count=removed,
+                        hint="a settings write was interrupted; the file itself is intact")
+        from appliance import memwatch
+
+        if memwatch.enabled():
+            self.memwatch = memwatch.MemWatch()
+            self.memwatch.start()
         display = self._display_override or make_display(cfg.display)
         self.engine = Engine(cfg, display, REGISTRY, publisher=None, notifier=self.notifier,
                              uncapped=self.uncapped, version=__version__)
@@ -114,7 +151,7 @@ class EngineService:
                              self._on_ha_online)
         self.engine.publisher = self.link
         self.telemetry = Telemetry(
-            snapshot=self.engine.snapshot,
+            snapshot=self._snapshot,
             mqtt_status=self.link.status,
             publish=lambda name, body: self.link.publish(name, body, retain=True),
             notify=self.notifier.notify,
@@ -139,6 +176,16 @@ class EngineService:
             self._stop()
         return 0
 
+    def _snapshot(self) -> dict[str, Any]:
+        """The engine's figures plus the link's and the service's own counters."""
+        snap = self.engine.snapshot()
+        snap["mqtt_publish_dropped_total"] = self.link.publish_dropped
+        snap["mqtt_connect_attempts_total"] = self.link.connect_attempts
+        snap["control_dropped_total"] = self.control_dropped
+        if self.memwatch is not None:
+            snap["tracemalloc_mb"] = self.memwatch.traced_mb()
+        return snap
+
     def _ready_when_drawing(self) -> None:
         if self.engine.first_frame_done.wait(timeout=120):
             self.notifier.notify("READY=1")
@@ -147,8 +194,10 @@ class EngineService:
 
     def _install_signals(self) -> None:
         def stop(signum: int, frame: FrameType | None) -> None:
-            log.info("stop_requested", signal=signal.Signals(signum).name)
+            if self._stop_requested_at is None:
+                self._stop_requested_at = time.monotonic()
             self.stop_event.set()
+            log.info("stop_requested", signal=signal.Signals(signum).name)
 
         def reload(signum: int, frame: FrameType | None) -> None:
             self._submit_control(Command("reload", source="signal"), None)
@@ -164,7 +213,11 @@ class EngineService:
         self.telemetry.stop()
         self._save_state()
         self.link.stop()
-        log.info("engine_exit", code=0)
+        if self.memwatch is not None:
+            self.memwatch.stop()
+        since = self._stop_requested_at
+        log.info("engine_exit", code=0,
+                 stop_ms=round((time.monotonic() - since) * 1000, 1) if since else None)
 
     # ------------------------------------------------------------------ MQTT side
     def _on_connected(self) -> None:
@@ -221,6 +274,7 @@ class EngineService:
         try:
             self.control.put_nowait((cmd, reply))
         except queue.Full:
+            self.control_dropped += 1
             err = CommandError("busy", "too many configuration changes queued; try again")
             self.engine.reject(cmd, err, reply)
 

@@ -26,6 +26,14 @@ from appliance.settings import HealthSettings
 log = structlog.get_logger("telemetry")
 
 OK, DEGRADED, FAILED = "ok", "degraded", "failed"
+#: Engine snapshot figures also published on ``metrics`` (fault counters, frame gaps).
+RELIABILITY_METRICS = (
+    "fallbacks_total", "fallback_failures_total", "quarantines_total",
+    "animation_hangs_total", "animation_late_frames_total", "animation_leaks_total",
+    "animation_threads_abandoned", "frame_gap_ms_max", "frame_gap_ms_max_recent",
+    "frame_gaps_over_100ms_total", "events_dropped_total", "mqtt_publish_dropped_total",
+    "mqtt_connect_attempts_total", "control_dropped_total", "tracemalloc_mb",
+)
 _RANK = {OK: 0, DEGRADED: 1, FAILED: 2}
 
 #: Bits of the Pi firmware's get_throttled word.
@@ -193,6 +201,11 @@ def evaluate(
     mstatus = OK if mqtt.get("connected") else DEGRADED
     mwhy = [] if mqtt.get("connected") else [
         f"broker not connected ({mqtt.get('last_error') or 'connecting'})"]
+    if mqtt.get("auth_failed"):
+        # Needs a person: the credentials will not fix themselves.
+        mstatus = FAILED
+        mwhy = [f"broker refused the credentials ({mqtt.get('last_error')}): check "
+                "mqtt.username and mqtt.password_file"]
     check("mqtt", mstatus, mwhy, **mqtt)
 
     # config
@@ -297,6 +310,8 @@ class Telemetry:
             "commands_dropped_total": snap["commands_dropped_total"],
             "display_errors_total": snap["display_errors_total"],
             "events_suppressed_total": snap["events_suppressed_total"],
+            # Reliability counters (see docs/runbook.md); .get keeps fakes in tests simple.
+            **{k: snap.get(k) for k in RELIABILITY_METRICS if k in snap},
             "cpu_percent": system["cpu_percent"],
             "rss_mb": system["rss_mb"],
             "cpu_temp_c": system["cpu_temp_c"],

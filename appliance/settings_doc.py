@@ -1,0 +1,249 @@
+"""Generates docs/settings.md from the settings model, so the reference never drifts.
+
+`python -m appliance.settings_doc > docs/settings.md`; a test fails when a
+setting has no description here or the checked-in page is out of date.
+Knows nothing of the engine, MQTT or Flask.
+"""
+
+from __future__ import annotations
+
+import typing
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+
+from appliance.settings import Settings
+
+SECTIONS = {
+    "display": "The panel and its driver. Geometry and driver options need a restart; "
+               "`brightness` and `fps` apply live.",
+    "animation": "What plays at boot, what takes over when an animation fails, and "
+                 "per-animation parameter defaults.",
+    "mqtt": "The broker connection and the topic layout. Changes need a restart.",
+    "mqtt.tls": "TLS towards the broker (omit the section, or `null`, for plain TCP on "
+                "loopback).",
+    "bridge": "The web bridge on port 5001. Changes need a bridge restart.",
+    "health": "Health and metrics publishing intervals and the thresholds behind each "
+              "health reason.",
+    "logging": "Log level, format and optional per-component log files.",
+}
+
+MEANING: dict[str, str] = {
+    "device_id": "This box's name in topics (`lightbox/<device_id>/...`) and in Home "
+                 "Assistant. `all` and `group` are reserved.",
+    "display.driver": "`auto` uses hzeller's `rgbmatrix` when it imports, else `virtual`; "
+                      "`emulator` needs the `emulator` extra.",
+    "display.rows": "Rows of one panel (`--led-rows`).",
+    "display.cols": "Columns of one panel (`--led-cols`).",
+    "display.chain_length": "Panels daisy-chained on one output; width = cols x chain.",
+    "display.parallel": "Parallel chains (1-3); height = rows x parallel.",
+    "display.hardware_mapping": "GPIO mapping: `regular` for direct wiring, `adafruit-hat` "
+                                "or `adafruit-hat-pwm` for Adafruit's HAT/Bonnet.",
+    "display.gpio_slowdown": "Slows GPIO writes for faster Pis; 4 suits a Pi 4.",
+    "display.pwm_bits": "Colour depth per channel (1-11); fewer bits, higher refresh.",
+    "display.pwm_lsb_nanoseconds": "Base time of the lowest PWM bit; higher is less "
+                                   "ghosting, lower refresh.",
+    "display.pwm_dither_bits": "Time-dithering of the lowest bits (0-2).",
+    "display.scan_mode": "0 progressive, 1 interlaced.",
+    "display.row_address_type": "Row addressing: 0 default, 1 AB-addressed, 2 direct row "
+                                "select, 3 ABC-addressed, 4 ABC shift + DE direct.",
+    "display.multiplexing": "Outdoor panel multiplexing scheme (0 none).",
+    "display.led_rgb_sequence": "Colour order of the LEDs when red and blue are swapped.",
+    "display.pixel_mapper_config": "hzeller pixel mappers, e.g. `U-mapper;Rotate:90`.",
+    "display.panel_type": "Panel initialisation, e.g. `FM6126A`.",
+    "display.limit_refresh_rate_hz": "Cap the refresh rate for steadier timing (0 = no cap).",
+    "display.disable_hardware_pulsing": "Use software pulsing (needed while the sound module "
+                                        "is loaded; flickers more).",
+    "display.show_refresh_rate": "Print the refresh rate to the log (diagnostics).",
+    "display.brightness": "Panel brightness at boot, percent.",
+    "display.fps": "Frames per second the render loop draws.",
+    "display.drop_privileges": "Let the LED library drop root after opening the GPIO.",
+    "display.drop_priv_user": "User the LED library drops to.",
+    "display.drop_priv_group": "Group the LED library drops to.",
+    "display.retry_initial_s": "First retry delay after a display failure; doubles each time.",
+    "display.retry_max_s": "Longest retry delay after display failures.",
+    "animation.default": "Animation shown on first boot (and when `boot` is `default`).",
+    "animation.fallback": "Safe built-in that takes over within a frame when an animation "
+                          "fails; `blank` backs it up.",
+    "animation.params": "Per-animation parameter defaults, e.g. "
+                        "`{\"plasma\": {\"speed\": 2}}`; validated against the catalogue.",
+    "animation.boot": "`last` restores the last animation, brightness and power after a "
+                      "restart; `default` always starts `default`.",
+    "animation.quarantine_failures": "Failures within the window that quarantine an "
+                                     "animation.",
+    "animation.quarantine_window_s": "Window for counting failures.",
+    "animation.quarantine_s": "How long a quarantined animation rests before a retry.",
+    "animation.hang_budget_frames": "Frames an animation may take for one draw before it "
+                                    "counts as hung and the fallback takes over.",
+    "animation.isolation": "Which animations draw in a watchdog thread that can be "
+                           "abandoned when hung: `untrusted` (not built in), `all`, `none`.",
+    "animation.leak_mb": "Memory growth attributed to one animation before it is treated as "
+                         "failing (0 = off).",
+    "mqtt.host": "Broker host.",
+    "mqtt.port": "Broker port (8883 for TLS).",
+    "mqtt.username": "Broker user of the engine (`lightbox-engine` in the project's ACL).",
+    "mqtt.password_file": "File whose first line is the broker password.",
+    "mqtt.tls": "TLS settings, or `null` for none.",
+    "mqtt.tls.ca_file": "CA certificate that signed the broker's certificate.",
+    "mqtt.tls.cert_file": "Client certificate, when the broker asks for one.",
+    "mqtt.tls.key_file": "Client key, when the broker asks for a certificate.",
+    "mqtt.tls.insecure": "Skip host-name verification (testing only).",
+    "mqtt.base_topic": "First topic level of every LightBox topic.",
+    "mqtt.discovery_prefix": "Home Assistant's discovery prefix.",
+    "mqtt.discovery": "Announce the box to Home Assistant.",
+    "mqtt.groups": "Groups this box belongs to: it obeys `lightbox/group/<name>/...`.",
+    "mqtt.keepalive_s": "MQTT keep-alive; the Last Will fires after 1.5 x this at most.",
+    "mqtt.client_id": "MQTT client id (default `lightbox-<device_id>`).",
+    "mqtt.reconnect_min_s": "First reconnect delay; doubles up to `reconnect_max_s`.",
+    "mqtt.reconnect_max_s": "Longest reconnect delay.",
+    "mqtt.max_queued_messages": "Outgoing messages kept while the broker is away; older "
+                                "ones are dropped and counted.",
+    "mqtt.auth_retry_s": "Delay between attempts after the broker refused the credentials.",
+    "bridge.host": "Address the web bridge listens on.",
+    "bridge.port": "Port of the web UI and HTTP API.",
+    "bridge.auth_token_file": "File holding the bearer token required for writes; unset = "
+                              "no auth (development only).",
+    "bridge.mqtt_username": "Broker user of the bridge (`lightbox-bridge`).",
+    "bridge.mqtt_password_file": "File whose first line is the bridge's broker password.",
+    "bridge.threads": "WSGI worker threads (waitress).",
+    "bridge.rate_limit_reads": "Per-client limit for reads (flask-limiter syntax).",
+    "bridge.rate_limit_writes": "Per-client limit for commands and settings changes.",
+    "bridge.rate_limit_uploads": "Per-client limit for image uploads.",
+    "bridge.rate_limit_login": "Per-client limit for login attempts.",
+    "bridge.upload_max_bytes": "Largest accepted upload (413 above).",
+    "bridge.upload_max_pixels": "Largest accepted image area, against decompression bombs.",
+    "bridge.upload_max_frames": "Most frames kept from an animated GIF.",
+    "bridge.images_dir": "Where uploaded images are stored (default: the state directory).",
+    "bridge.command_timeout_s": "How long the bridge waits for the engine's reply (504 "
+                                "after).",
+    "bridge.sse_max_clients": "Concurrent live-update streams; each holds one thread.",
+    "bridge.sse_queue_size": "Messages buffered per stream before the oldest are dropped.",
+    "bridge.sse_max_age_s": "A stream is closed after this long; browsers reconnect.",
+    "bridge.preview_fps": "Frame rate of the live preview.",
+    "bridge.allowed_origins": "Extra origins allowed to write (e.g. behind a reverse proxy).",
+    "health.interval_s": "Health is published on every change and at least this often.",
+    "health.metrics_interval_s": "Metrics publishing interval.",
+    "health.fps_degraded_ratio": "Render is degraded below this share of the target fps.",
+    "health.stall_s": "Render has failed when no frame was drawn for this long.",
+    "health.temp_degraded_c": "CPU temperature that degrades health.",
+    "health.temp_failed_c": "CPU temperature that fails health.",
+    "health.rss_degraded_mb": "Engine memory that degrades health.",
+    "health.rss_limit_mb": "The service memory limit (MemoryMax), for the report.",
+    "health.cpu_quota_pct": "The service CPU quota; 90 % of it degrades health.",
+    "health.disk_degraded_mb": "Free space in the state directory below which health "
+                               "degrades.",
+    "health.events_per_minute": "Events published per minute at most; the rest are counted "
+                                "as suppressed.",
+    "logging.level": "Log level.",
+    "logging.format": "`auto`: JSON lines when not on a terminal (journald), readable "
+                      "console on a TTY.",
+    "logging.dir": "Optional folder for `engine.log`, `mqtt.log`, `bridge.log`, "
+                   "`access.log` (rotated by `deploy/logrotate/lightbox`).",
+}
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    for a in (annotation, *typing.get_args(annotation)):
+        if isinstance(a, type) and issubclass(a, BaseModel):
+            return a
+    return None
+
+
+def _type_text(field: FieldInfo) -> str:
+    ann = field.annotation
+    text = str(ann).replace("typing.", "").replace("pathlib.", "")
+    text = text.replace("<class '", "").replace("'>", "").replace("Literal", "one of ")
+    bounds = []
+    for m in field.metadata:
+        for attr, sym in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
+            if getattr(m, attr, None) is not None:
+                bounds.append(f"{sym} {getattr(m, attr)}")
+    return text + (f" ({', '.join(bounds)})" if bounds else "")
+
+
+def fields(model: type[BaseModel] = Settings, prefix: str = ""
+           ) -> list[tuple[str, FieldInfo, type[BaseModel] | None]]:
+    """Return (dotted path, field, sub-model) for every setting, depth first."""
+    out = []
+    for name, f in model.model_fields.items():
+        path = prefix + name
+        sub = _model_of(f.annotation)
+        out.append((path, f, sub))
+        if sub is not None:
+            out.extend(fields(sub, path + "."))
+    return out
+
+
+def render() -> str:
+    """Return docs/settings.md."""
+    lines = [
+        "# Settings reference",
+        "",
+        "<!-- Generated by `python -m appliance.settings_doc > docs/settings.md`;",
+        "     tests/unit/test_docs.py fails when it is out of date. -->",
+        "",
+        "LightBox reads one JSON file: `--settings PATH`, else `$LIGHTBOX_SETTINGS`, else",
+        "`./settings.json` (the installer uses `/etc/lightbox/settings.json`). Every key is",
+        "optional: `{}` is a valid file for `lightbox dev`. Unknown keys are an error naming",
+        "the key, so a typo never passes silently.",
+        "",
+        "Check a file before using it:",
+        "",
+        "```sh",
+        "lightbox check-config /etc/lightbox/settings.json   # exit 0 valid, 78 invalid",
+        "```",
+        "",
+        "It prints one `dotted.path: message` line per problem, for example",
+        "`display.rows: Input should be greater than or equal to 8`.",
+        "",
+        "Secrets never live in the file: it names files that hold them",
+        "(`mqtt.password_file`, `bridge.mqtt_password_file`, `bridge.auth_token_file`).",
+        "",
+        "Changes arrive three ways, all validated completely before anything is written:",
+        "`cmd/config` over MQTT, `PATCH /api/config` over HTTP, or editing the file and",
+        "sending `cmd/reload` (or `systemctl reload`/SIGHUP). Each accepted change is written",
+        "atomically, the previous file is kept in `backups/` beside it (the newest 10), and",
+        "`backups/changes.jsonl` logs who changed what. If the file is invalid at start-up",
+        "the engine runs from the newest valid backup and reports `config` degraded; with",
+        "no usable backup it exits with status 78 and systemd stops restarting it.",
+        "",
+        "A minimal file for a 64x32 panel on an Adafruit HAT:",
+        "",
+        "```json",
+        "{",
+        '  "device_id": "kitchen",',
+        '  "display": {"rows": 32, "cols": 64, "hardware_mapping": "adafruit-hat"},',
+        '  "mqtt": {"username": "lightbox-engine",',
+        '           "password_file": "/etc/lightbox/secrets/mqtt-engine.password"}',
+        "}",
+        "```",
+    ]
+    for path, f, sub in fields():
+        if sub is not None:
+            lines += ["", f"## `{path}`", "", SECTIONS.get(path, MEANING.get(path, "")), "",
+                      "| key | type | default | meaning |", "|---|---|---|---|"]
+            continue
+        if "." not in path:
+            lines += ["", f"## `{path}`", "", MEANING.get(path, ""), ""]
+            lines += [f"Type: {_type_text(f)}. Default: derived from the host name."]
+            continue
+        default = f.get_default(call_default_factory=True)
+        lines.append(f"| `{path}` | {_type_text(f)} | `{_json(default)}` | "
+                     f"{MEANING.get(path, '')} |")
+    return "\n".join(lines) + "\n"
+
+
+def _json(value: Any) -> str:
+    import json
+
+    return json.dumps(value, default=str)
+
+
+def undocumented() -> list[str]:
+    """Return settings without a description (a test keeps this empty)."""
+    return [p for p, _, sub in fields() if sub is None and p not in MEANING]
+
+
+if __name__ == "__main__":
+    print(render(), end="")

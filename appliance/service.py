@@ -228,6 +228,8 @@ class EngineService:
         self._publish_config()
         self.telemetry.publish_now()
         self._publish_discovery()
+        if self.link.reconnects:
+            self.engine.event("mqtt_reconnected", reconnects=self.link.reconnects)
 
     def _on_ha_online(self) -> None:
         self._publish_discovery()

@@ -55,7 +55,7 @@ def render_config(source: str, port: int, password_file: Path, acl_file: Path,
     for line in source.splitlines():
         key = line.split("#", 1)[0].strip().split(" ", 1)[0]
         if key in ("listener", "password_file", "acl_file", "persistence",
-                   "persistence_location", "log_dest", "pid_file"):
+                   "persistence_location", "autosave_interval", "log_dest", "pid_file"):
             continue
         out.append(line)
     out += [

@@ -88,6 +88,12 @@ class MQTTLink:
         self.reconnects = 0
         self.last_error: str | None = None
         self.auth_failed = False
+        #: Connection attempts (TCP connects started), for the "no tight loop" check.
+        self.connect_attempts = 0
+        #: Publishes paho refused: its outgoing queue full (qos 1) or no connection (qos 0).
+        self.publish_dropped = 0
+        self.last_attempt_mono = 0.0
+        self.next_retry_s: float | None = None
         self._lock = threading.Lock()
         self._client: mqtt.Client | None = None
         self._ha_timer: threading.Timer | None = None
@@ -102,8 +108,7 @@ class MQTTLink:
             client_id=cfg.client_id or f"lightbox-{self.device_id}",
             protocol=MQTTProtocolVersion.MQTTv5,
         )
-        if cfg.username:
-            client.username_pw_set(cfg.username, read_secret(cfg.password_file))
+        self._set_credentials(client)
         if cfg.tls is not None:
             client.tls_set(
                 ca_certs=str(cfg.tls.ca_file) if cfg.tls.ca_file else None,
@@ -113,8 +118,11 @@ class MQTTLink:
             )
             client.tls_insecure_set(cfg.tls.insecure)
         client.will_set(topics.state_topic(self.base, "status"), "offline", qos=1, retain=True)
-        client.reconnect_delay_set(int(cfg.reconnect_min_s), int(cfg.reconnect_max_s))
+        # paho doubles the delay from min to max after every failed attempt (floats work,
+        # int() would turn 0.5 into 0: a tight loop).
+        client.reconnect_delay_set(cfg.reconnect_min_s, cfg.reconnect_max_s)  # type: ignore[arg-type]
         client.max_queued_messages_set(cfg.max_queued_messages)
+        client.on_pre_connect = self._on_pre_connect
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
@@ -157,9 +165,15 @@ class MQTTLink:
         if client is None:
             return
         try:
-            client.publish(topic, payload, qos=qos, retain=retain, properties=properties)
+            info = client.publish(topic, payload, qos=qos, retain=retain, properties=properties)
         except (ValueError, RuntimeError) as exc:
             log.warning("mqtt_publish_failed", topic=topic, error=str(exc))
+            self.publish_dropped += 1
+            return
+        if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN) or (
+                info.rc == mqtt.MQTT_ERR_NO_CONN and qos == 0):
+            # Queue full (bounded by mqtt.max_queued_messages) or offline qos 0: counted.
+            self.publish_dropped += 1
 
     def status(self) -> dict[str, Any]:
         """Return connection facts for health."""
@@ -173,7 +187,27 @@ class MQTTLink:
             "reconnects": self.reconnects,
             "queue_depth": depth,
             "last_error": self.last_error,
+            "auth_failed": self.auth_failed,
+            "connect_attempts": self.connect_attempts,
+            "publish_dropped": self.publish_dropped,
         }
+
+    def _set_credentials(self, client: mqtt.Client) -> None:
+        """(Re)read the password file: fixing it lets the next attempt in, no restart."""
+        if self.cfg.username:
+            try:
+                password = read_secret(self.cfg.password_file)
+            except (OSError, UnicodeDecodeError, IndexError) as exc:
+                log.error("mqtt_password_unreadable", path=str(self.cfg.password_file),
+                          error=str(exc))
+                password = None
+            client.username_pw_set(self.cfg.username, password)
+
+    def _on_pre_connect(self, client: mqtt.Client, userdata: Any) -> None:
+        self.connect_attempts += 1
+        self.last_attempt_mono = time.monotonic()
+        if self.auth_failed:
+            self._set_credentials(client)
 
     # ------------------------------------------------------------------ callbacks
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any,
@@ -183,13 +217,25 @@ class MQTTLink:
             self.last_error = str(reason_code)
             if str(reason_code) in AUTH_FAILURES:
                 self.auth_failed = True
+                retry = self.cfg.auth_retry_s
+                # Credentials do not fix themselves: retry slowly, not at the reconnect pace.
+                client.reconnect_delay_set(retry, retry)  # type: ignore[arg-type]
+                self.next_retry_s = retry
                 log.error("mqtt_auth_failed", error=str(reason_code), username=self.cfg.username,
-                          hint="check mqtt.username and mqtt.password_file; retrying with back-off")
+                          password_file=str(self.cfg.password_file), attempts=self.connect_attempts,
+                          retry_in_s=retry,
+                          hint="the broker refused the credentials: check mqtt.username and "
+                               "mqtt.password_file (re-read before every attempt)")
             else:
                 log.error("mqtt_connect_refused", error=str(reason_code))
             return
+        if self.auth_failed:
+            cfg = self.cfg
+            client.reconnect_delay_set(cfg.reconnect_min_s, cfg.reconnect_max_s)  # type: ignore[arg-type]
+            log.info("mqtt_auth_recovered", username=self.cfg.username)
         self.connected = True
         self.auth_failed = False
+        self.next_retry_s = None
         self.last_error = None
         self.connects += 1
         if self.connects > 1:

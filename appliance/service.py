@@ -161,9 +161,6 @@ class EngineService:
             display_name=display.name,
             boot_time=iso_now(),
         )
-        if self.config_status.source != "file":
-            self.engine.event("config_rejected", source="file",
-                               error=self.config_status.error, using=self.config_status.source)
         self.engine.start(self._load_state() if cfg.animation.boot == "last" else None)
         self._install_signals()
         self.link.start()
@@ -230,6 +227,10 @@ class EngineService:
         self._publish_discovery()
         if self.link.reconnects:
             self.engine.event("mqtt_reconnected", reconnects=self.link.reconnects)
+        if self.link.connects == 1 and self.config_status.source != "file":
+            # Said once the broker can hear it (an event before the first connect is lost).
+            self.engine.event("config_rejected", source="file",
+                              error=self.config_status.error, using=self.config_status.source)
 
     def _on_ha_online(self) -> None:
         self._publish_discovery()

@@ -28,10 +28,12 @@ from appliance.settings import HARDWARE_MAPPINGS, DisplaySettings
 
 log = structlog.get_logger("display.rgbmatrix")
 
-Level = Literal["PASS", "WARN", "FAIL"]
+Level = Literal["PASS", "WARN", "FAIL", "SKIP"]
 PASS: Level = "PASS"
 WARN: Level = "WARN"
 FAIL: Level = "FAIL"
+#: Not applicable on this machine (never a failure).
+SKIP: Level = "SKIP"
 
 #: How many parallel chains each hardware mapping wires (hzeller's lib/hardware-mapping.c).
 MAX_PARALLEL = {
@@ -57,7 +59,7 @@ INSTALL_HINT = (
 
 @dataclass(frozen=True)
 class Check:
-    """One finding: PASS, WARN or FAIL, what was seen, and the fix in one sentence."""
+    """One finding: PASS, WARN, FAIL (or SKIP), what was seen, and the fix in one sentence."""
 
     level: Level
     name: str
@@ -67,7 +69,7 @@ class Check:
     def line(self) -> str:
         """Return the finding as one human line."""
         text = f"{self.level:<4}  {self.name}: {self.message}"
-        if self.fix and self.level != PASS:
+        if self.fix and self.level in (WARN, FAIL):
             text += f" -> {self.fix}"
         return text
 

@@ -1,0 +1,435 @@
+"""`lightbox diagnose`: check the machine for the LED panel and the service.
+
+Every check prints PASS, WARN or FAIL with the fix in one sentence (SKIP where
+it does not apply, e.g. on a laptop). Reads the host only through an
+injectable root (``Machine``) and command runner, so tests use fake trees.
+Imports ``rgbmatrix`` at most to report its version (never initialises it)
+and reaches the broker through ``mqtt_link.probe_broker``, never paho.
+Exit 0 when nothing FAILs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import shutil
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from appliance.display.hzeller import (
+    FAIL,
+    PASS,
+    SKIP,
+    WARN,
+    Check,
+    Machine,
+    device_checks,
+    module_checks,
+    option_checks,
+)
+from appliance.settings import MQTTSettings, Settings, SettingsError, load
+from appliance.telemetry import SystemProbe, throttle_reasons
+
+ENGINE_UNIT = "lightbox-engine.service"
+BOOT_CONFIGS = ("/boot/firmware/config.txt", "/boot/config.txt")
+#: config.txt sections that apply to a Pi 4 (settings outside any section apply to all).
+PI4_SECTIONS = frozenset({"", "all", "pi4"})
+Runner = Callable[[list[str]], str | None]
+BrokerProbe = Callable[[MQTTSettings, float], tuple[bool, str]]
+
+
+def run_command(argv: list[str]) -> str | None:
+    """Run a command and return its stdout, or None when it is not installed or hangs."""
+    if shutil.which(argv[0]) is None:
+        return None
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, timeout=5,
+                              check=False).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def default_broker_probe(cfg: MQTTSettings, timeout_s: float) -> tuple[bool, str]:
+    """Probe the broker through the engine's MQTT module (the only one importing paho)."""
+    from appliance import mqtt_link
+
+    probe: BrokerProbe | None = getattr(mqtt_link, "probe_broker", None)
+    if probe is None:
+        return False, "this build has no broker probe"
+    return probe(cfg, timeout_s)
+
+
+def boot_config_audio(text: str) -> str | None:
+    """Return the last ``dtparam=audio`` value that applies to a Pi 4, or None if unset."""
+    section = ""
+    value: str | None = None
+    for raw in text.splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if line.startswith("[") and line.endswith("]"):
+            section = line[1:-1].strip().lower()
+            continue
+        if section not in PI4_SECTIONS or not line.startswith("dtparam="):
+            continue
+        for param in line[len("dtparam="):].split(","):
+            key, _, val = param.partition("=")
+            if key.strip() == "audio":
+                value = (val.strip() or "on").lower()
+    return value
+
+
+@dataclass
+class Diagnoser:
+    """Runs every check against one machine and one settings file."""
+
+    machine: Machine
+    settings_path: Path
+    run: Runner = run_command
+    loader: Callable[[str], ModuleType] = importlib.import_module
+    broker_probe: BrokerProbe = default_broker_probe
+    broker_timeout_s: float = 5.0
+    checks: list[Check] = field(default_factory=list)
+    settings: Settings | None = None
+
+    def add(self, level: str, name: str, message: str, fix: str = "") -> None:
+        """Record one finding."""
+        self.checks.append(Check(level, name, message, fix))  # type: ignore[arg-type]
+
+    # ---------------------------------------------------------------- the checks
+    def run_all(self) -> list[Check]:
+        """Run every check in the order a person fixes things."""
+        self.checks = []
+        settings = self.check_settings()
+        pi = self.machine.is_pi()
+        self.check_board(settings, pi)
+        self.check_library(settings, pi)
+        self.check_devices(settings, pi)
+        self.check_sound(pi)
+        self.check_cmdline(pi)
+        self.check_power(pi)
+        self.check_temperature(settings, pi)
+        self.check_display_options(settings, pi)
+        self.check_broker(settings)
+        self.check_service()
+        return self.checks
+
+    def check_settings(self) -> Settings:
+        """Settings valid (the rest of the checks use the defaults when they are not)."""
+        path = self.settings_path
+        try:
+            settings = load(path)
+        except SettingsError as exc:
+            lines = exc.lines()
+            more = f" (+{len(lines) - 3} more)" if len(lines) > 3 else ""
+            self.add(FAIL, "settings", f"{path}: " + "; ".join(lines[:3]) + more
+                     + "; the checks below use the defaults",
+                     f"run `lightbox check-config {path}` and fix each line it prints "
+                     "(`{}` is a valid file).")
+            settings = Settings()
+        else:
+            self.add(PASS, "settings", f"{path} is valid (device_id {settings.device_id})")
+        self.settings = settings
+        return settings
+
+    def check_board(self, settings: Settings, pi: bool) -> None:
+        """Board model and revision: a Pi 4 or not."""
+        model = self.machine.model()
+        driver = settings.display.driver
+        if pi and self.machine.is_pi4():
+            self.add(PASS, "board", model or "Raspberry Pi 4")
+        elif pi and "raspberry pi 5" in (model or "").lower():
+            self.add(WARN, "board", f"{model}: hzeller's library does not drive a Pi 5's RP1 GPIO",
+                     "use a Raspberry Pi 4 (or 3) for the panel.")
+        elif pi:
+            self.add(WARN, "board", f"{model}: LightBox is tuned for a Pi 4; it works, slower",
+                     "use gpio_slowdown 1-2 on a Pi 3 and expect a lower frame rate.")
+        else:
+            what = f"not a Raspberry Pi ({model or 'no device-tree model'}): hardware checks " \
+                "are skipped"
+            if driver == "rgbmatrix":
+                self.add(FAIL, "board", what + ", yet display.driver is rgbmatrix",
+                         "set display.driver to virtual or emulator on this machine.")
+            elif driver == "auto":
+                self.add(WARN, "board", what + "; display.driver auto will use the virtual panel",
+                         "nothing to do on a laptop; run diagnose on the Pi for the panel.")
+            else:
+                self.add(PASS, "board", what + f"; display.driver is {driver}")
+
+    def check_library(self, settings: Settings, pi: bool) -> None:
+        """``rgbmatrix`` importable, with its version or commit."""
+        driver = settings.display.driver
+        try:
+            mod = self.loader("rgbmatrix")
+        except Exception as exc:  # ImportError, or an ABI mismatch raising something else
+            if not pi and driver != "rgbmatrix":
+                self.add(SKIP, "rgbmatrix", "not installed (not needed off a Pi)")
+                return
+            fix = ("build and install hzeller's Python binding (docs/hardware.md, 'Installing "
+                   "the library') into the engine's virtual environment.")
+            level = FAIL if driver == "rgbmatrix" else WARN
+            tail = "" if driver == "rgbmatrix" else \
+                f"; display.driver {driver} falls back to the virtual panel and the LEDs stay dark"
+            self.add(level, "rgbmatrix", f"cannot import rgbmatrix ({exc}){tail}", fix)
+            return
+        where = getattr(mod, "__file__", None) or "?"
+        facts = [f"version {getattr(mod, '__version__', 'unknown')}"]
+        commit = _git_commit(Path(where)) if where != "?" else None
+        if commit:
+            facts.append(f"commit {commit[:12]}")
+        self.add(PASS, "rgbmatrix", f"importable ({', '.join(facts)}) from {where}")
+
+    def check_devices(self, settings: Settings, pi: bool) -> None:
+        """/dev/mem and /dev/gpiomem, and running as root or not."""
+        if not pi:
+            self.add(SKIP, "device nodes", "no GPIO on this machine")
+            return
+        self.checks.extend(device_checks(self.machine, settings.display))
+
+    def check_sound(self, pi: bool) -> None:
+        """snd_bcm2835 not loaded, and ``dtparam=audio`` off in the boot config."""
+        if not pi:
+            self.add(SKIP, "snd_bcm2835", "on-board Pi sound does not exist here")
+            return
+        self.checks.extend(module_checks(self.machine))
+        for rel in BOOT_CONFIGS:
+            text = self.machine.read(rel)
+            if text is None:
+                continue
+            audio = boot_config_audio(text)
+            if audio == "off":
+                self.add(PASS, "boot config", f"dtparam=audio=off in {rel}")
+            elif audio is None:
+                self.add(WARN, "boot config", f"{rel} does not set dtparam=audio; Raspberry Pi "
+                         "OS images load the sound module unless it is off",
+                         f"add dtparam=audio=off to {rel} and reboot.")
+            else:
+                self.add(WARN, "boot config", f"dtparam=audio={audio} in {rel}: the sound module "
+                         "loads at boot and the LED library then refuses to run",
+                         f"change it to dtparam=audio=off in {rel} and reboot.")
+            return
+        self.add(WARN, "boot config", "neither /boot/firmware/config.txt nor /boot/config.txt "
+                 "is readable", "check that the boot partition is mounted (it is on Raspberry "
+                 "Pi OS) and run diagnose as root.")
+
+    def check_cmdline(self, pi: bool) -> None:
+        """``isolcpus`` (a core for the refresh thread) and the memory cgroup (MemoryMax)."""
+        cmdline = self.machine.read("/proc/cmdline")
+        args = cmdline.split() if cmdline else []
+        if not pi:
+            self.add(SKIP, "isolcpus", "only matters for the panel's refresh thread on a Pi")
+        else:
+            iso = [a for a in args if a.startswith("isolcpus=")]
+            if iso:
+                self.add(PASS, "isolcpus", f"{iso[-1]}: the refresh thread gets a core to itself")
+            else:
+                self.add(WARN, "isolcpus", "no isolcpus on the kernel command line: other work "
+                         "can interrupt the refresh thread (visible flicker)",
+                         "append isolcpus=3 to the single line of /boot/firmware/cmdline.txt "
+                         "and reboot.")
+        controllers = self.machine.read("/sys/fs/cgroup/cgroup.controllers")
+        enabled = False
+        for a in args:  # later arguments win, as in the kernel
+            if a == "cgroup_enable=memory":
+                enabled = True
+            elif a == "cgroup_disable=memory":
+                enabled = False
+        if controllers is not None:
+            enabled = "memory" in controllers.split()
+        if cmdline is None and controllers is None:
+            self.add(WARN, "memory cgroup", "cannot read /proc/cmdline or cgroup controllers",
+                     "run diagnose on the target machine with /proc and /sys mounted.")
+        elif enabled:
+            self.add(PASS, "memory cgroup", "enabled: the service's MemoryMax= is enforced")
+        else:
+            self.add(WARN, "memory cgroup", "the memory controller is off: the service's "
+                     "MemoryMax= does nothing",
+                     "append cgroup_enable=memory cgroup_memory=1 to /boot/firmware/cmdline.txt "
+                     "and reboot.")
+
+    def _probe(self) -> SystemProbe:
+        return SystemProbe(root=self.machine.root, run=self.run)
+
+    def check_power(self, pi: bool) -> None:
+        """Under-voltage and throttling, now and since boot."""
+        if not pi:
+            self.add(SKIP, "power", "no Pi firmware to report under-voltage")
+            return
+        word = self._probe().throttled()
+        if word is None:
+            self.add(WARN, "power", "cannot read the throttling flags (no vcgencmd, no rpi_volt "
+                     "sensor)", "install libraspberrypi-bin (vcgencmd) and run diagnose again.")
+            return
+        now, past = word & 0xF, word & 0xF0000
+        supply = ("use the official 5.1 V 3 A supply for the Pi and a separate 5 V supply "
+                  "sized for the panels (about 4 A per 64x32 panel at full white).")
+        if now & 0x1:
+            self.add(FAIL, "power", f"under-voltage NOW (0x{word:x}: "
+                     + "; ".join(throttle_reasons(word)) + ")", supply)
+        elif now:
+            self.add(WARN, "power", f"throttled now (0x{word:x}: "
+                     + "; ".join(throttle_reasons(now)) + ")",
+                     "improve cooling (heatsink or fan) and check the supply.")
+        elif past:
+            self.add(WARN, "power", f"since boot: {'; '.join(throttle_reasons(past))} "
+                     f"(0x{word:x})", supply)
+        else:
+            self.add(PASS, "power", "no under-voltage or throttling since boot")
+
+    def check_temperature(self, settings: Settings, pi: bool) -> None:
+        """CPU temperature against the health thresholds."""
+        temp = self._probe().cpu_temp_c()
+        h = settings.health
+        if temp is None:
+            if pi:
+                self.add(WARN, "temperature", "no thermal_zone0 reading",
+                         "check that /sys is mounted; the health report will lack temperature.")
+            else:
+                self.add(SKIP, "temperature", "no CPU temperature sensor here")
+        elif temp >= h.temp_failed_c:
+            self.add(FAIL, "temperature", f"CPU at {temp} C (limit {h.temp_failed_c} C)",
+                     "add a heatsink or fan and give the case air; the Pi throttles at 80-85 C.")
+        elif temp >= h.temp_degraded_c:
+            self.add(WARN, "temperature", f"CPU at {temp} C (warning at {h.temp_degraded_c} C)",
+                     "add a heatsink or fan before the Pi starts throttling.")
+        else:
+            self.add(PASS, "temperature", f"CPU at {temp} C")
+
+    def check_display_options(self, settings: Settings, pi: bool) -> None:
+        """Display options plausible for the library and for this board."""
+        d = settings.display
+        found = option_checks(d)
+        if pi and self.machine.is_pi4() and d.gpio_slowdown < 2 and d.driver != "virtual":
+            found.append(Check(WARN, "display.gpio_slowdown",
+                               f"{d.gpio_slowdown} is too fast for a Pi 4's GPIO: expect "
+                               "garbage or flicker",
+                               "set display.gpio_slowdown to 4 (at least 2)."))
+        if pi and d.driver == "virtual":
+            found.append(Check(WARN, "display.driver", "virtual on a Pi: the panel stays dark",
+                               "set display.driver to auto or rgbmatrix."))
+        self.checks.extend(found)
+        if not any(c.level == FAIL for c in found):
+            self.add(PASS, "display options",
+                     f"{d.width}x{d.height} ({d.cols}x{d.rows} panels, chain {d.chain_length}, "
+                     f"parallel {d.parallel}), mapping {d.hardware_mapping}, "
+                     f"gpio_slowdown {d.gpio_slowdown}, pwm_bits {d.pwm_bits}")
+
+    def check_broker(self, settings: Settings) -> None:
+        """The broker reachable with the configured credentials."""
+        m = settings.mqtt
+        ok, message = self.broker_probe(m, self.broker_timeout_s)
+        if ok:
+            self.add(PASS, "broker", message)
+        elif "refused" in message:
+            self.add(FAIL, "broker", message,
+                     "check mqtt.username and the password in mqtt.password_file against the "
+                     "broker's password file (deploy/mosquitto).")
+        elif "password_file" in message or "TLS" in message:
+            self.add(FAIL, "broker", message,
+                     "point mqtt.password_file (or mqtt.tls) at files the engine can read.")
+        else:
+            self.add(FAIL, "broker", message,
+                     f"start the broker (`systemctl status mosquitto`) or fix mqtt.host/mqtt.port "
+                     f"({m.host}:{m.port}).")
+
+    def check_service(self) -> None:
+        """The engine's systemd service, where systemd runs."""
+        if not self.machine.path("/run/systemd/system").is_dir():
+            self.add(SKIP, "service", "systemd is not running here")
+            return
+        enabled = (self.run(["systemctl", "is-enabled", ENGINE_UNIT]) or "").strip()
+        active = (self.run(["systemctl", "is-active", ENGINE_UNIT]) or "").strip()
+        if enabled in ("", "not-found") and active in ("", "inactive"):
+            self.add(WARN, "service", f"{ENGINE_UNIT} is not installed",
+                     "install it with the deploy script (docs/deployment.md) once the panel works.")
+        elif active == "active":
+            self.add(PASS, "service", f"{ENGINE_UNIT} is active ({enabled or 'unknown'})")
+        elif active == "failed":
+            self.add(FAIL, "service", f"{ENGINE_UNIT} has failed",
+                     f"read `journalctl -u {ENGINE_UNIT} -e`, fix the cause and "
+                     f"`sudo systemctl restart {ENGINE_UNIT}`.")
+        else:
+            self.add(WARN, "service", f"{ENGINE_UNIT} is {active or 'unknown'} ({enabled})",
+                     f"start it with `sudo systemctl enable --now {ENGINE_UNIT}` (stop it "
+                     "while running `lightbox test-pattern`).")
+
+    # ---------------------------------------------------------------- reporting
+    def summary(self) -> dict[str, int]:
+        """Count the findings per level."""
+        out: dict[str, int] = {PASS: 0, WARN: 0, FAIL: 0, SKIP: 0}
+        for c in self.checks:
+            out[c.level] += 1
+        return out
+
+    def ok(self) -> bool:
+        """True when nothing FAILed."""
+        return not any(c.level == FAIL for c in self.checks)
+
+    def report(self) -> dict[str, Any]:
+        """Return the JSON report."""
+        return {
+            "ok": self.ok(),
+            "host": {"model": self.machine.model(), "raspberry_pi": self.machine.is_pi(),
+                     "root": self.machine.is_root()},
+            "settings": str(self.settings_path),
+            "summary": self.summary(),
+            "checks": [c.as_dict() for c in self.checks],
+        }
+
+    def text(self) -> str:
+        """Return the human report."""
+        model = self.machine.model()
+        head = (f"LightBox diagnose on {model}" if self.machine.is_pi()
+                else f"LightBox diagnose on a machine that is not a Raspberry Pi "
+                f"({model or 'no device-tree model'}): only what applies is checked")
+        lines = [head, f"settings: {self.settings_path}", ""]
+        lines += [c.line() for c in self.checks]
+        s = self.summary()
+        verdict = "nothing failed" if self.ok() else "fix the FAIL lines first"
+        lines += ["", f"{s[PASS]} PASS, {s[WARN]} WARN, {s[FAIL]} FAIL, {s[SKIP]} SKIP: {verdict}"]
+        return "\n".join(lines)
+
+
+def _git_commit(module_file: Path) -> str | None:
+    """Return the commit of a git checkout holding the module, if it is in one."""
+    for parent in list(module_file.resolve().parents)[:6]:
+        head = parent / ".git" / "HEAD"
+        try:
+            ref = head.read_text().strip()
+        except OSError:
+            continue
+        if ref.startswith("ref: "):
+            try:
+                return (parent / ".git" / ref[5:]).read_text().strip()
+            except OSError:
+                return None
+        return ref
+    return None
+
+
+def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
+    """Add --settings, --json and the hidden --root."""
+    from appliance.cli import settings_arg
+
+    settings_arg(parser)
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--root", default="/", help=argparse.SUPPRESS)
+    parser.add_argument("--broker-timeout", type=float, default=5.0, metavar="S",
+                        help="seconds to wait for the broker (default 5)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run every check; exit 0 when nothing FAILs, 1 otherwise."""
+    from appliance.cli import settings_path
+
+    diag = Diagnoser(machine=Machine(root=Path(args.root)), settings_path=settings_path(args),
+                     broker_timeout_s=args.broker_timeout)
+    diag.run_all()
+    if args.json:
+        print(json.dumps(diag.report(), indent=2))
+    else:
+        print(diag.text())
+    return 0 if diag.ok() else 1

@@ -25,6 +25,7 @@ from animations.base import params_to_json
 from appliance.clock import Clock, RealClock
 from appliance.display import Display, DisplayError
 from appliance.frame import FrameError, FrameGuard
+from appliance.images import ImageStore, UnknownImageError, resolve_dir
 from appliance.sandbox import AnimationHang, DrawWorker, Sandbox
 from appliance.settings import Settings
 from appliance.wire import Command, CommandError, error_reply, ok_reply
@@ -356,6 +357,12 @@ class Engine:
         resolved = self.registry.resolve_params(name, params, base=base)
         cls = self.registry.get(name)
         inst = cls(self.width, self.height, resolved, seed=0)
+        frames_param = getattr(cls, "frames_param", None)
+        if frames_param and resolved.get(frames_param):
+            # Animations do no file I/O: frames of a stored image are loaded here.
+            store = ImageStore(resolve_dir(self.settings.bridge.images_dir))
+            frames = store.frames(resolved[frames_param], self.width, self.height)
+            inst.set_frames(*frames)  # type: ignore[attr-defined]
         inst.epoch_at_t0 = self.clock.wall()
         return ActiveAnimation(name, inst, resolved, self.clock.monotonic())
 
@@ -788,6 +795,8 @@ class Engine:
             )
         try:
             active = self._make(name, params)
+        except UnknownImageError as exc:
+            raise CommandError("unknown_image", exc.message, f"params.{exc.field}") from None
         except ParamError as exc:
             raise CommandError("invalid_param", exc.message, f"params.{exc.field}") from None
         except Exception as exc:  # a constructor bug is that animation's failure, not ours
@@ -826,6 +835,10 @@ class Engine:
     def _validated_params(self, params: dict[str, Any]) -> dict[str, Any]:
         assert self.requested is not None
         target = self.pending or self.requested
+        frames_param = getattr(type(target.instance), "frames_param", None)
+        if frames_param in params and params[frames_param] != target.params.get(frames_param):
+            raise CommandError("invalid_param", "choose another image with cmd/animation",
+                               f"params.{frames_param}")
         try:
             return self.registry.resolve_params(target.name, params, base=target.params)
         except ParamError as exc:

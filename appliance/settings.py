@@ -202,6 +202,23 @@ class BridgeSettings(_Section):
     upload_max_frames: Annotated[int, Field(ge=1, le=2000)] = 300
     images_dir: Path | None = None
     command_timeout_s: Annotated[float, Field(gt=0, le=60)] = 3.0
+    rate_limit_login: str = "10 per minute"
+    #: Server-Sent Events: each stream holds one of ``threads`` while open.
+    sse_max_clients: Annotated[int, Field(ge=0, le=62)] = 4
+    sse_queue_size: Annotated[int, Field(ge=1, le=10000)] = 64
+    sse_max_age_s: Annotated[float, Field(ge=5, le=86400)] = 300.0
+    preview_fps: Annotated[float, Field(gt=0, le=15)] = 5.0
+    #: Extra origins (``https://host:port``) allowed to write, e.g. behind a reverse proxy.
+    allowed_origins: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _threads_left(self) -> BridgeSettings:
+        if self.sse_max_clients > self.threads - 2:
+            raise ValueError(
+                f"sse_max_clients ({self.sse_max_clients}) must leave at least 2 of "
+                f"threads ({self.threads}) for requests"
+            )
+        return self
 
 
 class HealthSettings(_Section):

@@ -1,0 +1,190 @@
+"""The Flask application factory: wires injected dependencies, blueprints, limits and headers.
+
+Owns ``create_app(settings, ...)``: error handlers (one JSON error shape, never
+a stack trace), the security hooks (cross-site refusal, auth for writes,
+headers on every response), rate limits per client with flask-limiter, the UI
+and metrics routes and the OpenAPI document. Knows nothing of paho internals,
+the render loop or the display.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import structlog
+from flask import Blueprint, Flask, Response, g, redirect, request, send_from_directory
+from flask_limiter import Limiter, RequestLimit
+from flask_limiter.util import get_remote_address
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers.response import Response as WerkzeugResponse
+
+from appliance import __version__
+from appliance.images import ImageStore, resolve_dir
+from appliance.images import Limits as ImageLimits
+from appliance.settings import Settings
+from bridge import openapi
+from bridge.api import health_age_s, json_response, make_api
+from bridge.deps import Deps, Limits
+from bridge.errors import ApiError
+from bridge.events import EventHub
+from bridge.link import EngineLink
+from bridge.metrics import BridgeMetrics
+from bridge.security import UNSAFE_METHODS, Auth, add_headers, check_same_origin
+
+log = structlog.get_logger("bridge.app")
+access = structlog.get_logger("access")
+
+STATIC_DIR = Path(__file__).parent / "static"
+#: Writes that do not need the token (the login itself, and dropping a session).
+AUTH_EXEMPT = frozenset({"/api/login", "/api/logout"})
+MULTIPART_OVERHEAD_BYTES = 64 * 1024
+
+
+def _preview_geometry(link: EngineLink, settings: Settings) -> tuple[int, int]:
+    info = link.value("info")
+    try:
+        p = info["preview"]
+        return int(p["width"]), int(p["height"])
+    except (TypeError, KeyError, ValueError):
+        return settings.display.width, settings.display.height
+
+
+def create_app(settings: Settings, *, link: EngineLink, auth_token: str | None = None,
+               store: ImageStore | None = None, hub: EventHub | None = None) -> Flask:
+    """Return the bridge's Flask app. Does no I/O: the link is started by the caller."""
+    b = settings.bridge
+    app = Flask(__name__, static_folder=str(STATIC_DIR), static_url_path="/static")
+    app.config.update(
+        MAX_CONTENT_LENGTH=b.upload_max_bytes + MULTIPART_OVERHEAD_BYTES,
+        JSON_SORT_KEYS=False,
+        PROPAGATE_EXCEPTIONS=False,
+        TRAP_HTTP_EXCEPTIONS=False,
+        SEND_FILE_MAX_AGE_DEFAULT=300,
+    )
+    store = store or ImageStore(
+        resolve_dir(b.images_dir),
+        ImageLimits(b.upload_max_bytes, b.upload_max_pixels, b.upload_max_frames))
+    # Collected during a /metrics request, so health_age_s finds the app context.
+    metrics = BridgeMetrics(link, health_age_s)
+    hub = hub or EventHub(b.sse_max_clients, b.sse_queue_size, b.sse_max_age_s,
+                          lambda: _preview_geometry(link, settings), metrics.sse_dropped.inc)
+    link.add_listener(hub.publish)
+    metrics.sse_clients.set_function(lambda: float(hub.clients))
+    deps = Deps(settings, link, hub, store, Auth(auth_token), metrics, __version__)
+    app.extensions["lightbox"] = deps
+
+    limiter = Limiter(get_remote_address, app=app, storage_uri="memory://",
+                      strategy="fixed-window", headers_enabled=True,
+                      on_breach=_on_breach)
+    limits = Limits(
+        reads=limiter.shared_limit(b.rate_limit_reads, scope="reads"),
+        writes=limiter.shared_limit(b.rate_limit_writes, scope="writes"),
+        uploads=limiter.shared_limit(b.rate_limit_uploads, scope="uploads"),
+        login=limiter.shared_limit(b.rate_limit_login, scope="login"),
+    )
+    app.register_blueprint(make_api(limits))
+    app.register_blueprint(_pages(limits))
+    _install_hooks(app, deps)
+    return app
+
+
+def _on_breach(limit: RequestLimit) -> Response:
+    retry = max(1, int(limit.reset_at - time.time()) + 1)
+    err = ApiError(429, "rate_limited", f"too many requests: limit is {limit.limit}",
+                   {"retry_after_s": retry}, {"Retry-After": str(retry)})
+    return json_response(err.body(), 429, err.headers)
+
+
+def _pages(limits: Limits) -> Blueprint:
+    bp = Blueprint("pages", __name__)
+
+    @bp.get("/")
+    def index() -> WerkzeugResponse:
+        d: Deps = _deps()
+        if d.auth.enabled and not d.auth.authenticated(request):
+            return redirect("/login", code=303)
+        return _no_cache(send_from_directory(STATIC_DIR, "index.html"))
+
+    @bp.get("/login")
+    def login_page() -> WerkzeugResponse:
+        return _no_cache(send_from_directory(STATIC_DIR, "login.html"))
+
+    @bp.get("/metrics")
+    @limits.reads
+    def prometheus() -> Response:
+        data = generate_latest(_deps().metrics.registry)
+        return Response(data, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    @bp.get("/api/openapi.json")
+    @limits.reads
+    def openapi_doc() -> Response:
+        return json_response(openapi.spec(__version__))
+
+    return bp
+
+
+def _no_cache(resp: WerkzeugResponse) -> WerkzeugResponse:
+    resp.headers["Cache-Control"] = "no-cache"
+    return resp
+
+
+def _deps() -> Deps:
+    from flask import current_app
+
+    d: Deps = current_app.extensions["lightbox"]
+    return d
+
+
+def _install_hooks(app: Flask, deps: Deps) -> None:
+    allowed = list(deps.settings.bridge.allowed_origins)
+
+    @app.before_request
+    def guard() -> None:
+        g.started = time.perf_counter()
+        if request.method in UNSAFE_METHODS:
+            check_same_origin(request, allowed)
+            if request.path not in AUTH_EXEMPT:
+                deps.auth.require(request)
+
+    @app.after_request
+    def finish(response: Response) -> Response:
+        add_headers(response)
+        rule = request.url_rule.rule if request.url_rule is not None else "unmatched"
+        deps.metrics.requests.labels(request.method, rule, str(response.status_code)).inc()
+        started = getattr(g, "started", None)
+        ms = round((time.perf_counter() - started) * 1000, 2) if started else None
+        fields = {"method": request.method, "path": request.path,
+                  "status": response.status_code, "duration_ms": ms,
+                  "client": request.remote_addr}
+        if request.method in UNSAFE_METHODS or response.status_code >= 400:
+            access.info("http_request", **fields)
+        else:
+            access.debug("http_request", **fields)
+        return response
+
+    @app.errorhandler(ApiError)
+    def api_error(err: ApiError) -> Response:
+        return json_response(err.body(), err.status, err.headers)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Response:
+        code = exc.code or 500
+        name = (exc.name or "error").lower().replace(" ", "_").replace("'", "")
+        if code == 413:
+            name = "too_large"
+        if code == 415:
+            name = "unsupported_media_type"
+        err = ApiError(code, name, exc.description or exc.name or "error")
+        resp = json_response(err.body(), code)
+        if code == 405 and exc.get_response().headers.get("Allow"):
+            resp.headers["Allow"] = exc.get_response().headers["Allow"]
+        return resp
+
+    @app.errorhandler(Exception)
+    def crash(exc: Exception) -> Response:
+        log.exception("bridge_request_failed", path=request.path,
+                      error=f"{type(exc).__name__}: {exc}")
+        err = ApiError(500, "internal", "internal error; see the bridge log")
+        return json_response(err.body(), 500)

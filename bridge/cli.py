@@ -1,0 +1,98 @@
+"""`lightbox bridge`: load settings, connect the MQTT link, serve the app with waitress.
+
+Owns the bridge process lifecycle: settings (exit 78 when invalid), logging,
+the auth token file, the production WSGI server (waitress, never Flask's
+development server) and a clean stop on SIGTERM/SIGINT. Knows nothing of the
+render loop or the display.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from types import FrameType
+
+import structlog
+
+from appliance import logs
+from appliance.cli import settings_arg, settings_path
+from appliance.settings import EX_CONFIG, Settings, SettingsError, load, read_secret
+
+log = structlog.get_logger("bridge")
+
+#: Extra body bytes waitress accepts beyond the upload cap (Flask answers 413 before that).
+BODY_SLACK_BYTES = 1024 * 1024
+
+
+def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
+    """Add --settings, --host and --port."""
+    settings_arg(parser)
+    parser.add_argument("--host", default=None, help="listen address (default: bridge.host)")
+    parser.add_argument("--port", type=int, default=None, help="port (default: bridge.port)")
+
+
+def load_settings(args: argparse.Namespace) -> Settings:
+    """Return the settings, defaults when the file does not exist; exit 78 when invalid."""
+    path = settings_path(args)
+    if not path.exists():
+        return Settings()
+    try:
+        return load(path)
+    except SettingsError as exc:
+        for line in exc.lines():
+            print(f"{path}: {line}", file=sys.stderr)
+        raise SystemExit(EX_CONFIG) from None
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve until SIGTERM/SIGINT."""
+    import waitress
+
+    from bridge.app import create_app
+    from bridge.link import EngineLink
+
+    settings = load_settings(args)
+    b = settings.bridge
+    logs.configure(settings.logging.level, settings.logging.format, settings.logging.dir,
+                   "bridge")
+    token: str | None = None
+    if b.auth_token_file is not None:
+        try:
+            token = read_secret(b.auth_token_file)
+        except (OSError, IndexError):
+            token = None
+        if not token:
+            log.error("bridge_token_missing", path=str(b.auth_token_file),
+                      hint="write a token into the file, or unset bridge.auth_token_file")
+            return EX_CONFIG
+    host = args.host or b.host
+    port = args.port or b.port
+    link = EngineLink(settings)
+    app = create_app(settings, link=link, auth_token=token)
+    server = waitress.create_server(
+        app, host=host, port=port, threads=b.threads, ident="lightbox",
+        # Keep reading while a request runs, so a closed event stream is noticed.
+        channel_request_lookahead=5,
+        max_request_body_size=b.upload_max_bytes + BODY_SLACK_BYTES,
+        clear_untrusted_proxy_headers=True,
+    )
+    hub = app.extensions["lightbox"].hub
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        log.info("stop_requested", signal=signal.Signals(signum).name)
+        hub.close_all()
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    link.start()
+    log.info("bridge_started", url=f"http://{host}:{port}/", threads=b.threads,
+             sse_max_clients=b.sse_max_clients, auth=token is not None,
+             device_id=settings.device_id)
+    try:
+        server.run()
+    finally:
+        link.stop()
+        log.info("bridge_exit", code=0)
+    return 0

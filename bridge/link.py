@@ -1,0 +1,283 @@
+"""The bridge's one MQTT 5 client: a cache of the engine's retained topics and requests.
+
+Owns the paho connection of the bridge process (its own broker user), the
+cache of ``status``/``state``/``animations``/``health``/``metrics``/``info``/
+``config``, MQTT 5 request/response (Response Topic + Correlation Data, one
+reply topic subscribed once, a bounded wait) and the fan-out of every message
+to listeners (the Server-Sent Events hub). Knows nothing of Flask or HTTP.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import ssl
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import structlog
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from appliance import topics
+from appliance.settings import Settings, read_secret
+
+log = structlog.get_logger("bridge.mqtt")
+
+#: Topics under ``<base>`` the bridge listens to (retained ones are cached).
+LIVE = ("events", "preview")
+#: How often to renew a preview request while someone watches (engine ttl is 30 s).
+PREVIEW_RENEW_S = 20.0
+PREVIEW_TTL_S = 30.0
+
+Listener = Callable[[str, Any], None]
+
+
+class EngineOffline(Exception):
+    """The engine is offline (or its status is unknown, or the broker is unreachable)."""
+
+
+class EngineTimeout(Exception):
+    """The engine did not answer in time."""
+
+
+@dataclass
+class Cached:
+    """One retained topic's latest value."""
+
+    value: Any
+    received_mono: float
+    received_wall: float
+
+
+class _Pending:
+    __slots__ = ("event", "reply")
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.reply: dict[str, Any] | None = None
+
+
+def decode(name: str, payload: bytes) -> Any:
+    """Decode a payload: preview stays bytes, status stays text, the rest is JSON."""
+    if name == "preview":
+        return bytes(payload)
+    text = payload.decode("utf-8", errors="replace")
+    if name == "status":
+        return text.strip()
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+class EngineLink:
+    """One MQTT client per bridge process. ``start()`` connects; ``stop()`` disconnects."""
+
+    def __init__(self, settings: Settings, client_id: str | None = None) -> None:
+        self.settings = settings
+        self.base = topics.base(settings.mqtt.base_topic, settings.device_id)
+        self.client_id = client_id or f"lightbox-bridge-{settings.device_id}-{uuid.uuid4().hex[:6]}"
+        self.reply_topic = topics.reply_prefix(settings.mqtt.base_topic, self.client_id) + "/http"
+        self.connected = False
+        self.connects = 0
+        self.last_error: str | None = None
+        self._cache: dict[str, Cached] = {}
+        self._pending: dict[bytes, _Pending] = {}
+        self._lock = threading.Lock()
+        self._listeners: list[Listener] = []
+        self._client: mqtt.Client | None = None
+        self._preview_until = 0.0
+        self._preview_lock = threading.Lock()
+        self.requests_total = 0
+        self.timeouts_total = 0
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        """Connect in the background; paho reconnects with back-off."""
+        cfg = self.settings.mqtt
+        b = self.settings.bridge
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id,
+                             protocol=MQTTProtocolVersion.MQTTv5)
+        if b.mqtt_username:
+            client.username_pw_set(b.mqtt_username, read_secret(b.mqtt_password_file))
+        if cfg.tls is not None:
+            client.tls_set(
+                ca_certs=str(cfg.tls.ca_file) if cfg.tls.ca_file else None,
+                certfile=str(cfg.tls.cert_file) if cfg.tls.cert_file else None,
+                keyfile=str(cfg.tls.key_file) if cfg.tls.key_file else None,
+                cert_reqs=ssl.CERT_REQUIRED,
+            )
+            client.tls_insecure_set(cfg.tls.insecure)
+        client.reconnect_delay_set(int(cfg.reconnect_min_s), int(cfg.reconnect_max_s))
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        client.on_connect_fail = self._on_connect_fail
+        self._client = client
+        client.connect_async(cfg.host, cfg.port, keepalive=cfg.keepalive_s)
+        client.loop_start()
+        log.info("bridge_mqtt_connecting", broker=f"{cfg.host}:{cfg.port}", base=self.base,
+                 username=b.mqtt_username)
+
+    def stop(self) -> None:
+        """Disconnect and stop the network thread."""
+        client = self._client
+        if client is None:
+            return
+        client.disconnect()
+        client.loop_stop()
+        self._client = None
+
+    def add_listener(self, listener: Listener) -> None:
+        """Call ``listener(name, value)`` for every message under the device's base."""
+        self._listeners.append(listener)
+
+    # ------------------------------------------------------------------ cache
+    def get(self, name: str) -> Cached | None:
+        """Return the cached retained topic ``name``, or None when never seen."""
+        return self._cache.get(name)
+
+    def value(self, name: str) -> Any:
+        """Return the cached value of ``name`` or None."""
+        c = self._cache.get(name)
+        return c.value if c is not None else None
+
+    def engine_status(self) -> str:
+        """``online``, ``offline`` or ``unknown`` (also when the broker is unreachable)."""
+        if not self.connected:
+            return "unknown"
+        v = self.value("status")
+        return v if v in ("online", "offline") else "unknown"
+
+    # ------------------------------------------------------------------ requests
+    def request(self, action: str, body: Any, timeout_s: float | None = None) -> dict[str, Any]:
+        """Send ``cmd/<action>`` as an MQTT 5 request and return the engine's reply."""
+        status = self.engine_status()
+        client = self._client
+        if status != "online" or client is None:
+            raise EngineOffline(f"engine is {status}")
+        timeout = self.settings.bridge.command_timeout_s if timeout_s is None else timeout_s
+        corr = uuid.uuid4().bytes
+        pending = _Pending()
+        with self._lock:
+            self._pending[corr] = pending
+            self.requests_total += 1
+        try:
+            props = Properties(PacketTypes.PUBLISH)
+            props.ResponseTopic = self.reply_topic
+            props.CorrelationData = corr
+            payload = json.dumps(body, separators=(",", ":")).encode()
+            info = client.publish(topics.command(self.base, action), payload, qos=1,
+                                  properties=props)
+            if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                raise EngineOffline(f"publish failed: {mqtt.error_string(info.rc)}")
+            if not pending.event.wait(timeout):
+                with self._lock:
+                    self.timeouts_total += 1
+                raise EngineTimeout(f"the engine did not answer within {timeout:g} s")
+            assert pending.reply is not None
+            return pending.reply
+        finally:
+            with self._lock:
+                self._pending.pop(corr, None)
+
+    def want_preview(self) -> None:
+        """Keep the engine streaming preview frames (renewed at most every 20 s)."""
+        now = time.monotonic()
+        with self._preview_lock:
+            if now < self._preview_until - (PREVIEW_TTL_S - PREVIEW_RENEW_S):
+                return
+            self._preview_until = now + PREVIEW_TTL_S
+        client = self._client
+        if client is None or self.engine_status() != "online":
+            with self._preview_lock:
+                self._preview_until = 0.0
+            return
+        body = {"fps": self.settings.bridge.preview_fps, "ttl_s": PREVIEW_TTL_S}
+        client.publish(topics.command(self.base, "preview"), json.dumps(body), qos=0)
+
+    # ------------------------------------------------------------------ callbacks
+    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any,
+                    reason_code: Any, properties: Any) -> None:
+        if reason_code.is_failure:
+            self.connected = False
+            self.last_error = str(reason_code)
+            log.error("bridge_mqtt_refused", error=str(reason_code),
+                      username=self.settings.bridge.mqtt_username)
+            return
+        self.connected = True
+        self.connects += 1
+        self.last_error = None
+        # No Nagle: a request and its PUBACK are small back-to-back packets; with Nagle
+        # on, the second waits for a delayed ACK (~40 ms on Linux) on every round trip.
+        sock = client.socket()
+        if isinstance(sock, socket.socket):
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        client.subscribe([(f"{self.base}/+", 1), (self.reply_topic, 1)])
+        with self._preview_lock:
+            self._preview_until = 0.0
+        log.info("bridge_mqtt_connected", base=self.base, reconnects=self.connects - 1)
+
+    def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
+        self.connected = False
+        self.last_error = "broker unreachable"
+
+    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any,
+                       reason_code: Any, properties: Any) -> None:
+        if self.connected:
+            log.warning("bridge_mqtt_disconnected", reason=str(reason_code))
+        self.connected = False
+        self.last_error = f"disconnected: {reason_code}"
+        self._notify("status", "unknown")
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        try:
+            if msg.topic == self.reply_topic:
+                self._on_reply(msg)
+                return
+            name = msg.topic[len(self.base) + 1 :]
+            if "/" in name or not msg.topic.startswith(self.base + "/"):
+                return
+            if name not in topics.RETAINED and name not in LIVE:
+                return
+            value = decode(name, bytes(msg.payload))
+            if name in topics.RETAINED:
+                self._cache[name] = Cached(value, time.monotonic(), time.time())
+            self._notify(name, value)
+        except Exception as exc:  # never let a message kill paho's thread
+            log.error("bridge_mqtt_message_failed", topic=msg.topic,
+                      error=f"{type(exc).__name__}: {exc}")
+
+    def _on_reply(self, msg: mqtt.MQTTMessage) -> None:
+        props = getattr(msg, "properties", None)
+        corr = getattr(props, "CorrelationData", None) if props else None
+        if corr is None:
+            return
+        with self._lock:
+            pending = self._pending.get(bytes(corr))
+        if pending is None:
+            return  # a reply that arrived after its request gave up
+        try:
+            body = json.loads(msg.payload)
+        except ValueError:
+            body = {"ok": False, "error": {"code": "invalid_reply",
+                                           "message": "the engine sent an unreadable reply"}}
+        pending.reply = body if isinstance(body, dict) else {"ok": False, "error": {
+            "code": "invalid_reply", "message": "the engine sent an unreadable reply"}}
+        pending.event.set()
+
+    def _notify(self, name: str, value: Any) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(name, value)
+            except Exception as exc:  # a listener bug must not starve the others
+                log.error("bridge_listener_failed", topic=name, error=str(exc))

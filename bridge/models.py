@@ -1,0 +1,78 @@
+"""HTTP request bodies: strict pydantic models, validated at the edge.
+
+Owns the shapes the HTTP API accepts (stricter than MQTT: JSON objects only,
+no bare values, no type coercion) and turning validation errors into HTTP
+errors that name the field. The OpenAPI document is generated from them.
+Knows nothing of MQTT or Flask routing.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from bridge.errors import ApiError
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class AnimationBody(_Body):
+    """Switch animation (``cmd/animation``)."""
+
+    name: Annotated[str, Field(min_length=1, max_length=32)]
+    params: dict[str, Any] = Field(default_factory=dict)
+    start_at: Annotated[float, Field(gt=0)] | None = None
+
+
+class BrightnessBody(_Body):
+    """Brightness in percent; 0 turns the display off and keeps the level."""
+
+    brightness: Annotated[int, Field(ge=0, le=100)]
+
+
+class PowerBody(_Body):
+    """Power state."""
+
+    state: Literal["ON", "OFF", "TOGGLE"]
+
+
+class IdentifyBody(_Body):
+    """Flash the panel for a few seconds."""
+
+    seconds: Annotated[float, Field(gt=0, le=60)] = 5.0
+
+
+class LoginBody(_Body):
+    """The bridge token, exchanged for an HttpOnly session cookie."""
+
+    token: Annotated[str, Field(min_length=1, max_length=512)]
+
+
+M = TypeVar("M", bound=_Body)
+RANGE_ERRORS = ("greater_than_equal", "less_than_equal", "greater_than", "less_than",
+                "string_too_short", "string_too_long")
+
+
+def validate_body(model: type[M], data: Any) -> M:
+    """Validate a decoded JSON body or raise a 400/422 ApiError naming the field."""
+    if not isinstance(data, dict):
+        raise ApiError(400, "invalid_payload",
+                       f"expected a JSON object, got {type(data).__name__}")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+        err = errors[0]
+        loc = ".".join(str(p) for p in err["loc"]) or None
+        details = {"field": loc}
+        if err["type"] == "extra_forbidden":
+            raise ApiError(400, "unknown_field", f"unknown key {loc!r}", details,
+                           field=loc) from None
+        if err["type"] == "missing":
+            raise ApiError(422, "missing_field", f"{loc} is required", details,
+                           field=loc) from None
+        code = "out_of_range" if err["type"] in RANGE_ERRORS else "invalid_value"
+        raise ApiError(422, code, f"{loc}: {err['msg']}", details, field=loc) from None

@@ -1,0 +1,554 @@
+// LightBox web UI: control, live preview, dashboard, settings and images.
+// Everything live arrives over Server-Sent Events (/api/events); writes go to the
+// JSON API. No framework, no build step, no CDN.
+"use strict";
+
+const $ = (sel) => document.querySelector(sel);
+const el = (tag, props = {}, ...children) => {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(props)) {
+    if (k === "class") e.className = v;
+    else if (k === "dataset") Object.assign(e.dataset, v);
+    else if (k in e) e[k] = v;
+    else e.setAttribute(k, v);
+  }
+  for (const c of children) if (c != null) e.append(c);
+  return e;
+};
+
+const ui = {
+  catalogue: [],
+  state: null,
+  info: null,
+  config: null,
+  settingsDirty: false,
+  charts: { fps: [], target: [], frame: [], cpu: [], temp: [] },
+  maxPoints: 300,
+  lastPreview: 0,
+  paramsFor: null,
+  busy: { brightness: false },
+};
+
+// ------------------------------------------------------------------ API
+async function api(method, path, body, { raw = false } = {}) {
+  const opts = { method, credentials: "same-origin", headers: {} };
+  if (body instanceof FormData) {
+    opts.body = body;
+  } else if (body !== undefined) {
+    opts.headers["Content-Type"] = "application/json";
+    opts.body = raw ? body : JSON.stringify(body);
+  }
+  let res;
+  try {
+    res = await fetch(path, opts);
+  } catch (err) {
+    return { ok: false, status: 0, body: { error: { code: "network", message: "the bridge is unreachable" } } };
+  }
+  let data = null;
+  const type = res.headers.get("Content-Type") || "";
+  if (type.includes("json")) data = await res.json().catch(() => null);
+  if (res.status === 401) {
+    showBanner("Please log in to make changes.", "/login");
+  }
+  return { ok: res.ok, status: res.status, body: data };
+}
+
+function errorText(r) {
+  const e = r.body && r.body.error;
+  if (!e) return `failed (${r.status})`;
+  return e.message || e.code;
+}
+
+function showBanner(text, link) {
+  const b = $("#banner");
+  b.textContent = text + " ";
+  if (link) b.append(el("a", { href: link }, "Log in"));
+  b.classList.remove("hidden");
+}
+
+function setMessage(node, text, ok) {
+  node.textContent = text || "";
+  node.classList.toggle("error", ok === false);
+  node.classList.toggle("ok", ok === true);
+}
+
+function fieldError(scope, field, text) {
+  const target = scope.querySelector(`.field-error[data-for="${CSS.escape(field)}"]`);
+  if (target) { target.textContent = text; return true; }
+  return false;
+}
+
+function clearErrors(scope) {
+  scope.querySelectorAll(".field-error").forEach((n) => { n.textContent = ""; });
+}
+
+function throttle(fn, ms) {
+  let last = 0, timer = null, pending = null;
+  return (...args) => {
+    pending = args;
+    const now = Date.now();
+    const run = () => { last = Date.now(); timer = null; fn(...pending); };
+    if (now - last >= ms) run();
+    else if (!timer) timer = setTimeout(run, ms - (now - last));
+  };
+}
+
+// ------------------------------------------------------------------ control
+function renderCatalogue() {
+  const sel = $("#animation");
+  const current = ui.state ? ui.state.effect : null;
+  sel.replaceChildren();
+  for (const a of ui.catalogue) {
+    if (a.category === "image" && a.name !== current) continue;
+    sel.append(el("option", { value: a.name, title: a.description || "" }, a.title || a.name));
+  }
+  if (current) sel.value = current;
+  ui.paramsFor = null;
+  renderParams();
+}
+
+function renderParams() {
+  const box = $("#params");
+  const st = ui.state;
+  if (!st) return;
+  const anim = ui.catalogue.find((a) => a.name === st.effect);
+  const key = st.effect;
+  if (ui.paramsFor === key) { updateParamValues(); return; }
+  ui.paramsFor = key;
+  box.replaceChildren();
+  if (!anim) return;
+  for (const p of anim.params) {
+    if (anim.category === "image" && p.name === "image") continue;
+    box.append(paramControl(p, st.params ? st.params[p.name] : p.default));
+  }
+}
+
+function paramControl(p, value) {
+  const id = `param-${p.name}`;
+  let input;
+  const out = el("output", { id: `${id}-value` });
+  const send = (v) => sendParam(p.name, v);
+  if (p.type === "int" || p.type === "float") {
+    const step = p.type === "int" ? 1 : Math.max((p.max - p.min) / 100, 0.001);
+    input = el("input", { type: "range", id, min: p.min, max: p.max, step, value: value ?? p.default });
+    out.textContent = fmt(input.value);
+    const t = throttle(send, 150);
+    input.addEventListener("input", () => {
+      out.textContent = fmt(input.value);
+      t(p.type === "int" ? parseInt(input.value, 10) : parseFloat(input.value));
+    });
+  } else if (p.type === "color") {
+    input = el("input", { type: "color", id, value: value || p.default });
+    const t = throttle(send, 150);
+    input.addEventListener("input", () => t(input.value));
+  } else if (p.type === "bool") {
+    input = el("input", { type: "checkbox", id, checked: !!value });
+    input.addEventListener("change", () => send(input.checked));
+  } else if (p.type === "choice") {
+    input = el("select", { id });
+    for (const c of p.choices || []) input.append(el("option", { value: c }, c));
+    input.value = value ?? p.default;
+    input.addEventListener("change", () => send(input.value));
+  } else {
+    input = el("input", { type: "text", id, value: value ?? p.default, maxLength: p.max_length || 64 });
+    input.addEventListener("change", () => send(input.value));
+  }
+  input.dataset.param = p.name;
+  input.dataset.type = p.type;
+  return el("div", { class: "param" },
+    el("label", { htmlFor: id }, el("span", { class: "name" }, p.name), input,
+      p.type === "int" || p.type === "float" ? out : null),
+    p.help ? el("p", { class: "help" }, p.help) : null,
+    el("p", { class: "field-error", dataset: { for: `params.${p.name}` } }));
+}
+
+function fmt(v) {
+  const n = Number(v);
+  return Number.isInteger(n) ? String(n) : n.toFixed(2);
+}
+
+function updateParamValues() {
+  const st = ui.state;
+  if (!st || !st.params) return;
+  for (const input of document.querySelectorAll("#params [data-param]")) {
+    if (input === document.activeElement) continue;
+    const v = st.params[input.dataset.param];
+    if (v === undefined) continue;
+    if (input.type === "checkbox") input.checked = !!v;
+    else input.value = v;
+    const out = document.getElementById(`${input.id}-value`);
+    if (out) out.textContent = fmt(input.value);
+  }
+}
+
+async function sendParam(name, value) {
+  const scope = $("#control");
+  const r = await api("POST", "/api/params", { [name]: value });
+  clearErrors(scope);
+  if (r.ok) { applyState(r.body.state); setMessage($("#control-message"), ""); return; }
+  const field = r.body && r.body.error && r.body.error.field;
+  if (!field || !fieldError(scope, field, errorText(r))) setMessage($("#control-message"), errorText(r), false);
+}
+
+async function chooseAnimation(name, params) {
+  const scope = $("#control");
+  clearErrors(scope);
+  const r = await api("POST", "/api/animation", params ? { name, params } : { name });
+  if (r.ok) { applyState(r.body.state); setMessage($("#control-message"), `Playing ${name}`, true); return r; }
+  const field = r.body && r.body.error && r.body.error.field;
+  if (!field || !fieldError(scope, field, errorText(r))) setMessage($("#control-message"), errorText(r), false);
+  if (ui.state) $("#animation").value = ui.state.effect;
+  return r;
+}
+
+const sendBrightness = throttle(async (v) => {
+  const r = await api("POST", "/api/brightness", { brightness: v });
+  clearErrors($("#control"));
+  if (r.ok) applyState(r.body.state);
+  else if (!fieldError($("#control"), "brightness", errorText(r))) setMessage($("#control-message"), errorText(r), false);
+}, 120);
+
+function applyState(st) {
+  if (!st) return;
+  const effectChanged = !ui.state || ui.state.effect !== st.effect;
+  ui.state = st;
+  const power = $("#power");
+  const on = st.state === "ON";
+  power.setAttribute("aria-pressed", on ? "true" : "false");
+  power.textContent = on ? "Power: on" : "Power: off";
+  const b = $("#brightness");
+  if (b !== document.activeElement) { b.value = st.brightness; $("#brightness-value").textContent = st.brightness; }
+  if (effectChanged) {
+    const sel = $("#animation");
+    if (![...sel.options].some((o) => o.value === st.effect)) renderCatalogue();
+    sel.value = st.effect;
+  }
+  renderParams();
+  markPlayingImage();
+}
+
+// ------------------------------------------------------------------ preview
+function drawPreview(frame) {
+  const canvas = $("#preview");
+  const { width, height } = frame;
+  if (canvas.width !== width || canvas.height !== height) {
+    canvas.width = width; canvas.height = height;
+    canvas.style.aspectRatio = `${width} / ${height}`;
+  }
+  const bin = atob(frame.data);
+  const img = new ImageData(width, height);
+  const px = img.data;
+  for (let i = 0, j = 0; i < bin.length; i += 3, j += 4) {
+    px[j] = bin.charCodeAt(i); px[j + 1] = bin.charCodeAt(i + 1); px[j + 2] = bin.charCodeAt(i + 2); px[j + 3] = 255;
+  }
+  canvas.getContext("2d").putImageData(img, 0, 0);
+  ui.lastPreview = Date.now();
+  $("#preview-note").textContent = `${width}×${height}, live`;
+}
+
+// ------------------------------------------------------------------ dashboard
+function applyMetrics(m) {
+  const set = (id, text) => { $(id).textContent = text; };
+  set("#m-fps", `${num(m.fps, 1)} / ${m.target_fps}`);
+  set("#m-frame", `${num(m.frame_ms_p50, 1)} / ${num(m.frame_ms_p99, 1)} ms`);
+  set("#m-cpu", `${num(m.cpu_percent, 0)} %`);
+  set("#m-mem", `${num(m.rss_mb, 0)} MB`);
+  set("#m-temp", m.cpu_temp_c == null ? "n/a" : `${num(m.cpu_temp_c, 1)} °C`);
+  set("#m-throttled", m.throttled == null ? "n/a" : (m.throttled ? `yes (0x${m.throttled.toString(16)})` : "no"));
+  set("#m-uptime", duration(m.uptime_s));
+  set("#m-errors", String(m.animation_errors_total ?? "–"));
+  set("#m-recoveries", String(m.recoveries_total ?? "–"));
+  set("#m-rejected", String(m.commands_rejected_total ?? "–"));
+  const c = ui.charts;
+  push(c.fps, m.fps); push(c.target, m.target_fps); push(c.frame, m.frame_ms_p99);
+  push(c.cpu, m.cpu_percent); push(c.temp, m.cpu_temp_c);
+  drawChart("#chart-fps", [c.fps, c.target], ["#4f8cff", "#8d97a5"]);
+  drawChart("#chart-frame", [c.frame], ["#f1c40f"]);
+  drawChart("#chart-cpu", [c.cpu], ["#2ecc71"]);
+  drawChart("#chart-temp", [c.temp], ["#e74c3c"]);
+}
+
+function push(arr, v) { arr.push(v == null ? null : Number(v)); if (arr.length > ui.maxPoints) arr.shift(); }
+function num(v, d) { return v == null ? "–" : Number(v).toFixed(d); }
+function duration(s) {
+  if (s == null) return "–";
+  s = Math.floor(s);
+  const d = Math.floor(s / 86400), h = Math.floor(s % 86400 / 3600), m = Math.floor(s % 3600 / 60);
+  return d ? `${d}d ${h}h` : h ? `${h}h ${m}m` : `${m}m ${s % 60}s`;
+}
+
+function drawChart(sel, series, colours) {
+  const canvas = $(sel);
+  const dpr = window.devicePixelRatio || 1;
+  const w = canvas.clientWidth || 300, h = canvas.clientHeight || 90;
+  if (canvas.width !== Math.round(w * dpr)) { canvas.width = Math.round(w * dpr); canvas.height = Math.round(h * dpr); }
+  const ctx = canvas.getContext("2d");
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  ctx.clearRect(0, 0, w, h);
+  const values = series.flat().filter((v) => v != null && isFinite(v));
+  if (!values.length) { ctx.fillStyle = "#8d97a5"; ctx.fillText("no data", 8, 16); return; }
+  let lo = Math.min(0, ...values), hi = Math.max(...values);
+  if (hi - lo < 1e-6) hi = lo + 1;
+  const pad = 14;
+  series.forEach((data, i) => {
+    ctx.strokeStyle = colours[i]; ctx.lineWidth = 1.5; ctx.beginPath();
+    let started = false;
+    data.forEach((v, x) => {
+      if (v == null) { started = false; return; }
+      const px = (x / Math.max(ui.maxPoints - 1, 1)) * w;
+      const py = h - pad / 2 - ((v - lo) / (hi - lo)) * (h - pad);
+      if (!started) { ctx.moveTo(px, py); started = true; } else ctx.lineTo(px, py);
+    });
+    ctx.stroke();
+  });
+  ctx.fillStyle = "#8d97a5"; ctx.font = "10px system-ui";
+  ctx.fillText(fmt(hi), 4, 10); ctx.fillText(fmt(lo), 4, h - 2);
+}
+
+function applyHealth(hd) {
+  const pill = $("#health-pill");
+  const s = hd && hd.status;
+  pill.textContent = `health ${s || "?"}`;
+  pill.className = "pill " + (s === "ok" ? "pill-ok" : s === "degraded" ? "pill-degraded" : s === "failed" ? "pill-bad" : "pill-unknown");
+  const ul = $("#health-reasons");
+  ul.replaceChildren();
+  const reasons = (hd && hd.reasons) || [];
+  if (!reasons.length) ul.append(el("li", { class: "muted" }, "all checks ok"));
+  for (const r of reasons) ul.append(el("li", {}, r));
+}
+
+function applyStatus(s) {
+  const pill = $("#status-pill");
+  pill.textContent = s;
+  pill.className = "pill " + (s === "online" ? "pill-ok" : s === "offline" ? "pill-bad" : "pill-unknown");
+}
+
+function addEvent(ev) {
+  const ul = $("#events");
+  if (ul.firstChild && ul.firstChild.classList && ul.firstChild.classList.contains("muted")) ul.replaceChildren();
+  const ts = (ev.ts || "").replace(/^.*T/, "").replace(/\..*$/, "");
+  const rest = Object.entries(ev).filter(([k]) => k !== "event" && k !== "ts").map(([k, v]) => `${k}=${typeof v === "object" ? JSON.stringify(v) : v}`).join(" ");
+  ul.prepend(el("li", {}, el("span", { class: "ts" }, ts), el("strong", {}, ev.event || "event"), " ", rest));
+  while (ul.children.length > 50) ul.lastChild.remove();
+}
+
+// ------------------------------------------------------------------ settings
+function applyConfig(cfg) {
+  ui.config = cfg;
+  const src = $("#config-source");
+  src.textContent = `source: ${cfg.source || "?"} · file: ${cfg.path || "?"}` +
+    (cfg.restart_required && cfg.restart_required.length ? ` · restart needed for: ${cfg.restart_required.join(", ")}` : "");
+  if (!ui.settingsDirty) renderSettings(cfg.settings || {});
+  renderHistory(cfg.history || []);
+}
+
+function renderSettings(settings) {
+  const form = $("#settings-form");
+  form.replaceChildren();
+  for (const [section, value] of Object.entries(settings)) {
+    if (value === null || typeof value !== "object" || Array.isArray(value)) {
+      form.append(settingRow(section, value));
+      continue;
+    }
+    const fs = el("fieldset", {}, el("legend", {}, section));
+    for (const [k, v] of Object.entries(value)) fs.append(settingRow(`${section}.${k}`, v));
+    form.append(fs);
+  }
+}
+
+function settingRow(path, value) {
+  const id = `set-${path.replace(/\./g, "-")}`;
+  let input;
+  if (typeof value === "boolean") {
+    input = el("input", { type: "checkbox", id, checked: value });
+  } else if (typeof value === "number") {
+    input = el("input", { type: "number", id, value: String(value), step: "any" });
+  } else if (value !== null && typeof value === "object") {
+    input = el("textarea", { id, value: JSON.stringify(value, null, 1) });
+  } else {
+    input = el("input", { type: "text", id, value: value == null ? "" : String(value), placeholder: value == null ? "(none)" : "" });
+  }
+  input.dataset.path = path;
+  input.dataset.kind = value === null ? "null" : Array.isArray(value) ? "json" : typeof value === "object" ? "json" : typeof value;
+  input.dataset.original = JSON.stringify(value);
+  const row = el("div", { class: "setting" }, el("label", { htmlFor: id }, path.split(".").slice(1).join(".") || path), input,
+    el("p", { class: "field-error", dataset: { for: path } }));
+  input.addEventListener("input", () => { ui.settingsDirty = true; row.classList.add("changed"); });
+  return row;
+}
+
+function readSetting(input) {
+  const kind = input.dataset.kind;
+  if (kind === "boolean") return input.checked;
+  if (kind === "number") return input.value === "" ? null : Number(input.value);
+  if (kind === "json") return JSON.parse(input.value);
+  if (kind === "null") return input.value === "" ? null : input.value;
+  return input.value;
+}
+
+function settingsPatch() {
+  const patch = {};
+  let bad = null;
+  for (const input of document.querySelectorAll("#settings-form [data-path]")) {
+    let v;
+    try { v = readSetting(input); } catch (e) { bad = input.dataset.path; fieldError($("#settings"), bad, "not valid JSON"); continue; }
+    if (JSON.stringify(v) === input.dataset.original) continue;
+    const parts = input.dataset.path.split(".");
+    let o = patch;
+    for (const p of parts.slice(0, -1)) o = (o[p] = o[p] || {});
+    o[parts[parts.length - 1]] = v;
+  }
+  return { patch, bad };
+}
+
+function showProblems(r) {
+  const scope = $("#settings");
+  const list = $("#settings-problems");
+  list.replaceChildren();
+  const err = r.body && r.body.error;
+  const problems = (err && err.details && err.details.problems) || (err && err.field ? [{ field: err.field, message: err.message }] : []);
+  for (const p of problems) {
+    if (!fieldError(scope, p.field, p.message)) list.append(el("li", {}, `${p.field}: ${p.message}`));
+  }
+  setMessage($("#settings-message"), errorText(r), false);
+}
+
+async function saveSettings() {
+  const scope = $("#settings");
+  clearErrors(scope); $("#settings-problems").replaceChildren();
+  const { patch, bad } = settingsPatch();
+  if (bad) { setMessage($("#settings-message"), "fix the marked fields", false); return; }
+  if (!Object.keys(patch).length) { setMessage($("#settings-message"), "nothing changed", null); return; }
+  const r = await api("PATCH", "/api/config", patch);
+  if (!r.ok) { showProblems(r); return; }
+  ui.settingsDirty = false;
+  const changed = (r.body.changes || []).map((c) => c.path).join(", ") || "nothing";
+  const restart = (r.body.restart_required || []).length ? ` (restart needed: ${r.body.restart_required.join(", ")})` : "";
+  setMessage($("#settings-message"), `Saved: ${changed}${restart}`, true);
+  if (ui.config) renderSettings(ui.config.settings || {});
+}
+
+async function restoreSettings(file) {
+  clearErrors($("#settings")); $("#settings-problems").replaceChildren();
+  const text = await file.text();
+  const r = await api("POST", "/api/config/restore", text, { raw: true });
+  if (!r.ok) { showProblems(r); return; }
+  ui.settingsDirty = false;
+  setMessage($("#settings-message"), `Restored ${file.name}`, true);
+}
+
+function renderHistory(entries) {
+  const tb = $("#history");
+  tb.replaceChildren();
+  for (const h of entries.slice(0, 20)) {
+    const paths = (h.changes || []).map((c) => c.path).join(", ");
+    tb.append(el("tr", {}, el("td", {}, h.ts || ""), el("td", {}, h.source || ""), el("td", {}, paths)));
+  }
+  if (!entries.length) tb.append(el("tr", {}, el("td", { colSpan: 3, class: "muted" }, "no changes yet")));
+}
+
+// ------------------------------------------------------------------ images
+async function loadImages() {
+  const r = await api("GET", "/api/images");
+  const ul = $("#image-list");
+  ul.replaceChildren();
+  if (!r.ok) return;
+  for (const img of r.body.images) {
+    const play = el("button", { type: "button" }, "Play");
+    play.addEventListener("click", () => chooseAnimation("image", { image: img.id }));
+    const del = el("button", { type: "button", class: "secondary" }, "Delete");
+    del.addEventListener("click", async () => {
+      const d = await api("DELETE", `/api/images/${img.id}`);
+      if (!d.ok) setMessage($("#upload-message"), errorText(d), false);
+      loadImages();
+    });
+    ul.append(el("li", { dataset: { id: img.id } },
+      el("img", { src: img.url, alt: img.name, loading: "lazy" }),
+      el("div", { class: "name" }, img.name),
+      el("div", { class: "muted small" }, img.frames > 1 ? `${img.frames} frames, ${(img.duration_ms / 1000).toFixed(1)} s` : "still"),
+      el("div", { class: "buttons" }, play, del)));
+  }
+  if (!r.body.images.length) ul.append(el("li", { class: "muted" }, "no images yet"));
+  markPlayingImage();
+}
+
+function markPlayingImage() {
+  const st = ui.state;
+  const id = st && st.effect === "image" && st.params ? st.params.image : null;
+  document.querySelectorAll("#image-list li[data-id]").forEach((li) => li.classList.toggle("playing", li.dataset.id === id));
+}
+
+async function upload(ev) {
+  ev.preventDefault();
+  const input = $("#image-file");
+  const msg = $("#upload-message");
+  if (!input.files.length) { setMessage(msg, "choose a PNG, GIF or JPEG first", false); return; }
+  const fd = new FormData();
+  fd.append("file", input.files[0]);
+  setMessage(msg, "uploading…", null);
+  const r = await api("POST", "/api/images", fd);
+  if (!r.ok) { setMessage(msg, errorText(r), false); return; }
+  setMessage(msg, `Uploaded ${r.body.name} (${r.body.frames} frame${r.body.frames > 1 ? "s" : ""})`, true);
+  input.value = "";
+  await loadImages();
+}
+
+// ------------------------------------------------------------------ live events
+let source = null;
+function connect() {
+  if (source) source.close();
+  source = new EventSource("/api/events?preview=1");
+  const on = (name, fn) => source.addEventListener(name, (e) => { try { fn(JSON.parse(e.data)); } catch (err) { console.error(name, err); } });
+  on("status", applyStatus);
+  on("info", (info) => { ui.info = info; $("#device").textContent = info.device_id || ""; });
+  on("animations", (cat) => { ui.catalogue = cat; renderCatalogue(); });
+  on("state", applyState);
+  on("health", applyHealth);
+  on("metrics", applyMetrics);
+  on("events", addEvent);
+  on("config", applyConfig);
+  on("preview", drawPreview);
+  source.onerror = () => {
+    applyStatus("reconnecting");
+    if (source.readyState === EventSource.CLOSED) setTimeout(connect, 5000);
+  };
+}
+
+async function checkSession() {
+  const r = await api("GET", "/api/session");
+  if (r.ok && r.body.auth_required) {
+    const lo = $("#logout");
+    lo.classList.remove("hidden");
+    lo.addEventListener("click", async () => { await api("POST", "/api/logout", {}); location.href = "/login"; });
+  }
+}
+
+function init() {
+  $("#animation").addEventListener("change", (e) => chooseAnimation(e.target.value));
+  const b = $("#brightness");
+  b.addEventListener("input", () => { $("#brightness-value").textContent = b.value; sendBrightness(parseInt(b.value, 10)); });
+  $("#power").addEventListener("click", async () => {
+    const r = await api("POST", "/api/power", { state: "TOGGLE" });
+    if (r.ok) applyState(r.body.state); else setMessage($("#control-message"), errorText(r), false);
+  });
+  $("#identify").addEventListener("click", async () => {
+    const r = await api("POST", "/api/identify", { seconds: 5 });
+    setMessage($("#control-message"), r.ok ? "Flashing for 5 s" : errorText(r), r.ok);
+  });
+  $("#settings-save").addEventListener("click", saveSettings);
+  $("#settings-reset").addEventListener("click", () => {
+    ui.settingsDirty = false; clearErrors($("#settings")); $("#settings-problems").replaceChildren();
+    setMessage($("#settings-message"), "", null);
+    if (ui.config) renderSettings(ui.config.settings || {});
+  });
+  $("#restore-file").addEventListener("change", (e) => { if (e.target.files.length) restoreSettings(e.target.files[0]); e.target.value = ""; });
+  $("#upload-form").addEventListener("submit", upload);
+  setInterval(() => {
+    if (ui.lastPreview && Date.now() - ui.lastPreview > 5000) $("#preview-note").textContent = "no frames (engine offline?)";
+  }, 2000);
+  checkSession();
+  loadImages();
+  connect();
+}
+
+document.addEventListener("DOMContentLoaded", init);

@@ -181,6 +181,9 @@ class Animation(abc.ABC):
     params: ClassVar[tuple[Param, ...]] = ()
     #: Hidden animations (test patterns, images) are registered but marked so in the catalogue.
     category: ClassVar[str] = "effect"
+    #: True when a frame depends on earlier draw() calls (a simulation stepped in t).
+    #: Such animations must be deterministic for a seed and restart when t goes back.
+    stateful: ClassVar[bool] = False
 
     def __init__(self, width: int, height: int, params: Mapping[str, Any], seed: int = 0) -> None:
         self.width = width

@@ -1,0 +1,201 @@
+"""Playful effects: fireworks and bouncing balls.
+
+Owns these two animations. Both are pure functions of ``t``: rocket launch
+times, burst shapes and ball paths are computed in closed form from tables
+drawn from ``self.rng`` in ``setup``. Knows nothing of the engine, MQTT,
+files, clocks or sleep.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from animations.base import Animation, Param, register
+from animations.common import Splat, finite_time, hsv_to_rgb, wrap
+
+TAU = 2.0 * math.pi
+
+
+@register
+class Fireworks(Animation):
+    """Rockets rising and bursting into showers of sparks that fall and fade."""
+
+    name = "fireworks"
+    title = "Fireworks"
+    description = "Rockets shooting up and bursting into colourful, glittering showers."
+    params = (
+        Param("rate", "float", 0.8, min=0.2, max=3.0, help="Rockets per second"),
+        Param("size", "float", 1.0, min=0.3, max=2.0, help="Size of the bursts"),
+        Param("gravity", "float", 1.0, min=0.0, max=3.0, help="How fast the sparks fall"),
+        Param("sparkle", "bool", True, help="Make the sparks glitter as they fade"),
+    )
+
+    BURSTS = 32
+    SPARKS = 72
+    RISE_S = 0.9
+    LIFE_S = 2.2
+    TRAIL = (0.0, 0.05, 0.1)
+
+    def setup(self) -> None:
+        rng = self.rng
+        n, k = self.BURSTS, self.SPARKS
+        self._bx = rng.uniform(0.15, 0.85, n)
+        self._by = rng.uniform(0.2, 0.5, n)
+        self._jitter = rng.uniform(0.0, 0.6, n)
+        hue = rng.random(n)
+        self._rgb = hsv_to_rgb(hue, rng.uniform(0.5, 1.0, n), 1.0)
+        ang = rng.uniform(0.0, TAU, (n, k))
+        speed = np.sqrt(rng.uniform(0.05, 1.0, (n, k))) * rng.uniform(0.8, 1.2, (n, 1))
+        self._vx = (np.cos(ang) * speed).astype(np.float32)
+        self._vy = (np.sin(ang) * speed).astype(np.float32)
+        self._rate = rng.uniform(8.0, 25.0, (n, k)).astype(np.float32)
+        self._phase = rng.uniform(0.0, TAU, (n, k)).astype(np.float32)
+        self._splat = Splat(self.width, self.height)
+        self._trail = np.asarray(self.TRAIL, np.float32)[:, None]
+        self._trail_w = np.asarray([1.0, 0.45, 0.2], np.float32)[:, None]
+
+    def draw(self, t: float) -> np.ndarray:
+        t = finite_time(t)
+        w, h = self.width, self.height
+        interval = 1.0 / self.p["rate"]
+        span = self.RISE_S + self.LIFE_S + interval
+        splat = self._splat
+        splat.clear()
+        radius = 0.3 * min(w, h) * self.p["size"] + 1.0
+        g = 0.45 * h * self.p["gravity"]
+        xs: list[np.ndarray] = []
+        ys: list[np.ndarray] = []
+        cols: list[np.ndarray] = []
+        wts: list[np.ndarray] = []
+        newest = math.floor(t / interval)
+        for k in range(newest - math.ceil(span / interval), newest + 1):
+            i = k % self.BURSTS
+            tau = t - (k + float(self._jitter[i])) * interval
+            if tau < 0.0:
+                continue
+            bx = float(self._bx[i]) * (w - 1)
+            by = float(self._by[i]) * (h - 1)
+            if tau < self.RISE_S:
+                # The rocket: a dot slowing as it climbs, with a short spark trail.
+                f = 1.0 - (1.0 - tau / self.RISE_S) ** 2
+                ry = (h - 1) + (by - (h - 1)) * f
+                trail = np.asarray([0.0, 1.0, 2.0, 3.0], np.float32)
+                xs.append(np.full(4, bx, np.float32))
+                ys.append(ry + trail * np.float32(0.6 + 0.8 * (1 - f)))
+                cols.append(np.broadcast_to(np.asarray([1.0, 0.8, 0.5], np.float32), (4, 3)))
+                wts.append(np.asarray([300.0, 120.0, 60.0, 25.0], np.float32))
+                continue
+            age = tau - self.RISE_S
+            if age >= self.LIFE_S:
+                continue
+            # Sparks: fast out, air drag, then falling; a few trail samples each.
+            a = np.maximum(np.float32(age) - self._trail, np.float32(0.0))  # (3, 1)
+            spread = radius * (1.0 - np.exp(-a * 3.0)) / (1.0 - math.exp(-3.0 * self.LIFE_S))
+            x = bx + self._vx[i] * spread
+            y = by + self._vy[i] * spread + np.float32(0.5 * g) * a * a
+            life = 1.0 - age / self.LIFE_S
+            weight = np.float32(520.0 * life * life) * self._trail_w
+            if self.p["sparkle"]:
+                flick = np.sin(self._rate[i] * np.float32(wrap(t, 1000 * TAU)) + self._phase[i])
+                weight = weight * (np.float32(0.65) + np.float32(0.35) * flick)
+            # White-hot at first, then the burst's colour.
+            hot = max(0.0, 1.0 - age * 3.0)
+            rgb = self._rgb[i] * np.float32(1.0 - hot) + np.float32(hot)
+            xs.append(x.ravel())
+            ys.append(y.ravel())
+            cols.append(np.broadcast_to(rgb, (x.size, 3)))
+            wts.append(np.broadcast_to(weight, x.shape).ravel())
+        if xs:
+            splat.add(np.concatenate(xs), np.concatenate(ys), np.concatenate(cols),
+                      np.concatenate(wts))
+        return splat.frame
+
+
+@register
+class BouncingBalls(Animation):
+    """Shiny balls bouncing around the panel."""
+
+    name = "balls"
+    title = "Bouncing balls"
+    description = "Colourful balls bouncing off the edges, with or without gravity."
+    params = (
+        Param("count", "int", 5, min=1, max=12, help="Number of balls"),
+        Param("size", "float", 0.12, min=0.03, max=0.3,
+              help="Ball radius as a fraction of the panel's shorter side"),
+        Param("speed", "float", 1.0, min=0.1, max=4.0, help="How fast the balls move"),
+        Param("gravity", "bool", True, help="Balls fall and bounce (off: they float)"),
+        Param("saturation", "float", 0.85, min=0.0, max=1.0, help="Colour saturation"),
+    )
+
+    MAX_BALLS = 12
+
+    def setup(self) -> None:
+        rng = self.rng
+        n = self.MAX_BALLS
+        self._x0 = rng.random(n)
+        self._y0 = rng.random(n)
+        self._vx = rng.uniform(0.15, 0.45, n) * rng.choice((-1.0, 1.0), n)
+        self._vy = rng.uniform(0.15, 0.45, n) * rng.choice((-1.0, 1.0), n)
+        self._bounce_s = rng.uniform(1.2, 2.4, n)
+        self._height = rng.uniform(0.55, 1.0, n)
+        self._size = rng.uniform(0.75, 1.25, n)
+        # Golden-ratio hue steps: any number of balls gets well-separated colours.
+        self._hue = (np.arange(n) * 0.618034 + rng.random()) % 1.0
+        self._out = np.zeros((self.height, self.width, 3), np.float32)
+        self._xs = np.arange(self.width, dtype=np.float32)
+        self._ys = np.arange(self.height, dtype=np.float32)
+
+    @staticmethod
+    def _reflect(u: float, length: float) -> float:
+        """Return ``u`` folded into 0..length like a ball bouncing between two walls."""
+        if length <= 0:
+            return 0.0
+        u = wrap(u, 2 * length)
+        return u if u <= length else 2 * length - u
+
+    def draw(self, t: float) -> np.ndarray:
+        t = finite_time(t)
+        w, h = self.width, self.height
+        out = self._out
+        out.fill(0.0)
+        s = t * self.p["speed"]
+        base_r = max(0.6, self.p["size"] * min(w, h))
+        rgb = hsv_to_rgb(self._hue, self.p["saturation"], 1.0) * np.float32(255.0)
+        for i in range(self.p["count"]):
+            r = base_r * float(self._size[i])
+            span_x = w - 1 - 2 * r
+            span_y = h - 1 - 2 * r
+            cx = r + self._reflect(float(self._x0[i]) * max(span_x, 0) + float(self._vx[i]) * s * w,
+                                   span_x)
+            if self.p["gravity"]:
+                period = float(self._bounce_s[i])
+                tau = wrap(s + float(self._y0[i]) * period, period) / period
+                lift = 4.0 * tau * (1.0 - tau) * float(self._height[i])
+                cy = (h - 1 - r) - max(span_y, 0) * lift
+            else:
+                cy = r + self._reflect(float(self._y0[i]) * max(span_y, 0)
+                                       + float(self._vy[i]) * s * h, span_y)
+            if span_x < 0:
+                cx = (w - 1) / 2
+            if span_y < 0:
+                cy = (h - 1) / 2
+            # Only the ball's bounding box is touched.
+            x0, x1 = max(0, int(cx - r - 1)), min(w, int(cx + r + 2))
+            y0, y1 = max(0, int(cy - r - 1)), min(h, int(cy + r + 2))
+            if x0 >= x1 or y0 >= y1:
+                continue
+            dx = self._xs[x0:x1] - np.float32(cx)
+            dy = self._ys[y0:y1, None] - np.float32(cy)
+            d = np.sqrt(dx * dx + dy * dy)
+            # Anti-aliased edge, and a highlight up and to the left for a 3D look.
+            cover = np.clip(np.float32(r + 0.5) - d, 0.0, 1.0)
+            hx = dx + np.float32(0.35 * r)
+            hy = dy + np.float32(0.35 * r)
+            shade = np.float32(1.0) - np.sqrt(hx * hx + hy * hy) / np.float32(2.2 * r)
+            shade = np.clip(shade, 0.25, 1.0)
+            ball = (cover * shade)[..., None] * rgb[i]
+            region = out[y0:y1, x0:x1]
+            np.maximum(region, ball, out=region)
+        return out

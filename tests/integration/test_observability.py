@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -59,3 +60,63 @@ def test_start_at_starts_a_group_on_the_same_phase(engine_factory: Factory,
               for d in ("left", "right")]
     # Animations are pure functions of t; both boxes put t=0 at the same wall time.
     assert [s["started_at"] for s in states] == [start_at, start_at]
+
+
+def test_health_degrades_for_a_slow_animation_and_recovers(
+        engine_factory: Factory, probe: Probe, tmp_path: Path) -> None:
+    flag = tmp_path / "slow.flag"
+    flag.touch()
+    engine_factory("slow", env={"LIGHTBOX_EXTRA_ANIMATIONS": "tests.integration.slow_animation",
+                                "LIGHTBOX_SLOW_FLAG": str(flag)},
+                   health={"interval_s": 1},
+                   # Drawn inline, so its slowness is the render loop's (a sandboxed
+                   # animation would only show stale frames).
+                   animation={"isolation": "none"})
+    p = probe().subscribe("lightbox/slow/health", "lightbox/slow/events")
+    p.publish("lightbox/slow/cmd/animation", "slow_test")
+    sick = p.wait_for("lightbox/slow/health", lambda h: h["checks"]["render"]["status"]
+                      == "degraded", timeout_s=30)
+    assert sick["status"] == "degraded"
+    assert any(r.startswith("render: ") and "fps is below 90% of 30" in r
+               for r in sick["reasons"])
+    assert sick["checks"]["render"]["fps"] < 27
+    mark = p.mark()
+    flag.unlink()
+    well = p.wait_for("lightbox/slow/health", lambda h: h["status"] == "ok", since=mark,
+                      timeout_s=30)
+    assert well["reasons"] == [] and well["checks"]["render"]["fps"] >= 27
+
+
+def test_health_reports_a_failing_display_and_its_recovery(
+        engine_factory: Factory, probe: Probe) -> None:
+    eng = engine_factory("flaky", display={"retry_initial_s": 0.5, "retry_max_s": 1},
+                         health={"interval_s": 1})
+    p = probe().subscribe("lightbox/flaky/health", "lightbox/flaky/events")
+    eng.fault_path.write_text("HUB75 cable unplugged")
+    sick = p.wait_for("lightbox/flaky/health", lambda h: h["status"] == "failed",
+                      timeout_s=20)
+    assert sick["checks"]["display"]["error"].endswith("HUB75 cable unplugged")
+    assert any(r.startswith("display: virtual driver failed") for r in sick["reasons"])
+    eng.fault_path.unlink()
+    p.wait_for("lightbox/flaky/events", lambda e: e.get("event") == "display_recovered",
+               timeout_s=20)
+    p.wait_for("lightbox/flaky/health", lambda h: h["checks"]["display"]["status"] == "ok",
+               timeout_s=20)
+
+
+def test_health_is_degraded_when_running_from_a_backup(
+        engine_factory: Factory, probe: Probe, tmp_path: Path) -> None:
+    eng = engine_factory("cfg", health={"interval_s": 1})
+    eng.stop()
+    # Keep the good file as the newest backup, then break the file itself.
+    backups = eng.settings_path.parent / "backups"
+    backups.mkdir(exist_ok=True)
+    (backups / "settings-20260101T000000000000Z.json").write_text(
+        eng.settings_path.read_text())
+    eng.settings_path.write_text('{"display": {"fps": "fast"}}')
+    eng.start()
+    p = probe().subscribe("lightbox/cfg/health")
+    h = p.wait_for("lightbox/cfg/health", lambda h: h["checks"]["config"]["status"]
+                   == "degraded", timeout_s=20)
+    assert h["checks"]["config"]["source"].startswith("backup:")
+    assert any("display.fps" in r for r in h["reasons"])

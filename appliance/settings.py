@@ -544,7 +544,13 @@ class SettingsStore:
         old_data = dump(old) if old is not None else _read_json(self.path)
         changes = diff_paths(old_data, new_data)
         self.backup_current()
-        atomic_write(self.path, to_json_bytes(new_data))
+        # Keep the file's mode: the installer makes it 0644 (it holds no secrets) so the
+        # web bridge, which runs as another user, can still read it after a change.
+        try:
+            mode = self.path.stat().st_mode & 0o777
+        except OSError:
+            mode = 0o640
+        atomic_write(self.path, to_json_bytes(new_data), mode)
         self.log_change(source, changes)
         return changes
 

@@ -1,0 +1,431 @@
+"""`lightbox verify`: the deployment checklist of a running install, as PASS/FAIL lines.
+
+Checks what docs/deployment.md lists: settings and secret files, the systemd
+units (active, enabled, engine READY), the broker (anonymous refused, the
+monitor user reads health but cannot command), fresh retained health, a
+command round trip, every GET endpoint of the bridge with the token, auth on
+writes, and log rotation. Credentials come from the files the settings point
+to, plus the monitor's password file (``--monitor-password-file``). Talks MQTT
+only through ``appliance.mqtt_link.CheckClient``. Knows nothing of the render
+loop or Flask.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from appliance import topics
+from appliance.cli import settings_arg
+from appliance.settings import Settings, SettingsError, load, read_secret
+
+INSTALLED_SETTINGS = Path("/etc/lightbox/settings.json")
+DEFAULT_MONITOR_USER = "lightbox-monitor"
+MONITOR_PASSWORD_NAME = "mqtt-monitor.password"
+LOGROTATE_CONF = Path("/etc/logrotate.d/lightbox")
+UNITS = ("mosquitto.service", "lightbox-engine.service", "lightbox-bridge.service",
+         "lightbox.target")
+#: GET endpoints of the bridge that must answer 200 (CONTRACT.md section 4).
+GET_ENDPOINTS = ("/", "/api/health", "/api/state", "/api/animations", "/api/metrics",
+                 "/api/info", "/api/config", "/api/config/backup", "/api/config/history",
+                 "/api/images", "/metrics", "/api/openapi.json")
+SSE_ENDPOINT = "/api/events"
+NOT_AUTHORIZED = 0x87
+
+
+@dataclass
+class Check:
+    """One line of the checklist."""
+
+    name: str
+    ok: bool
+    detail: str = ""
+
+
+def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
+    """Add the options of `lightbox verify`."""
+    settings_arg(parser)
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument("--no-systemd", action="store_true",
+                        help="skip the unit checks (for a manual run without systemd)")
+    parser.add_argument("--monitor-user", default=DEFAULT_MONITOR_USER,
+                        help="read-only broker user (default: %(default)s)")
+    parser.add_argument("--monitor-password-file", metavar="PATH", default=None,
+                        help="its password file (default: mqtt-monitor.password beside "
+                             "mqtt.password_file, as install.sh writes it)")
+    parser.add_argument("--logrotate-conf", metavar="PATH", default=str(LOGROTATE_CONF),
+                        help="logrotate config to check (default: %(default)s)")
+    parser.add_argument("--timeout", type=float, default=5.0,
+                        help="seconds to wait for each answer (default: %(default)s)")
+
+
+class Verifier:
+    """Runs the checks in order and collects the lines."""
+
+    def __init__(self, args: argparse.Namespace, settings_path: Path) -> None:
+        self.args = args
+        self.path = settings_path
+        self.timeout_s: float = args.timeout
+        self.checks: list[Check] = []
+        self.settings: Settings | None = None
+        self.state: dict[str, Any] | None = None
+        self.catalogue: list[dict[str, Any]] = []
+
+    # ------------------------------------------------------------------ helpers
+    def add(self, name: str, ok: bool, detail: str = "") -> bool:
+        """Record one result."""
+        self.checks.append(Check(name, ok, detail))
+        return ok
+
+    def guard(self, name: str, fn: Callable[[], tuple[bool, str]]) -> bool:
+        """Run one check; an exception is a FAIL with its message, never a crash."""
+        try:
+            ok, detail = fn()
+        except Exception as exc:
+            ok, detail = False, f"{type(exc).__name__}: {exc}"
+        return self.add(name, ok, detail)
+
+    @property
+    def base(self) -> str:
+        assert self.settings is not None
+        return topics.base(self.settings.mqtt.base_topic, self.settings.device_id)
+
+    def mqtt(self, user: str | None, password: str | None) -> Any:
+        from appliance.mqtt_link import CheckClient
+
+        assert self.settings is not None
+        m = self.settings.mqtt
+        return CheckClient(m.host, m.port, user, password, m.tls)
+
+    def monitor_password_file(self) -> Path:
+        if self.args.monitor_password_file:
+            return Path(self.args.monitor_password_file)
+        assert self.settings is not None
+        pw = self.settings.mqtt.password_file
+        folder = pw.parent if pw is not None else self.path.parent / "secrets"
+        return folder / MONITOR_PASSWORD_NAME
+
+    # ------------------------------------------------------------------ the checklist
+    def run(self) -> list[Check]:
+        """Run every check; later checks that need the settings are skipped as FAIL."""
+        if not self.check_settings():
+            return self.checks
+        self.check_secrets()
+        if self.args.no_systemd:
+            pass
+        elif not Path("/run/systemd/system").is_dir():
+            self.add("systemd units", False,
+                     "systemd is not running as PID 1 here (no /run/systemd/system), so the "
+                     "units cannot be checked; use --no-systemd for a manual run")
+        else:
+            self.check_units()
+        self.check_broker()
+        self.check_round_trip()
+        self.check_http()
+        self.check_logrotate()
+        return self.checks
+
+    def check_settings(self) -> bool:
+        try:
+            self.settings = load(self.path)
+        except SettingsError as exc:
+            return self.add("settings valid", False, f"{self.path}: " + "; ".join(exc.lines()))
+        return self.add("settings valid", True, str(self.path))
+
+    def check_secrets(self) -> None:
+        assert self.settings is not None
+        files = {"mqtt.password_file": self.settings.mqtt.password_file,
+                 "bridge.mqtt_password_file": self.settings.bridge.mqtt_password_file,
+                 "bridge.auth_token_file": self.settings.bridge.auth_token_file,
+                 "monitor password": self.monitor_password_file()}
+        for label, path in files.items():
+            if path is None:
+                self.add(f"secret {label}", False, "not set in the settings")
+                continue
+
+            def one(p: Path = path) -> tuple[bool, str]:
+                mode = p.stat().st_mode & 0o777
+                if not read_secret(p):
+                    return False, f"{p} is empty"
+                if mode & 0o007:
+                    return False, f"{p} is readable by everyone (mode {mode:04o})"
+                return True, f"{p} (mode {mode:04o})"
+
+            self.guard(f"secret {label}", one)
+
+    def check_units(self) -> None:
+        for unit in UNITS:
+            def one(u: str = unit) -> tuple[bool, str]:
+                active = _systemctl("is-active", u)
+                enabled = _systemctl("is-enabled", u)
+                return (active == "active" and enabled == "enabled",
+                        f"{active}, {enabled}")
+
+            self.guard(f"unit {unit} active and enabled", one)
+
+        def ready() -> tuple[bool, str]:
+            props = _show("lightbox-engine.service", "Type", "ActiveState", "SubState",
+                          "StatusText", "NRestarts", "WatchdogUSec")
+            ok = props.get("Type") == "notify" and props.get("ActiveState") == "active"
+            return ok, (f"{props.get('ActiveState')}/{props.get('SubState')}, "
+                        f"status {props.get('StatusText') or '-'!r}, "
+                        f"restarts {props.get('NRestarts')}, watchdog {props.get('WatchdogUSec')}")
+
+        self.guard("engine READY (sd_notify)", ready)
+
+    def check_broker(self) -> None:
+        assert self.settings is not None
+
+        def anonymous() -> tuple[bool, str]:
+            c = self.mqtt(None, None)
+            try:
+                if c.connect(self.timeout_s):
+                    return False, "an anonymous client was let in"
+                reason = str(c.refused)
+                unreachable = reason.startswith(("cannot reach", "no answer"))
+                return not unreachable, reason
+            finally:
+                c.close()
+
+        self.guard("broker refuses anonymous clients", anonymous)
+        pw_file = self.monitor_password_file()
+        password = read_secret(pw_file) if pw_file.exists() else None
+        mon = self.mqtt(self.args.monitor_user, password)
+        try:
+            if not mon.connect(self.timeout_s):
+                self.add("monitor user logs in", False, f"{self.args.monitor_user}: {mon.refused}")
+                return
+            self.add("monitor user logs in", True, self.args.monitor_user)
+            self.guard("engine online (retained status)", lambda: self._status(mon))
+            self.guard("health fresh and not failed", lambda: self._health(mon))
+            self.guard("monitor user cannot command", lambda: self._cannot_command(mon))
+        finally:
+            mon.close()
+
+    def _status(self, mon: Any) -> tuple[bool, str]:
+        topic = topics.state_topic(self.base, "status")
+        got = mon.read([topic], wait_s=self.timeout_s, until=lambda m: topic in m)
+        value = got.get(topic, b"").decode(errors="replace")
+        return value == "online", f"{topic} = {value or '(nothing retained)'}"
+
+    def _health(self, mon: Any) -> tuple[bool, str]:
+        assert self.settings is not None
+        topic = topics.state_topic(self.base, "health")
+        got = mon.read([topic], wait_s=self.timeout_s, until=lambda m: topic in m)
+        if topic not in got:
+            return False, f"nothing on {topic}"
+        health = json.loads(got[topic])
+        ts = datetime.fromisoformat(str(health["ts"]).replace("Z", "+00:00"))
+        age = (datetime.now(UTC) - ts).total_seconds()
+        limit = max(3 * self.settings.health.interval_s, 30.0)
+        status = health.get("status")
+        reasons = "; ".join(health.get("reasons") or []) or "no reasons"
+        detail = f"status {status} ({reasons}), {age:.0f} s old (limit {limit:.0f} s)"
+        return age <= limit and status in ("ok", "degraded"), detail
+
+    def _cannot_command(self, mon: Any) -> tuple[bool, str]:
+        # Harmless if it ever got through: reload re-reads the same settings file.
+        topic = topics.command(self.base, "reload")
+        code = mon.publish(topic, b"", timeout_s=self.timeout_s)
+        if code is None:
+            return False, f"no PUBACK for {topic}"
+        return code == NOT_AUTHORIZED, f"PUBACK {code:#04x} on {topic} (want 0x87 Not authorized)"
+
+    def check_round_trip(self) -> None:
+        assert self.settings is not None
+        b = self.settings.bridge
+        user = b.mqtt_username
+        if user is None:
+            self.add("command round trip", False, "bridge.mqtt_username is not set")
+            return
+        c = self.mqtt(user, read_secret(b.mqtt_password_file))
+        try:
+            if not c.connect(self.timeout_s):
+                self.add("command round trip", False, f"{user} refused: {c.refused}")
+                return
+            self.guard("command round trip (set an animation, see state, set it back)",
+                       lambda: self._round_trip(c))
+        finally:
+            c.close()
+
+    def _round_trip(self, c: Any) -> tuple[bool, str]:
+        state_t = topics.state_topic(self.base, "state")
+        cat_t = topics.state_topic(self.base, "animations")
+        got = c.read([state_t, cat_t], wait_s=self.timeout_s,
+                     until=lambda m: state_t in m and cat_t in m)
+        if state_t not in got or cat_t not in got:
+            return False, "no retained state or animations"
+        state = json.loads(got[state_t])
+        self.state = state
+        self.catalogue = json.loads(got[cat_t])
+        original = state["effect"]
+        other = next((a["name"] for a in self.catalogue if a["name"] != original), None)
+        if other is None:
+            return False, "only one animation: nothing to switch to"
+        topic = topics.command(self.base, "animation")
+        assert self.settings is not None
+        prefix = topics.reply_prefix(self.settings.mqtt.base_topic, "verify")
+        reply_t = f"{prefix}/{uuid.uuid4().hex[:8]}"
+        t0 = time.monotonic()
+        reply = c.request(topic, json.dumps({"name": other}).encode(), reply_t, self.timeout_s)
+        if reply is None:
+            return False, f"no reply to {topic} within {self.timeout_s} s"
+        body = json.loads(reply)
+        if not body.get("ok") or body.get("state", {}).get("effect") != other:
+            return False, f"switching to {other} failed: {body}"
+        ms = (time.monotonic() - t0) * 1000
+        seen = c.read([state_t], wait_s=self.timeout_s,
+                      until=lambda m: json.loads(m.get(state_t, b"{}")).get("effect") == other)
+        if json.loads(seen.get(state_t, b"{}")).get("effect") != other:
+            return False, f"state never showed {other}"
+        back = {"name": original, "params": state.get("params") or {}}
+        reply = c.request(topic, json.dumps(back).encode(), reply_t, self.timeout_s)
+        restored = reply is not None and json.loads(reply).get("state", {}).get("effect")
+        if restored != original:
+            return False, f"could not set {original} back: {reply!r}"
+        return True, f"{original} -> {other} ({ms:.0f} ms) -> {original}"
+
+    # ------------------------------------------------------------------ HTTP
+    def check_http(self) -> None:
+        assert self.settings is not None
+        b = self.settings.bridge
+        host = "127.0.0.1" if b.host in ("0.0.0.0", "::", "") else b.host
+        root = f"http://{host}:{b.port}"
+        token = read_secret(b.auth_token_file) if b.auth_token_file else None
+        auth = {"Authorization": f"Bearer {token}"} if token else {}
+        for path in GET_ENDPOINTS:
+            def one(p: str = path) -> tuple[bool, str]:
+                status, headers, body = _http("GET", root + p, auth, None, self.timeout_s)
+                detail = f"{status} {headers.get('Content-Type', '')}".strip()
+                if status != 200:
+                    detail += f": {body[:200]!r}"
+                return status == 200, detail
+
+            self.guard(f"GET {path}", one)
+
+        def sse() -> tuple[bool, str]:
+            status, headers, _ = _http("GET", root + SSE_ENDPOINT, auth, None, self.timeout_s,
+                                       read_body=False)
+            ctype = headers.get("Content-Type", "")
+            return status == 200 and "text/event-stream" in ctype, f"{status} {ctype}"
+
+        self.guard(f"GET {SSE_ENDPOINT} (stream opens)", sse)
+
+        def headers_ok() -> tuple[bool, str]:
+            _, headers, _ = _http("GET", root + "/", auth, None, self.timeout_s)
+            want = ("Content-Security-Policy", "X-Content-Type-Options")
+            missing = [h for h in want if h not in headers]
+            return not missing, "missing " + ", ".join(missing) if missing else "present"
+
+        self.guard("security headers", headers_ok)
+        effect = (self.state or {}).get("effect") or self.settings.animation.default
+        payload = json.dumps({"name": effect}).encode()
+        if token is None:
+            self.add("writes need the token", False,
+                     "bridge.auth_token_file is not set: anyone on the LAN can write")
+        else:
+            def no_token() -> tuple[bool, str]:
+                status, _, _ = _http("POST", root + "/api/animation", {}, payload,
+                                        self.timeout_s)
+                return status == 401, f"POST /api/animation without token: {status}"
+
+            self.guard("writes need the token (401 without)", no_token)
+
+        def with_token() -> tuple[bool, str]:
+            status, _, body = _http("POST", root + "/api/animation", auth, payload,
+                                    self.timeout_s)
+            return status == 200, f"POST /api/animation {effect}: {status} {body[:120]!r}"
+
+        self.guard("write with the token", with_token)
+
+    def check_logrotate(self) -> None:
+        conf = Path(self.args.logrotate_conf)
+
+        def one() -> tuple[bool, str]:
+            if not conf.exists():
+                return False, f"{conf} is missing"
+            exe = shutil.which("logrotate") or "/usr/sbin/logrotate"
+            if not Path(exe).exists():
+                return False, "logrotate is not installed"
+            r = subprocess.run([exe, "--debug", str(conf)], capture_output=True, text=True,
+                               timeout=30)
+            problems = [ln for ln in r.stderr.splitlines() if ln.startswith("error")]
+            if r.returncode != 0 or problems:
+                return False, "; ".join(problems or [r.stderr.strip()[-300:]])
+            return True, str(conf)
+
+        self.guard("log rotation configured", one)
+
+
+# ---------------------------------------------------------------------------------------
+
+
+def _systemctl(verb: str, unit: str) -> str:
+    r = subprocess.run(["systemctl", verb, unit], capture_output=True, text=True, timeout=15)
+    return (r.stdout.strip() or r.stderr.strip() or f"exit {r.returncode}").splitlines()[0]
+
+
+def _show(unit: str, *props: str) -> dict[str, str]:
+    r = subprocess.run(["systemctl", "show", unit, *(f"-p{p}" for p in props)],
+                       capture_output=True, text=True, timeout=15)
+    return dict(line.split("=", 1) for line in r.stdout.splitlines() if "=" in line)
+
+
+def _http(method: str, url: str, headers: dict[str, str], body: bytes | None,
+          timeout_s: float, read_body: bool = True) -> tuple[int, dict[str, str], bytes]:
+    hdrs = {"Accept": "application/json, text/html;q=0.9, */*;q=0.5", **headers}
+    if body is not None:
+        hdrs["Content-Type"] = "application/json"
+    req = urllib.request.Request(url, data=body, method=method, headers=hdrs)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout_s) as resp:
+            data = resp.read() if read_body else b""
+            return resp.status, dict(resp.headers.items()), data
+    except urllib.error.HTTPError as err:
+        data = err.read() if read_body else b""
+        return err.code, dict(err.headers.items()), data
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return 0, {}, f"no answer: {reason}".encode()
+
+
+def default_path(cli_value: str | None) -> Path:
+    """--settings, else $LIGHTBOX_SETTINGS, else ./settings.json, else the installed file."""
+    if cli_value:
+        return Path(cli_value)
+    env = os.environ.get("LIGHTBOX_SETTINGS")
+    if env:
+        return Path(env)
+    local = Path("settings.json")
+    return local if local.exists() or not INSTALLED_SETTINGS.exists() else INSTALLED_SETTINGS
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the checklist; exit 0 only when every check passes."""
+    checks = Verifier(args, default_path(args.settings)).run()
+    failed = [c for c in checks if not c.ok]
+    if args.json:
+        print(json.dumps({"ok": not failed, "passed": len(checks) - len(failed),
+                          "failed": len(failed), "checks": [asdict(c) for c in checks]},
+                         indent=2))
+    else:
+        width = max(len(c.name) for c in checks)
+        for c in checks:
+            print(f"{'PASS' if c.ok else 'FAIL'}  {c.name:<{width}}  {c.detail}")
+        print(f"\n{len(checks)} checks: {len(checks) - len(failed)} passed, "
+              f"{len(failed)} failed")
+        sys.stdout.flush()
+    return 0 if not failed else 1

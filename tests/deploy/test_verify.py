@@ -1,0 +1,143 @@
+"""`lightbox verify` against a real local set-up: broker, engine and bridge subprocesses.
+
+There is no systemd here, so it runs with --no-systemd (the unit checks run in
+tests/deploy/test_nspawn.py, inside a booted systemd). It must print PASS for
+every check of a healthy set-up, FAIL when the engine is stopped, and FAIL the
+unit checks with a reason when systemd is missing and --no-systemd is not given.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from appliance.broker import REPO_ROOT, LocalBroker, free_port
+from tests.conftest import need
+from tests.support import LightboxProcess, http_port_ready, wait_until
+
+pytestmark = pytest.mark.integration
+
+HAS_BRIDGE = importlib.util.find_spec("bridge.cli") is not None
+
+
+def run_verify(settings: Path, *extra: str, monitor: Path) -> tuple[int, str, dict[str, Any]]:
+    cmd = [sys.executable, "-m", "appliance", "verify", "--settings", str(settings),
+           "--monitor-password-file", str(monitor), "--timeout", "5", *extra]
+    text = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    js = subprocess.run([*cmd, "--json"], capture_output=True, text=True, timeout=120)
+    return text.returncode, text.stdout + text.stderr, json.loads(js.stdout)
+
+
+@pytest.fixture
+def setup(tmp_path: Path, broker: LocalBroker, engine_factory: Callable[..., LightboxProcess]
+          ) -> Iterator[dict[str, Any]]:
+    token = tmp_path / "bridge-token"
+    token.write_text("verify-test-token\n")
+    token.chmod(0o600)
+    logrotate = tmp_path / "logrotate.conf"
+    conf = (REPO_ROOT / "deploy/logrotate/lightbox").read_text()
+    logrotate.write_text(conf.replace("su root lightbox", "su root root")
+                         .replace("/var/log/lightbox", str(tmp_path / "logs")))
+    port = free_port()
+    engine = engine_factory("verifytest", bridge={"auth_token_file": str(token),
+                                                  "host": "127.0.0.1", "port": port})
+    bridge = None
+    if HAS_BRIDGE:
+        bridge = LightboxProcess("bridge", engine.workdir, engine.settings)
+        bridge.start()
+        try:
+            wait_until(lambda: http_port_ready(port), 30, message="bridge listening")
+        except TimeoutError:
+            raise AssertionError(f"bridge did not start:\n{bridge.log()[-3000:]}") from None
+    yield {"engine": engine, "bridge": bridge, "settings": engine.settings_path,
+           "logrotate": logrotate, "monitor": broker.password_file("lightbox-monitor")}
+    if bridge is not None:
+        bridge.stop()
+
+
+def lines(out: str) -> dict[str, str]:
+    got = {}
+    for line in out.splitlines():
+        if line.startswith(("PASS", "FAIL")):
+            got[line[6:].split("  ")[0].strip()] = line[:4]
+    return got
+
+
+MQTT_CHECKS = ("settings valid", "broker refuses anonymous clients", "monitor user logs in",
+               "engine online (retained status)", "health fresh and not failed",
+               "monitor user cannot command",
+               "command round trip (set an animation, see state, set it back)",
+               "log rotation configured", "secret mqtt.password_file",
+               "secret bridge.auth_token_file", "secret monitor password")
+
+
+def test_verify_passes_on_a_healthy_setup(setup: dict[str, Any]) -> None:
+    code, out, js = run_verify(setup["settings"], "--no-systemd",
+                               "--logrotate-conf", str(setup["logrotate"]),
+                               monitor=setup["monitor"])
+    print(out)
+    got = lines(out)
+    for name in MQTT_CHECKS:
+        assert got.get(name) == "PASS", f"{name}: {got.get(name)}\n{out}"
+    assert not any(k.startswith("unit ") for k in got), "--no-systemd must skip unit checks"
+    assert "checks:" in out and js["checks"] and js["passed"] + js["failed"] == len(js["checks"])
+    if HAS_BRIDGE:
+        assert code == 0 and js["ok"], out
+        for path in ("/api/health", "/api/state", "/metrics", "/api/openapi.json"):
+            assert got[f"GET {path}"] == "PASS"
+        assert got["writes need the token (401 without)"] == "PASS"
+    else:
+        assert code == 1 and any(k.startswith("GET ") and v == "FAIL" for k, v in got.items())
+
+
+def test_verify_fails_when_the_engine_is_stopped(setup: dict[str, Any]) -> None:
+    setup["engine"].stop()
+    code, out, js = run_verify(setup["settings"], "--no-systemd",
+                               "--logrotate-conf", str(setup["logrotate"]),
+                               monitor=setup["monitor"])
+    got = lines(out)
+    assert code == 1 and not js["ok"]
+    assert got["engine online (retained status)"] == "FAIL", out
+    assert got["command round trip (set an animation, see state, set it back)"] == "FAIL"
+    assert got["broker refuses anonymous clients"] == "PASS"
+    assert "offline" in out
+
+
+def test_verify_without_systemd_fails_the_unit_checks(setup: dict[str, Any]) -> None:
+    need("a machine without systemd as PID 1", not Path("/run/systemd/system").is_dir(),
+         "this test checks the no-systemd message")
+    code, out, _ = run_verify(setup["settings"], "--logrotate-conf", str(setup["logrotate"]),
+                              monitor=setup["monitor"])
+    assert code == 1
+    assert lines(out)["systemd units"] == "FAIL" and "--no-systemd" in out
+
+
+def test_verify_flags_a_world_readable_secret_and_a_wrong_monitor_password(
+        setup: dict[str, Any], tmp_path: Path) -> None:
+    bad = tmp_path / "monitor.password"
+    bad.write_text("not-the-password\n")
+    bad.chmod(0o644)
+    code, out, _ = run_verify(setup["settings"], "--no-systemd",
+                              "--logrotate-conf", str(tmp_path / "missing.conf"), monitor=bad)
+    got = lines(out)
+    assert code == 1
+    assert got["secret monitor password"] == "FAIL" and "readable by everyone" in out
+    assert got["monitor user logs in"] == "FAIL"
+    assert got["log rotation configured"] == "FAIL"
+
+
+def test_verify_reports_invalid_settings(tmp_path: Path) -> None:
+    bad = tmp_path / "settings.json"
+    bad.write_text('{"display": {"fps": 0}}')
+    r = subprocess.run([sys.executable, "-m", "appliance", "verify", "--settings", str(bad)],
+                       capture_output=True, text=True, timeout=60,
+                       env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    assert r.returncode == 1 and "FAIL  settings valid" in r.stdout and "display.fps" in r.stdout

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import structlog
 from flask import Blueprint, Flask, Response, g, redirect, request, send_from_directory
-from flask_limiter import Limiter, RequestLimit
+from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from werkzeug.exceptions import HTTPException
@@ -76,8 +76,7 @@ def create_app(settings: Settings, *, link: EngineLink, auth_token: str | None =
     app.extensions["lightbox"] = deps
 
     limiter = Limiter(get_remote_address, app=app, storage_uri="memory://",
-                      strategy="fixed-window", headers_enabled=True,
-                      on_breach=_on_breach)
+                      strategy="fixed-window", headers_enabled=True)
     limits = Limits(
         reads=limiter.shared_limit(b.rate_limit_reads, scope="reads"),
         writes=limiter.shared_limit(b.rate_limit_writes, scope="writes"),
@@ -90,9 +89,12 @@ def create_app(settings: Settings, *, link: EngineLink, auth_token: str | None =
     return app
 
 
-def _on_breach(limit: RequestLimit) -> Response:
-    retry = max(1, int(limit.reset_at - time.time()) + 1)
-    err = ApiError(429, "rate_limited", f"too many requests: limit is {limit.limit}",
+def _rate_limited(exc: HTTPException) -> Response:
+    """429 in the house error shape, always with Retry-After (seconds)."""
+    limit = getattr(g, "view_rate_limit", None)
+    reset_at = getattr(limit, "reset_at", None) if limit is not None else None
+    retry = max(1, int(reset_at - time.time()) + 1) if reset_at else 1
+    err = ApiError(429, "rate_limited", f"too many requests ({exc.description})",
                    {"retry_after_s": retry}, {"Retry-After": str(retry)})
     return json_response(err.body(), 429, err.headers)
 
@@ -176,6 +178,8 @@ def _install_hooks(app: Flask, deps: Deps) -> None:
             name = "too_large"
         if code == 415:
             name = "unsupported_media_type"
+        if code == 429:
+            return _rate_limited(exc)
         err = ApiError(code, name, exc.description or exc.name or "error")
         resp = json_response(err.body(), code)
         if code == 405 and exc.get_response().headers.get("Allow"):

@@ -154,7 +154,15 @@ class MQTTLink:
 
     # ------------------------------------------------------------------ publishing
     def publish(self, name: str, payload: Any, *, retain: bool = False) -> None:
-        """Publish on ``<base>/<name>`` (qos 1 when retained, else 0)."""
+        """Publish on ``<base>/<name>`` (qos 1 when retained, else 0).
+
+        Retained documents are not queued while disconnected: every one of them is
+        republished fresh on (re)connect, and queued copies would be sent after the
+        fresh ones, leaving stale state, health and metrics retained on the broker.
+        """
+        if retain and not self.connected:
+            self.publish_dropped += 1
+            return
         self.raw_publish(topics.state_topic(self.base, name), encode(payload),
                          qos=1 if retain else 0, retain=retain)
 

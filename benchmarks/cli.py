@@ -1,0 +1,297 @@
+"""`lightbox bench [--quick] [--json PATH] [--only SECTION,...]`: run, print a table, write JSON.
+
+Runs the sections of ``benchmarks`` in order, each against its baseline in
+the same run, then prints the targets of the performance issue as met or
+missed. One throwaway mosquitto (the project's own config) serves every
+section that needs a broker. Exit 0 when every section ran (targets missed
+or not: this is a measurement), 1 when a section failed to run, 2 on bad
+arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import tempfile
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from benchmarks import SECTIONS
+from benchmarks.common import Check, machine
+
+NODELAY = "set_tcp_nodelay true"
+
+
+def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
+    """Add the bench options."""
+    parser.add_argument("--quick", action="store_true",
+                        help="short run (about two minutes) with fewer repeats")
+    parser.add_argument("--json", metavar="PATH", default=None, help="write the results here")
+    parser.add_argument("--markdown", metavar="PATH", default=None,
+                        help="also write the tables as Markdown (for docs/performance.md)")
+    parser.add_argument("--only", metavar="SECTION,...", default=None,
+                        help=f"run only these sections: {','.join(SECTIONS)}")
+    parser.add_argument("--workdir", metavar="DIR", default=None,
+                        help="keep broker and engine files here (default: a temp folder)")
+
+
+def _sections(only: str | None) -> list[str]:
+    if not only:
+        return list(SECTIONS)
+    chosen = [s.strip() for s in only.split(",") if s.strip()]
+    unknown = [s for s in chosen if s not in SECTIONS]
+    if unknown:
+        raise SystemExit(f"lightbox bench: unknown section(s) {', '.join(unknown)}; "
+                         f"choose from {', '.join(SECTIONS)}")
+    return [s for s in SECTIONS if s in chosen]
+
+
+class Broker:
+    """Starts the shared mosquitto on first use."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self._brokers: dict[str, Any] = {}
+
+    def get(self, extra: str = "") -> Any:
+        """Return a running broker with the project's config (plus ``extra`` lines)."""
+        if extra not in self._brokers:
+            from benchmarks.harness import start_broker
+
+            name = "broker" if not extra else "broker-" + str(len(self._brokers))
+            self._brokers[extra] = start_broker(self.workdir / name, extra)
+        return self._brokers[extra]
+
+    def stop(self) -> None:
+        """Stop every broker started."""
+        for b in self._brokers.values():
+            b.stop()
+
+
+def shipped_broker_has_nodelay() -> bool:
+    """True when deploy/mosquitto/lightbox.conf turns Nagle off on the broker's sockets."""
+    from appliance.broker import deploy_dir
+
+    text = (deploy_dir() / "lightbox.conf").read_text(encoding="utf-8")
+    return any(line.split("#", 1)[0].split() == ["set_tcp_nodelay", "true"]
+               for line in text.splitlines())
+
+
+def run_section(name: str, quick: bool, brokers: Broker, workdir: Path
+                ) -> tuple[dict[str, Any], list[Check]]:
+    """Run one section and return (figures, checks)."""
+    sub = workdir / name
+    sub.mkdir(parents=True, exist_ok=True)
+    if name == "frames":
+        from benchmarks import frames
+
+        return frames.run(quick)
+    if name == "engine":
+        from benchmarks import engine_speed
+
+        return engine_speed.run(brokers.get(), sub, quick)
+    if name == "latency":
+        from benchmarks import latency
+
+        out, checks = latency.run(brokers.get(), sub, quick)
+        out["broker_config"] = "deploy/mosquitto/lightbox.conf as shipped"
+        if not shipped_broker_has_nodelay():
+            # What the one-line broker fix would give, measured in the same run.
+            alt, alt_checks = latency.run(brokers.get(NODELAY), workdir / "latency-nodelay",
+                                          quick, n=100 if quick else 300)
+            alt["broker_config"] = f"shipped config + '{NODELAY}'"
+            out["with_broker_nodelay"] = alt
+            for c in alt_checks:
+                c.name += f" (broker + {NODELAY})"
+                c.note = (c.note + "; " if c.note else "") + "informative: not the shipped config"
+            checks += alt_checks
+        return out, checks
+    if name == "bridge":
+        from benchmarks import http_bridge
+
+        if not http_bridge.available():
+            print("skipped: bridge not installed")
+            return {"status": "skipped", "reason": "bridge not installed"}, []
+        return http_bridge.run(brokers.get(), sub, quick)
+    if name == "flood":
+        from benchmarks import flood
+
+        return flood.run(brokers.get(), sub, quick)
+    from benchmarks import memory
+
+    return memory.run(brokers.get(), sub, quick)
+
+
+def _fmt(v: Any, nd: int = 3) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        if abs(v) >= 100:
+            return f"{v:,.0f}"
+        return f"{v:.{nd}f}".rstrip("0").rstrip(".") if "." in f"{v:.{nd}f}" else f"{v}"
+    return str(v)
+
+
+def table(headers: list[str], rows: list[list[Any]]) -> str:
+    """Render a Markdown table (readable as plain text too)."""
+    cells = [[_fmt(c) for c in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h)
+              for i, h in enumerate(headers)]
+    line = "| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)) + " |"
+    sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    body = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |"
+            for r in cells]
+    return "\n".join([line, sep, *body])
+
+
+def render(result: dict[str, Any]) -> str:
+    """Return the human-readable report (Markdown tables)."""
+    m = result["machine"]
+    parts = [
+        f"Machine: {m['cpu_model']}, {m['cores_logical']} cores, Python {m['python']}, "
+        f"numpy {m['numpy']}, load average {m['load_average']} at start, "
+        f"{result.get('load_average_end')} at end; {'quick' if result['quick'] else 'full'} "
+        f"run, commit {m.get('git_commit')}.",
+    ]
+    frames = result["sections"].get("frames")
+    if frames and frames.get("status") == "ok":
+        rows = [[r["animation"], r["size"], r["frame_ms_p50"], r["frame_ms_p99"],
+                 r["overhead_ms_p50"], r["baseline_ms_p50"], r["speedup"],
+                 r["transient_kib_per_frame"], r["retained_bytes_per_frame"]]
+                for r in frames["results"]]
+        parts.append("Frame cost (draw + choke point + virtual show), ms:\n\n" + table(
+            ["animation", "size", "p50", "p99", "choke+show p50", "per-pixel p50", "speed-up x",
+             "alloc KiB/frame", "retained B/frame"], rows))
+    other = []
+    for name in ("engine", "latency", "bridge", "flood", "memory"):
+        sec = result["sections"].get(name)
+        if sec is None:
+            continue
+        for key, value in _key_figures(name, sec):
+            other.append([name, key, value])
+    if other:
+        parts.append("Key figures:\n\n" + table(["section", "figure", "value"], other))
+    checks = result["checks"]
+    if checks:
+        rows = [[c["section"], c["name"], c["value"], c["unit"], c["target"],
+                 {True: "met", False: "MISSED", None: "not measured"}[c["met"]], c["note"]]
+                for c in checks]
+        parts.append("Targets:\n\n" + table(
+            ["section", "figure", "measured", "unit", "target", "result", "note"], rows))
+    s = result["summary"]
+    parts.append(f"{s['met']} targets met, {s['missed']} missed, {s['not_measured']} not "
+                 f"measured; sections: " + ", ".join(
+                     f"{k} {v.get('status')}" for k, v in result["sections"].items()))
+    return "\n\n".join(parts) + "\n"
+
+
+def _key_figures(name: str, sec: dict[str, Any]) -> list[tuple[str, Any]]:
+    if sec.get("status") != "ok":
+        return [("status", f"{sec.get('status')}: {sec.get('reason') or sec.get('error', '')}"
+                 [:200])]
+    if name == "engine":
+        c, u = sec["capped"], sec["uncapped"]
+        return [("30 fps: CPU % of one core", c["cpu_percent_one_core"]),
+                ("30 fps: RSS MB (max)", c["rss_mb_max"]),
+                ("30 fps: achieved fps", c["fps"]),
+                ("30 fps: frame p99 ms (engine's own)", c["frame_ms_p99"]),
+                ("30 fps: dropped frames", c["frames_dropped"]),
+                ("uncapped: fps mean / min 1 s", f"{_fmt(u['fps'])} / "
+                                                 f"{_fmt(u['fps_min_interval'])}"),
+                ("uncapped: CPU % of one core", u["cpu_percent_one_core"])]
+    if name == "latency":
+        out = [("floor p50 / p99 ms", f"{_fmt(sec['floor']['p50_ms'])} / "
+                                      f"{_fmt(sec['floor']['p99_ms'])}"),
+               ("brightness->state p50 / p99 ms",
+                f"{_fmt(sec['brightness_to_state']['p50_ms'])} / "
+                f"{_fmt(sec['brightness_to_state']['p99_ms'])}"),
+               ("animation->state p50 / p99 ms",
+                f"{_fmt(sec['animation_to_state']['p50_ms'])} / "
+                f"{_fmt(sec['animation_to_state']['p99_ms'])}")]
+        alt = sec.get("with_broker_nodelay")
+        if alt:
+            out += [(f"with {NODELAY}: floor p50 / p99 ms",
+                     f"{_fmt(alt['floor']['p50_ms'])} / {_fmt(alt['floor']['p99_ms'])}"),
+                    (f"with {NODELAY}: brightness->state p50 / p99 ms",
+                     f"{_fmt(alt['brightness_to_state']['p50_ms'])} / "
+                     f"{_fmt(alt['brightness_to_state']['p99_ms'])}")]
+        return out
+    if name == "bridge":
+        a, f, h = sec["animation_post"], sec["animation_post_floor"], sec["health_load"]
+        return [("POST /api/animation p50 / p99 ms", f"{_fmt(a['p50_ms'])} / {_fmt(a['p99_ms'])}"),
+                ("floor POST p50 / p99 ms", f"{_fmt(f['p50_ms'])} / {_fmt(f['p99_ms'])}"),
+                ("GET /api/health req/s (floor)", f"{_fmt(h['bridge_rps'])} "
+                                                  f"({_fmt(h['floor_rps'])})")]
+    if name == "flood":
+        return [("send rate /s", sec["send_rate_per_s"]),
+                ("final state after last send s", sec["final_state_after_last_send_s"]),
+                ("fps in flood window / target", sec["fps_fraction_flood_window"]),
+                ("frame slots missed", sec["frames_dropped_flood_window"]),
+                ("commands counted / superseded / lost",
+                 f"{sec['commands_counted_by_engine']} / {sec['commands_superseded_in_queue']}"
+                 f" / {sec['commands_lost_before_engine']}")]
+    if name == "memory":
+        return [("frames / seconds", f"{sec['frames']:,} / {_fmt(sec['seconds'])}"),
+                ("RSS after warm-up -> end MB", f"{_fmt(sec['rss_mb_after_warmup'])} -> "
+                                                f"{_fmt(sec['rss_mb_end'])}"),
+                ("slope MB per 100k frames", sec["slope_mb_per_100k_frames"])]
+    return []
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the chosen sections."""
+    chosen = _sections(args.only)
+    own_tmp = args.workdir is None
+    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="lightbox-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    result: dict[str, Any] = {"version": 1, "quick": bool(args.quick), "machine": machine(),
+                              "sections": {}, "checks": []}
+    brokers = Broker(workdir)
+    failed = False
+    checks: list[Check] = []
+    try:
+        for name in chosen:
+            print(f"== {name} ...", flush=True)
+            started = time.monotonic()
+            try:
+                out, sec_checks = run_section(name, args.quick, brokers, workdir)
+                out.setdefault("status", "ok")
+            except Exception as exc:
+                failed = True
+                out = {"status": "error", "error": f"{type(exc).__name__}: {exc}"[:2000],
+                       "traceback": traceback.format_exc()[-4000:]}
+                sec_checks = []
+                print(f"   {name} failed: {exc}", flush=True)
+            out["elapsed_s"] = round(time.monotonic() - started, 1)
+            result["sections"][name] = out
+            checks += sec_checks
+            for c in sec_checks:
+                mark = {True: "met", False: "MISSED", None: "-"}[c.met]
+                print(f"   {c.name}: {c.value if c.value is None else round(c.value, 3)} "
+                      f"{c.unit} (target {c.target}) {mark}", flush=True)
+    finally:
+        brokers.stop()
+        if own_tmp and not failed:
+            shutil.rmtree(workdir, ignore_errors=True)
+    result["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
+    result["checks"] = [c.as_dict() for c in checks]
+    result["summary"] = {
+        "met": sum(1 for c in checks if c.met is True),
+        "missed": sum(1 for c in checks if c.met is False),
+        "not_measured": sum(1 for c in checks if c.met is None),
+    }
+    text = render(result)
+    print()
+    print(text)
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        print(f"results written to {args.json}")
+    if args.markdown:
+        Path(args.markdown).write_text(text, encoding="utf-8")
+    if failed:
+        print(f"some sections failed; their files are kept in {workdir}")
+    return 1 if failed else 0

@@ -1,0 +1,196 @@
+"""Section 1, frame cost: draw + colour choke point + virtual ``show`` per animation and size.
+
+Baseline in the same run, interleaved with the subject: the same frame pushed
+out the way the old scripts and hzeller's Python samples do it, a Python loop
+over every pixel calling ``SetPixel(x, y, r, g, b)`` on a recording canvas.
+The baseline keeps the numpy drawing, so the speed-up it shows is a lower
+bound: the old scripts also computed every pixel's colour in Python.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+import tracemalloc
+from typing import Any
+
+import numpy as np
+
+from animations import REGISTRY, Animation
+from appliance.display.virtual import VirtualDisplay
+from appliance.frame import FrameGuard
+from benchmarks.common import Check, check, median, pct, rnd
+
+SIZES = ((64, 32), (64, 64), (128, 64))
+FRAME_DT_S = 1 / 30
+
+
+class RecordingCanvas:
+    """What hzeller's ``FrameCanvas`` does for ``SetPixel``: store one RGB triple per pixel."""
+
+    def __init__(self, width: int, height: int) -> None:
+        self.width = width
+        self.height = height
+        self.buffer = bytearray(width * height * 3)
+
+    def SetPixel(self, x: int, y: int, r: int, g: int, b: int) -> None:
+        """Set one pixel (the canvas clips nothing: callers pass 0-255)."""
+        i = (y * self.width + x) * 3
+        buf = self.buffer
+        buf[i] = r
+        buf[i + 1] = g
+        buf[i + 2] = b
+
+
+def per_pixel_show(pixels: np.ndarray, canvas: RecordingCanvas) -> None:
+    """Push a frame pixel by pixel with clipping in Python, as the old scripts did."""
+    rows = pixels.tolist()
+    set_pixel = canvas.SetPixel
+    for y, row in enumerate(rows):
+        for x, (r, g, b) in enumerate(row):
+            set_pixel(x, y,
+                      0 if r != r or r < 0 else 255 if r > 255 else int(r),
+                      0 if g != g or g < 0 else 255 if g > 255 else int(g),
+                      0 if b != b or b < 0 else 255 if b > 255 else int(b))
+
+
+def _time_subject(anim: Animation, guard: FrameGuard, display: VirtualDisplay, t0: float,
+                  n: int, out: list[float]) -> float:
+    """Time ``n`` full frames (draw + guard + show); append ms; return the next t."""
+    clock = time.perf_counter
+    t = t0
+    for _ in range(n):
+        start = clock()
+        display.show(guard(anim.draw(t)))
+        out.append((clock() - start) * 1000.0)
+        t += FRAME_DT_S
+    return t
+
+
+def _time_overhead(pixels: np.ndarray, guard: FrameGuard, display: VirtualDisplay, n: int,
+                   out: list[float]) -> None:
+    """Time the choke point + show alone on an already drawn frame."""
+    clock = time.perf_counter
+    for _ in range(n):
+        start = clock()
+        display.show(guard(pixels))
+        out.append((clock() - start) * 1000.0)
+
+
+def _time_baseline(anim: Animation, canvas: RecordingCanvas, t0: float, n: int,
+                   out: list[float]) -> float:
+    clock = time.perf_counter
+    t = t0
+    for _ in range(n):
+        start = clock()
+        per_pixel_show(anim.draw(t), canvas)
+        out.append((clock() - start) * 1000.0)
+        t += FRAME_DT_S
+    return t
+
+
+def _allocations(anim: Animation, guard: FrameGuard, display: VirtualDisplay, t0: float,
+                 frames: int) -> dict[str, float]:
+    """Measure tracemalloc's view of one frame: transient peak, blocks and retained bytes."""
+    tracemalloc.start()
+    try:
+        t = t0
+        # One frame first so lazily created buffers do not count.
+        display.show(guard(anim.draw(t)))
+        peaks = np.zeros(frames, np.int64)  # preallocated: the measurement allocates nothing
+        snap0 = tracemalloc.take_snapshot()
+        cur0, _ = tracemalloc.get_traced_memory()
+        for i in range(frames):
+            t += FRAME_DT_S
+            before, _ = tracemalloc.get_traced_memory()
+            tracemalloc.reset_peak()
+            display.show(guard(anim.draw(t)))
+            _, peak = tracemalloc.get_traced_memory()
+            peaks[i] = peak - before
+        cur1, _ = tracemalloc.get_traced_memory()
+        snap1 = tracemalloc.take_snapshot()
+        diff = snap1.compare_to(snap0, "filename")
+        blocks = sum(max(0, s.count_diff) for s in diff)
+    finally:
+        tracemalloc.stop()
+    return {
+        "transient_kib_per_frame": rnd(float(np.median(peaks)) / 1024, 2) or 0.0,
+        "retained_bytes_per_frame": rnd((cur1 - cur0) / frames, 1) or 0.0,
+        "live_blocks_gained": float(blocks),
+    }
+
+
+def run(quick: bool) -> tuple[dict[str, Any], list[Check]]:
+    """Measure every registered animation at every size."""
+    repeats = 3 if quick else 7
+    n_subject = 60 if quick else 300
+    n_base = 3 if quick else 12
+    alloc_frames = 20 if quick else 100
+    results: list[dict[str, Any]] = []
+    checks: list[Check] = []
+    for name in REGISTRY.names():
+        for w, h in SIZES:
+            anim = REGISTRY.create(name, w, h, {})
+            base_anim = REGISTRY.create(name, w, h, {})
+            guard = FrameGuard(w, h)
+            display = VirtualDisplay(w, h)
+            display.start()
+            canvas = RecordingCanvas(w, h)
+            subject: list[float] = []
+            overhead: list[float] = []
+            baseline: list[float] = []
+            ratios: list[float] = []
+            t = tb = 0.0
+            # Warm-up: caches, lazily built grids.
+            t = _time_subject(anim, guard, display, t, 10, [])
+            tb = _time_baseline(base_anim, canvas, tb, 1, [])
+            pixels = anim.draw(t).copy()
+            for _ in range(repeats):
+                s: list[float] = []
+                b: list[float] = []
+                t = _time_subject(anim, guard, display, t, n_subject, s)
+                tb = _time_baseline(base_anim, canvas, tb, n_base, b)
+                _time_overhead(pixels, guard, display, n_subject, overhead)
+                subject += s
+                baseline += b
+                ratios.append(median(b) / max(median(s), 1e-9))
+            gc.collect()
+            alloc = _allocations(anim, guard, display, t, alloc_frames)
+            row = {
+                "animation": name,
+                "size": f"{w}x{h}",
+                "dtype": str(pixels.dtype),
+                "frame_ms_p50": rnd(median(subject), 4),
+                "frame_ms_p99": rnd(pct(subject, 99), 4),
+                "frame_ms_max": rnd(max(subject), 4),
+                "overhead_ms_p50": rnd(median(overhead), 4),
+                "overhead_ms_p99": rnd(pct(overhead, 99), 4),
+                "baseline_ms_p50": rnd(median(baseline), 3),
+                "baseline_ms_p99": rnd(pct(baseline, 99), 3),
+                "speedup": rnd(median(ratios), 1),
+                "speedup_min": rnd(min(ratios), 1),
+                "frames_timed": len(subject),
+                "baseline_frames_timed": len(baseline),
+                **alloc,
+            }
+            results.append(row)
+            p99 = pct(subject, 99)
+            label = f"{name} {w}x{h}"
+            if (w, h) == (64, 64):
+                checks.append(check("frames", f"{label} p99", p99, "ms", "<", 0.7))
+            elif (w, h) == (128, 64):
+                checks.append(check("frames", f"{label} p99", p99, "ms", "<", 1.5))
+            if (w, h) != (64, 32):
+                checks.append(check("frames", f"{label} vs per-pixel", median(ratios), "x",
+                                    ">=", 10))
+    summary = {
+        "sizes": [f"{w}x{h}" for w, h in SIZES],
+        "animations": REGISTRY.names(),
+        "repeats": repeats,
+        "frames_per_repeat": n_subject,
+        "baseline_frames_per_repeat": n_base,
+        "baseline": "per-pixel Python loop calling SetPixel on a recording canvas "
+                    "(numpy drawing kept, so the speed-up is a lower bound)",
+        "results": results,
+    }
+    return summary, checks

@@ -1,0 +1,162 @@
+"""Section 3, command latency: publish a command, time until the engine's new retained state.
+
+Against the broker floor measured in the same run and interleaved with it: a
+paho-to-paho echo through the same mosquitto (``benchmarks.echo`` in its own
+process, so the hops are the same). Commands are spread over a random phase
+of the frame period (a random pause of up to one frame between round trips),
+as real commands are; back-to-back commands would all land just after a
+frame and always wait a whole period.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from appliance.broker import LocalBroker
+from benchmarks.common import Check, check, median, pct, rnd
+from benchmarks.harness import Client, EngineRun, child_env, engine_settings
+
+PING = "homeassistant/lightbox_bench/ping"
+PONG = "homeassistant/lightbox_bench/pong"
+FPS = 30
+
+
+class RoundTrip:
+    """Times one request at a time: publish, then wait for a matching message."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self._done = threading.Event()
+        self._topic = ""
+        self._match: Callable[[bytes], bool] = lambda p: False
+        self._at = 0.0
+        client.hook = self._hook
+
+    def _hook(self, now: float, topic: str, payload: bytes) -> None:
+        if topic == self._topic and not self._done.is_set() and self._match(payload):
+            self._at = now
+            self._done.set()
+
+    def time(self, topic: str, payload: str, reply_topic: str,
+             match: Callable[[bytes], bool], timeout_s: float = 5.0) -> float:
+        """Return the round trip in ms (raise TimeoutError when no reply comes)."""
+        self._done.clear()
+        self._topic = reply_topic
+        self._match = match
+        start = time.perf_counter()
+        self.client.publish(topic, payload, qos=1)
+        if not self._done.wait(timeout_s):
+            raise TimeoutError(f"no reply on {reply_topic} within {timeout_s} s")
+        return (self._at - start) * 1000.0
+
+
+def _state_has(key: str, value: Any) -> Callable[[bytes], bool]:
+    def match(payload: bytes) -> bool:
+        try:
+            return bool(json.loads(payload).get(key) == value)
+        except (ValueError, AttributeError):
+            return False
+    return match
+
+
+def _equals(token: bytes) -> Callable[[bytes], bool]:
+    return lambda payload: payload == token
+
+
+def start_echo(broker: LocalBroker) -> subprocess.Popen[bytes]:
+    """Start the echo process and wait until it has subscribed."""
+    user = "homeassistant"
+    p = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.echo", broker.host, str(broker.port), user,
+         str(broker.password_file(user)), PING, PONG],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        env=child_env(broker.workdir),
+    )
+    assert p.stdout is not None
+    line = p.stdout.readline()
+    if b"ready" not in line:
+        p.kill()
+        raise RuntimeError(f"echo process did not start: {line!r}")
+    return p
+
+
+def stop_echo(p: subprocess.Popen[bytes]) -> None:
+    """Stop the echo process."""
+    p.terminate()
+    try:
+        p.wait(5)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait(5)
+    if p.stdout:
+        p.stdout.close()
+
+
+def summary(ms: list[float]) -> dict[str, Any]:
+    """p50/p90/p99/max of round trips."""
+    return {"n": len(ms), "p50_ms": rnd(median(ms), 3), "p90_ms": rnd(pct(ms, 90), 3),
+            "p99_ms": rnd(pct(ms, 99), 3), "max_ms": rnd(max(ms) if ms else None, 3)}
+
+
+def run(broker: LocalBroker, workdir: Path, quick: bool, n: int | None = None
+        ) -> tuple[dict[str, Any], list[Check]]:
+    """Interleave ``n`` command->state round trips with broker-floor echoes."""
+    n = n or (100 if quick else 1000)
+    n_anim = max(10, n // 10)
+    rng = random.Random(7)
+    floor: list[float] = []
+    bright: list[float] = []
+    anim: list[float] = []
+    echo = start_echo(broker)
+    try:
+        with EngineRun(broker, workdir / "latency", engine_settings(broker, 64, 64, FPS)) as r:
+            client = r.client
+            client.subscribe(PONG)
+            rt = RoundTrip(client)
+            level = 50
+            for i in range(n):
+                level = 10 + (level - 10 + 1 + rng.randrange(80)) % 89  # always a new value
+                order = (0, 1) if i % 2 else (1, 0)
+                for which in order:
+                    time.sleep(rng.uniform(0, 1 / FPS))
+                    if which == 0:
+                        token = f"{i}-{rng.random()}"
+                        floor.append(rt.time(PING, token, PONG, _equals(token.encode())))
+                    else:
+                        bright.append(rt.time(r.cmd("brightness"), str(level),
+                                              r.topic("state"), _state_has("brightness", level)))
+            names = ["breathe", "plasma"]
+            for i in range(n_anim):
+                name = names[i % 2]
+                time.sleep(rng.uniform(0, 1 / FPS))
+                anim.append(rt.time(r.cmd("animation"), name, r.topic("state"),
+                                    _state_has("effect", name)))
+            client.hook = None
+    finally:
+        stop_echo(echo)
+    frame_ms = 1000 / FPS
+    out = {
+        "fps": FPS,
+        "panel": "64x64",
+        "floor": summary(floor),
+        "brightness_to_state": summary(bright),
+        "animation_to_state": summary(anim),
+        "p50_over_floor_ms": rnd(median(bright) - median(floor), 3),
+        "p50_over_floor_frames": rnd((median(bright) - median(floor)) / frame_ms, 2),
+    }
+    checks = [
+        check("latency", "command->state p99", pct(bright, 99), "ms", "<", frame_ms + 5,
+              target="< 38.3 ms (1 frame + 5)"),
+        check("latency", "command->state p50 over floor", median(bright) - median(floor), "ms",
+              "<=", 2 * frame_ms, target="<= 66.7 ms (2 frames)",
+              note=f"floor p50 {rnd(median(floor), 2)} ms"),
+    ]
+    return out, checks

@@ -162,6 +162,7 @@ class FrameStats:
         #: Largest time between two frame starts since start-up, and how many were > 100 ms.
         self.gap_max_s = 0.0
         self.gaps_over_100ms = 0
+        self.last_gap_s = 0.0
         self._last_stamp = 0.0
 
     def record(self, stamp: float, frame_ms: float) -> None:
@@ -172,6 +173,7 @@ class FrameStats:
         self.index = (i + 1) % len(self.frame_ms)
         if self.frames_total:
             gap = stamp - self._last_stamp
+            self.last_gap_s = gap
             if gap > self.gap_max_s:
                 self.gap_max_s = gap
             if gap > 0.1:
@@ -385,7 +387,14 @@ class Engine:
                 start = clock.monotonic()
                 self.tick(start)
                 end = clock.monotonic()
+                gaps = self.stats.gaps_over_100ms
                 self.stats.record(start, (end - start) * 1000.0)
+                if self.stats.gaps_over_100ms != gaps:
+                    # The journal line that explains a visible stutter: a slow frame
+                    # (frame_ms large) or a loop that was not scheduled (frame_ms small).
+                    log.warning("frame_gap", gap_ms=round(self.stats.last_gap_s * 1000, 1),
+                                frame_ms=round((end - start) * 1000.0, 1),
+                                frames_total=self.stats.frames_total)
                 frames += 1
                 if max_frames is not None and frames >= max_frames:
                     break

@@ -102,8 +102,8 @@ def test_nan_and_out_of_range_pixels_are_made_safe_not_failures(
         engine_factory: Factory, broker: Any, evil: Evil) -> None:
     dev = "af-nan"
     evil.on("evil_garbage")
-    eng = engine_factory(dev, env=evil.env,
-                         animation=_animation("evil_garbage", params={"evil_garbage": {"kind": "nan"}}))
+    nan = _animation("evil_garbage", params={"evil_garbage": {"kind": "nan"}})
+    eng = engine_factory(dev, env=evil.env, animation=nan)
     p = watch(broker, dev)
     try:
         m = fresh_metrics(p, dev, lambda m: m["frames_total"] > 60)

@@ -7,6 +7,7 @@ the display_error log lines) and say display_recovered when it works again.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable
 from typing import Any
@@ -47,7 +48,7 @@ def test_display_failing_for_5_s_then_recovering(engine_factory: Factory, broker
         delays = [e["retry_in_s"] for e in log_events(eng, "display_error")]
         assert delays[:3] == [0.25, 0.5, 1.0], delays
         assert max(delays) == 1.0 and len(delays) <= 5 / 0.25, delays
-        assert all(b >= a for a, b in zip(delays, delays[1:], strict=False))
+        assert all(b >= a for a, b in itertools.pairwise(delays))
         assert log_events(eng, "display_recovered")
         m = fresh_metrics(p, dev)
         assert m["display_errors_total"] - base["display_errors_total"] == len(delays)

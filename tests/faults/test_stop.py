@@ -1,4 +1,4 @@
-"""Graceful stop and systemd: SIGTERM/SIGINT, SIGKILL and the Last Will, sd_notify, `lightbox blank`.
+"""Graceful stop and systemd: SIGTERM/SIGINT, SIGKILL and the Last Will, sd_notify, blank.
 
 sd_notify is checked with a fake systemd: a unix datagram socket the test binds
 and hands to the engine as NOTIFY_SOCKET.
@@ -76,7 +76,8 @@ def test_signal_stops_cleanly_dark_offline_exit_0_within_2s(
         panel = eng.panel()
         assert panel is not None and not np.any(panel), "the panel is dark after the stop"
         exit_line = log_events(eng, "engine_exit")[-1]
-        report_figure(f"stop_{sig.name}", wall_s=round(took, 3), engine_stop_ms=exit_line["stop_ms"])
+        report_figure(f"stop_{sig.name}", wall_s=round(took, 3),
+                      engine_stop_ms=exit_line["stop_ms"])
     finally:
         p.close()
 

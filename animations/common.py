@@ -27,6 +27,17 @@ def wrap(value: float, period: float) -> float:
     return math.fmod(value, period) % period
 
 
+def to_bytes(pixels: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """Clip finite float pixels into the uint8 frame ``out`` in one pass and return it.
+
+    An optimisation, not a safety net: the engine's choke point still checks
+    every frame, but a uint8 frame costs it one copy instead of several float
+    passes. Only for values finite by construction (NaN has no byte value).
+    """
+    np.clip(pixels, 0.0, 255.0, out=out, casting="unsafe")
+    return out
+
+
 def hsv_to_rgb(
     h: np.ndarray, s: float | np.ndarray = 1.0, v: float | np.ndarray = 1.0
 ) -> np.ndarray:

@@ -23,6 +23,7 @@ from animations.common import (
     gradient_lut,
     periodic_noise,
     texture_size,
+    to_bytes,
     wrap,
 )
 
@@ -49,6 +50,7 @@ class Starfield(Animation):
 
     def setup(self) -> None:
         self._splat = Splat(self.width, self.height)
+        self._bytes = np.empty((self.height, self.width, 3), np.uint8)
         self._configure()
 
     def update_params(self, params: Mapping[str, Any]) -> None:
@@ -93,7 +95,7 @@ class Starfield(Animation):
         splat.clear()
         splat.add(x.ravel(), y.ravel(), np.broadcast_to(colour, (k, *colour.shape)).reshape(-1, 3),
                   bright.ravel())
-        return splat.frame
+        return to_bytes(splat.frame, self._bytes)
 
 
 NEBULA_PALETTES: dict[str, list[tuple[float, tuple[int, int, int]]]] = {
@@ -130,6 +132,7 @@ class Nebula(Animation):
         self._b = np.empty((h, w), np.float32)
         self._idx = np.empty((h, w), np.intp)
         self._out = np.empty((h, w, 3), np.float32)
+        self._bytes = np.empty((h, w, 3), np.uint8)
         self._sky = StarSky(self.rng, w, h, density=0.012)
         self._configure()
 
@@ -171,7 +174,7 @@ class Nebula(Animation):
         out *= a[..., None]
         if self.p["stars"]:
             self._sky.draw(out, t, 200.0)
-        return out
+        return to_bytes(out, self._bytes)
 
 
 @register
@@ -199,6 +202,7 @@ class Comet(Animation):
         self._phase = rng.uniform(0.0, TAU, n).astype(np.float32)
         self._sky = StarSky(rng, self.width, self.height, density=0.01)
         self._splat = Splat(self.width, self.height)
+        self._bytes = np.empty((self.height, self.width, 3), np.uint8)
         self._head_dx = np.array([0.0, 0.6, -0.6, 0.0, 0.0], np.float32)
         self._head_dy = np.array([0.0, 0.0, 0.0, 0.6, -0.6], np.float32)
         self._head_w = np.array([2.2, 0.6, 0.6, 0.6, 0.6], np.float32) * 255.0
@@ -255,7 +259,7 @@ class Comet(Animation):
             np.concatenate((rgb, self._head_rgb)),
             np.concatenate((sparkle, self._head_w)),
         )
-        return splat.frame
+        return to_bytes(splat.frame, self._bytes)
 
 
 @register
@@ -280,6 +284,7 @@ class Galaxy(Animation):
         self._v = np.empty((h, w), np.float32)
         self._splat = Splat(w, h)
         self._out = self._splat.frame
+        self._bytes = np.empty((h, w, 3), np.uint8)
         self._configure()
 
     def update_params(self, params: Mapping[str, Any]) -> None:
@@ -335,4 +340,4 @@ class Galaxy(Animation):
             sx = np.float32((self.width - 1) / 2) + np.cos(ang) * rx
             sy = np.float32((self.height - 1) / 2) + np.sin(ang) * rx * np.float32(self.p["tilt"])
             self._splat.add(sx, sy, np.ones(3, np.float32), self._sb)
-        return out
+        return to_bytes(out, self._bytes)

@@ -24,6 +24,7 @@ from animations.common import (
     lut_u8,
     periodic_noise,
     texture_size,
+    to_bytes,
     wrap,
 )
 
@@ -65,7 +66,7 @@ class Fire(Animation):
         # Heat grid with two source rows below the panel and a cold column each side.
         self._heat = np.zeros((h + 2, w + 2), np.float32)
         self._tmp = np.empty((h, w), np.float32)
-        self._noise = np.empty((h, w), np.float32)
+        self._noise = self.rng.random((3 * h + 1, w), dtype=np.float32)
         self._tmp2 = np.empty((h, w), np.float32)
         self._mask = np.empty((h, w), bool)
         self._src = np.empty((2, w), np.float32)
@@ -101,7 +102,7 @@ class Fire(Animation):
 
     def _step(self) -> None:
         h, w = self.height, self.width
-        heat, tmp, noise, mask = self._heat, self._tmp, self._noise, self._mask
+        heat, tmp, mask = self._heat, self._tmp, self._mask
         rng = self.rng
         # Fresh embers along the two source rows: mostly hot, with flickering gaps.
         src = self._src
@@ -113,7 +114,7 @@ class Fire(Animation):
         # Each cell takes the cell below it, or its left or right neighbour at random
         # (this jitter makes the tongues), blended with the cell two below, then cools.
         below = heat[1 : h + 1]
-        rng.random(out=noise, dtype=np.float32)
+        noise = self._random_rows()
         np.copyto(tmp, below[:, 1 : w + 1])
         np.less(noise, np.float32(0.3), out=mask)
         np.copyto(tmp, below[:, 0:w], where=mask)
@@ -129,10 +130,18 @@ class Fire(Animation):
         c = self._cooling
         np.multiply(self._cool_map[r0 : r0 + h, 0:w], np.float32(0.45 * c), out=self._tmp2)
         tmp -= self._tmp2
-        rng.random(out=noise, dtype=np.float32)
-        noise *= np.float32(0.2 * c)
-        tmp -= noise
+        np.multiply(self._random_rows(), np.float32(0.2 * c), out=self._tmp2)
+        tmp -= self._tmp2
         np.maximum(tmp, np.float32(0.0), out=heat[0:h, 1 : w + 1])
+
+    def _random_rows(self) -> np.ndarray:
+        """Return an (H, W) block of uniform noise: a random window of a pre-drawn table.
+
+        Drawing fresh noise for every cell of every step is the costliest part of a
+        step; a random row offset into a table three panels tall looks just as random.
+        """
+        start = int(self.rng.integers(0, 2 * self.height + 1))
+        return self._noise[start : start + self.height]
 
     @property
     def _cooling(self) -> float:
@@ -181,6 +190,7 @@ class Aurora(Animation):
         self._f = np.empty((h, w), np.float32)
         self._idx = np.empty((h, w), np.intp)
         self._out = np.empty((h, w, 3), np.float32)
+        self._bytes = np.empty((h, w, 3), np.uint8)
         self._sky = StarSky(self.rng, w, h, density=0.01)
         self._configure()
 
@@ -233,7 +243,7 @@ class Aurora(Animation):
         out *= inten[None, :, None]
         if self.p["stars"]:
             self._sky.draw(out, t, 90.0)
-        return out
+        return to_bytes(out, self._bytes)
 
 
 @register

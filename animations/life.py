@@ -14,7 +14,15 @@ from collections import deque
 import numpy as np
 
 from animations.base import Animation, Param, register
-from animations.common import LUT_SIZE, Stepper, finite_time, hsv_to_rgb, hue_lut, wrap
+from animations.common import (
+    LUT_SIZE,
+    Stepper,
+    finite_time,
+    hsv_to_rgb,
+    hue_lut,
+    to_bytes,
+    wrap,
+)
 
 STILL_GENERATIONS = 60  # a board whose population holds this long has settled
 REPEAT_WINDOW = 16  # a board that repeats within this many generations is cycling
@@ -55,6 +63,7 @@ class Life(Animation):
         self._idx = np.empty((h, w), np.intp)
         self._colour = np.empty((h, w, 3), np.float32)
         self._out = np.empty((h, w, 3), np.float32)
+        self._bytes = np.empty((h, w, 3), np.uint8)
         x, y = self.grid()
         self._hue_field = ((x + y) / max(w + h, 1) * LUT_SIZE).astype(np.float32)
         self._hue_lut = hue_lut(0.9, 1.0).astype(np.float32)
@@ -149,7 +158,7 @@ class Life(Animation):
         out = self._out
         if colours == "single":
             np.multiply(level[..., None], np.asarray(self.p["color"], np.float32), out=out)
-            return out
+            return to_bytes(out, self._bytes)
         if colours == "rainbow":
             np.add(self._hue_field, np.float32(wrap(t * 0.05, 1.0) * LUT_SIZE), out=self._rand)
             np.copyto(self._idx, self._rand, casting="unsafe")
@@ -158,4 +167,4 @@ class Life(Animation):
             np.copyto(self._idx, self._age)
             np.take(self._age_lut, self._idx, axis=0, out=self._colour, mode="clip")
         np.multiply(self._colour, level[..., None], out=out)
-        return out
+        return to_bytes(out, self._bytes)

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from animations.base import Animation, Param, register
-from animations.common import LUT_SIZE, finite_time, gradient_lut, wrap
+from animations.common import LUT_SIZE, finite_time, gradient_lut, to_bytes, wrap
 
 LAYERS = 2
 
@@ -45,6 +45,7 @@ class MatrixRain(Animation):
         self._idx = np.empty((h, w), np.intp)
         self._out = np.empty((h, w, 3), np.float32)
         self._layer = np.empty((h, w, 3), np.float32)
+        self._bytes = np.empty((h, w, 3), np.uint8)
         rng = self.rng
         self._u_speed = rng.uniform(0.6, 1.4, (LAYERS, w)).astype(np.float32)
         self._u_phase = rng.random((LAYERS, w))
@@ -108,4 +109,4 @@ class MatrixRain(Animation):
         shift = (step * 7) % self.GLYPH_ROWS
         glyph = self._glyphs[self._rows + shift[None, :], self._cols]
         out *= glyph[..., None]
-        return out
+        return to_bytes(out, self._bytes)

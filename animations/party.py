@@ -9,11 +9,13 @@ files, clocks or sleep.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
 from animations.base import Animation, Param, register
-from animations.common import Splat, finite_time, hsv_to_rgb, wrap
+from animations.common import Splat, finite_time, hsv_to_rgb, to_bytes, wrap
 
 TAU = 2.0 * math.pi
 
@@ -53,6 +55,7 @@ class Fireworks(Animation):
         self._rate = rng.uniform(8.0, 25.0, (n, k)).astype(np.float32)
         self._phase = rng.uniform(0.0, TAU, (n, k)).astype(np.float32)
         self._splat = Splat(self.width, self.height)
+        self._bytes = np.empty((self.height, self.width, 3), np.uint8)
         self._trail = np.asarray(self.TRAIL, np.float32)[:, None]
         self._trail_w = np.asarray([1.0, 0.45, 0.2], np.float32)[:, None]
 
@@ -110,7 +113,7 @@ class Fireworks(Animation):
         if xs:
             splat.add(np.concatenate(xs), np.concatenate(ys), np.concatenate(cols),
                       np.concatenate(wts))
-        return splat.frame
+        return to_bytes(splat.frame, self._bytes)
 
 
 @register
@@ -130,6 +133,7 @@ class BouncingBalls(Animation):
     )
 
     MAX_BALLS = 12
+    SUBPIXEL = 4
 
     def setup(self) -> None:
         rng = self.rng
@@ -144,8 +148,42 @@ class BouncingBalls(Animation):
         # Golden-ratio hue steps: any number of balls gets well-separated colours.
         self._hue = (np.arange(n) * 0.618034 + rng.random()) % 1.0
         self._out = np.zeros((self.height, self.width, 3), np.float32)
-        self._xs = np.arange(self.width, dtype=np.float32)
-        self._ys = np.arange(self.height, dtype=np.float32)
+        self._bytes = np.empty((self.height, self.width, 3), np.uint8)
+        self._configure()
+
+    def update_params(self, params: Mapping[str, Any]) -> None:
+        """Take new values; size and saturation re-render the ball sprites."""
+        super().update_params(params)
+        self._configure()
+
+    def _configure(self) -> None:
+        key = (self.p["size"], self.p["saturation"])
+        if getattr(self, "_sprite_key", None) == key:
+            return
+        self._sprite_key = key
+        base_r = max(0.6, self.p["size"] * min(self.width, self.height))
+        rgb = hsv_to_rgb(self._hue, self.p["saturation"], 1.0) * np.float32(255.0)
+        q = self.SUBPIXEL
+        self._radius = [base_r * float(self._size[i]) for i in range(self.MAX_BALLS)]
+        # Per ball, a pre-rendered shaded disc for each quarter-pixel offset of its centre,
+        # so a frame only blends sprites (one maximum per ball).
+        self._sprites: list[np.ndarray] = []
+        for i in range(self.MAX_BALLS):
+            r = self._radius[i]
+            n = math.ceil(r) + 1
+            size = 2 * n + 1
+            grid = np.arange(size, dtype=np.float32) - np.float32(n)
+            frac = np.arange(q, dtype=np.float32) / np.float32(q)
+            dx = grid[None, None, None, :] - frac[None, :, None, None]  # (1, qx, 1, size)
+            dy = grid[None, None, :, None] - frac[:, None, None, None]  # (qy, 1, size, 1)
+            d = np.sqrt(dx * dx + dy * dy)
+            cover = np.clip(np.float32(r + 0.5) - d, 0.0, 1.0)
+            # A highlight up and to the left gives a 3D look.
+            hx = dx + np.float32(0.35 * r)
+            hy = dy + np.float32(0.35 * r)
+            shade = np.clip(1.0 - np.sqrt(hx * hx + hy * hy) / np.float32(2.2 * r), 0.25, 1.0)
+            sprite = (cover * shade)[..., None] * rgb[i]  # (qy, qx, size, size, 3)
+            self._sprites.append(np.ascontiguousarray(sprite, np.float32))
 
     @staticmethod
     def _reflect(u: float, length: float) -> float:
@@ -161,10 +199,9 @@ class BouncingBalls(Animation):
         out = self._out
         out.fill(0.0)
         s = t * self.p["speed"]
-        base_r = max(0.6, self.p["size"] * min(w, h))
-        rgb = hsv_to_rgb(self._hue, self.p["saturation"], 1.0) * np.float32(255.0)
+        q = self.SUBPIXEL
         for i in range(self.p["count"]):
-            r = base_r * float(self._size[i])
+            r = self._radius[i]
             span_x = w - 1 - 2 * r
             span_y = h - 1 - 2 * r
             cx = r + self._reflect(float(self._x0[i]) * max(span_x, 0) + float(self._vx[i]) * s * w,
@@ -181,21 +218,17 @@ class BouncingBalls(Animation):
                 cx = (w - 1) / 2
             if span_y < 0:
                 cy = (h - 1) / 2
-            # Only the ball's bounding box is touched.
-            x0, x1 = max(0, int(cx - r - 1)), min(w, int(cx + r + 2))
-            y0, y1 = max(0, int(cy - r - 1)), min(h, int(cy + r + 2))
-            if x0 >= x1 or y0 >= y1:
+            sprites = self._sprites[i]
+            size = sprites.shape[2]
+            n = size // 2
+            ix, iy = math.floor(cx), math.floor(cy)
+            sprite = sprites[min(int((cy - iy) * q), q - 1), min(int((cx - ix) * q), q - 1)]
+            # Sprite pixel (0, 0) sits at panel (iy - n, ix - n); clip to the panel.
+            x0, y0 = ix - n, iy - n
+            px0, py0 = max(x0, 0), max(y0, 0)
+            px1, py1 = min(x0 + size, w), min(y0 + size, h)
+            if px0 >= px1 or py0 >= py1:
                 continue
-            dx = self._xs[x0:x1] - np.float32(cx)
-            dy = self._ys[y0:y1, None] - np.float32(cy)
-            d = np.sqrt(dx * dx + dy * dy)
-            # Anti-aliased edge, and a highlight up and to the left for a 3D look.
-            cover = np.clip(np.float32(r + 0.5) - d, 0.0, 1.0)
-            hx = dx + np.float32(0.35 * r)
-            hy = dy + np.float32(0.35 * r)
-            shade = np.float32(1.0) - np.sqrt(hx * hx + hy * hy) / np.float32(2.2 * r)
-            shade = np.clip(shade, 0.25, 1.0)
-            ball = (cover * shade)[..., None] * rgb[i]
-            region = out[y0:y1, x0:x1]
-            np.maximum(region, ball, out=region)
-        return out
+            region = out[py0:py1, px0:px1]
+            np.maximum(region, sprite[py0 - y0 : py1 - y0, px0 - x0 : px1 - x0], out=region)
+        return to_bytes(out, self._bytes)

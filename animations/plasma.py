@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from animations.base import Animation, Param, register
+from animations.common import to_bytes
 
 
 @register
@@ -26,6 +27,7 @@ class Plasma(Animation):
         self._y = y / max(self.height, 1)
         self._v = np.empty_like(self._x)
         self._out = np.empty((self.height, self.width, 3), np.float32)
+        self._bytes = np.empty((self.height, self.width, 3), np.uint8)
 
     def draw(self, t: float) -> np.ndarray:
         s = t * self.p["speed"]
@@ -43,4 +45,4 @@ class Plasma(Animation):
             np.sin(v + off + s * 0.3, out=self._out[..., c])
         self._out *= 127.5 * sat
         self._out += 127.5 * sat + base
-        return self._out
+        return to_bytes(self._out, self._bytes)

@@ -873,6 +873,10 @@ class Engine:
 
     def _apply_settings(self, new: Settings) -> None:
         old = self.settings
+        # Everything a failed apply must put back as it was (roll back, then report).
+        old_fallback, old_brightness = self.fallback, self.brightness_pct
+        req = self.requested
+        old_params = dict(req.params) if req is not None else None
         try:
             fallback = None
             if new.animation.fallback != old.animation.fallback:
@@ -883,6 +887,7 @@ class Engine:
                 self.fallback = self._make(new.animation.fallback, {})
                 if retired is not None and retired.worker is not None:
                     self.sandbox.retire(retired.worker)
+                    retired.worker = None
             if new.display.brightness != old.display.brightness:
                 self.brightness_pct = new.display.brightness
                 self._apply_brightness()
@@ -894,6 +899,16 @@ class Engine:
                     )
         except Exception as exc:
             self.settings = old
+            if self.fallback is not old_fallback:
+                if self.fallback is not None and self.fallback.worker is not None:
+                    self.sandbox.retire(self.fallback.worker)
+                self.fallback = old_fallback
+            if self.brightness_pct != old_brightness:
+                self.brightness_pct = old_brightness
+                self._apply_brightness()
+            if req is not None and old_params is not None and req.params != old_params:
+                self._update_params(old_params)
+            log.warning("settings_apply_rolled_back", error=f"{type(exc).__name__}: {exc}")
             raise CommandError("apply_failed", f"settings could not be applied: {exc}") from None
         if self.on_settings_applied is not None:
             self.on_settings_applied(new)

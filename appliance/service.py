@@ -127,6 +127,9 @@ class EngineService:
         """Run until SIGTERM/SIGINT; return the exit code."""
         from appliance import logs
 
+        # Log set-up with defaults first, so that settings problems reach the journal as
+        # JSON lines too (JSON when stdout is not a TTY); redone below with the settings.
+        logs.configure("info", "auto", None, "engine")
         extra = load_extra_animations()
         self.settings = self.load_settings()
         cfg = self.settings

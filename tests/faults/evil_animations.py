@@ -122,3 +122,19 @@ class EvilFallback(_Evil):
         if failing(self.name):
             raise ValueError("evil_fallback: the fallback is broken too")
         return self.good(t)
+
+
+@register
+class EvilConstructor(_Evil):
+    """Cannot even be built while its flag exists (an apply-time failure)."""
+
+    name = "evil_ctor"
+    title = "Evil: broken constructor"
+
+    def setup(self) -> None:
+        if failing(self.name):
+            raise RuntimeError("evil_ctor: cannot allocate its buffers")
+        super().setup()
+
+    def draw(self, t: float) -> np.ndarray:
+        return self.good(t)

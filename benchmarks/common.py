@@ -74,12 +74,17 @@ def check(section: str, name: str, value: float | None, unit: str, op: str, limi
 
 def cpu_model() -> str:
     """Return the CPU model name from /proc/cpuinfo (or platform's guess)."""
+    fields: dict[str, str] = {}
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith(("model name", "hardware", "model\t")):
-                return line.split(":", 1)[1].strip()
+            key, _, value = line.partition(":")
+            fields.setdefault(key.strip().lower(), value.strip())
     except OSError:
         pass
+    # x86: "model name"; Raspberry Pi OS: "Model" (the board) and "Hardware" (the SoC).
+    for key in ("model name", "model", "hardware"):
+        if fields.get(key) and not fields[key].isdigit():
+            return fields[key]
     return platform.processor() or platform.machine()
 
 

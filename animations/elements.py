@@ -68,7 +68,6 @@ class Fire(Animation):
         self._tmp = np.empty((h, w), np.float32)
         self._noise = self.rng.random((3 * h + 1, w), dtype=np.float32)
         self._tmp2 = np.empty((h, w), np.float32)
-        self._mask = np.empty((h, w), bool)
         self._src = np.empty((2, w), np.float32)
         self._idx = np.empty((h, w), np.intp)
         self._out = np.empty((h, w, 3), np.uint8)
@@ -102,7 +101,7 @@ class Fire(Animation):
 
     def _step(self) -> None:
         h, w = self.height, self.width
-        heat, tmp, mask = self._heat, self._tmp, self._mask
+        heat, tmp = self._heat, self._tmp
         rng = self.rng
         # Fresh embers along the two source rows: mostly hot, with flickering gaps.
         src = self._src
@@ -111,18 +110,17 @@ class Fire(Animation):
         heat[h:, 1 : w + 1] = src
         heat[h:, 1 : w + 1] *= np.float32(0.55)
         heat[h:, 1 : w + 1] += np.float32(0.5)
-        # Each cell takes the cell below it, or its left or right neighbour at random
-        # (this jitter makes the tongues), blended with the cell two below, then cools.
+        # Each cell takes a random blend of the cells below-left and below-right (this
+        # jitter flickers the tongues), the cell below, and the cell two below; then cools.
         below = heat[1 : h + 1]
-        noise = self._random_rows()
-        np.copyto(tmp, below[:, 1 : w + 1])
-        np.less(noise, np.float32(0.3), out=mask)
-        np.copyto(tmp, below[:, 0:w], where=mask)
-        np.greater(noise, np.float32(0.7), out=mask)
-        np.copyto(tmp, below[:, 2 : w + 2], where=mask)
-        tmp *= np.float32(0.7)
-        np.multiply(heat[2 : h + 2, 1 : w + 1], np.float32(0.3), out=self._tmp2)
-        tmp += self._tmp2
+        tmp2 = self._tmp2
+        np.subtract(below[:, 0:w], below[:, 2 : w + 2], out=tmp)
+        tmp *= self._random_rows()
+        tmp += below[:, 2 : w + 2]
+        np.add(tmp, below[:, 1 : w + 1], out=tmp)
+        tmp *= np.float32(0.4)
+        np.multiply(heat[2 : h + 2, 1 : w + 1], np.float32(0.2), out=tmp2)
+        tmp += tmp2
         # Cooling: a smooth noise map scrolling up with the flames (this makes the
         # tongues), plus a little per-cell sparkle.
         self._cool_row = (self._cool_row + 1) % self._cool_period

@@ -56,60 +56,64 @@ class Fireworks(Animation):
         self._phase = rng.uniform(0.0, TAU, (n, k)).astype(np.float32)
         self._splat = Splat(self.width, self.height)
         self._bytes = np.empty((self.height, self.width, 3), np.uint8)
-        self._trail = np.asarray(self.TRAIL, np.float32)[:, None]
-        self._trail_w = np.asarray([1.0, 0.45, 0.2], np.float32)[:, None]
+        self._trail_s = np.asarray(self.TRAIL)[None, :]  # (1, 3)
+        self._trail_w = np.asarray([1.0, 0.45, 0.2])[None, :, None]  # (1, 3, 1)
+        self._rocket_trail = np.arange(4.0)[None, :]
+        self._rocket_rgb = np.asarray([1.0, 0.8, 0.5], np.float32)
+        self._rocket_w = np.asarray([300.0, 120.0, 60.0, 25.0], np.float32)
 
     def draw(self, t: float) -> np.ndarray:
         t = finite_time(t)
         w, h = self.width, self.height
         interval = 1.0 / self.p["rate"]
-        span = self.RISE_S + self.LIFE_S + interval
         splat = self._splat
         splat.clear()
-        radius = 0.3 * min(w, h) * self.p["size"] + 1.0
-        g = 0.45 * h * self.p["gravity"]
+        # Every burst that may be on screen, all at once: rising rockets and sparks.
+        newest = math.floor(t / interval)
+        k = np.arange(newest - math.ceil((self.RISE_S + self.LIFE_S) / interval) - 1, newest + 1)
+        i = k % self.BURSTS
+        tau = t - (k + self._jitter[i]) * interval
+        bx = self._bx[i] * (w - 1)
+        by = self._by[i] * (h - 1)
         xs: list[np.ndarray] = []
         ys: list[np.ndarray] = []
         cols: list[np.ndarray] = []
         wts: list[np.ndarray] = []
-        newest = math.floor(t / interval)
-        for k in range(newest - math.ceil(span / interval), newest + 1):
-            i = k % self.BURSTS
-            tau = t - (k + float(self._jitter[i])) * interval
-            if tau < 0.0:
-                continue
-            bx = float(self._bx[i]) * (w - 1)
-            by = float(self._by[i]) * (h - 1)
-            if tau < self.RISE_S:
-                # The rocket: a dot slowing as it climbs, with a short spark trail.
-                f = 1.0 - (1.0 - tau / self.RISE_S) ** 2
-                ry = (h - 1) + (by - (h - 1)) * f
-                trail = np.asarray([0.0, 1.0, 2.0, 3.0], np.float32)
-                xs.append(np.full(4, bx, np.float32))
-                ys.append(ry + trail * np.float32(0.6 + 0.8 * (1 - f)))
-                cols.append(np.broadcast_to(np.asarray([1.0, 0.8, 0.5], np.float32), (4, 3)))
-                wts.append(np.asarray([300.0, 120.0, 60.0, 25.0], np.float32))
-                continue
-            age = tau - self.RISE_S
-            if age >= self.LIFE_S:
-                continue
-            # Sparks: fast out, air drag, then falling; a few trail samples each.
-            a = np.maximum(np.float32(age) - self._trail, np.float32(0.0))  # (3, 1)
-            spread = radius * (1.0 - np.exp(-a * 3.0)) / (1.0 - math.exp(-3.0 * self.LIFE_S))
-            x = bx + self._vx[i] * spread
-            y = by + self._vy[i] * spread + np.float32(0.5 * g) * a * a
-            life = 1.0 - age / self.LIFE_S
-            weight = np.float32(520.0 * life * life) * self._trail_w
+        rising = (tau >= 0.0) & (tau < self.RISE_S)
+        if rising.any():
+            # The rocket: a dot slowing as it climbs, with a short spark trail.
+            f = 1.0 - (1.0 - tau[rising] / self.RISE_S) ** 2
+            ry = (h - 1) + (by[rising] - (h - 1)) * f
+            trail = self._rocket_trail * (0.6 + 0.8 * (1.0 - f))[:, None]  # (r, 4)
+            xs.append(np.repeat(bx[rising], 4))
+            ys.append((ry[:, None] + trail).ravel())
+            cols.append(np.broadcast_to(self._rocket_rgb, (xs[-1].size, 3)))
+            wts.append(np.broadcast_to(self._rocket_w, trail.shape).ravel())
+        age = tau - self.RISE_S
+        live = (age >= 0.0) & (age < self.LIFE_S)
+        if live.any():
+            bi = i[live]
+            a_now = age[live]
+            # Sparks: fast out, air drag, then falling; three trail samples each.
+            a = np.maximum(a_now[:, None] - self._trail_s, 0.0)[..., None]  # (b, 3, 1)
+            radius = 0.3 * min(w, h) * self.p["size"] + 1.0
+            spread = radius * (1.0 - np.exp(-3.0 * a)) / (1.0 - math.exp(-3.0 * self.LIFE_S))
+            g = 0.45 * h * self.p["gravity"]
+            x = bx[live][:, None, None] + self._vx[bi][:, None, :] * spread
+            y = by[live][:, None, None] + self._vy[bi][:, None, :] * spread + 0.5 * g * a * a
+            life = 1.0 - a_now / self.LIFE_S
+            weight = (900.0 * life**1.5)[:, None, None] * self._trail_w  # (b, 3, 1)
             if self.p["sparkle"]:
-                flick = np.sin(self._rate[i] * np.float32(wrap(t, 1000 * TAU)) + self._phase[i])
-                weight = weight * (np.float32(0.65) + np.float32(0.35) * flick)
+                flick = np.sin(self._rate[bi] * np.float32(wrap(t, 1000 * TAU)) + self._phase[bi])
+                weight = weight * (0.65 + 0.35 * flick)[:, None, :]
+            weight = np.broadcast_to(weight, x.shape)
             # White-hot at first, then the burst's colour.
-            hot = max(0.0, 1.0 - age * 3.0)
-            rgb = self._rgb[i] * np.float32(1.0 - hot) + np.float32(hot)
+            hot = np.maximum(0.0, 1.0 - a_now * 5.0)[:, None]
+            rgb = self._rgb[bi] * (1.0 - hot) + hot  # (b, 3)
             xs.append(x.ravel())
             ys.append(y.ravel())
-            cols.append(np.broadcast_to(rgb, (x.size, 3)))
-            wts.append(np.broadcast_to(weight, x.shape).ravel())
+            cols.append(np.broadcast_to(rgb[:, None, None, :], (*x.shape, 3)).reshape(-1, 3))
+            wts.append(weight.ravel())
         if xs:
             splat.add(np.concatenate(xs), np.concatenate(ys), np.concatenate(cols),
                       np.concatenate(wts))

@@ -129,7 +129,7 @@ function paramControl(p, value) {
   const out = el("output", { id: `${id}-value` });
   const send = (v) => sendParam(p.name, v);
   if (p.type === "int" || p.type === "float") {
-    const step = p.type === "int" ? 1 : Math.max((p.max - p.min) / 100, 0.001);
+    const step = p.type === "int" ? 1 : Math.pow(10, Math.floor(Math.log10((p.max - p.min) / 100)));
     input = el("input", { type: "range", id, min: p.min, max: p.max, step, value: value ?? p.default });
     out.textContent = fmt(input.value);
     const t = throttle(send, 150);

@@ -21,7 +21,7 @@ def test_png_is_fitted_to_the_panel_and_re_encoded(tmp_path: Path) -> None:
     info = s.save(images_util.png((0, 255, 0), (32, 16)), "green.png", 64, 32)
     assert (info.width, info.height, info.frames) == (64, 32, 1)
     assert info.source_format == "PNG"
-    frames, durations = s.frames(info.id, 64, 32)
+    frames, _ = s.frames(info.id, 64, 32)
     assert frames.shape == (1, 32, 64, 3) and frames.dtype == np.uint8
     assert tuple(frames[0, 16, 32]) == (0, 255, 0)
     assert s.png(info.id).startswith(b"\x89PNG")

@@ -1,0 +1,191 @@
+"""Browser tests: Playwright for Python driving Debian's chromium against the real stack.
+
+Choose an animation and see the state change on MQTT, move the brightness
+slider, watch the preview canvas change, see a live fps on the dashboard,
+upload a picture and play it, see a validation error next to its field, and
+save a screenshot of the main page (artifacts/web-ui.png).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from appliance.broker import LocalBroker
+from tests.bridge import images_util
+from tests.bridge.conftest import Stack, start_stack, unique_id
+from tests.conftest import need
+from tests.support import MQTTProbe
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration]
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "artifacts"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    need("chromium", CHROMIUM.exists(), "apt-get install chromium (scripts/test does)")
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def ui_stack(broker: LocalBroker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    s = start_stack(broker, tmp_path_factory.mktemp("ui"), unique_id("ui"))
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def page(browser: Any, ui_stack: Stack) -> Iterator[Any]:
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+    pg = ctx.new_page()
+    errors: list[str] = []
+    pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.set_default_timeout(10_000)
+    pg.goto(ui_stack.url + "/")
+    expect(pg.locator("#status-pill")).to_have_text("online")
+    expect(pg.locator("#animation option[value=plasma]")).to_have_count(1)
+    yield pg
+    ctx.close()
+    # No CSP violations or script errors (4xx answers the tests provoke are fine).
+    assert not [e for e in errors if not e.startswith("Failed to load resource")], errors
+
+
+@pytest.fixture
+def watch(broker: LocalBroker, ui_stack: Stack) -> Iterator[MQTTProbe]:
+    p = MQTTProbe(broker, "homeassistant").connect()
+    p.subscribe(f"{ui_stack.base}/state")
+    yield p
+    p.close()
+
+
+def test_choose_animation_changes_state_on_mqtt(page: Any, ui_stack: Stack,
+                                                watch: MQTTProbe) -> None:
+    since = watch.mark()
+    page.select_option("#animation", "breathe")
+    watch.wait_for(f"{ui_stack.base}/state", lambda s: s["effect"] == "breathe", 5, since)
+    # Parameter controls were built from the catalogue's ranges.
+    slider = page.locator("#param-period")
+    assert slider.get_attribute("type") == "range"
+    assert (slider.get_attribute("min"), slider.get_attribute("max")) == ("0.5", "30")
+    assert page.locator("#param-color").get_attribute("type") == "color"
+    since = watch.mark()
+    slider.fill("10")
+    watch.wait_for(f"{ui_stack.base}/state",
+                   lambda s: s["effect"] == "breathe" and s["params"]["period"] == 10, 5, since)
+
+
+def test_brightness_slider(page: Any, ui_stack: Stack, watch: MQTTProbe) -> None:
+    since = watch.mark()
+    page.locator("#brightness").fill("25")
+    watch.wait_for(f"{ui_stack.base}/state", lambda s: s["brightness"] == 25, 5, since)
+    assert page.locator("#brightness-value").text_content() == "25"
+
+
+def test_power_toggle(page: Any, ui_stack: Stack, watch: MQTTProbe) -> None:
+    since = watch.mark()
+    page.click("#power")
+    watch.wait_for(f"{ui_stack.base}/state", lambda s: s["state"] == "OFF", 5, since)
+    expect(page.locator("#power")).to_have_text("Power: off")
+    page.click("#power")
+    watch.wait_for(f"{ui_stack.base}/state", lambda s: s["state"] == "ON", 5, since)
+
+
+def test_preview_canvas_changes_and_dashboard_shows_live_fps(page: Any,
+                                                            ui_stack: Stack) -> None:
+    page.select_option("#animation", "plasma")
+    expect(page.locator("#preview-note")).to_contain_text("live")
+    grab = "document.querySelector('#preview').toDataURL()"
+    first = page.evaluate(grab)
+    page.wait_for_timeout(1000)
+    second = page.evaluate(grab)
+    assert first != second, "the preview should move with the plasma"
+    lit = page.evaluate("""() => { const c = document.querySelector('#preview');
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let s = 0;
+        for (let i = 0; i < d.length; i += 4) s += d[i] + d[i+1] + d[i+2];
+        return s; }""")
+    assert lit > 0
+    expect(page.locator("#m-fps")).to_have_text(re.compile(r"^[0-9.]+ / 30$"))
+    fps = float(page.locator("#m-fps").text_content().split("/")[0])
+    assert fps > 5
+    assert page.locator("#health-pill").text_content() in ("health ok", "health degraded")
+
+
+def test_upload_appears_and_plays(page: Any, ui_stack: Stack, watch: MQTTProbe,
+                                  tmp_path: Path) -> None:
+    gif = tmp_path / "blink.gif"
+    gif.write_bytes(images_util.gif([(255, 0, 0), (0, 0, 255)], [200, 200]))
+    page.set_input_files("#image-file", str(gif))
+    page.click("#upload")
+    expect(page.locator("#upload-message")).to_contain_text("Uploaded blink.gif")
+    item = page.locator("#image-list li[data-id]", has_text="blink.gif")
+    item.wait_for()
+    image_id = item.get_attribute("data-id")
+    assert image_id and re.fullmatch(r"[0-9a-f]{16}", image_id)
+    since = watch.mark()
+    item.get_by_role("button", name="Play").click()
+    watch.wait_for(f"{ui_stack.base}/state",
+                   lambda s: s["effect"] == "image" and s["params"]["image"] == image_id, 5, since)
+    page.wait_for_selector(f"#image-list li.playing[data-id='{image_id}']")
+    # A renamed text file is refused with a message.
+    txt = tmp_path / "cat.png"
+    txt.write_bytes(images_util.text_file())
+    page.set_input_files("#image-file", str(txt))
+    page.click("#upload")
+    expect(page.locator("#upload-message")).to_have_class(re.compile(r"\berror\b"))
+
+
+def test_validation_error_shows_next_to_its_field(page: Any) -> None:
+    field = page.locator('#settings-form [data-path="display.fps"]')
+    field.wait_for()
+    field.fill("500")
+    page.click("#settings-save")
+    err = page.locator('#settings-form .field-error[data-for="display.fps"]')
+    expect(err).not_to_be_empty()
+    assert "120" in err.text_content() or "less than" in err.text_content()
+    # The error sits in the same row as the field.
+    row = page.locator(".setting", has=page.locator('[data-path="display.fps"]'))
+    assert row.locator(".field-error").text_content() == err.text_content()
+    page.click("#settings-reset")
+
+
+def test_screenshot_of_the_main_page(page: Any, ui_stack: Stack) -> None:
+    page.select_option("#animation", "plasma")
+    expect(page.locator("#preview-note")).to_contain_text("live")
+    expect(page.locator("#m-fps")).to_have_text(re.compile(r"[0-9]"))
+    page.wait_for_timeout(1500)
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "web-ui.png"
+    page.screenshot(path=str(ARTIFACTS / "web-ui-full.png"), full_page=True)
+    page.screenshot(path=str(shot))
+    assert shot.stat().st_size > 10_000
+    phone = page.context.browser.new_context(viewport={"width": 390, "height": 844},
+                                             is_mobile=True, device_scale_factor=2)
+    mp = phone.new_page()
+    mp.goto(ui_stack.url + "/")
+    expect(mp.locator("#status-pill")).to_have_text("online")
+    # Works on a phone: nothing wider than the screen.
+    assert mp.evaluate("document.documentElement.scrollWidth") <= 390
+    mp.screenshot(path=str(ARTIFACTS / "web-ui-phone.png"))
+    phone.close()
+    if os.environ.get("LIGHTBOX_UPDATE_SCREENSHOT") == "1":
+        (REPO / "docs" / "img").mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shot, REPO / "docs" / "img" / "web-ui.png")
+
+

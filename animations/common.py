@@ -93,8 +93,8 @@ class Splat:
         self._flat = self._acc.reshape(-1)
         self.frame = self._acc[1 : height + 1, 1 : width + 1]
         row = width + 3
-        self._corner = (np.array([0, 1, row, row + 1], np.intp) * 3).reshape(1, 4, 1)
-        self._channel = np.arange(3, dtype=np.intp).reshape(3, 1, 1)
+        corner = (np.array([0, 1, row, row + 1], np.intp) * 3).reshape(1, 4, 1)
+        self._offsets = corner + np.arange(3, dtype=np.intp).reshape(3, 1, 1)  # (3, 4, 1)
 
     def clear(self) -> None:
         """Set the frame (and its border) to black."""
@@ -105,25 +105,35 @@ class Splat:
     ) -> None:
         """Add points at float pixel positions ``x``, ``y`` with colours ``rgb`` (N, 3) or (3,)."""
         # float32 throughout: np.add.at is many times slower when it must cast.
+        # (Written for few numpy calls: at a few hundred points, call overhead dominates.)
         x = np.asarray(x, np.float32)
         y = np.asarray(y, np.float32)
-        # fmax/fmin (unlike clip) turn NaN into the bound.
-        x = np.fmin(np.fmax(x, np.float32(-1.0)), np.float32(self.width)) + np.float32(1.0)
-        y = np.fmin(np.fmax(y, np.float32(-1.0)), np.float32(self.height)) + np.float32(1.0)
-        x0 = np.floor(x)
-        y0 = np.floor(y)
-        fx = x - x0
-        fy = y - y0
-        gx = np.float32(1.0) - fx
-        gy = np.float32(1.0) - fy
-        cw = np.stack((gx * gy, fx * gy, gx * fy, fx * fy))  # (4, n)
-        cw *= np.asarray(weight, np.float32)
-        base = y0.astype(np.intp) * ((self.width + 3) * 3) + x0.astype(np.intp) * 3
-        idx = base + self._corner + self._channel  # (3, 4, n)
+        n = x.shape[0]
+        # Pin onto the border; fmax/fmin (unlike clip) also turn NaN into the bound.
+        xc = np.fmax(x, np.float32(-1.0))
+        np.fmin(xc, np.float32(self.width), out=xc)
+        xc += np.float32(1.0)
+        yc = np.fmax(y, np.float32(-1.0))
+        np.fmin(yc, np.float32(self.height), out=yc)
+        yc += np.float32(1.0)
+        fx, x0 = np.modf(xc)  # both are non-negative here, so modf is floor and fraction
+        fy, y0 = np.modf(yc)
+        # Flat index of each point's top-left corner (exact in float32 at panel sizes).
+        y0 *= np.float32((self.width + 3) * 3)
+        x0 *= np.float32(3.0)
+        y0 += x0
+        base = y0.astype(np.intp)
+        wy = np.empty((2, 1, n), np.float32)
+        np.subtract(np.float32(1.0), fy, out=wy[0, 0])
+        wy[1, 0] = fy
+        wx = np.empty((1, 2, n), np.float32)
+        np.subtract(np.float32(1.0), fx, out=wx[0, 0])
+        wx[0, 1] = fx
+        wx *= np.asarray(weight, np.float32)
+        cw = (wy * wx).reshape(1, 4, n)  # corners in order (0,0) (0,1) (1,0) (1,1)
         col = np.asarray(rgb, np.float32)
         col = col.T[:, None, :] if col.ndim == 2 else col.reshape(3, 1, 1)
-        amount = cw * col
-        np.add.at(self._flat, idx.reshape(-1), amount.reshape(-1))
+        np.add.at(self._flat, (base + self._offsets).reshape(-1), (cw * col).reshape(-1))
 
 
 def periodic_noise(

@@ -14,9 +14,11 @@ from typing import Any
 import numpy as np
 
 from animations.base import Animation, Param, register
-from animations.common import LUT_SIZE, finite_time, gradient_lut, to_bytes, wrap
+from animations.common import LUT_SIZE, finite_time, gradient_lut, lut_u8, wrap
 
 LAYERS = 2
+TRAIL_STEPS = 200  # colour-table entries from the head to the end of a trail
+FLICKER_STEPS = 40  # how far a glyph's flicker can dim it, in colour-table entries
 
 
 @register
@@ -43,21 +45,23 @@ class MatrixRain(Animation):
         self._y = np.arange(h, dtype=np.float32)[:, None]
         self._f = np.empty((h, w), np.float32)
         self._idx = np.empty((h, w), np.intp)
-        self._out = np.empty((h, w, 3), np.float32)
-        self._layer = np.empty((h, w, 3), np.float32)
-        self._bytes = np.empty((h, w, 3), np.uint8)
+        self._idx2 = np.empty((h, w), np.intp)
+        self._out = np.empty((h, w, 3), np.uint8)
         rng = self.rng
         self._u_speed = rng.uniform(0.6, 1.4, (LAYERS, w)).astype(np.float32)
         self._u_phase = rng.random((LAYERS, w))
         self._u_trail = rng.uniform(0.6, 1.3, (LAYERS, w)).astype(np.float32)
         self._u_gap = rng.random((LAYERS, w))
-        # Glyph brightness pattern: rows of random levels; columns shift through it
-        # in whole glyph steps so each LED "changes character" now and then.
-        self._glyphs = rng.uniform(0.35, 1.0, (self.GLYPH_ROWS + h, w)).astype(np.float32)
+        # Glyph flicker: rows of random dimming offsets (in colour-table steps); each
+        # column steps through them in whole glyphs, so an LED "changes character".
+        self._glyphs = rng.integers(0, FLICKER_STEPS, (self.GLYPH_ROWS + h, w)).astype(np.intp)
         self._glyph_rate = rng.uniform(2.0, 8.0, w)
         self._glyph_phase = rng.random(w)
-        self._cols = np.arange(w)[None, :]
         self._rows = np.arange(h)[:, None]
+        self._flicker = np.zeros((h, w), np.intp)
+        self._last_step = np.full(w, np.iinfo(np.intp).min, np.intp)  # nothing fetched yet
+        self._below = np.empty((h, w), bool)
+        self._g = np.empty((h, w), np.float32)
         self._configure()
 
     def update_params(self, params: Mapping[str, Any]) -> None:
@@ -68,45 +72,49 @@ class MatrixRain(Animation):
     def _configure(self) -> None:
         h = max(self.height, 1)
         trail_px = np.maximum(self._u_trail * np.float32(self.p["trail"] * h), np.float32(2.0))
-        self._inv_trail = (np.float32(1.0) / trail_px).astype(np.float32)
+        # Colour-table steps per row behind the head.
+        self._steps = (np.float32(TRAIL_STEPS) / trail_px).astype(np.float32)
         # Each drop's cycle: fall through the panel plus its trail plus a gap that
         # grows as the density falls.
         gap = self._u_gap * (h * (1.0 / self.p["density"] - 0.8) * 1.5)
-        self._period = (h + trail_px + gap).astype(np.float64)
+        period = h + trail_px + gap
+        self._period = period.astype(np.float64)
+        self._period32 = period.astype(np.float32)
         self._speed_px = self._u_speed * (h * 0.45 + 6.0)
         c = self.p["color"]
         head = (235, 255, 235) if self.p["white_heads"] else c
-        # Table over "distance behind the head / trail": 0-1 below the head are dark,
-        # 2 is the head, then the trail fades out; the top entries are dark again.
-        lut = gradient_lut([(0.0, c), (0.15, tuple(int(v * 0.7) for v in c)),
-                            (0.55, tuple(int(v * 0.25) for v in c)), (1.0, (0, 0, 0))])
-        lut[0] = head
-        full = np.zeros((LUT_SIZE, 3), np.float32)
-        full[2 : LUT_SIZE - 2] = lut[: LUT_SIZE - 4]
-        self._lut = full
+        # Index 0 is the head; the trail fades out by TRAIL_STEPS; the rest is dark.
+        f = TRAIL_STEPS / (LUT_SIZE - 1)
+        self._lut = lut_u8(gradient_lut([
+            (0.0, head), (0.04, c), (0.2 * f, tuple(int(v * 0.7) for v in c)),
+            (0.6 * f, tuple(int(v * 0.25) for v in c)), (f, (0, 0, 0)), (1.0, (0, 0, 0)),
+        ]))
 
     def draw(self, t: float) -> np.ndarray:
         t = finite_time(t)
-        s = t * self.p["speed"]
-        out, layer, f, idx = self._out, self._layer, self._f, self._idx
-        scale = np.float32(LUT_SIZE - 5)
+        s = wrap(t * self.p["speed"], 1e6)
+        f = self._f
         for k in range(LAYERS):
             period = self._period[k]
-            head = np.floor(
-                np.mod(self._u_phase[k] * period + self._speed_px[k] * wrap(s, 1e6), period)
-            )
-            # Whole rows behind the head, in trail lengths -> table index (2 is the head).
+            head = np.floor(np.mod(self._u_phase[k] * period + self._speed_px[k] * s, period))
+            # Whole rows behind the head; rows below it wrap to the end of the cycle (dark).
             np.subtract(head.astype(np.float32), self._y, out=f)
-            f *= self._inv_trail[k]
-            f *= scale
-            f += np.float32(2.0)
-            np.copyto(idx, f, casting="unsafe")
-            np.take(self._lut, idx, axis=0, out=out if k == 0 else layer, mode="clip")
-            if k:
-                np.maximum(out, layer, out=out)
-        # Flickering glyphs: each column steps through the pattern at its own rate.
+            np.less(f, np.float32(0.0), out=self._below)
+            np.multiply(self._below, self._period32[k], out=self._g)
+            f += self._g
+            f *= self._steps[k]
+            if k == 0:
+                np.copyto(self._idx, f, casting="unsafe")
+            else:
+                np.copyto(self._idx2, f, casting="unsafe")
+                np.minimum(self._idx, self._idx2, out=self._idx)  # the brighter layer wins
+        # Flickering glyphs: each column steps through the pattern at its own rate; only
+        # the columns whose glyphs changed since the last frame are fetched again.
         step = np.floor(self._glyph_phase + self._glyph_rate * wrap(t, 1e6)).astype(np.intp)
-        shift = (step * 7) % self.GLYPH_ROWS
-        glyph = self._glyphs[self._rows + shift[None, :], self._cols]
-        out *= glyph[..., None]
-        return to_bytes(out, self._bytes)
+        changed = np.flatnonzero(step != self._last_step)
+        if changed.size:
+            self._last_step = step
+            shift = (step[changed] * 7) % self.GLYPH_ROWS
+            self._flicker[:, changed] = self._glyphs[self._rows + shift[None, :], changed]
+        self._idx += self._flicker
+        return np.take(self._lut, self._idx, axis=0, out=self._out, mode="clip")

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 
 from animations.base import Animation, Param, register
-from animations.common import to_bytes
+from animations.common import LUT_SIZE, finite_time, lut_u8, wrap
+
+TAU = 2.0 * math.pi
 
 
 @register
@@ -25,24 +31,45 @@ class Plasma(Animation):
         x, y = self.grid()
         self._x = x / max(self.width, 1)
         self._y = y / max(self.height, 1)
+        self._d = self._x + self._y
+        self._r = np.hypot(self._x - 0.5, self._y - 0.5)
         self._v = np.empty_like(self._x)
-        self._out = np.empty((self.height, self.width, 3), np.float32)
+        self._tmp = np.empty_like(self._x)
+        self._idx = np.empty(self._x.shape, np.intp)
         self._bytes = np.empty((self.height, self.width, 3), np.uint8)
+        self._configure()
+
+    def update_params(self, params: Mapping[str, Any]) -> None:
+        """Take new values; saturation rebuilds the colour table."""
+        super().update_params(params)
+        self._configure()
+
+    def _configure(self) -> None:
+        # The colour for each hue angle 0..2pi: three phase-shifted sines.
+        sat = self.p["saturation"]
+        angle = np.arange(LUT_SIZE) * (2 * np.pi / LUT_SIZE)
+        rgb = np.sin(angle[:, None] + np.array([0.0, 2.094, 4.189]))
+        self._lut = lut_u8(127.5 * sat * rgb + 127.5)
+
+    def _term(self, field: np.ndarray, k: float, phase: float) -> None:
+        """Add sin(field * k + phase) to the sum."""
+        np.multiply(field, np.float32(k), out=self._tmp)
+        self._tmp += np.float32(phase)
+        np.sin(self._tmp, out=self._tmp)
+        self._v += self._tmp
 
     def draw(self, t: float) -> np.ndarray:
-        s = t * self.p["speed"]
+        s = finite_time(t) * self.p["speed"]
         k = 6.0 / self.p["scale"]
-        x, y, v = self._x, self._y, self._v
-        np.sin(x * k + s, out=v)
-        v += np.sin((y * k + s) * 0.7)
-        v += np.sin((x + y) * k * 0.6 + s * 1.3)
-        v += np.sin(np.hypot(x - 0.5, y - 0.5) * k * 1.5 - s)
-        # v in [-4, 4] -> hue angle
-        v *= np.float32(np.pi / 4)
-        sat = self.p["saturation"]
-        base = 127.5 * (1 - sat) + 0.0
-        for c, off in enumerate((0.0, 2.094, 4.189)):
-            np.sin(v + off + s * 0.3, out=self._out[..., c])
-        self._out *= 127.5 * sat
-        self._out += 127.5 * sat + base
-        return to_bytes(self._out, self._bytes)
+        v = self._v
+        # Each phase is wrapped on its own, so float32 stays precise at any t.
+        v.fill(0.0)
+        self._term(self._x, k, wrap(s, TAU))
+        self._term(self._y, k * 0.7, wrap(s * 0.7, TAU))
+        self._term(self._d, k * 0.6, wrap(s * 1.3, TAU))
+        self._term(self._r, k * 1.5, wrap(-s, TAU))
+        # v in [-4, 4] -> hue angle (v * pi/4) -> colour table index, drifting with time.
+        v *= np.float32(LUT_SIZE / 8)
+        v += np.float32(wrap(s * 0.3, TAU) * LUT_SIZE / TAU)
+        np.copyto(self._idx, v, casting="unsafe")
+        return np.take(self._lut, self._idx, axis=0, out=self._bytes, mode="wrap")

@@ -16,6 +16,7 @@ import numpy as np
 
 from animations.base import Animation, Param, register
 from animations.common import (
+    LUT_SIZE,
     ScrollingTexture,
     Splat,
     StarSky,
@@ -28,6 +29,10 @@ from animations.common import (
 )
 
 TAU = 2.0 * math.pi
+# Brightness across a spiral arm: ((1 + cos) / 2) ** 2 over one turn of the pattern.
+_ARM_PROFILE = (((1.0 + np.cos(np.arange(LUT_SIZE) * (TAU / LUT_SIZE))) / 2.0) ** 2).astype(
+    np.float32
+)
 
 
 @register
@@ -58,13 +63,20 @@ class Starfield(Animation):
         old = self.p.get("count")
         super().update_params(params)
         if self.p["count"] != old:
-            self._configure()
+            self._new_sky()
+        self._derive()
 
     def _configure(self) -> None:
+        self._new_sky()
+        self._derive()
+
+    def _new_sky(self) -> None:
         n = self.p["count"]
         rng = self.rng
-        self._sx = rng.uniform(-1.0, 1.0, n).astype(np.float32)
-        self._sy = rng.uniform(-1.0, 1.0, n).astype(np.float32)
+        w, h = self.width, self.height
+        # Positions pre-scaled to pixels at depth 1; depth phase per star.
+        self._sx = (rng.uniform(-1.0, 1.0, n) * 0.5 * w).astype(np.float32)
+        self._sy = (rng.uniform(-1.0, 1.0, n) * 0.5 * h).astype(np.float32)
         self._z0 = rng.uniform(0.0, 1.0, n).astype(np.float32)
         # Slight per-star tint: most white, a few blue or warm.
         tint = np.ones((n, 3), np.float32)
@@ -72,29 +84,38 @@ class Starfield(Animation):
         tint[:, 2] -= rng.uniform(0.0, 0.25, n).astype(np.float32) * (rng.random(n) < 0.3)
         self._tint = tint
 
+    def _derive(self) -> None:
+        """Rebuild the per-sample tables (streak lags, fades, colours) from the params."""
+        k = self.STREAK_SAMPLES + 1 if self.p["streaks"] > 0 else 1
+        # Sample 0 is the star now; the others a little earlier (further away): the streak.
+        self._lag = np.arange(k, dtype=np.float32)[:, None] * np.float32(0.06 * self.p["streaks"])
+        self._fade = (np.linspace(1.0, 0.25, k)[:, None] * 255.0 * 2.0).astype(np.float32)
+        colour = self._tint * (np.asarray(self.p["color"], np.float32) / 255.0)
+        self._colour = np.ascontiguousarray(
+            np.broadcast_to(colour, (k, *colour.shape)).reshape(-1, 3)
+        )
+
     def draw(self, t: float) -> np.ndarray:
         t = finite_time(t)
         w, h = self.width, self.height
-        k = self.STREAK_SAMPLES + 1 if self.p["streaks"] > 0 else 1
         phase = np.float32(wrap(t * self.p["speed"] * 0.25, 1.0))
-        # z for the star now (row 0) and a little earlier (streak rows).
-        lag = np.arange(k, dtype=np.float32)[:, None] * np.float32(0.06 * self.p["streaks"])
-        frac = (self._z0 + phase - lag) % np.float32(1.0)
-        z = np.float32(1.0) - frac * np.float32(1.0 - self.Z_NEAR)
-        x = np.float32((w - 1) / 2) + self._sx * np.float32(0.5 * w) / z
-        y = np.float32((h - 1) / 2) + self._sy * np.float32(0.5 * h) / z
-        near = np.float32(1.0) - z
-        bright = near * np.float32(255.0 * 2.0)
-        if k > 1:
-            fade = np.linspace(1.0, 0.25, k, dtype=np.float32)[:, None]
+        frac = self._z0 - self._lag  # (k, n)
+        frac += phase
+        frac %= np.float32(1.0)
+        # Depth runs from 1 (far) to Z_NEAR (passing the window).
+        near = frac * np.float32(1.0 - self.Z_NEAR)
+        inv_z = np.float32(1.0) / (np.float32(1.0) - near)
+        x = self._sx * inv_z
+        x += np.float32((w - 1) / 2)
+        y = self._sy * inv_z
+        y += np.float32((h - 1) / 2)
+        bright = near * self._fade
+        if len(frac) > 1:
             # Never streak across the wrap-around (from nearest back to farthest).
-            fade = fade * (frac <= frac[0:1])
-            bright = bright * fade
-        colour = self._tint * (np.asarray(self.p["color"], np.float32) / 255.0)
+            bright *= frac <= frac[0:1]
         splat = self._splat
         splat.clear()
-        splat.add(x.ravel(), y.ravel(), np.broadcast_to(colour, (k, *colour.shape)).reshape(-1, 3),
-                  bright.ravel())
+        splat.add(x.reshape(-1), y.reshape(-1), self._colour, bright.reshape(-1))
         return to_bytes(splat.frame, self._bytes)
 
 
@@ -282,6 +303,7 @@ class Galaxy(Animation):
     def setup(self) -> None:
         h, w = self.height, self.width
         self._v = np.empty((h, w), np.float32)
+        self._idx = np.empty((h, w), np.intp)
         self._splat = Splat(w, h)
         self._out = self._splat.frame
         self._bytes = np.empty((h, w, 3), np.uint8)
@@ -302,7 +324,9 @@ class Galaxy(Animation):
         r = np.hypot(dx, dy)
         theta = np.arctan2(dy, dx)
         arms = self.p["arms"]
-        self._spiral = (arms * theta + self.p["twist"] * np.log(r + 0.08)).astype(np.float32)
+        spiral = arms * theta + self.p["twist"] * np.log(r + 0.08)
+        # In arm-profile table units (one table length per 2*pi), offset so it stays positive.
+        self._spiral = (np.mod(spiral, TAU) * (LUT_SIZE / TAU)).astype(np.float32)
         falloff = np.exp(-r * 2.2) * (r < 1.6)
         core = np.exp(-((r / 0.16) ** 2)) * 1.3
         arm_rgb = np.asarray(self.p["color"], np.float32)
@@ -324,11 +348,10 @@ class Galaxy(Animation):
         t = finite_time(t)
         rot = t * 0.25 * self.p["speed"]
         v, out = self._v, self._out
-        np.subtract(self._spiral, np.float32(wrap(rot * self.p["arms"], TAU)), out=v)
-        np.cos(v, out=v)
-        v += np.float32(1.0)
-        v *= np.float32(0.5)
-        v *= v
+        shift = wrap(rot * self.p["arms"], TAU) * (LUT_SIZE / TAU)
+        np.subtract(self._spiral, np.float32(shift), out=v)
+        np.copyto(self._idx, v, casting="unsafe")
+        np.take(_ARM_PROFILE, self._idx, out=v, mode="wrap")
         np.multiply(self._arm, v[..., None], out=out)
         out += self._base
         if len(self._sr):

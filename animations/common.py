@@ -95,6 +95,7 @@ class Splat:
         row = width + 3
         corner = (np.array([0, 1, row, row + 1], np.intp) * 3).reshape(1, 4, 1)
         self._offsets = corner + np.arange(3, dtype=np.intp).reshape(3, 1, 1)  # (3, 4, 1)
+        self._channels = np.arange(3, dtype=np.intp).reshape(3, 1)
 
     def clear(self) -> None:
         """Set the frame (and its border) to black."""
@@ -134,6 +135,31 @@ class Splat:
         col = np.asarray(rgb, np.float32)
         col = col.T[:, None, :] if col.ndim == 2 else col.reshape(3, 1, 1)
         np.add.at(self._flat, (base + self._offsets).reshape(-1), (cw * col).reshape(-1))
+
+
+    def add_nearest(
+        self, x: np.ndarray, y: np.ndarray, rgb: np.ndarray, weight: np.ndarray | float = 1.0
+    ) -> None:
+        """Add points to their nearest pixel: a third of the work of ``add``, for sparks."""
+        x = np.asarray(x, np.float32)
+        y = np.asarray(y, np.float32)
+        n = x.shape[0]
+        xc = np.fmax(x, np.float32(-1.0))
+        np.fmin(xc, np.float32(self.width), out=xc)
+        xc += np.float32(1.5)  # +1 for the border, +0.5 to round by truncation
+        yc = np.fmax(y, np.float32(-1.0))
+        np.fmin(yc, np.float32(self.height), out=yc)
+        yc += np.float32(1.5)
+        yi = yc.astype(np.intp)
+        yi *= (self.width + 3) * 3
+        xi = xc.astype(np.intp)
+        xi *= 3
+        yi += xi
+        col = np.asarray(rgb, np.float32)
+        col = col.T if col.ndim == 2 else col.reshape(3, 1)
+        amount = col * np.asarray(weight, np.float32)  # (3, n)
+        idx = yi + self._channels  # (3, n)
+        np.add.at(self._flat, idx.reshape(-1), np.broadcast_to(amount, (3, n)).reshape(-1))
 
 
 def periodic_noise(

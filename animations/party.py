@@ -57,7 +57,7 @@ class Fireworks(Animation):
         self._splat = Splat(self.width, self.height)
         self._bytes = np.empty((self.height, self.width, 3), np.uint8)
         self._trail_s = np.asarray(self.TRAIL)[None, :]  # (1, 3)
-        self._trail_w = np.asarray([1.0, 0.45, 0.2])[None, :, None]  # (1, 3, 1)
+        self._trail_w = np.asarray([1.0, 0.45, 0.2])[None, :, None]  # (1, samples, 1)
         self._rocket_trail = np.arange(4.0)[None, :]
         self._rocket_rgb = np.asarray([1.0, 0.8, 0.5], np.float32)
         self._rocket_w = np.asarray([300.0, 120.0, 60.0, 25.0], np.float32)
@@ -94,15 +94,15 @@ class Fireworks(Animation):
         if live.any():
             bi = i[live]
             a_now = age[live]
-            # Sparks: fast out, air drag, then falling; three trail samples each.
-            a = np.maximum(a_now[:, None] - self._trail_s, 0.0)[..., None]  # (b, 3, 1)
+            # Sparks: fast out, air drag, then falling; a trail sample behind each.
+            a = np.maximum(a_now[:, None] - self._trail_s, 0.0)[..., None]  # (b, samples, 1)
             radius = 0.3 * min(w, h) * self.p["size"] + 1.0
             spread = radius * (1.0 - np.exp(-3.0 * a)) / (1.0 - math.exp(-3.0 * self.LIFE_S))
             g = 0.45 * h * self.p["gravity"]
             x = bx[live][:, None, None] + self._vx[bi][:, None, :] * spread
             y = by[live][:, None, None] + self._vy[bi][:, None, :] * spread + 0.5 * g * a * a
             life = 1.0 - a_now / self.LIFE_S
-            weight = (900.0 * life**1.5)[:, None, None] * self._trail_w  # (b, 3, 1)
+            weight = (900.0 * life**1.5)[:, None, None] * self._trail_w  # (b, samples, 1)
             if self.p["sparkle"]:
                 flick = np.sin(self._rate[bi] * np.float32(wrap(t, 1000 * TAU)) + self._phase[bi])
                 weight = weight * (0.65 + 0.35 * flick)[:, None, :]
@@ -115,8 +115,8 @@ class Fireworks(Animation):
             cols.append(np.broadcast_to(rgb[:, None, None, :], (*x.shape, 3)).reshape(-1, 3))
             wts.append(weight.ravel())
         if xs:
-            splat.add(np.concatenate(xs), np.concatenate(ys), np.concatenate(cols),
-                      np.concatenate(wts))
+            splat.add_nearest(np.concatenate(xs), np.concatenate(ys), np.concatenate(cols),
+                              np.concatenate(wts))
         return to_bytes(splat.frame, self._bytes)
 
 

@@ -450,6 +450,17 @@ def test_splat_keeps_energy_on_the_panel_and_drops_the_rest() -> None:
     assert float(f.sum()) == pytest.approx(15.0)
 
 
+def test_splat_nearest_rounds_to_a_pixel_and_drops_the_rest() -> None:
+    sp = Splat(4, 3)
+    sp.add_nearest(np.array([1.4, 2.6, 99.0, np.nan, -0.6]), np.array([0.6, 2.0, 1.0, 1.0, 0.0]),
+                   np.array([[1, 0, 0], [0, 1, 0], [1, 1, 1], [1, 1, 1], [0, 0, 1]], np.float32),
+                   np.array([2.0, 3.0, 5.0, 5.0, 7.0], np.float32))
+    f = sp.frame
+    assert f[1, 1].tolist() == [2.0, 0.0, 0.0]
+    assert f[2, 3].tolist() == [0.0, 3.0, 0.0]
+    assert float(f.sum()) == pytest.approx(5.0)  # the rest fell on the hidden border
+
+
 def test_periodic_noise_tiles_seamlessly() -> None:
     n = periodic_noise(np.random.default_rng(0), 32, 64, 8.0)
     assert n.dtype == np.float32 and n.min() >= 0 and n.max() <= 1

@@ -9,8 +9,10 @@ the render loop or the display.
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
+from typing import Any
 
 import structlog
 from flask import Blueprint, Flask, Response, g, redirect, request, send_from_directory
@@ -24,7 +26,7 @@ from appliance import __version__
 from appliance.images import ImageStore, resolve_dir
 from appliance.images import Limits as ImageLimits
 from appliance.settings import Settings
-from bridge import openapi
+from bridge import openapi, ratelimit
 from bridge.api import health_age_s, json_response, make_api
 from bridge.deps import Deps, Limits
 from bridge.errors import ApiError
@@ -35,6 +37,7 @@ from bridge.security import UNSAFE_METHODS, Auth, add_headers, check_same_origin
 
 log = structlog.get_logger("bridge.app")
 access = structlog.get_logger("access")
+access_std = logging.getLogger("access")
 
 STATIC_DIR = Path(__file__).parent / "static"
 #: Writes that do not need the token (the login itself, and dropping a session).
@@ -75,8 +78,10 @@ def create_app(settings: Settings, *, link: EngineLink, auth_token: str | None =
     deps = Deps(settings, link, hub, store, Auth(auth_token), metrics, __version__)
     app.extensions["lightbox"] = deps
 
-    limiter = Limiter(get_remote_address, app=app, storage_uri="memory://",
-                      strategy="fixed-window", headers_enabled=True)
+    limiter = Limiter(get_remote_address, app=app, storage_uri=ratelimit.STORAGE_URI,
+                      # No X-RateLimit-* on every response (it re-evaluates the limits
+                      # after each request); 429s carry Retry-After from _rate_limited.
+                      strategy="fixed-window", headers_enabled=False)
     limits = Limits(
         reads=limiter.shared_limit(b.rate_limit_reads, scope="reads"),
         writes=limiter.shared_limit(b.rate_limit_writes, scope="writes"),
@@ -157,12 +162,13 @@ def _install_hooks(app: Flask, deps: Deps) -> None:
         deps.metrics.requests.labels(request.method, rule, str(response.status_code)).inc()
         started = getattr(g, "started", None)
         ms = round((time.perf_counter() - started) * 1000, 2) if started else None
-        fields = {"method": request.method, "path": request.path,
+        fields: dict[str, Any] = {"method": request.method, "path": request.path,
                   "status": response.status_code, "duration_ms": ms,
                   "client": request.remote_addr}
         if request.method in UNSAFE_METHODS or response.status_code >= 400:
             access.info("http_request", **fields)
-        else:
+        elif access_std.isEnabledFor(logging.DEBUG):
+            # Reads are logged only at debug; skip building the line otherwise (hot path).
             access.debug("http_request", **fields)
         return response
 

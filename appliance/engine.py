@@ -36,6 +36,7 @@ ReplyFn = Callable[[dict[str, Any]], None]
 COMMAND_QUEUE_SIZE = 1024
 FRAME_WINDOW = 512
 PREVIEW_MAX_WIDTH = 128
+WAIT_SLICE_S = 0.05
 #: Frames an isolated animation that is late may hold its last frame before the fallback
 #: draws instead (the longest visible freeze while a hang is being established).
 LATE_HOLD_FRAMES = 2
@@ -124,6 +125,8 @@ class CommandQueue:
         self._maxlen = maxlen
         self._lock = threading.Lock()
         self.dropped = 0
+        #: Set while commands wait: lets the render loop answer between frames at once.
+        self.arrived = threading.Event()
 
     def put(self, item: Pending) -> None:
         """Add a command, dropping the oldest when full."""
@@ -133,6 +136,7 @@ class CommandQueue:
                 dropped = self._items.popleft()
                 self.dropped += 1
             self._items.append(item)
+            self.arrived.set()
         if dropped is not None and dropped.reply is not None:
             err = CommandError("superseded", "a newer command replaced this one before it ran")
             dropped.reply(error_reply(err, dropped.command.transaction))
@@ -140,6 +144,7 @@ class CommandQueue:
     def drain(self) -> list[Pending]:
         """Take every queued command, oldest first."""
         with self._lock:
+            self.arrived.clear()
             if not self._items:
                 return []
             items = list(self._items)
@@ -409,10 +414,28 @@ class Engine:
                     self.stats.frames_dropped += missed
                     next_at = end
                     delay = 0.0
-                if clock.sleep(delay, stop):
+                if self._wait_for_frame(next_at, stop):
                     break
         finally:
             self.shutdown()
+
+    def _wait_for_frame(self, next_at: float, stop: threading.Event) -> bool:
+        """Sleep until ``next_at``, applying commands the moment they arrive.
+
+        A command is answered (and its state published) between frames without
+        waiting for the next frame, so command latency is the broker round trip,
+        not up to a frame period more. Returns True when ``stop`` was set.
+        """
+        clock = self.clock
+        while not stop.is_set():
+            delay = next_at - clock.monotonic()
+            if delay <= 0:
+                return False
+            # Short slices keep a stop request prompt without a second event to wait on.
+            if clock.sleep(min(delay, WAIT_SLICE_S), self.queue.arrived) and not stop.is_set():
+                self._apply_commands(clock.monotonic())
+                self._publish_state_if_dirty()
+        return True
 
     def shutdown(self) -> None:
         """Darken the panel and release it (idempotent)."""
@@ -439,9 +462,7 @@ class Engine:
         frame = self._render(now)
         self._show(frame, now)
         self.last_frame_mono = now
-        if self._state_dirty:
-            self._state_dirty = False
-            self.publisher.publish("state", self.state(), retain=True)
+        self._publish_state_if_dirty()
         if not self.first_frame_done.is_set():
             self.first_frame_done.set()
         if now >= self._next_leak_check:
@@ -450,6 +471,11 @@ class Engine:
         if now - self._last_watchdog >= 1.0:
             self._last_watchdog = now
             self.notifier.notify("WATCHDOG=1")
+
+    def _publish_state_if_dirty(self) -> None:
+        if self._state_dirty:
+            self._state_dirty = False
+            self.publisher.publish("state", self.state(), retain=True)
 
     def _render(self, now: float) -> np.ndarray:
         if now < self.identify_until:

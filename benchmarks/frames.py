@@ -89,6 +89,17 @@ def _time_overhead(pixels: np.ndarray, guard: FrameGuard, display: VirtualDispla
         out.append((clock() - start) * 1000.0)
 
 
+def _time_fromarray(frame: np.ndarray, n: int, out: list[float]) -> None:
+    """Time ``Image.fromarray``: what the rgbmatrix driver adds before ``SetImage``."""
+    from PIL import Image
+
+    clock = time.perf_counter
+    for _ in range(n):
+        start = clock()
+        Image.fromarray(frame, "RGB")
+        out.append((clock() - start) * 1000.0)
+
+
 def _time_baseline(anim: Animation, canvas: RecordingCanvas, t0: float, n: int,
                    out: list[float]) -> float:
     clock = time.perf_counter
@@ -153,6 +164,7 @@ def run(quick: bool) -> tuple[dict[str, Any], list[Check]]:
             p99s: list[float] = []
             cpu_p99s: list[float] = []
             overhead: list[float] = []
+            fromarray: list[float] = []
             baseline: list[float] = []
             ratios: list[float] = []
             t = tb = 0.0
@@ -167,6 +179,7 @@ def run(quick: bool) -> tuple[dict[str, Any], list[Check]]:
                 t = _time_subject(anim, guard, display, t, n_subject, s, sc)
                 tb = _time_baseline(base_anim, canvas, tb, n_base, b)
                 _time_overhead(pixels, guard, display, n_subject, overhead)
+                _time_fromarray(guard(pixels), n_subject // 4, fromarray)
                 subject += s
                 subject_cpu += sc
                 p99s.append(pct(s, 99))
@@ -187,6 +200,7 @@ def run(quick: bool) -> tuple[dict[str, Any], list[Check]]:
                 "frame_cpu_ms_p99": rnd(median(cpu_p99s), 4),
                 "overhead_ms_p50": rnd(median(overhead), 4),
                 "overhead_ms_p99": rnd(pct(overhead, 99), 4),
+                "pil_fromarray_ms_p50": rnd(median(fromarray), 4),
                 "baseline_ms_p50": rnd(median(baseline), 3),
                 "baseline_ms_p99": rnd(pct(baseline, 99), 3),
                 "speedup": rnd(median(ratios), 1),

@@ -166,8 +166,8 @@ def test_a_burst_of_5000_commands_keeps_the_engine_alive_and_the_last_value_wins
     eng = engine_factory("it")
     p = probe().subscribe(f"{BASE}/state")
     for i in range(5000):
-        p.client.publish(f"{BASE}/cmd/brightness", str(i % 100 + 1), qos=0)
-    p.publish(f"{BASE}/cmd/brightness", "77")  # qos 1: in order after the burst
+        p.client.publish(f"{BASE}/cmd/brightness", str(i % 50 + 1), qos=0)
+    p.publish(f"{BASE}/cmd/brightness", "77")  # qos 1, in order after the burst, not in it
     p.wait_for(f"{BASE}/state", lambda s: s["brightness"] == 77, timeout_s=20)
     time.sleep(0.5)
     assert p.last(f"{BASE}/state")["brightness"] == 77

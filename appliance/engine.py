@@ -207,7 +207,8 @@ class FrameStats:
         recent = stamps[stamps >= now - window_s]
         if len(recent) >= 2:
             span = max(now - float(recent.min()), 1e-9)
-            fps = len(recent) / span if span >= 0.5 else 0.0
+            # A full ring spanning under 0.5 s is an uncapped loop, not a stalled one.
+            fps = len(recent) / span if span >= 0.5 or len(recent) == len(ms) else 0.0
         else:
             fps = 0.0
         return {
@@ -427,14 +428,21 @@ class Engine:
         not up to a frame period more. Returns True when ``stop`` was set.
         """
         clock = self.clock
+        answered = False
         while not stop.is_set():
             delay = next_at - clock.monotonic()
             if delay <= 0:
                 return False
+            # At most one early answer per frame: under a flood of commands, waking for
+            # each one turned into a state publish per command, starving the frames and
+            # overflowing paho's queue (the final state was dropped). Later arrivals wait
+            # for the frame and are applied together.
+            event = stop if answered else self.queue.arrived
             # Short slices keep a stop request prompt without a second event to wait on.
-            if clock.sleep(min(delay, WAIT_SLICE_S), self.queue.arrived) and not stop.is_set():
+            if clock.sleep(min(delay, WAIT_SLICE_S), event) and not stop.is_set():
                 self._apply_commands(clock.monotonic())
                 self._publish_state_if_dirty()
+                answered = True
         return True
 
     def shutdown(self) -> None:

@@ -1,0 +1,231 @@
+"""Soak run: a real engine against a real mosquitto for hours, commands arriving throughout.
+
+Not part of the test suite (the compressed version is tests/faults/test_soak.py).
+Usage, from the repository root:
+
+    .venv/bin/python -m tests.soak.soak --hours 24 --report soak-report.json
+    .venv/bin/python -m tests.soak.soak --minutes 30 --tracemalloc
+    .venv/bin/python -m tests.soak.soak --frames 200000 --uncapped
+
+Writes a JSON report (and a Markdown summary next to it): frames, drops, fps,
+RSS over time, growth after warm-up, commands sent and answered, every error
+line of the engine's log, tracemalloc's top growth when asked, the stop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import signal
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from appliance.broker import LocalBroker
+from tests.support import LightboxProcess, MQTTProbe, engine_settings, wait_until
+
+DEV = "soak"
+BUILTINS = ("plasma", "breathe", "solid", "blank")
+
+
+class Commander(threading.Thread):
+    """Sends a mix of valid and invalid commands at a steady rate."""
+
+    def __init__(self, probe: MQTTProbe, rate_per_s: float, seed: int = 1) -> None:
+        super().__init__(name="commander", daemon=True)
+        self.probe = probe
+        self.interval_s = 1.0 / rate_per_s
+        self.rng = random.Random(seed)
+        self.stop = threading.Event()
+        self.sent = 0
+        self.invalid_sent = 0
+
+    def run(self) -> None:
+        base = f"lightbox/{DEV}"
+        while not self.stop.wait(self.interval_s):
+            r = self.rng.random()
+            if r < 0.3:
+                topic, payload = f"{base}/cmd/brightness", str(self.rng.randint(1, 100))
+            elif r < 0.5:
+                topic, payload = f"{base}/cmd/params", json.dumps(
+                    {"speed": round(self.rng.uniform(0.1, 5), 2)})
+            elif r < 0.6:
+                topic, payload = f"{base}/cmd/animation", self.rng.choice(BUILTINS)
+            elif r < 0.7:
+                topic, payload = f"{base}/cmd/power", self.rng.choice(["ON", "TOGGLE"])
+            elif r < 0.8:
+                topic, payload = f"{base}/set", json.dumps(
+                    {"state": "ON", "brightness": self.rng.randint(1, 100), "effect": "plasma"})
+            else:
+                self.invalid_sent += 1
+                topic, payload = self.rng.choice([
+                    (f"{base}/cmd/brightness", "bright"), (f"{base}/cmd/params", "{\"spede\": 1}"),
+                    (f"{base}/cmd/animation", "nope"), (f"{base}/set", "{\"state\": 5}")])
+            try:
+                self.probe.client.publish(topic, payload, qos=0)
+                self.sent += 1
+            except Exception:  # the broker may be restarting; keep going
+                pass
+
+
+def run_soak(workdir: Path, *, seconds: float | None = None, frames: int | None = None,
+             fps: int = 30, uncapped: bool = False, commands_per_s: float = 20.0,
+             sample_s: float = 10.0, warmup_s: float = 60.0, tracemalloc: bool = False,
+             progress: bool = False) -> dict[str, Any]:
+    """Run one soak and return its report (seconds or frames bound the run)."""
+    assert seconds or frames
+    broker = LocalBroker(workdir / "broker")
+    broker.start()
+    env = {}
+    if tracemalloc:
+        env = {"LIGHTBOX_TRACEMALLOC": "1",
+               "LIGHTBOX_TRACEMALLOC_WARMUP_S": str(warmup_s),
+               "LIGHTBOX_TRACEMALLOC_INTERVAL_S": str(max(sample_s * 6, 60))}
+    settings = engine_settings(broker, DEV, display={"driver": "virtual", "rows": 32, "cols": 64,
+                                                     "fps": fps},
+                               health={"interval_s": 5, "metrics_interval_s": 1})
+    eng = LightboxProcess("engine", workdir / "engine", settings,
+                          ["--uncapped"] if uncapped else [], env)
+    eng.start()
+    watcher = MQTTProbe(broker, "homeassistant").connect()
+    watcher.subscribe(f"lightbox/{DEV}/metrics", f"lightbox/{DEV}/status", wait_s=0)
+    watcher.wait_for(f"lightbox/{DEV}/status", lambda v: v == "online", timeout_s=30)
+    assert eng.process is not None
+    proc = psutil.Process(eng.process.pid)
+    commander = Commander(MQTTProbe(broker, "homeassistant").connect(), commands_per_s)
+    commander.start()
+    t0 = time.monotonic()
+    samples: list[dict[str, Any]] = []
+    last_frames = 0
+    try:
+        while True:
+            time.sleep(sample_s if not frames else min(sample_s, 2.0))
+            now = time.monotonic() - t0
+            m = watcher.last(f"lightbox/{DEV}/metrics") or {}
+            sample = {"t_s": round(now, 1), "rss_mb": round(proc.memory_info().rss / 2**20, 2),
+                      "frames_total": m.get("frames_total"), "fps": m.get("fps"),
+                      "frames_dropped": m.get("frames_dropped"),
+                      "frame_ms_p99": m.get("frame_ms_p99"),
+                      "tracemalloc_mb": m.get("tracemalloc_mb")}
+            samples.append(sample)
+            last_frames = m.get("frames_total") or last_frames
+            if progress:
+                print(json.dumps(sample), flush=True)
+            if not eng.alive():
+                break
+            if seconds and now >= seconds:
+                break
+            if frames and last_frames >= frames:
+                break
+    finally:
+        commander.stop.set()
+        commander.join(5)
+        final = watcher.last(f"lightbox/{DEV}/metrics") or {}
+        t_stop = time.monotonic()
+        crashed = not eng.alive()
+        if not crashed:
+            eng.signal(signal.SIGTERM)
+        code = eng.process.wait(20) if eng.process else None
+        stop_s = time.monotonic() - t_stop
+        watcher.close()
+        commander.probe.close()
+        broker.stop()
+    duration = time.monotonic() - t0
+    after = [s for s in samples if s["t_s"] >= min(warmup_s, duration / 3)]
+    rss_after_warmup = after[0]["rss_mb"] if after else None
+    errors = [e for e in eng.log_events() if e.get("level") in ("error", "critical")]
+    tops = [e for e in eng.log_events() if e.get("event") == "tracemalloc_top"]
+    report = {
+        "duration_s": round(duration, 1),
+        "fps_target": 0 if uncapped else fps,
+        "frames_total": final.get("frames_total"),
+        "frames_dropped": final.get("frames_dropped"),
+        "fps_mean": round((final.get("frames_total") or 0) / max(duration, 1e-9), 1),
+        "frame_ms_p99_last": final.get("frame_ms_p99"),
+        "frame_gap_ms_max": final.get("frame_gap_ms_max"),
+        "frame_gaps_over_100ms_total": final.get("frame_gaps_over_100ms_total"),
+        "commands_sent": commander.sent,
+        "commands_invalid_sent": commander.invalid_sent,
+        "commands_total": final.get("commands_total"),
+        "commands_rejected_total": final.get("commands_rejected_total"),
+        "commands_dropped_total": final.get("commands_dropped_total"),
+        "animation_errors_total": final.get("animation_errors_total"),
+        "rss_mb_first": samples[0]["rss_mb"] if samples else None,
+        "rss_mb_after_warmup": rss_after_warmup,
+        "rss_mb_last": samples[-1]["rss_mb"] if samples else None,
+        "rss_mb_max": max((s["rss_mb"] for s in samples), default=None),
+        "rss_growth_after_warmup_mb": round(samples[-1]["rss_mb"] - rss_after_warmup, 2)
+        if samples and rss_after_warmup is not None else None,
+        "errors_in_log": len(errors),
+        "error_lines": errors[:50],
+        "tracemalloc_top_last": tops[-1] if tops else None,
+        "crashed": crashed,
+        "exit_code": code,
+        "stop_s": round(stop_s, 2),
+        "samples": samples,
+        "log": str(eng.log_path),
+    }
+    return report
+
+
+def markdown(report: dict[str, Any]) -> str:
+    """A short human summary of a report."""
+    keys = ("duration_s", "fps_target", "fps_mean", "frames_total", "frames_dropped",
+            "frame_gap_ms_max", "frame_gaps_over_100ms_total", "commands_sent",
+            "commands_total", "commands_rejected_total", "commands_dropped_total",
+            "animation_errors_total", "rss_mb_first", "rss_mb_after_warmup", "rss_mb_last",
+            "rss_mb_max", "rss_growth_after_warmup_mb", "errors_in_log", "crashed",
+            "exit_code", "stop_s")
+    lines = ["# LightBox soak report", "", "| figure | value |", "|---|---|"]
+    lines += [f"| {k} | {report.get(k)} |" for k in keys]
+    top = report.get("tracemalloc_top_last")
+    if top:
+        lines += ["", f"tracemalloc growth since baseline: {top['growth_kb']} kB", ""]
+        lines += [f"- {t['where']}: {t['size_diff_kb']} kB ({t['count_diff']} blocks)"
+                  for t in top["top"]]
+    lines += ["", "RSS over time (t_s: MB): " + ", ".join(
+        f"{s['t_s']:.0f}: {s['rss_mb']}" for s in report["samples"][:: max(
+            1, len(report["samples"]) // 30)])]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run a soak from the command line and write the report."""
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--hours", type=float)
+    ap.add_argument("--minutes", type=float)
+    ap.add_argument("--frames", type=int)
+    ap.add_argument("--fps", type=int, default=30)
+    ap.add_argument("--uncapped", action="store_true")
+    ap.add_argument("--commands-per-s", type=float, default=20.0)
+    ap.add_argument("--sample-s", type=float, default=10.0)
+    ap.add_argument("--warmup-s", type=float, default=120.0)
+    ap.add_argument("--tracemalloc", action="store_true")
+    ap.add_argument("--report", type=Path, default=Path("soak-report.json"))
+    ap.add_argument("--workdir", type=Path)
+    args = ap.parse_args(argv)
+    seconds = (args.hours or 0) * 3600 + (args.minutes or 0) * 60 or None
+    if not seconds and not args.frames:
+        seconds = 24 * 3600
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="lightbox-soak-"))
+    report = run_soak(workdir, seconds=seconds, frames=args.frames, fps=args.fps,
+                      uncapped=args.uncapped, commands_per_s=args.commands_per_s,
+                      sample_s=args.sample_s, warmup_s=args.warmup_s,
+                      tracemalloc=args.tracemalloc, progress=True)
+    args.report.write_text(json.dumps(report, indent=2, default=str))
+    md = markdown(report)
+    args.report.with_suffix(".md").write_text(md)
+    print(md)
+    ok = not report["crashed"] and report["exit_code"] == 0
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    wait_until(lambda: True, 0)
+    sys.exit(main())

@@ -95,6 +95,20 @@ def probe(broker: LocalBroker) -> Iterator[Callable[..., MQTTProbe]]:
         p.close()
 
 
+def clear_retained(b: LocalBroker, device_id: str) -> None:
+    """Forget what an earlier engine of the same id left retained: a fresh box."""
+    from appliance import topics
+
+    p = MQTTProbe(b, "lightbox-engine").connect()
+    try:
+        base = topics.base("lightbox", device_id)
+        for name in topics.RETAINED:
+            p.publish(topics.state_topic(base, name), b"", retain=True)
+        p.publish(topics.discovery("homeassistant", device_id), b"", retain=True)
+    finally:
+        p.close()
+
+
 @pytest.fixture
 def engine_factory(tmp_path: Path, broker: LocalBroker
                    ) -> Iterator[Callable[..., LightboxProcess]]:
@@ -105,6 +119,7 @@ def engine_factory(tmp_path: Path, broker: LocalBroker
              extra_args: list[str] | None = None, env: dict[str, str] | None = None,
              **sections: Any) -> LightboxProcess:
         bb = b or broker
+        clear_retained(bb, device_id)
         settings = engine_settings(bb, device_id, **sections)
         p = LightboxProcess("engine", tmp_path / f"engine-{device_id}-{len(procs)}", settings,
                             extra_args or [], env or {})

@@ -50,14 +50,24 @@ _SHARED: list[Any] = [
 ]
 
 
+#: The files each process writes (two services as two users must not share a file).
+PROCESS_FILES = {
+    "engine": ("engine.log", "mqtt.log"),
+    "bridge": ("bridge.log", "access.log"),
+}
+
+
 class _ComponentFilter(logging.Filter):
-    def __init__(self, filename: str) -> None:
+    def __init__(self, filename: str, files: tuple[str, ...]) -> None:
         super().__init__()
         self.filename = filename
+        self.files = files
 
     def filter(self, record: logging.LogRecord) -> bool:
-        root = record.name.split(".")[0]
-        return COMPONENT_FILES.get(root, "engine.log") == self.filename
+        target = COMPONENT_FILES.get(record.name.split(".")[0], self.files[0])
+        if target not in self.files:
+            target = self.files[0]  # e.g. the bridge's own paho client: bridge.log
+        return target == self.filename
 
 
 def configure(level: str = "info", fmt: str = "auto", log_dir: Path | None = None,
@@ -95,11 +105,12 @@ def configure(level: str = "info", fmt: str = "auto", log_dir: Path | None = Non
     if log_dir is not None:
         try:
             log_dir.mkdir(parents=True, exist_ok=True)
-            for filename in sorted(set(COMPONENT_FILES.values())):
+            files = PROCESS_FILES.get(component, (f"{component}.log",))
+            for filename in files:
                 # WatchedFileHandler reopens after logrotate moves the file.
                 fh = logging.handlers.WatchedFileHandler(log_dir / filename, encoding="utf-8")
                 fh.setFormatter(formatter(structlog.processors.JSONRenderer()))
-                fh.addFilter(_ComponentFilter(filename))
+                fh.addFilter(_ComponentFilter(filename, files))
                 root.addHandler(fh)
         except OSError as exc:
             print(f"logging.dir: cannot write log files in {log_dir}: {exc}", file=sys.stderr)

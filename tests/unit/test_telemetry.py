@@ -137,3 +137,29 @@ def test_engine_events_are_logged_with_their_fields_and_frames_are_silent() -> N
     assert events == ["engine_started", "engine_stopped"]
     assert logs[0]["width"] == 8 and logs[0]["animation"] == "plasma"
     assert logs[1]["frames_total"] == 300
+
+
+def test_each_process_writes_only_its_own_log_files(tmp_path: Path) -> None:
+    import json
+    import logging
+
+    from appliance import logs
+
+    try:
+        logs.configure("info", "json", tmp_path, "engine")
+        structlog.get_logger("engine").info("animation_started", animation="fire")
+        structlog.get_logger("mqtt").warning("mqtt_disconnected", reason="gone")
+        logging.getLogger("paho.client").warning("paho says hi")
+        for h in logging.getLogger().handlers:
+            h.flush()
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["engine.log", "mqtt.log"]
+        engine = [json.loads(line) for line in (tmp_path / "engine.log").read_text().splitlines()]
+        mqtt = [json.loads(line) for line in (tmp_path / "mqtt.log").read_text().splitlines()]
+        assert [e["event"] for e in engine] == ["animation_started"]
+        assert engine[0]["animation"] == "fire" and engine[0]["component"] == "engine"
+        assert [e["event"] for e in mqtt] == ["mqtt_disconnected", "paho says hi"]
+    finally:
+        for h in list(logging.getLogger().handlers):
+            logging.getLogger().removeHandler(h)
+            h.close()
+        structlog.reset_defaults()

@@ -250,8 +250,13 @@ def _key_figures(name: str, sec: dict[str, Any]) -> list[tuple[str, Any]]:
                 ("GET /api/health req/s (floor)", f"{_fmt(h['bridge_rps'])} "
                                                   f"({_fmt(h['floor_rps'])})")]
     if name == "flood":
+        fl = sec["floor_bare_paho_subscriber"]
         return [("send rate /s", sec["send_rate_per_s"]),
                 ("final state after last send s", sec["final_state_after_last_send_s"]),
+                ("floor: bare paho drained after last send s",
+                 fl["drained_after_last_send_s"]),
+                ("read rate /s: engine (bare paho)", f"{_fmt(sec['engine_read_rate_per_s'])} "
+                                                     f"({_fmt(fl['read_rate_per_s'])})"),
                 ("fps in flood window / target", sec["fps_fraction_flood_window"]),
                 ("frame slots missed", sec["frames_dropped_flood_window"]),
                 ("commands counted / superseded / lost",

@@ -4,6 +4,10 @@
 to PING (qos 1) and republishes every payload on PONG (qos 1, retained, like the
 engine's ``state``), so a round trip through it has the same hops as a command
 to the engine and its new state: client -> broker -> process -> broker -> client.
+
+With ``--sink`` it only counts what arrives on PING and, on the payload
+``END``, publishes the count on PONG: the floor of the flood section (how
+fast a bare paho MQTT 5 subscriber in its own process drains a flood).
 """
 
 from __future__ import annotations
@@ -22,7 +26,9 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 def main(argv: list[str]) -> int:
     """Echo until SIGTERM."""
-    host, port, user, pw_file, ping, pong = argv
+    sink = "--sink" in argv
+    host, port, user, pw_file, ping, pong = [a for a in argv if a != "--sink"]
+    count = [0]
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"echo-{uuid.uuid4().hex[:8]}",
                          protocol=MQTTProtocolVersion.MQTTv5)
     client.username_pw_set(user, Path(pw_file).read_text().strip())
@@ -39,7 +45,13 @@ def main(argv: list[str]) -> int:
         print("ready", flush=True)
 
     def on_message(c: mqtt.Client, u: Any, msg: mqtt.MQTTMessage) -> None:
-        c.publish(pong, msg.payload, qos=1, retain=True)
+        if not sink:
+            c.publish(pong, msg.payload, qos=1, retain=True)
+            return
+        count[0] += 1
+        if msg.payload == b"END":
+            c.publish(pong, str(count[0]), qos=1)
+            count[0] = 0
 
     client.on_connect = on_connect
     client.on_subscribe = on_subscribe

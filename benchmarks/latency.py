@@ -73,12 +73,12 @@ def _equals(token: bytes) -> Callable[[bytes], bool]:
     return lambda payload: payload == token
 
 
-def start_echo(broker: LocalBroker) -> subprocess.Popen[bytes]:
-    """Start the echo process and wait until it has subscribed."""
+def start_echo(broker: LocalBroker, sink: bool = False) -> subprocess.Popen[bytes]:
+    """Start the echo process (or, with ``sink``, the counting sink) once it has subscribed."""
     user = "homeassistant"
     p = subprocess.Popen(
         [sys.executable, "-m", "benchmarks.echo", broker.host, str(broker.port), user,
-         str(broker.password_file(user)), PING, PONG],
+         str(broker.password_file(user)), PING, PONG, *(["--sink"] if sink else [])],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         env=child_env(broker.workdir),
     )

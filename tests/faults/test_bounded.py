@@ -1,0 +1,98 @@
+"""Bounded resources: every buffer that could grow has a bound and a drop counter.
+
+In-process (no broker needed): the command queue, the event rate limit and the
+recent-events buffer, the failure records, the hung-thread limit of the draw
+sandbox, and the MQTT link's refusal to queue retained documents offline.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from animations import REGISTRY
+from appliance.display.virtual import VirtualDisplay
+from appliance.engine import COMMAND_QUEUE_SIZE, CommandQueue, Engine, Pending
+from appliance.mqtt_link import MQTTLink
+from appliance.sandbox import AnimationHang, Sandbox
+from appliance.settings import MQTTSettings, Settings
+from appliance.wire import Command
+
+
+def _engine(**animation: Any) -> Engine:
+    s = Settings.model_validate({"device_id": "b", "display": {"driver": "virtual"},
+                                 "animation": {"default": "plasma", **animation},
+                                 "health": {"events_per_minute": 10}})
+    e = Engine(s, VirtualDisplay(64, 32), REGISTRY)
+    e.start()
+    return e
+
+
+def test_command_queue_keeps_the_newest_and_counts_what_it_drops() -> None:
+    q = CommandQueue()
+    told: list[dict[str, Any]] = []
+    for i in range(COMMAND_QUEUE_SIZE + 100):
+        q.put(Pending(Command("brightness", brightness=i % 100 + 1, transaction=i), told.append))
+    assert len(q) == COMMAND_QUEUE_SIZE and q.dropped == 100
+    assert len(told) == 100 and all(r["error"]["code"] == "superseded" for r in told)
+    assert q.drain()[-1].command.transaction == COMMAND_QUEUE_SIZE + 99
+
+
+def test_events_are_rate_limited_and_the_recent_buffer_is_bounded() -> None:
+    e = _engine()
+    for i in range(500):
+        e.event("command_rejected", n=i)
+    assert len(e.events) == 10
+    assert e.counters.events_suppressed_total == 490
+    e._event_times.clear()  # a new minute
+    for i in range(200):
+        e._event_times.clear()
+        e.event("x", n=i)
+    assert len(e.events) == 100 and e.events_dropped == 110
+    snap = e.snapshot()
+    assert snap["events_suppressed_total"] == 490 and snap["events_dropped_total"] == 110
+
+
+def test_failure_records_are_bounded_per_animation() -> None:
+    e = _engine()
+    assert e.requested is not None
+    for i in range(1000):
+        e._animation_failed(e.requested, RuntimeError("x"), 1000.0 + i)
+    assert list(e.failures) == ["plasma"]
+    assert len(e.failures["plasma"].stamps) == 100
+
+
+def test_hung_draw_threads_are_bounded() -> None:
+    sb = Sandbox(max_abandoned=2)
+    gate = threading.Event()
+    for _ in range(2):
+        w = sb.new_worker("stuck")
+        w.submit(lambda t: gate.wait(), 0.0, time.monotonic())  # blocked in C: cannot be stopped
+        assert w.result(0.05) is None
+        sb.abandon(w)
+    assert sb.live_abandoned() == 2
+    with pytest.raises(AnimationHang):
+        sb.new_worker("another")
+    gate.set()
+    deadline = time.monotonic() + 5
+    while sb.live_abandoned() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert sb.live_abandoned() == 0 and sb.abandoned_total == 2
+    sb.new_worker("fine-again").retire()
+
+
+def test_retained_documents_are_not_queued_while_offline() -> None:
+    link = MQTTLink(MQTTSettings(port=1, max_queued_messages=10), "b", lambda *a: None,
+                    lambda: None)
+    link.start()  # nothing listens on port 1: stays disconnected
+    try:
+        for _ in range(50):
+            link.publish("metrics", {"fps": 30}, retain=True)
+            link.publish("events", {"event": "x"})
+        assert link.publish_dropped == 100
+        assert link.status()["queue_depth"] == 0
+    finally:
+        link.stop()

@@ -159,7 +159,9 @@ class Splat:
         col = col.T if col.ndim == 2 else col.reshape(3, 1)
         amount = col * np.asarray(weight, np.float32)  # (3, n)
         idx = yi + self._channels  # (3, n)
-        np.add.at(self._flat, idx.reshape(-1), np.broadcast_to(amount, (3, n)).reshape(-1))
+        if amount.shape != (3, n):
+            amount = amount * np.ones((1, n), np.float32)
+        np.add.at(self._flat, idx.reshape(-1), amount.reshape(-1))
 
 
 def periodic_noise(

@@ -60,6 +60,7 @@ class Fireworks(Animation):
         self._trail_w = np.asarray([1.0, 0.45, 0.2])[None, :, None]  # (1, samples, 1)
         self._rocket_trail = np.arange(4.0)[None, :]
         self._rocket_rgb = np.asarray([1.0, 0.8, 0.5], np.float32)
+        self._no_flicker = np.ones((1, 1, k), np.float32)
         self._rocket_w = np.asarray([300.0, 120.0, 60.0, 25.0], np.float32)
 
     def draw(self, t: float) -> np.ndarray:
@@ -87,8 +88,9 @@ class Fireworks(Animation):
             trail = self._rocket_trail * (0.6 + 0.8 * (1.0 - f))[:, None]  # (r, 4)
             xs.append(np.repeat(bx[rising], 4))
             ys.append((ry[:, None] + trail).ravel())
-            cols.append(np.broadcast_to(self._rocket_rgb, (xs[-1].size, 3)))
-            wts.append(np.broadcast_to(self._rocket_w, trail.shape).ravel())
+            # (np.repeat, not np.broadcast_to: the latter costs more than the maths here.)
+            cols.append(np.repeat(self._rocket_rgb[None, :], xs[-1].size, axis=0))
+            wts.append(np.repeat(self._rocket_w[None, :], len(f), axis=0).ravel())
         age = tau - self.RISE_S
         live = (age >= 0.0) & (age < self.LIFE_S)
         if live.any():
@@ -105,14 +107,17 @@ class Fireworks(Animation):
             weight = (900.0 * life**1.5)[:, None, None] * self._trail_w  # (b, samples, 1)
             if self.p["sparkle"]:
                 flick = np.sin(self._rate[bi] * np.float32(wrap(t, 1000 * TAU)) + self._phase[bi])
-                weight = weight * (0.65 + 0.35 * flick)[:, None, :]
-            weight = np.broadcast_to(weight, x.shape)
+                flick *= np.float32(0.35)
+                flick += np.float32(0.65)
+            else:
+                flick = self._no_flicker
+            weight = weight * flick[:, None, :] if flick.ndim == 2 else weight * flick
             # White-hot at first, then the burst's colour.
             hot = np.maximum(0.0, 1.0 - a_now * 5.0)[:, None]
             rgb = self._rgb[bi] * (1.0 - hot) + hot  # (b, 3)
             xs.append(x.ravel())
             ys.append(y.ravel())
-            cols.append(np.broadcast_to(rgb[:, None, None, :], (*x.shape, 3)).reshape(-1, 3))
+            cols.append(np.repeat(rgb, x.shape[1] * x.shape[2], axis=0))
             wts.append(weight.ravel())
         if xs:
             splat.add_nearest(np.concatenate(xs), np.concatenate(ys), np.concatenate(cols),

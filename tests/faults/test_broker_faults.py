@@ -127,12 +127,13 @@ def test_refused_credentials_are_reported_and_not_retried_in_a_tight_loop(
     refused = log_events(eng, "mqtt_auth_failed")
     assert refused, eng.log()[-2000:]
     assert "password_file" in refused[0]["hint"] and refused[0]["level"] == "error"
-    # Count the broker's side too: connection attempts of this client in its own log.
+    # Count the broker's side too: mosquitto logs a refused client as
+    # "Client <unknown> disconnected, not authorised." (nothing else is refused meanwhile).
     broker_lines = [ln for ln in broker.log_tail(10**8)[log_start:].splitlines()
-                    if f"lightbox-{dev}" in ln and re.search(r"not authori[sz]ed", ln)]
+                    if re.search(r"not authori[sz]ed", ln)]
     limit = window_s / 3 + 2
     assert 1 <= len(refused) <= limit, f"{len(refused)} refused logins in {window_s} s"
-    assert len(broker_lines) <= limit, broker_lines
+    assert 1 <= len(broker_lines) <= limit, broker_lines
     health = [e for e in log_events(eng, "health_changed")
               if any("refused the credentials" in r for r in e["reasons"])]
     assert health and health[-1]["status"] == "failed"

@@ -165,6 +165,11 @@ class EngineService:
             boot_time=iso_now(),
         )
         self.engine.start(self._load_state() if cfg.animation.boot == "last" else None)
+        if cfg.display.drop_privileges and display.name != "rgbmatrix":
+            # rgbmatrix drops root inside its own init; the others need none at all.
+            from appliance.privileges import drop_to
+
+            drop_to(cfg.display.drop_priv_user, cfg.display.drop_priv_group)
         self._install_signals()
         self.link.start()
         self.telemetry.start()

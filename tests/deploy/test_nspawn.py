@@ -153,6 +153,11 @@ def test_02_both_services_come_up_at_boot(box: nspawn.Container) -> None:
     # Type=notify: active means READY=1 came; STATUS= carries the health summary.
     box.wait("systemctl show -p StatusText --value lightbox-engine | grep -Eq '^(ok|degraded)'",
              30, "STATUS= from health")
+    # Root only for the display's init: afterwards the engine runs as lightbox:lightbox
+    # (the virtual driver is dropped by the engine, rgbmatrix drops itself).
+    ids = box.sh("ps -o user=,group= -p \"$(systemctl show -p MainPID --value "
+                 "lightbox-engine)\"").stdout.split()
+    assert ids == ["lightbox", "lightbox"], ids
 
 
 def test_03_lightbox_verify_passes(box: nspawn.Container) -> None:

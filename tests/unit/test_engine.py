@@ -86,7 +86,7 @@ def test_frames_are_paced_at_the_configured_rate_without_drift() -> None:
 
 
 def test_late_frames_are_counted_as_dropped_and_do_not_burst() -> None:
-    eng, display, clock, _ = make_engine(display={"fps": 10})
+    eng, _, clock, _ = make_engine(display={"fps": 10})
     real_tick = eng.tick
 
     def slow_tick(now: float) -> None:
@@ -193,7 +193,7 @@ def test_garbage_frames_are_rejected_by_the_choke_point_and_replaced() -> None:
     eng.submit(cmd("animation", "garbage_unit"))
     eng.tick(clock.monotonic())
     assert display.frames_shown == 1
-    ev = [e for e in pub.of("events") if e["event"] == "animation_failed"][0]
+    ev = next(e for e in pub.of("events") if e["event"] == "animation_failed")
     assert ev["kind"] == "garbage" and "shape" in ev["error"]
 
 

@@ -755,6 +755,9 @@ class Engine:
                 replies.append((item, exc))
         applied = any(e is None for _, e in replies)
         state = self.state() if applied else None
+        # The retained state goes out before the replies, so whoever reads it after a
+        # reply (the bridge answers GET /api/state from it) already sees the change.
+        self._publish_state_if_dirty()
         for item, outcome in replies:
             if item.reply is None:
                 continue

@@ -154,20 +154,24 @@ def _validate(model: type[_Model], data: Any) -> Any:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        # A typo shows up as an unknown key AND a missing one: name the typo first.
-        errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
-        err = errors[0]
-        loc = ".".join(str(p) for p in err["loc"]) or None
-        if err["type"] == "extra_forbidden":
-            raise CommandError("unknown_field", f"unknown key {loc!r}", loc) from None
-        if err["type"] == "missing":
-            raise CommandError("missing_field", f"{loc} is required", loc) from None
-        code = (
-            "out_of_range"
-            if err["type"] in ("greater_than_equal", "less_than_equal", "greater_than", "less_than")
-            else "invalid_value"
-        )
-        raise CommandError(code, f"{loc}: {err['msg']}", loc) from None
+        raise command_error(exc) from None
+
+
+RANGE_ERRORS = ("greater_than_equal", "less_than_equal", "greater_than", "less_than",
+                "string_too_short", "string_too_long")
+
+
+def command_error(exc: ValidationError) -> CommandError:
+    """Turn pydantic's first error into a CommandError naming the field (shared with the bridge)."""
+    # A typo shows up as an unknown key AND a missing one: name the typo first.
+    err = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")[0]
+    loc = ".".join(str(p) for p in err["loc"]) or None
+    if err["type"] == "extra_forbidden":
+        return CommandError("unknown_field", f"unknown key {loc!r}", loc)
+    if err["type"] == "missing":
+        return CommandError("missing_field", f"{loc} is required", loc)
+    code = "out_of_range" if err["type"] in RANGE_ERRORS else "invalid_value"
+    return CommandError(code, f"{loc}: {err['msg']}", loc)
 
 
 def _split_transaction(data: dict[str, Any]) -> tuple[dict[str, Any], Transaction]:

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from appliance.wire import command_error
 from bridge.errors import ApiError
 
 
@@ -52,8 +53,6 @@ class LoginBody(_Body):
 
 
 M = TypeVar("M", bound=_Body)
-RANGE_ERRORS = ("greater_than_equal", "less_than_equal", "greater_than", "less_than",
-                "string_too_short", "string_too_long")
 
 
 def validate_body(model: type[M], data: Any) -> M:
@@ -64,15 +63,8 @@ def validate_body(model: type[M], data: Any) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
-        err = errors[0]
-        loc = ".".join(str(p) for p in err["loc"]) or None
-        details = {"field": loc}
-        if err["type"] == "extra_forbidden":
-            raise ApiError(400, "unknown_field", f"unknown key {loc!r}", details,
-                           field=loc) from None
-        if err["type"] == "missing":
-            raise ApiError(422, "missing_field", f"{loc} is required", details,
-                           field=loc) from None
-        code = "out_of_range" if err["type"] in RANGE_ERRORS else "invalid_value"
-        raise ApiError(422, code, f"{loc}: {err['msg']}", details, field=loc) from None
+        err = command_error(exc)
+        # A key that does not exist is a malformed request; a bad value is unprocessable.
+        status = 400 if err.code == "unknown_field" else 422
+        raise ApiError(status, err.code, err.message, {"field": err.field},
+                       field=err.field) from None

@@ -324,6 +324,10 @@ class Engine:
         self.showing_fallback = False
         self.fallback_reason: str | None = None
         self.identify_until = 0.0
+        #: A Home Assistant ``transition``: (from level, to level, start, seconds), levels
+        #: in percent of full output where 0 is dark; None when not fading.
+        self.fade: tuple[float, float, float, float] | None = None
+        self._shown_level = -1
         self.preview_until = 0.0
         self.preview_interval_s = 0.2
         self.next_preview = 0.0
@@ -467,6 +471,8 @@ class Engine:
         if self.pending is not None and now >= self.pending.anchor:
             self._switch_to(self.pending)
             self.pending = None
+        if self.fade is not None:
+            self._step_fade(now)
         frame = self._render(now)
         self._show(frame, now)
         self.last_frame_mono = now
@@ -490,7 +496,7 @@ class Engine:
             on = int((self.identify_until - now) * 4) % 2 == 0
             self._identify[...] = 255 if on else 0
             return self._identify
-        if not self.power_on:
+        if not self.power_on and self.fade is None:
             return self._black
         active = self._choose_active(now)
         frame = self._draw(active, now)
@@ -794,6 +800,7 @@ class Engine:
             if cmd.power is not None and cmd.power not in ("ON", "OFF"):
                 raise CommandError("invalid_value", "state must be ON or OFF", "state")
             # Everything validated: now change state.
+            from_level = self.visible_level(now)
             if new_anim is not None:
                 self._install(new_anim, now)
             elif cmd.params is not None:
@@ -803,9 +810,11 @@ class Engine:
                 self.power_on = True
             if cmd.power is not None:
                 self.power_on = cmd.power == "ON"
+            self._start_fade(from_level, cmd.transition_s or 0.0, now)
             self._apply_brightness()
         elif action == "brightness":
             assert cmd.brightness is not None
+            self.fade = None  # a plain command ends any transition at once
             if cmd.brightness == 0:
                 self.power_on = False
             else:
@@ -813,6 +822,7 @@ class Engine:
                 self.power_on = True
             self._apply_brightness()
         elif action == "power":
+            self.fade = None
             self.power_on = (not self.power_on) if cmd.power == "TOGGLE" else cmd.power == "ON"
             self._apply_brightness()
         elif action == "params":
@@ -900,9 +910,39 @@ class Engine:
         """Brightness the panel is set to (0 when off)."""
         return self.brightness_pct if self.power_on else 0
 
-    def _apply_brightness(self) -> None:
-        if not self.display_state.ok:
+    def visible_level(self, now: float) -> float:
+        """Output level in percent right now (0 is dark), following any transition."""
+        if self.fade is None:
+            return float(self.effective_brightness())
+        start_level, end_level, t0, seconds = self.fade
+        x = min(1.0, max(0.0, (now - t0) / seconds))
+        return start_level + (end_level - start_level) * x
+
+    def _start_fade(self, from_level: float, seconds: float, now: float) -> None:
+        to_level = float(self.effective_brightness())
+        if seconds <= 0 or from_level == to_level:
+            self.fade = None
             return
+        self.fade = (from_level, to_level, now, seconds)
+        self._shown_level = -1
+
+    def _step_fade(self, now: float) -> None:
+        """Move the panel brightness along the transition (once per frame)."""
+        assert self.fade is not None
+        level = self.visible_level(now)
+        if now - self.fade[2] >= self.fade[3]:
+            self.fade = None  # done: the target is in place (dark frames if now off)
+        shown = max(1, round(level))
+        if shown != self._shown_level and self.display_state.ok:
+            self._shown_level = shown
+            try:
+                self.display.set_brightness(shown)
+            except Exception as exc:
+                self._display_failed(exc, now)
+
+    def _apply_brightness(self) -> None:
+        if not self.display_state.ok or self.fade is not None:
+            return  # a running transition sets the brightness frame by frame
         try:
             self.display.set_brightness(max(1, self.brightness_pct))
         except Exception as exc:

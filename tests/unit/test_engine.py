@@ -249,3 +249,40 @@ def test_shutdown_darkens_the_panel() -> None:
 
 def test_settings_defaults_are_valid() -> None:
     assert Settings().display.fps == 30
+
+
+def test_home_assistant_transition_fades_brightness_over_its_seconds() -> None:
+    eng, display, clock, _ = make_engine()
+    eng.submit(cmd("brightness", "20"))
+    eng.tick(clock.monotonic())
+    assert display.brightness_pct == 20
+    eng.submit(cmd("set", '{"brightness": 80, "transition": 2}'))
+    eng.tick(clock.monotonic())
+    assert eng.state()["brightness"] == 80  # the state says the target at once
+    seen = []
+    for _ in range(70):
+        clock.advance(1 / 30)
+        eng.tick(clock.monotonic())
+        seen.append(display.brightness_pct)
+    assert seen[29] == pytest.approx(50, abs=2)  # half way after 1 s
+    assert seen == sorted(seen) and seen[-1] == 80 and eng.fade is None
+
+
+def test_off_with_a_transition_fades_out_then_goes_dark() -> None:
+    eng, display, clock, _ = make_engine()
+    eng.submit(cmd("animation", '{"name":"solid","params":{"color":"#ffffff"}}'))
+    eng.tick(clock.monotonic())
+    eng.submit(cmd("set", '{"state": "OFF", "transition": 1}'))
+    for _ in range(3):
+        clock.advance(1 / 30)
+        eng.tick(clock.monotonic())
+    assert eng.state()["state"] == "OFF"
+    assert display.frame().any() and display.brightness_pct < 80  # still fading
+    for _ in range(40):
+        clock.advance(1 / 30)
+        eng.tick(clock.monotonic())
+    assert not display.frame().any()  # dark once the transition is over
+    eng.submit(cmd("set", '{"state": "ON"}'))  # no transition: at once
+    clock.advance(1 / 30)
+    eng.tick(clock.monotonic())
+    assert display.frame().all() and display.brightness_pct == 80

@@ -24,12 +24,23 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from appliance import topics
-from appliance.settings import MQTTSettings, read_secret
+from appliance.settings import MQTTSettings, TLSSettings, read_secret
 
 log = structlog.get_logger("mqtt")
 
 #: paho's CONNACK reason codes that mean "fix the credentials", not "try again".
 AUTH_FAILURES = {"Bad user name or password", "Not authorized", "Bad username or password"}
+
+
+def apply_tls(client: mqtt.Client, tls: TLSSettings) -> None:
+    """Set up TLS on a paho client from the settings (shared by every LightBox client)."""
+    client.tls_set(
+        ca_certs=str(tls.ca_file) if tls.ca_file else None,
+        certfile=str(tls.cert_file) if tls.cert_file else None,
+        keyfile=str(tls.key_file) if tls.key_file else None,
+        cert_reqs=ssl.CERT_REQUIRED,
+    )
+    client.tls_insecure_set(tls.insecure)
 
 
 def encode(payload: Any) -> bytes:
@@ -110,13 +121,7 @@ class MQTTLink:
         )
         self._set_credentials(client)
         if cfg.tls is not None:
-            client.tls_set(
-                ca_certs=str(cfg.tls.ca_file) if cfg.tls.ca_file else None,
-                certfile=str(cfg.tls.cert_file) if cfg.tls.cert_file else None,
-                keyfile=str(cfg.tls.key_file) if cfg.tls.key_file else None,
-                cert_reqs=ssl.CERT_REQUIRED,
-            )
-            client.tls_insecure_set(cfg.tls.insecure)
+            apply_tls(client, cfg.tls)
         client.will_set(topics.state_topic(self.base, "status"), "offline", qos=1, retain=True)
         # paho doubles the delay from min to max after every failed attempt (floats work,
         # int() would turn 0.5 into 0: a tight loop).
@@ -338,15 +343,9 @@ def probe_broker(cfg: MQTTSettings, timeout_s: float = 5.0) -> tuple[bool, str]:
         client.username_pw_set(cfg.username, password)
     if cfg.tls is not None:
         try:
-            client.tls_set(
-                ca_certs=str(cfg.tls.ca_file) if cfg.tls.ca_file else None,
-                certfile=str(cfg.tls.cert_file) if cfg.tls.cert_file else None,
-                keyfile=str(cfg.tls.key_file) if cfg.tls.key_file else None,
-                cert_reqs=ssl.CERT_REQUIRED,
-            )
+            apply_tls(client, cfg.tls)
         except (OSError, ssl.SSLError, ValueError) as exc:
             return False, f"TLS files unusable: {exc}"
-        client.tls_insecure_set(cfg.tls.insecure)
     done = threading.Event()
     outcome: list[Any] = []
 
@@ -389,12 +388,7 @@ class CheckClient:
         if username is not None:
             self.client.username_pw_set(username, password)
         if tls is not None:
-            self.client.tls_set(
-                ca_certs=str(tls.ca_file) if tls.ca_file else None,
-                certfile=str(tls.cert_file) if tls.cert_file else None,
-                keyfile=str(tls.key_file) if tls.key_file else None,
-                cert_reqs=ssl.CERT_REQUIRED)
-            self.client.tls_insecure_set(tls.insecure)
+            apply_tls(self.client, tls)
         self.host, self.port = host, port
         self.messages: dict[str, bytes] = {}
         self.refused: str | None = None

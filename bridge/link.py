@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
-import ssl
 import threading
 import time
 import uuid
@@ -27,6 +26,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from appliance import topics
+from appliance.mqtt_link import apply_tls
 from appliance.settings import Settings, read_secret
 
 log = structlog.get_logger("bridge.mqtt")
@@ -109,14 +109,9 @@ class EngineLink:
         if b.mqtt_username:
             client.username_pw_set(b.mqtt_username, read_secret(b.mqtt_password_file))
         if cfg.tls is not None:
-            client.tls_set(
-                ca_certs=str(cfg.tls.ca_file) if cfg.tls.ca_file else None,
-                certfile=str(cfg.tls.cert_file) if cfg.tls.cert_file else None,
-                keyfile=str(cfg.tls.key_file) if cfg.tls.key_file else None,
-                cert_reqs=ssl.CERT_REQUIRED,
-            )
-            client.tls_insecure_set(cfg.tls.insecure)
-        client.reconnect_delay_set(int(cfg.reconnect_min_s), int(cfg.reconnect_max_s))
+            apply_tls(client, cfg.tls)
+        # Floats, as in the engine's link: int() would turn 0.5 s into 0, a tight loop.
+        client.reconnect_delay_set(cfg.reconnect_min_s, cfg.reconnect_max_s)  # type: ignore[arg-type]
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message

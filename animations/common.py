@@ -101,22 +101,26 @@ class Splat:
         """Set the frame (and its border) to black."""
         self._acc.fill(0.0)
 
+    def _pinned(self, x: np.ndarray, y: np.ndarray, shift: float
+                 ) -> tuple[np.ndarray, np.ndarray]:
+        """Float32 positions pinned onto the border, then shifted into the padded buffer."""
+        # fmax/fmin (unlike clip) also turn NaN into the bound.
+        xc = np.fmax(np.asarray(x, np.float32), np.float32(-1.0))
+        np.fmin(xc, np.float32(self.width), out=xc)
+        xc += np.float32(shift)
+        yc = np.fmax(np.asarray(y, np.float32), np.float32(-1.0))
+        np.fmin(yc, np.float32(self.height), out=yc)
+        yc += np.float32(shift)
+        return xc, yc
+
     def add(
         self, x: np.ndarray, y: np.ndarray, rgb: np.ndarray, weight: np.ndarray | float = 1.0
     ) -> None:
         """Add points at float pixel positions ``x``, ``y`` with colours ``rgb`` (N, 3) or (3,)."""
         # float32 throughout: np.add.at is many times slower when it must cast.
         # (Written for few numpy calls: at a few hundred points, call overhead dominates.)
-        x = np.asarray(x, np.float32)
-        y = np.asarray(y, np.float32)
-        n = x.shape[0]
-        # Pin onto the border; fmax/fmin (unlike clip) also turn NaN into the bound.
-        xc = np.fmax(x, np.float32(-1.0))
-        np.fmin(xc, np.float32(self.width), out=xc)
-        xc += np.float32(1.0)
-        yc = np.fmax(y, np.float32(-1.0))
-        np.fmin(yc, np.float32(self.height), out=yc)
-        yc += np.float32(1.0)
+        xc, yc = self._pinned(x, y, 1.0)
+        n = xc.shape[0]
         fx, x0 = np.modf(xc)  # both are non-negative here, so modf is floor and fraction
         fy, y0 = np.modf(yc)
         # Flat index of each point's top-left corner (exact in float32 at panel sizes).
@@ -141,15 +145,8 @@ class Splat:
         self, x: np.ndarray, y: np.ndarray, rgb: np.ndarray, weight: np.ndarray | float = 1.0
     ) -> None:
         """Add points to their nearest pixel: a third of the work of ``add``, for sparks."""
-        x = np.asarray(x, np.float32)
-        y = np.asarray(y, np.float32)
-        n = x.shape[0]
-        xc = np.fmax(x, np.float32(-1.0))
-        np.fmin(xc, np.float32(self.width), out=xc)
-        xc += np.float32(1.5)  # +1 for the border, +0.5 to round by truncation
-        yc = np.fmax(y, np.float32(-1.0))
-        np.fmin(yc, np.float32(self.height), out=yc)
-        yc += np.float32(1.5)
+        xc, yc = self._pinned(x, y, 1.5)  # +1 for the border, +0.5 to round by truncation
+        n = xc.shape[0]
         yi = yc.astype(np.intp)
         yi *= (self.width + 3) * 3
         xi = xc.astype(np.intp)

@@ -53,14 +53,21 @@ def encode(payload: Any) -> bytes:
 
 
 class Responder:
-    """Answers one command: on its MQTT 5 Response Topic and, with a transaction, on response."""
+    """Answers one command: on its MQTT 5 Response Topic and, with a transaction, on response.
+
+    ``refusal`` says why the command's Response Topic may not be answered on
+    (``topics.reply_topic_problem``); such a Responder never publishes there, and
+    the command must be refused with ``bad_response_topic``.
+    """
 
     def __init__(self, link: MQTTLink, response_topic: str | None,
-                 correlation: bytes | None, transaction_topic: str) -> None:
+                 correlation: bytes | None, transaction_topic: str,
+                 refusal: str | None = None) -> None:
         self.link = link
-        self.response_topic = response_topic
+        self.response_topic = None if refusal is not None else response_topic
         self.correlation = correlation
         self.transaction_topic = transaction_topic
+        self.refusal = refusal
 
     def __call__(self, body: dict[str, Any]) -> None:
         """Send the reply body."""
@@ -297,15 +304,22 @@ class MQTTLink:
                 # command would replay on every reconnect.
                 log.warning("retained_command_ignored", topic=msg.topic)
                 return
-            props = getattr(msg, "properties", None)
-            response_topic = getattr(props, "ResponseTopic", None) if props else None
-            correlation = getattr(props, "CorrelationData", None) if props else None
-            responder = Responder(self, response_topic, correlation,
-                                  topics.state_topic(self.base, "response"))
-            self.on_command(action, bytes(msg.payload), responder)
+            self.on_command(action, bytes(msg.payload), self._responder(msg))
         except Exception as exc:  # never let a message kill paho's thread
             log.error("mqtt_message_failed", topic=msg.topic,
                       error=f"{type(exc).__name__}: {exc}")
+
+    def _responder(self, msg: mqtt.MQTTMessage) -> Responder:
+        """Return the Responder of a command, its Response Topic checked (contract 5)."""
+        props = getattr(msg, "properties", None)
+        response_topic = getattr(props, "ResponseTopic", None) if props else None
+        correlation = getattr(props, "CorrelationData", None) if props else None
+        refusal = None
+        if response_topic is not None:
+            refusal = topics.reply_topic_problem(response_topic, self.cfg.base_topic,
+                                                 self.cfg.discovery_prefix)
+        return Responder(self, response_topic, correlation,
+                         topics.state_topic(self.base, "response"), refusal)
 
     def _schedule_ha_republish(self) -> None:
         if self._ha_timer is not None:

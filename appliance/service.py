@@ -270,6 +270,12 @@ class EngineService:
 
     def _on_command(self, action: str, payload: bytes, responder: Responder) -> None:
         """Validate at the edge; queue valid commands; answer bad ones at once."""
+        if responder.refusal is not None:
+            # Checked before the payload: a reply must not go where the link refused it.
+            err = CommandError("bad_response_topic", responder.refusal)
+            self.engine.reject(Command(action, transaction=transaction_of(payload)), err,
+                               responder)
+            return
         try:
             cmd = parse_command(action, payload)
         except CommandError as err:

@@ -59,6 +59,50 @@ def reply_prefix(base_topic: str, client: str) -> str:
     return f"{base_topic}/{REPLY_SEGMENT}/{client}"
 
 
+#: The longest Response Topic the engine answers on, in UTF-8 bytes (MQTT allows 65,535).
+MAX_REPLY_TOPIC_BYTES = 256
+
+
+def reply_topic_problem(topic: str, base_topic: str, discovery_prefix: str) -> str | None:
+    """Return why the engine may not publish a reply on ``topic``, or None when it may.
+
+    Replies go to ``<base_topic>/_reply/...`` or to a topic outside both the base
+    topic and the discovery prefix; never onto a topic the engine publishes, another
+    box's or fleet topics, Home Assistant's topics, broker (``$``) topics, a filter
+    with wildcards, an empty topic or an absurdly long one.
+    """
+    where = f"the Response Topic {_shown(topic)}"
+    hint = f"; reply topics belong under {base_topic}/{REPLY_SEGMENT}/"
+    if not topic:
+        return f"the Response Topic is empty{hint}"
+    if len(topic.encode("utf-8", "surrogatepass")) > MAX_REPLY_TOPIC_BYTES:
+        return f"the Response Topic is longer than {MAX_REPLY_TOPIC_BYTES} bytes{hint}"
+    if "+" in topic or "#" in topic:
+        return f"{where} contains an MQTT wildcard (+ or #){hint}"
+    if any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 or 0xD800 <= ord(c) < 0xE000 for c in topic):
+        return f"{where} contains a control character{hint}"
+    if topic.startswith("$"):
+        return f"{where} is a broker topic (starts with $){hint}"
+    if _under(topic, base_topic):
+        reply_root = f"{base_topic}/{REPLY_SEGMENT}/"
+        if topic.startswith(reply_root) and len(topic) > len(reply_root):
+            return None
+        return f"{where} is a LightBox topic, not a reply topic{hint}"
+    if _under(topic, discovery_prefix):
+        return f"{where} is under the Home Assistant discovery prefix {discovery_prefix}/{hint}"
+    return None
+
+
+def _under(topic: str, prefix: str) -> bool:
+    """True when ``topic`` is ``prefix`` or a topic below it."""
+    return topic == prefix or topic.startswith(prefix + "/")
+
+
+def _shown(topic: str, limit: int = 80) -> str:
+    """Quote a topic for a message: escaped, and cut at ``limit`` characters."""
+    return repr(topic if len(topic) <= limit else topic[:limit] + "...")
+
+
 def discovery(discovery_prefix: str, device_id: str) -> str:
     """Return the Home Assistant device-discovery config topic."""
     return f"{discovery_prefix}/device/lightbox_{device_id}/config"

@@ -4,7 +4,10 @@ Owns the paho connection of the bridge process (its own broker user), the
 cache of ``status``/``state``/``animations``/``health``/``metrics``/``info``/
 ``config``, MQTT 5 request/response (Response Topic + Correlation Data, one
 reply topic subscribed once, a bounded wait) and the fan-out of every message
-to listeners (the Server-Sent Events hub). Knows nothing of Flask or HTTP.
+to listeners (the Server-Sent Events hub). Only retained messages count on the
+retained topics: it subscribes with MQTT 5 retain-as-published, so a live
+retained update keeps its flag, and a non-retained ``offline`` on ``status``
+from anyone is ignored. Knows nothing of Flask or HTTP.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import structlog
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from appliance import topics
 from appliance.mqtt_link import apply_tls
@@ -36,6 +40,8 @@ LIVE = ("events", "preview")
 #: How often to renew a preview request while someone watches (engine ttl is 30 s).
 PREVIEW_RENEW_S = 20.0
 PREVIEW_TTL_S = 30.0
+#: At most one warning a minute per topic about ignored non-retained messages.
+IGNORED_LOG_EVERY_S = 60.0
 
 Listener = Callable[[str, Any], None]
 
@@ -98,6 +104,9 @@ class EngineLink:
         self._preview_lock = threading.Lock()
         self.requests_total = 0
         self.timeouts_total = 0
+        #: Non-retained messages on retained topics, ignored (not an engine document).
+        self.non_retained_ignored = 0
+        self._ignored_logged: dict[str, float] = {}
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -217,7 +226,10 @@ class EngineLink:
         if isinstance(sock, socket.socket):
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        client.subscribe([(f"{self.base}/+", 1), (self.reply_topic, 1)])
+        # Retain-as-published: without it a retained update delivered live arrives
+        # with retain=False and could not be told from a stray non-retained message.
+        client.subscribe([(f"{self.base}/+", SubscribeOptions(qos=1, retainAsPublished=True)),
+                          (self.reply_topic, SubscribeOptions(qos=1))])
         with self._preview_lock:
             self._preview_until = 0.0
         log.info("bridge_mqtt_connected", base=self.base, reconnects=self.connects - 1)
@@ -244,6 +256,9 @@ class EngineLink:
                 return
             if name not in topics.RETAINED and name not in LIVE:
                 return
+            if name in topics.RETAINED and not msg.retain:
+                self._ignore_non_retained(name)
+                return
             value = decode(name, bytes(msg.payload))
             if name in topics.RETAINED:
                 self._cache[name] = Cached(value, time.monotonic(), time.time())
@@ -251,6 +266,18 @@ class EngineLink:
         except Exception as exc:  # never let a message kill paho's thread
             log.error("bridge_mqtt_message_failed", topic=msg.topic,
                       error=f"{type(exc).__name__}: {exc}")
+
+    def _ignore_non_retained(self, name: str) -> None:
+        """Count a non-retained message on a retained topic; warn at most once a minute."""
+        self.non_retained_ignored += 1
+        now = time.monotonic()
+        last = self._ignored_logged.get(name)
+        if last is None or now - last >= IGNORED_LOG_EVERY_S:
+            self._ignored_logged[name] = now
+            log.warning("bridge_non_retained_ignored", topic=f"{self.base}/{name}",
+                        ignored_total=self.non_retained_ignored,
+                        hint="the engine publishes this topic retained only; "
+                             "someone else published on it")
 
     def _on_reply(self, msg: mqtt.MQTTMessage) -> None:
         props = getattr(msg, "properties", None)

@@ -126,7 +126,13 @@ def test_a_reply_under_reply_still_works_and_without_a_transaction_the_event_tel
     ev = p.wait_for(f"{BASE}/events", lambda e: e.get("code") == "bad_response_topic",
                     since=mark)
     assert ev["command"] == "identify" and f"{BASE}/status" in ev["error"]
-    assert not [m for m in p.messages[mark:] if m.topic == f"{BASE}/response"]
+    # A later command's answer on <base>/response is the only one there: the refusal
+    # without a transaction went to the events and the log only.
+    p.publish(f"{BASE}/cmd/brightness", {"brightness": 50, "transaction": "after"})
+    p.wait_for(f"{BASE}/response", lambda r: r.get("transaction") == "after", since=mark)
+    answers = [json.loads(m.payload) for m in p.messages[mark:]
+               if m.topic == f"{BASE}/response"]
+    assert [a.get("transaction") for a in answers] == ["after"]
 
 
 def test_an_empty_response_topic_is_refused(engine_factory: Factory, probe: Probe) -> None:

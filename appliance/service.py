@@ -345,14 +345,15 @@ class EngineService:
             self._config_rejected(cmd, err, reply)
             return
         changes = settings_mod.diff_paths(settings_mod.dump(old), settings_mod.dump(new))
-        if not changes and cmd.action == "config" and self._file_holds(new):
-            # Nothing to do: no backup, no history row pushing real backups out.
-            self._config_reply(cmd, reply, [], [], kept)
-            return
-        # Apply first (on the render loop), then save; roll back if saving fails.
+        # Apply first (on the render loop, which also counts the command), then save;
+        # roll back if saving fails.
         outcome = self._apply_and_wait(new)
         if outcome is not None and not outcome.get("ok"):
             self._config_rejected(cmd, CommandError(**_err_args(outcome)), reply)
+            return
+        if not changes and cmd.action == "config" and self._file_holds(new):
+            # Nothing changed: no backup, no history row pushing real backups out.
+            self._config_reply(cmd, reply, [], [], kept)
             return
         if cmd.action == "config":
             try:

@@ -311,20 +311,37 @@ class EngineService:
                     reply(error_reply(CommandError("internal", "configuration change failed"),
                                       cmd.transaction))
 
+    def _proposed(self, cmd: Command, old: Settings) -> tuple[Settings, list[str]]:
+        """Return the settings a reload or a remote change would put in force, and the
+        local-only paths a restore kept; raise CommandError/SettingsError for a bad one.
+
+        Remote changes (``cmd/config``, whatever the topic form) never change a local-only
+        setting: a patch that would is refused, a restore keeps the values in force.
+        """
+        if cmd.action == "reload":
+            return self.store.load(), []
+        patch = dict(cmd.config or {})
+        replace = patch.pop("replace", False)
+        if not isinstance(replace, bool):
+            raise CommandError("invalid_value", "replace must be true or false", "replace")
+        current = settings_mod.dump(old)
+        if replace:
+            doc, kept = settings_mod.keep_local_only(current, patch)
+            return settings_mod.validate(doc), kept
+        doc = settings_mod.merge(current, patch)
+        forbidden = settings_mod.local_only_changes(current, doc)
+        if forbidden:
+            raise CommandError(
+                "forbidden_field",
+                f"{', '.join(forbidden)} can only be changed in settings.json on the box "
+                "(then cmd/reload), not remotely", forbidden[0])
+        return settings_mod.validate(doc), []
+
     def _handle_config(self, cmd: Command, reply: ReplyFn | None) -> None:
         old = self.engine.settings
-        source = cmd.source
+        source = "file" if cmd.action == "reload" else cmd.source
         try:
-            if cmd.action == "reload":
-                new = self.store.load()
-                source = "file"
-            else:
-                patch = dict(cmd.config or {})
-                replace = patch.pop("replace", False)
-                if not isinstance(replace, bool):
-                    raise CommandError("invalid_value", "replace must be true or false", "replace")
-                base = {} if replace else settings_mod.dump(old)
-                new = settings_mod.validate(settings_mod.merge(base, patch))
+            new, kept = self._proposed(cmd, old)
         except SettingsError as exc:
             first = exc.problems[0][0] if exc.problems else None
             err = CommandError("invalid_settings", "; ".join(exc.lines()), first)
@@ -334,10 +351,15 @@ class EngineService:
             self._config_rejected(cmd, err, reply)
             return
         changes = settings_mod.diff_paths(settings_mod.dump(old), settings_mod.dump(new))
-        # Apply first (on the render loop), then save; roll back if saving fails.
+        # Apply first (on the render loop, which also counts the command), then save;
+        # roll back if saving fails.
         outcome = self._apply_and_wait(new)
         if outcome is not None and not outcome.get("ok"):
             self._config_rejected(cmd, CommandError(**_err_args(outcome)), reply)
+            return
+        if not changes and cmd.action == "config" and self._file_holds(new):
+            # Nothing changed: no backup, no history row pushing real backups out.
+            self._config_reply(cmd, reply, [], [], kept)
             return
         if cmd.action == "config":
             try:
@@ -361,12 +383,27 @@ class EngineService:
                            changes=[c["path"] for c in changes][:50],
                            restart_required=restart or None)
         self._publish_config()
-        if reply is not None:
-            body: dict[str, Any] = {"ok": True, "state": self.engine.state(),
-                                    "changes": changes, "restart_required": restart}
-            if cmd.transaction is not None:
-                body["transaction"] = cmd.transaction
-            reply(body)
+        self._config_reply(cmd, reply, changes, restart, kept)
+
+    def _file_holds(self, settings: Settings) -> bool:
+        """Say whether the file on disk already holds exactly these settings."""
+        try:
+            on_disk = self.store.load()
+        except SettingsError:
+            return False
+        return settings_mod.dump(on_disk) == settings_mod.dump(settings)
+
+    def _config_reply(self, cmd: Command, reply: ReplyFn | None, changes: list[dict[str, Any]],
+                      restart: list[str], kept: list[str]) -> None:
+        if reply is None:
+            return
+        body: dict[str, Any] = {"ok": True, "state": self.engine.state(),
+                                "changes": changes, "restart_required": restart}
+        if cmd.action == "config" and (cmd.config or {}).get("replace") is True:
+            body["kept"] = kept
+        if cmd.transaction is not None:
+            body["transaction"] = cmd.transaction
+        reply(body)
 
     def _apply_and_wait(self, new: Settings) -> dict[str, Any] | None:
         done = threading.Event()

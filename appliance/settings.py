@@ -19,7 +19,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from appliance import grammar
 
 DEVICE_ID_RE = r"^[a-z0-9][a-z0-9_-]{0,31}$"
 GROUP_RE = r"^[a-z0-9][a-z0-9_-]{0,31}$"
@@ -104,7 +114,22 @@ class DisplaySettings(_Section):
             )
         if self.retry_max_s < self.retry_initial_s:
             raise ValueError("retry_max_s must be at least retry_initial_s")
+        problem = grammar.pixel_mappers(self.pixel_mapper_config, self.chain_length,
+                                        self.parallel)
+        if problem:
+            # A leading newline marks "dotted.sub: message" lines for _problems().
+            raise ValueError(f"\npixel_mapper_config: {problem}")
         return self
+
+    @field_validator("panel_type")
+    @classmethod
+    def _panel_type(cls, v: str) -> str:
+        return grammar.panel_type(v)
+
+    @field_validator("drop_priv_user", "drop_priv_group")
+    @classmethod
+    def _posix_name(cls, v: str) -> str:
+        return grammar.posix_name(v)
 
 
 class AnimationSettings(_Section):
@@ -184,6 +209,16 @@ class MQTTSettings(_Section):
             raise ValueError("group names must be unique")
         return v
 
+    @field_validator("host")
+    @classmethod
+    def _host(cls, v: str) -> str:
+        return grammar.host(v)
+
+    @field_validator("client_id")
+    @classmethod
+    def _client_id(cls, v: str | None) -> str | None:
+        return None if v is None else grammar.client_id(v)
+
 
 class BridgeSettings(_Section):
     """The web bridge on port 5001."""
@@ -210,6 +245,31 @@ class BridgeSettings(_Section):
     preview_fps: Annotated[float, Field(gt=0, le=15)] = 5.0
     #: Extra origins (``https://host:port``) allowed to write, e.g. behind a reverse proxy.
     allowed_origins: list[str] = Field(default_factory=list)
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, v: str) -> str:
+        return grammar.host(v)
+
+    @field_validator("rate_limit_reads", "rate_limit_writes", "rate_limit_uploads",
+                     "rate_limit_login")
+    @classmethod
+    def _rate_limit(cls, v: str, info: ValidationInfo) -> str:
+        return grammar.rate_limit(v, str(info.field_name).removeprefix("rate_limit_"))
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins(cls, v: list[str]) -> list[str]:
+        problems = []
+        out = []
+        for i, entry in enumerate(v):
+            try:
+                out.append(grammar.origin(entry))
+            except ValueError as exc:
+                problems.append(f"{i}: {exc}")
+        if problems:
+            raise ValueError("\n" + "\n".join(problems))
+        return out
 
     @model_validator(mode="after")
     def _threads_left(self) -> BridgeSettings:
@@ -409,6 +469,91 @@ def diff_paths(old: Any, new: Any, prefix: str = "") -> list[dict[str, Any]]:
     if old != new:
         return [{"path": prefix or "(root)", "old": old, "new": new}]
     return []
+
+
+# ---------------------------------------------------------------------------------------
+# Local-only settings (contract section 5): they change only by editing the file on the box
+
+#: Dotted paths that only a person at the box may change, with everything under them:
+#: where the box connects, who it is, whom it trusts and as whom it runs. Extend this
+#: tuple when a new setting would redirect the box, its secrets or its auth.
+LOCAL_ONLY_PATHS: tuple[str, ...] = (
+    "device_id",
+    "mqtt.host", "mqtt.port", "mqtt.username", "mqtt.client_id", "mqtt.base_topic",
+    "mqtt.tls",
+    "bridge.host", "bridge.port", "bridge.allowed_origins", "bridge.allowed_hosts",
+    "bridge.mqtt_username",
+    "display.drop_privileges", "display.drop_priv_user", "display.drop_priv_group",
+    "logging.dir",
+)
+#: A key with one of these endings names a file or a folder: local-only at any depth.
+LOCAL_ONLY_SUFFIXES = ("_file", "_dir")
+_ABSENT = object()
+
+
+def is_local_only(path: str) -> bool:
+    """Say whether a dotted path may change only by editing settings.json on the box."""
+    if path.rsplit(".", 1)[-1].endswith(LOCAL_ONLY_SUFFIXES):
+        return True
+    return any(path == p or path.startswith(p + ".") for p in LOCAL_ONLY_PATHS)
+
+
+def local_only_values(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Return {dotted path: value} of the outermost local-only keys in a settings object."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        path = f"{prefix}{key}"
+        if is_local_only(path):
+            out[path] = value
+        elif isinstance(value, Mapping):
+            out.update(local_only_values(value, path + "."))
+    return out
+
+
+def local_only_changes(current: Mapping[str, Any], proposed: Mapping[str, Any]) -> list[str]:
+    """Return the local-only paths whose value ``proposed`` changes, adds or removes.
+
+    ``current`` is the settings in force (``dump``), ``proposed`` what a remote change
+    would make of them (``merge(current, patch)``). Naming a local-only key with the
+    value it already has is no change, so a client may send a whole document back.
+    """
+    old, new = local_only_values(current), local_only_values(proposed)
+    return sorted(p for p in old.keys() | new.keys()
+                  if old.get(p, _ABSENT) != new.get(p, _ABSENT))
+
+
+def keep_local_only(current: Mapping[str, Any], restored: Mapping[str, Any]
+                    ) -> tuple[dict[str, Any], list[str]]:
+    """Return a restored document with the current local-only values, and the paths kept.
+
+    A path is "kept" when the restored document (or, where it is silent, the default)
+    would have given it another value than the one in force.
+    """
+    doc = json.loads(json.dumps(restored, default=str))
+    mine, theirs = local_only_values(current), local_only_values(restored)
+    defaults = local_only_values(dump(Settings()))
+    kept = sorted(p for p in mine.keys() | theirs.keys()
+                  if theirs.get(p, defaults.get(p, _ABSENT)) != mine.get(p, _ABSENT))
+    for path in theirs.keys() - mine.keys():
+        _put(doc, path, _ABSENT)
+    for path, value in mine.items():
+        _put(doc, path, value)
+    return doc, kept
+
+
+def _put(doc: dict[str, Any], path: str, value: Any) -> None:
+    """Set (or, for _ABSENT, remove) a dotted path, creating objects on the way."""
+    *parents, last = path.split(".")
+    node = doc
+    for key in parents:
+        child = node.setdefault(key, {})
+        if not isinstance(child, dict):
+            return  # not an object: validation refuses the document anyway
+        node = child
+    if value is _ABSENT:
+        node.pop(last, None)
+    else:
+        node[last] = value
 
 
 def _fsync_dir(directory: Path) -> None:

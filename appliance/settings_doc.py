@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from appliance.settings import Settings
+from appliance.settings import Settings, is_local_only
 
 SECTIONS = {
     "display": "The panel and its driver. Geometry and driver options need a restart; "
@@ -50,8 +50,13 @@ MEANING: dict[str, str] = {
                                 "select, 3 ABC-addressed, 4 ABC shift + DE direct.",
     "display.multiplexing": "Outdoor panel multiplexing scheme (0 none).",
     "display.led_rgb_sequence": "Colour order of the LEDs when red and blue are swapped.",
-    "display.pixel_mapper_config": "hzeller pixel mappers, e.g. `U-mapper;Rotate:90`.",
-    "display.panel_type": "Panel initialisation, e.g. `FM6126A`.",
+    "display.pixel_mapper_config": "hzeller pixel mappers, `Name[:param]` joined by `;`, "
+                                   "e.g. `U-mapper;Rotate:90`: `Rotate:<multiple of 90>`, "
+                                   "`Mirror:H`/`V`, `U-mapper` (even chain of 2 or more), "
+                                   "`V-mapper[:Z]`, `StackToRow[:ZF]`, "
+                                   "`Remap:W,H\\|x,yD\\|...` (one tile per panel).",
+    "display.panel_type": "Panel initialisation: empty (most panels), `FM6126A` or "
+                          "`FM6127`.",
     "display.limit_refresh_rate_hz": "Cap the refresh rate for steadier timing (0 = no cap).",
     "display.disable_hardware_pulsing": "Use software pulsing (needed while the sound module "
                                         "is loaded; flickers more).",
@@ -80,7 +85,7 @@ MEANING: dict[str, str] = {
                            "abandoned when hung: `untrusted` (not built in), `all`, `none`.",
     "animation.leak_mb": "Memory growth attributed to one animation before it is treated as "
                          "failing (0 = off).",
-    "mqtt.host": "Broker host.",
+    "mqtt.host": "Broker host: a host name or an IP address.",
     "mqtt.port": "Broker port (8883 for TLS).",
     "mqtt.username": "Broker user of the engine (`lightbox-engine` in the project's ACL).",
     "mqtt.password_file": "File whose first line is the broker password.",
@@ -94,23 +99,27 @@ MEANING: dict[str, str] = {
     "mqtt.discovery": "Announce the box to Home Assistant.",
     "mqtt.groups": "Groups this box belongs to: it obeys `lightbox/group/<name>/...`.",
     "mqtt.keepalive_s": "MQTT keep-alive; the Last Will fires after 1.5 x this at most.",
-    "mqtt.client_id": "MQTT client id (default `lightbox-<device_id>`).",
+    "mqtt.client_id": "MQTT client id (default `lightbox-<device_id>`): 1-64 letters, "
+                      "digits, `.`, `_`, `-`.",
     "mqtt.reconnect_min_s": "First reconnect delay; doubles up to `reconnect_max_s`.",
     "mqtt.reconnect_max_s": "Longest reconnect delay.",
     "mqtt.max_queued_messages": "Outgoing messages kept while the broker is away; older "
                                 "ones are dropped and counted.",
     "mqtt.auth_retry_s": "Delay between attempts after the broker refused the credentials.",
-    "bridge.host": "Address the web bridge listens on.",
+    "bridge.host": "Address the web bridge listens on (an IP address or host name).",
     "bridge.port": "Port of the web UI and HTTP API.",
     "bridge.auth_token_file": "File holding the bearer token required for writes; unset = "
                               "no auth (development only).",
     "bridge.mqtt_username": "Broker user of the bridge (`lightbox-bridge`).",
     "bridge.mqtt_password_file": "File whose first line is the bridge's broker password.",
     "bridge.threads": "WSGI worker threads (waitress).",
-    "bridge.rate_limit_reads": "Per-client limit for reads (flask-limiter syntax).",
-    "bridge.rate_limit_writes": "Per-client limit for commands and settings changes.",
-    "bridge.rate_limit_uploads": "Per-client limit for image uploads.",
-    "bridge.rate_limit_login": "Per-client limit for login attempts.",
+    "bridge.rate_limit_reads": "Per-client limit for reads, e.g. `50 per second`, "
+                               "`100/minute` or several joined by `;`; at least 1 per "
+                               "second.",
+    "bridge.rate_limit_writes": "Per-client limit for commands and settings changes; at "
+                                "least 1 per second.",
+    "bridge.rate_limit_uploads": "Per-client limit for image uploads; at least 1 per minute.",
+    "bridge.rate_limit_login": "Per-client limit for login attempts; at least 1 per minute.",
     "bridge.upload_max_bytes": "Largest accepted upload (413 above).",
     "bridge.upload_max_pixels": "Largest accepted image area, against decompression bombs.",
     "bridge.upload_max_frames": "Most frames kept from an animated GIF.",
@@ -121,7 +130,9 @@ MEANING: dict[str, str] = {
     "bridge.sse_queue_size": "Messages buffered per stream before the oldest are dropped.",
     "bridge.sse_max_age_s": "A stream is closed after this long; browsers reconnect.",
     "bridge.preview_fps": "Frame rate of the live preview.",
-    "bridge.allowed_origins": "Extra origins allowed to write (e.g. behind a reverse proxy).",
+    "bridge.allowed_origins": "Extra origins allowed to write (e.g. behind a reverse proxy), "
+                              "each `scheme://host[:port]`, e.g. "
+                              "`https://lightbox.example:8443`.",
     "health.interval_s": "Health is published on every change and at least this often.",
     "health.metrics_interval_s": "Metrics publishing interval.",
     "health.fps_degraded_ratio": "Render is degraded below this share of the target fps.",
@@ -200,6 +211,24 @@ def render() -> str:
         "Secrets never live in the file: it names files that hold them",
         "(`mqtt.password_file`, `bridge.mqtt_password_file`, `bridge.auth_token_file`).",
         "",
+        "Strings with a grammar are checked like numbers: a rate limit must parse (and be",
+        "no slower than 1 per second for reads and writes, 1 per minute for uploads and",
+        "logins, so that no setting can lock a person out), an origin is",
+        "`scheme://host[:port]`, hosts are host names or IP addresses, and",
+        "`display.pixel_mapper_config` and `display.panel_type` must be something hzeller's",
+        "library understands. A value the running code could not use is refused with its",
+        "dotted path.",
+        "",
+        "**Local only** marks the settings that change only by editing this file on the box",
+        "(then `cmd/reload` or a restart): every key ending in `_file` or `_dir`,",
+        "`logging.dir`, everything under `mqtt.tls`, where the box connects, its name, whom",
+        "it trusts and as whom it runs. `cmd/config` and `PATCH /api/config` refuse a",
+        "change of one with `forbidden_field` (HTTP 403) and change nothing; naming one",
+        "with the value in force is no change and passes. A restore (`POST",
+        "/api/config/restore`, or `cmd/config` with `\"replace\": true`) keeps the values",
+        "in force and lists them under `kept`. A change that changes nothing writes no",
+        "backup and no change-log row.",
+        "",
         "Changes arrive three ways, all validated completely before anything is written:",
         "`cmd/config` over MQTT, `PATCH /api/config` over HTTP, or editing the file and",
         "sending `cmd/reload` (or `systemctl reload`/SIGHUP). Each accepted change is written",
@@ -225,13 +254,17 @@ def render() -> str:
                       "| key | type | default | meaning |", "|---|---|---|---|"]
             continue
         if "." not in path:
-            lines += ["", f"## `{path}`", "", MEANING.get(path, ""), ""]
+            lines += ["", f"## `{path}`", "", MEANING.get(path, "") + _local(path), ""]
             lines += [f"Type: {_type_text(f)}. Default: derived from the host name."]
             continue
         default = f.get_default(call_default_factory=True)
         lines.append(f"| `{path}` | {_type_text(f)} | `{_json(default)}` | "
-                     f"{MEANING.get(path, '')} |")
+                     f"{MEANING.get(path, '')}{_local(path)} |")
     return "\n".join(lines) + "\n"
+
+
+def _local(path: str) -> str:
+    return " **Local only.**" if is_local_only(path) else ""
 
 
 def _json(value: Any) -> str:

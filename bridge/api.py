@@ -267,7 +267,9 @@ def make_api(limits: Limits) -> Blueprint:
                            {"field": "replace"}, field="replace")
         current = cached("config").get("settings")
         if isinstance(current, dict):
-            _validate_settings(settings_mod.merge(current, body))
+            proposed = settings_mod.merge(current, body)
+            _refuse_local_only(settings_mod.local_only_changes(current, proposed))
+            _validate_settings(proposed)
         return send_command("config", body)
 
     @bp.get("/api/config/backup")
@@ -289,7 +291,12 @@ def make_api(limits: Limits) -> Blueprint:
                            {"problems": [{"field": "(root)",
                                           "message": "settings must be a JSON object"}]},
                            field="(root)")
-        _validate_settings(body)
+        current = (deps().link.value("config") or {}).get("settings")
+        if isinstance(current, dict):
+            # The engine keeps the local-only values in force; validate what it will see.
+            _validate_settings(settings_mod.keep_local_only(current, body)[0])
+        else:
+            _validate_settings(body)
         return send_command("config", {**body, "replace": True})
 
     @bp.get("/api/config/history")
@@ -410,6 +417,14 @@ def make_api(limits: Limits) -> Blueprint:
         return resp
 
     return bp
+
+
+def _refuse_local_only(paths: list[str]) -> None:
+    """Answer 403 for a change of local-only settings, before anything is sent."""
+    if paths:
+        raise ApiError(403, "forbidden_field",
+                       f"{', '.join(paths)} can only be changed in settings.json on the box, "
+                       "not remotely", {"field": paths[0], "fields": paths}, field=paths[0])
 
 
 def _validate_settings(data: dict[str, Any]) -> None:

@@ -24,6 +24,7 @@ ENGINE_STATUS: dict[str, int] = {
     "unknown_command": 400,
     "payload_too_large": 413,
     "superseded": 409,
+    "forbidden_field": 403,
     "busy": 503,
 }
 #: Anything else the engine reports is its own failure, not the client's.

@@ -14,7 +14,7 @@ from bridge.models import AnimationBody, BrightnessBody, IdentifyBody, LoginBody
 ERROR_TEXT = {
     400: "Malformed request (bad JSON shape, unknown key)",
     401: "The bridge token is required (Authorization: Bearer <token>)",
-    403: "Cross-site write refused",
+    403: "Cross-site write refused, or a local-only setting changed remotely (forbidden_field)",
     404: "Unknown animation, image or path",
     405: "Method not allowed",
     409: "A newer command replaced this one before it ran",
@@ -46,7 +46,9 @@ STATE = {
 REPLY = {
     "type": "object",
     "properties": {"ok": {"const": True}, "state": {"$ref": "#/components/schemas/State"},
-                   "changes": {"type": "array"}, "restart_required": {"type": "array"}},
+                   "changes": {"type": "array"}, "restart_required": {"type": "array"},
+                   "kept": {"type": "array", "items": {"type": "string"},
+                            "description": "restore: local-only settings kept as they were"}},
     "required": ["ok", "state"],
     "additionalProperties": True,
 }

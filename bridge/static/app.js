@@ -434,7 +434,8 @@ async function restoreSettings(file) {
   const r = await api("POST", "/api/config/restore", text, { raw: true });
   if (!r.ok) { showProblems(r); return; }
   ui.settingsDirty = false;
-  setMessage($("#settings-message"), `Restored ${file.name}`, true);
+  const kept = (r.body.kept || []).length ? ` (kept from this box, local only: ${r.body.kept.join(", ")})` : "";
+  setMessage($("#settings-message"), `Restored ${file.name}${kept}`, true);
 }
 
 function renderHistory(entries) {

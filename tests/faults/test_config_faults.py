@@ -117,6 +117,8 @@ def test_rejected_live_changes_leave_the_file_byte_identical(
             assert reply["ok"] is False, (bad, reply)
             if field:
                 assert reply["error"]["field"] == field, reply
+            if field == "mqtt.port":  # local-only: refused before it is even validated
+                assert reply["error"]["code"] == "forbidden_field", reply
             assert eng.settings_path.read_bytes() == before, bad
         # Valid to the model, but applying it fails: rolled back, file untouched.
         evil.on("evil_ctor")

@@ -3,7 +3,9 @@
 Used by ``lightbox dev`` and by the test suite: renders ``deploy/mosquitto/
 lightbox.conf`` with a free loopback port and generated passwords, keeps the
 project's ACL as it is, and starts, stops, kills and restarts the broker.
-Knows nothing of the engine or the bridge.
+Besides the service users it holds one user per box (named after the box's
+device id, as the ACL's ``pattern`` lines expect), added with ``add_device``
+even while the broker runs. Knows nothing of the engine or the bridge.
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-#: The broker users of deploy/mosquitto/acl.
-USERS = ("lightbox-engine", "lightbox-bridge", "lightbox-monitor", "homeassistant")
+#: The service users of deploy/mosquitto/acl; each box adds a user named after its device id.
+USERS = ("lightbox-bridge", "lightbox-monitor", "homeassistant")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -88,6 +90,8 @@ class LocalBroker:
     port: int = 0
     persistent: bool = False
     passwords: dict[str, str] = field(default_factory=dict)
+    #: Device ids with a broker user of their own (the engine logs in as its device id).
+    devices: list[str] = field(default_factory=list)
     process: subprocess.Popen[bytes] | None = None
     binary: str = "mosquitto"
 
@@ -110,11 +114,54 @@ class LocalBroker:
         """Return the file holding ``user``'s password (mode 0600)."""
         return self.workdir / f"{user}.password"
 
+    def _passwd_tool(self) -> str:
+        passwd = shutil.which("mosquitto_passwd")
+        if passwd is None:
+            raise BrokerError(
+                "mosquitto_passwd is not installed: run `sudo apt-get install mosquitto "
+                "mosquitto-clients` (the README's commands do this for you)"
+            )
+        return passwd
+
+    def _add_user(self, user: str) -> None:
+        """Give ``user`` a password (kept across restarts) in the password file."""
+        pw = self.passwords.setdefault(user, secrets.token_urlsafe(18))
+        subprocess.run([self._passwd_tool(), "-b", str(self.workdir / "passwd"), user, pw],
+                       check=True, capture_output=True)
+        f = self.password_file(user)
+        f.write_text(pw + "\n", encoding="utf-8")
+        f.chmod(0o600)
+
+    def add_device(self, device_id: str, timeout_s: float = 10.0) -> str:
+        """Make sure box ``device_id`` has its own broker user; return the user name.
+
+        A running broker reloads its password file (SIGHUP); this returns once the
+        new user can log in.
+        """
+        if device_id in self.devices:
+            return device_id
+        if device_id in USERS:
+            raise BrokerError(f"{device_id!r} is a service user, not a device id")
+        self.devices.append(device_id)
+        if not (self.workdir / "passwd").exists():
+            return device_id  # prepare() creates every user
+        self._add_user(device_id)
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGHUP)
+            deadline = time.monotonic() + timeout_s
+            while True:
+                time.sleep(0.05)  # mosquitto reloads between two network events
+                if login_works(self.host, self.port, device_id, self.passwords[device_id]):
+                    break
+                if time.monotonic() > deadline:
+                    raise BrokerError(f"mosquitto did not load user {device_id!r} "
+                                      f"within {timeout_s} s")
+        return device_id
+
     def prepare(self) -> Path:
         """Generate passwords and the config; return the config path."""
         exe = shutil.which(self.binary) or shutil.which(f"/usr/sbin/{self.binary}")
-        passwd = shutil.which("mosquitto_passwd")
-        if exe is None or passwd is None:
+        if exe is None:
             raise BrokerError(
                 "mosquitto is not installed: run `sudo apt-get install mosquitto "
                 "mosquitto-clients` (the README's commands do this for you)"
@@ -123,13 +170,8 @@ class LocalBroker:
         pw_file = self.workdir / "passwd"
         pw_file.unlink(missing_ok=True)
         pw_file.touch(mode=0o600)
-        for user in USERS:
-            pw = self.passwords.setdefault(user, secrets.token_urlsafe(18))
-            subprocess.run([passwd, "-b", str(pw_file), user, pw], check=True,
-                           capture_output=True)
-            f = self.password_file(user)
-            f.write_text(pw + "\n", encoding="utf-8")
-            f.chmod(0o600)
+        for user in (*USERS, *self.devices):
+            self._add_user(user)
         src = (deploy_dir() / "lightbox.conf").read_text(encoding="utf-8")
         persist = self.workdir / "data" if self.persistent else None
         if persist is not None:
@@ -211,6 +253,28 @@ class LocalBroker:
             return self.log_file.read_text(errors="replace")[-chars:]
         except OSError:
             return ""
+
+
+def login_works(host: str, port: int, user: str, password: str, timeout_s: float = 2.0) -> bool:
+    """Return True when the broker accepts an MQTT 3.1.1 CONNECT as ``user``."""
+
+    def field_(b: bytes) -> bytes:
+        return len(b).to_bytes(2, "big") + b
+
+    body = (field_(b"MQTT") + bytes([4, 0xC2]) + (10).to_bytes(2, "big")
+            + field_(f"lightbox-login-{secrets.token_hex(4)}".encode())
+            + field_(user.encode()) + field_(password.encode()))
+    if len(body) > 127:
+        raise ValueError("user name and password too long for this probe")
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s) as s:
+            s.sendall(bytes([0x10, len(body)]) + body)
+            ack = s.recv(4)
+            with contextlib.suppress(OSError):
+                s.sendall(bytes([0xE0, 0]))  # DISCONNECT
+    except OSError:
+        return False
+    return len(ack) == 4 and ack[0] == 0x20 and ack[3] == 0
 
 
 def acl_users() -> list[str]:

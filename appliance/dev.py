@@ -22,7 +22,7 @@ from typing import Any
 
 from appliance.broker import BrokerError, LocalBroker, free_port, port_open
 from appliance.cli import settings_arg, settings_path
-from appliance.settings import EX_CONFIG, SettingsError, load, merge
+from appliance.settings import EX_CONFIG, SettingsError, default_device_id, load, merge
 
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
@@ -35,11 +35,17 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
                         help="folder for the broker and logs (default: a temp folder)")
 
 
-def derived_settings(base: dict[str, Any], broker: LocalBroker, http_port: int) -> dict[str, Any]:
-    """Return ``base`` pointed at the local broker, without auth on the bridge."""
+def derived_settings(base: dict[str, Any], broker: LocalBroker, http_port: int,
+                     device_id: str) -> dict[str, Any]:
+    """Return ``base`` pointed at the local broker, without auth on the bridge.
+
+    The engine logs in as box ``device_id``'s own broker user (named after it).
+    """
+    user = broker.add_device(device_id)
     overrides = {
-        "mqtt": {"host": broker.host, "port": broker.port, "username": "lightbox-engine",
-                 "password_file": str(broker.password_file("lightbox-engine")), "tls": None},
+        "device_id": device_id,
+        "mqtt": {"host": broker.host, "port": broker.port, "username": user,
+                 "password_file": str(broker.password_file(user)), "tls": None},
         "bridge": {"host": "127.0.0.1" if base.get("bridge", {}).get("host") is None
                    else base["bridge"]["host"],
                    "port": http_port, "auth_token_file": None,
@@ -53,16 +59,17 @@ def run(args: argparse.Namespace) -> int:
     """Run broker + engine + bridge until Ctrl-C."""
     path = settings_path(args)
     base: dict[str, Any] = {}
+    device = default_device_id()
     if path.exists():
         try:
-            load(path)
+            device = load(path).device_id
         except SettingsError as exc:
             for line in exc.lines():
                 print(f"{path}: {line}", file=sys.stderr)
             return EX_CONFIG
         base = json.loads(path.read_text(encoding="utf-8"))
     workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="lightbox-dev-"))
-    broker = LocalBroker(workdir / "broker", port=args.port)
+    broker = LocalBroker(workdir / "broker", port=args.port, devices=[device])
     try:
         broker.start()
     except BrokerError as exc:
@@ -73,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
         new = free_port()
         print(f"port {http_port} is taken; the web UI uses {new} instead")
         http_port = new
-    derived = derived_settings(base, broker, http_port)
+    derived = derived_settings(base, broker, http_port, device)
     dev_settings = workdir / "settings.json"
     dev_settings.write_text(json.dumps(derived, indent=2), encoding="utf-8")
     env = {**os.environ, "STATE_DIRECTORY": str(workdir)}
@@ -93,13 +100,13 @@ def run(args: argparse.Namespace) -> int:
         if importlib.util.find_spec("bridge.cli") is not None:
             children.append(("bridge", subprocess.Popen(
                 [*cmd, "bridge", "--settings", str(dev_settings)], env=env)))
-        device = derived.get("device_id") or load(dev_settings).device_id
         pw = broker.password_file("homeassistant")
         print(
             "\n"
             f"  LightBox dev is running (files in {workdir})\n"
             f"  web UI:    http://127.0.0.1:{http_port}/\n"
-            f"  broker:    127.0.0.1:{broker.port} (users and passwords in {broker.workdir})\n"
+            f"  broker:    127.0.0.1:{broker.port} (users and passwords in {broker.workdir};\n"
+            f"             the engine logs in as its own user {device!r})\n"
             f"  try:       mosquitto_pub -p {broker.port} -u homeassistant -P \"$(cat {pw})\" "
             f"-t lightbox/{device}/cmd/animation -m plasma\n"
             f"  watch:     mosquitto_sub -p {broker.port} -u homeassistant -P \"$(cat {pw})\" "

@@ -320,6 +320,13 @@ class Diagnoser:
     def check_broker(self, settings: Settings) -> None:
         """The broker reachable with the configured credentials."""
         m = settings.mqtt
+        if m.username is not None and m.username != settings.device_id:
+            self.add(WARN, "broker user",
+                     f"mqtt.username {m.username!r} is not the device id "
+                     f"{settings.device_id!r}: the project's ACL lets a box's user publish only "
+                     f"{m.base_topic}/<user>/..., so this box's topics are refused",
+                     f"set mqtt.username to {settings.device_id!r} and give the broker that "
+                     "user (docs/deployment.md, \"A fleet on one broker\").")
         ok, message = self.broker_probe(m, self.broker_timeout_s)
         if ok:
             self.add(PASS, "broker", message)

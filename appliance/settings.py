@@ -34,8 +34,10 @@ from appliance import grammar
 DEVICE_ID_RE = r"^[a-z0-9][a-z0-9_-]{0,31}$"
 GROUP_RE = r"^[a-z0-9][a-z0-9_-]{0,31}$"
 TOPIC_SEGMENT_RE = r"^[A-Za-z0-9_-]{1,64}$"
-#: Device ids that would collide with the fleet topics.
-RESERVED_IDS = frozenset({"all", "group"})
+#: Device ids that would collide with the fleet topics or, since a box's broker user is
+#: its device id (deploy/mosquitto/acl), with the broker's service users.
+RESERVED_IDS = frozenset({"all", "group", "lightbox-bridge", "lightbox-monitor",
+                          "homeassistant", "lightbox-engine"})
 HARDWARE_MAPPINGS = (
     "regular",
     "adafruit-hat",
@@ -324,7 +326,8 @@ class Settings(BaseModel):
     @classmethod
     def _not_reserved(cls, v: str) -> str:
         if v in RESERVED_IDS:
-            raise ValueError(f"{v!r} is reserved for fleet topics, choose another device id")
+            raise ValueError(f"{v!r} is reserved (a fleet topic or a broker service user), "
+                             "choose another device id")
         return v
 
 

@@ -31,7 +31,9 @@ SECTIONS = {
 
 MEANING: dict[str, str] = {
     "device_id": "This box's name in topics (`lightbox/<device_id>/...`) and in Home "
-                 "Assistant. `all` and `group` are reserved.",
+                 "Assistant, and its broker user. `all`, `group` and the broker's service "
+                 "users (`lightbox-bridge`, `lightbox-monitor`, `homeassistant`, "
+                 "`lightbox-engine`) are reserved.",
     "display.driver": "`auto` uses hzeller's `rgbmatrix` when it imports, else `virtual`; "
                       "`emulator` needs the `emulator` extra.",
     "display.rows": "Rows of one panel (`--led-rows`).",
@@ -87,7 +89,8 @@ MEANING: dict[str, str] = {
                          "failing (0 = off).",
     "mqtt.host": "Broker host: a host name or an IP address.",
     "mqtt.port": "Broker port (8883 for TLS).",
-    "mqtt.username": "Broker user of the engine (`lightbox-engine` in the project's ACL).",
+    "mqtt.username": "This box's own broker user: its `device_id` in the project's ACL, "
+                     "which lets it speak for this box alone.",
     "mqtt.password_file": "File whose first line is the broker password.",
     "mqtt.tls": "TLS settings, or `null` for none.",
     "mqtt.tls.ca_file": "CA certificate that signed the broker's certificate.",
@@ -243,7 +246,7 @@ def render() -> str:
         "{",
         '  "device_id": "kitchen",',
         '  "display": {"rows": 32, "cols": 64, "hardware_mapping": "adafruit-hat"},',
-        '  "mqtt": {"username": "lightbox-engine",',
+        '  "mqtt": {"username": "kitchen",',
         '           "password_file": "/etc/lightbox/secrets/mqtt-engine.password"}',
         "}",
         "```",

@@ -2,7 +2,8 @@
 
 Checks what docs/deployment.md lists: settings and secret files, the systemd
 units (active, enabled, engine READY), the broker (anonymous refused, the
-monitor user reads health but cannot command), fresh retained health, a
+monitor user reads health but cannot command, the box's own login cannot
+publish for another box), fresh retained health, a
 command round trip, every GET endpoint of the bridge with the token, auth on
 writes, and log rotation. Credentials come from the files the settings point
 to, plus the monitor's password file (``--monitor-password-file``). Talks MQTT
@@ -133,6 +134,7 @@ class Verifier:
         else:
             self.check_units()
         self.check_broker()
+        self.check_box_login()
         self.check_round_trip()
         self.check_http()
         self.check_logrotate()
@@ -243,6 +245,32 @@ class Verifier:
         if code is None:
             return False, f"no PUBACK for {topic}"
         return code == NOT_AUTHORIZED, f"PUBACK {code:#04x} on {topic} (want 0x87 Not authorized)"
+
+    def check_box_login(self) -> None:
+        """The engine's own broker user may not publish what is not this box's."""
+        assert self.settings is not None
+        m = self.settings.mqtt
+        name = "box login speaks for this box alone"
+        if m.username is None:
+            self.add(name, False, "mqtt.username is not set")
+            return
+        c = self.mqtt(m.username, read_secret(m.password_file))
+        try:
+            if not c.connect(self.timeout_s):
+                self.add(name, False, f"{m.username}: {c.refused}")
+                return
+            self.guard(name, lambda: self._confined(c, m.base_topic))
+        finally:
+            c.close()
+
+    def _confined(self, c: Any, base_topic: str) -> tuple[bool, str]:
+        # Not retained and empty: harmless if a shared login ever let it through.
+        topic = topics.state_topic(topics.all_base(base_topic), "status")
+        code = c.publish(topic, b"", timeout_s=self.timeout_s)
+        if code is None:
+            return False, f"no PUBACK for {topic}"
+        return code == NOT_AUTHORIZED, (f"PUBACK {code:#04x} on {topic} (want 0x87 Not "
+                                        "authorized: one box's login must not speak for others)")
 
     def check_round_trip(self) -> None:
         assert self.settings is not None

@@ -38,13 +38,14 @@ BASE = topics.base("lightbox", DEVICE_ID)
 def engine_settings(broker: LocalBroker, width: int = 64, height: int = 64, fps: int = 30,
                     metrics_interval_s: float = 1.0, **extra: Any) -> dict[str, Any]:
     """Return settings for a benchmark engine on ``broker`` with the virtual display."""
+    user = broker.add_device(DEVICE_ID)
     s: dict[str, Any] = {
         "device_id": DEVICE_ID,
         "display": {"driver": "virtual", "rows": height, "cols": width, "fps": fps},
         "animation": {"default": "plasma", "boot": "default"},
         "mqtt": {
-            "host": broker.host, "port": broker.port, "username": "lightbox-engine",
-            "password_file": str(broker.password_file("lightbox-engine")),
+            "host": broker.host, "port": broker.port, "username": user,
+            "password_file": str(broker.password_file(user)),
         },
         "bridge": {
             "mqtt_username": "lightbox-bridge",

@@ -182,21 +182,47 @@ secret mqtt-homeassistant.password root:root 400
 step "Broker (mosquitto) in $MQ"
 ensure_dir "$MQ" 750 root:mosquitto
 passwd="$MQ/passwd"
+# This box's broker user is its device_id: the ACL's patterns give user <id> the
+# topics lightbox/<id>/... and nothing of any other box (docs/deployment.md).
+if ! DEVICE_ID=$("$VENV/bin/python" - "$SETTINGS" <<'PY'
+import pathlib, sys
+from appliance.settings import default_device_id, load
+path = pathlib.Path(sys.argv[1])
+print(load(path).device_id if path.exists() else default_device_id())
+PY
+); then
+  "$LB" check-config "$SETTINGS" 2>&1 | sed 's/^/    /'
+  die "existing $SETTINGS is invalid (kept as is): fix it, then run install.sh again"
+fi
+note "this box: device_id $DEVICE_ID, broker user $DEVICE_ID"
+# Users of other boxes added by hand (a fleet on this broker) are kept; the old
+# shared engine login and a former device id of this box are removed.
+previous=$(cat "$MQ/box-user" 2>/dev/null || true)
+stale=(lightbox-engine)
+[ -n "$previous" ] && [ "$previous" != "$DEVICE_ID" ] && stale+=("$previous")
 users_ok=1
-for u in lightbox-engine lightbox-bridge lightbox-monitor homeassistant; do
+for u in "$DEVICE_ID" lightbox-bridge lightbox-monitor homeassistant; do
   grep -q "^$u:" "$passwd" 2>/dev/null || users_ok=0
 done
+for u in "${stale[@]}"; do grep -q "^$u:" "$passwd" 2>/dev/null && users_ok=0; done
 if [ $NEW_PASSWORD -eq 1 ] || [ $users_ok -eq 0 ]; then
   tmp=$(mktemp)
-  for pair in lightbox-engine:mqtt-engine lightbox-bridge:mqtt-bridge \
+  [ -f "$passwd" ] && cat "$passwd" > "$tmp"
+  for pair in "$DEVICE_ID:mqtt-engine" lightbox-bridge:mqtt-bridge \
               lightbox-monitor:mqtt-monitor homeassistant:mqtt-homeassistant; do
     mosquitto_passwd -b "$tmp" "${pair%%:*}" "$(head -n1 "$SECRETS/${pair##*:}.password")"
   done
+  for u in "${stale[@]}"; do
+    if grep -q "^$u:" "$tmp"; then mosquitto_passwd -D "$tmp" "$u"; changed "broker user $u removed"; fi
+  done
   install -m 640 -o root -g mosquitto "$tmp" "$passwd"; rm -f "$tmp"
-  changed "$passwd (4 users)"
+  changed "$passwd (users $DEVICE_ID, lightbox-bridge, lightbox-monitor, homeassistant)"
   MQ_CHANGED=1
 else
   MQ_CHANGED=0
+fi
+if [ "$previous" != "$DEVICE_ID" ]; then
+  echo "$DEVICE_ID" > "$MQ/box-user"; chmod 640 "$MQ/box-user"
 fi
 put_file "$SRC/deploy/mosquitto/acl" "$MQ/acl" 640 root:mosquitto && MQ_CHANGED=1
 put_file "$SRC/deploy/mosquitto/lightbox.conf" /etc/mosquitto/conf.d/lightbox.conf 644 root:root \
@@ -222,20 +248,46 @@ fi
 # --------------------------------------------------------------------------------------
 step "Settings $SETTINGS"
 NEW_SETTINGS=0
+# Upgrade from the shared `lightbox-engine` login (or from this box's former device
+# id): the engine logs in as this box's own user. Only that one key changes (the
+# password file stays); a user of your own choosing (another broker, another ACL)
+# is left alone with a warning.
+migrate_engine_user() {
+  local user
+  user=$("$VENV/bin/python" -c 'import json,sys; print(json.load(open(sys.argv[1])).get("mqtt", {}).get("username") or "")' "$SETTINGS")
+  if [ "$user" = lightbox-engine ] || { [ -n "$previous" ] && [ "$user" = "$previous" ] \
+                                         && [ "$user" != "$DEVICE_ID" ]; }; then
+    local tmp; tmp=$(mktemp)
+    "$VENV/bin/python" - "$SETTINGS" "$DEVICE_ID" > "$tmp" <<'PY'
+import json, sys
+data = json.load(open(sys.argv[1], encoding="utf-8"))
+data["mqtt"]["username"] = sys.argv[2]
+print(json.dumps(data, indent=2))
+PY
+    "$LB" check-config "$tmp" >/dev/null || die "migrated settings are invalid (a bug); $SETTINGS kept"
+    install -m "$(stat -c '%a' "$SETTINGS")" -o root -g lightbox "$tmp" "$SETTINGS"; rm -f "$tmp"
+    changed "$SETTINGS mqtt.username $user -> $DEVICE_ID (per-box broker user)"
+    NEW_SETTINGS=1
+  elif [ -n "$user" ] && [ "$user" != "$DEVICE_ID" ]; then
+    echo "  ! mqtt.username is $user, not the device id $DEVICE_ID: the shipped ACL lets user"
+    echo "    $user publish only lightbox/$user/... (kept as is: yours to decide)"
+  fi
+}
 if [ -f "$SETTINGS" ]; then
   if ! out=$("$LB" check-config "$SETTINGS" 2>&1); then
     echo "$out" | sed 's/^/    /'
     die "existing $SETTINGS is invalid (kept as is): fix it, then run install.sh again"
   fi
   note "kept the existing file (valid)"
+  migrate_engine_user
 else
   tmp=$(mktemp)
   cat > "$tmp" <<EOF
 {
-  "device_id": "$("$VENV/bin/python" -c 'from appliance.settings import default_device_id as d; print(d())')",
+  "device_id": "$DEVICE_ID",
   "display": {"driver": "$DRIVER", "drop_privileges": true,
               "drop_priv_user": "lightbox", "drop_priv_group": "lightbox"},
-  "mqtt": {"host": "127.0.0.1", "port": 1883, "username": "lightbox-engine",
+  "mqtt": {"host": "127.0.0.1", "port": 1883, "username": "$DEVICE_ID",
            "password_file": "$SECRETS/mqtt-engine.password"},
   "bridge": {"host": "0.0.0.0", "port": 5001,
              "auth_token_file": "$SECRETS/bridge-token",

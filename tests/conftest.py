@@ -102,7 +102,7 @@ def clear_retained(b: LocalBroker, device_id: str) -> None:
 
     if not port_open(b.port):
         return  # a test that starts the engine before its broker: nothing retained yet
-    p = MQTTProbe(b, "lightbox-engine").connect()
+    p = MQTTProbe(b, b.add_device(device_id)).connect()
     try:
         base = topics.base("lightbox", device_id)
         for name in topics.RETAINED:

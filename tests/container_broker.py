@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from appliance.broker import USERS, LocalBroker, deploy_dir, port_open, render_config
+from appliance.broker import USERS, LocalBroker, deploy_dir, login_works, port_open, render_config
 
 
 class ContainerBroker(LocalBroker):
@@ -22,7 +22,7 @@ class ContainerBroker(LocalBroker):
 
     def prepare(self) -> Path:
         """Write the config for the container's paths; passwords are hashed inside it."""
-        for user in USERS:
+        for user in (*USERS, *self.devices):
             pw = self.passwords.setdefault(user, secrets.token_urlsafe(18))
             self.password_file(user).write_text(pw + "\n")
         src = (deploy_dir() / "lightbox.conf").read_text()
@@ -35,6 +35,23 @@ class ContainerBroker(LocalBroker):
         (self.workdir / "passwd").write_text(
             "".join(f"{u}:{p}\n" for u, p in self.passwords.items()))
         return self.workdir / "mosquitto.conf"
+
+    def add_device(self, device_id: str, timeout_s: float = 10.0) -> str:
+        """Give box ``device_id`` its own user; a running container reloads its passwords."""
+        if device_id in self.devices:
+            return device_id
+        self.devices.append(device_id)
+        pw = self.passwords.setdefault(device_id, secrets.token_urlsafe(18))
+        self.password_file(device_id).write_text(pw + "\n")
+        if self.container is not None:
+            self.container.exec(["sh", "-c", f"mosquitto_passwd -b /mosquitto/config/passwd "
+                                 f"'{device_id}' '{pw}' && kill -HUP 1"])
+            deadline = time.monotonic() + timeout_s
+            while not login_works(self.host, self.port, device_id, pw):
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"the broker container did not load user {device_id}")
+                time.sleep(0.1)
+        return device_id
 
     def start(self, timeout_s: float = 30.0) -> None:
         """Start the container and wait for the port."""

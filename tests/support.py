@@ -166,13 +166,18 @@ def decode(payload: bytes) -> Any:
 
 def engine_settings(broker: LocalBroker, device_id: str = "test", **sections: Any
                     ) -> dict[str, Any]:
-    """Return a settings object for an engine on ``broker`` with the virtual display."""
+    """Return a settings object for an engine on ``broker`` with the virtual display.
+
+    The engine logs in as its own broker user, named after ``device_id`` (the ACL's
+    per-box patterns), which this adds to the broker when it is new.
+    """
+    user = broker.add_device(device_id)
     base: dict[str, Any] = {
         "device_id": device_id,
         "display": {"driver": "virtual", "rows": 32, "cols": 64},
         "mqtt": {
-            "host": broker.host, "port": broker.port, "username": "lightbox-engine",
-            "password_file": str(broker.password_file("lightbox-engine")),
+            "host": broker.host, "port": broker.port, "username": user,
+            "password_file": str(broker.password_file(user)),
             "reconnect_min_s": 1, "reconnect_max_s": 2,
         },
         "bridge": {

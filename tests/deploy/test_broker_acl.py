@@ -5,6 +5,10 @@ port) and logs in with real paho MQTT 5 clients as every user of the ACL.
 mosquitto silently drops an unauthorized QoS 0 publish; at QoS 1 over MQTT 5
 the PUBACK carries 0x87 (Not authorized), so each case asserts on the reason
 code AND on whether a subscriber that may read the topic gets the message.
+
+Each box logs in as its own user, named after its device id: box ``acltest``
+(DEV) must work fully and must not speak for, nor read the commands of, box
+``aclother`` (OTHER) on the same broker.
 """
 
 from __future__ import annotations
@@ -22,13 +26,16 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
+from appliance import topics
 from appliance.broker import USERS, LocalBroker, acl_users, deploy_dir, free_port, port_open
+from appliance.settings import RESERVED_IDS, SettingsError, validate
 from tests.conftest import need
 
 pytestmark = pytest.mark.integration
 
 NOT_AUTHORIZED = 0x87
 DEV = "acltest"
+OTHER = "aclother"
 
 
 class Client:
@@ -107,6 +114,8 @@ def client(broker: LocalBroker) -> Iterator[Any]:
     made: list[Client] = []
 
     def make(user: str | None, password: str | None = None) -> Client:
+        if user in (DEV, OTHER):
+            broker.add_device(user)
         cl = Client(broker, user, password).connect()
         made.append(cl)
         return cl
@@ -118,6 +127,26 @@ def client(broker: LocalBroker) -> Iterator[Any]:
 
 def test_acl_names_every_broker_user() -> None:
     assert sorted(acl_users()) == sorted(USERS)
+
+
+def test_no_box_can_take_a_service_users_name() -> None:
+    """The box patterns apply to every user: a service user's name is never a device id."""
+    assert set(acl_users()) <= RESERVED_IDS
+    assert "lightbox-engine" in RESERVED_IDS  # the old shared login, gone since
+    for name in acl_users():
+        with pytest.raises(SettingsError, match="device_id"):
+            validate({"device_id": name})
+
+
+def test_every_topic_the_engine_publishes_has_a_per_box_pattern() -> None:
+    text = (deploy_dir() / "acl").read_text(encoding="utf-8")
+    patterns = {line.split()[-1] for line in text.splitlines() if line.startswith("pattern write")}
+    own = set(topics.RETAINED) | {"events", "response", "preview"}
+    assert {f"lightbox/%u/{name}" for name in own} <= patterns
+    assert topics.discovery("homeassistant", "%u") in patterns
+    shared = [ln for ln in text.splitlines() if ln.startswith("topic write lightbox/+/")
+              and not ln.endswith(("/set", "/cmd/+"))]
+    assert not shared, f"a write of every box's topics is back: {shared}"
 
 
 @pytest.mark.parametrize("user,password", [(None, None), ("lightbox-monitor", "wrong"),
@@ -132,18 +161,35 @@ def test_anonymous_and_bad_logins_refused(client: Any, user: str | None,
 # (publisher, topic, allowed). The watcher is homeassistant (reads lightbox/# and
 # homeassistant/#), so a delivered message proves the broker accepted it.
 WRITES = [
-    ("lightbox-engine", f"lightbox/{DEV}/status", True),
-    ("lightbox-engine", f"lightbox/{DEV}/state", True),
-    ("lightbox-engine", f"lightbox/{DEV}/health", True),
-    ("lightbox-engine", f"lightbox/{DEV}/metrics", True),
-    ("lightbox-engine", f"lightbox/{DEV}/events", True),
-    ("lightbox-engine", "lightbox/_reply/someone", True),
-    ("lightbox-engine", f"homeassistant/device/lightbox_{DEV}/config", True),
-    ("lightbox-engine", f"lightbox/{DEV}/set", False),
-    ("lightbox-engine", f"lightbox/{DEV}/cmd/animation", False),
-    ("lightbox-engine", "lightbox/group/kitchen/cmd/power", False),
-    ("lightbox-engine", "homeassistant/status", False),
-    ("lightbox-engine", "homeassistant/light/other/config", False),
+    *[(DEV, f"lightbox/{DEV}/{name}", True) for name in (*topics.RETAINED, "events", "response",
+                                                          "preview")],
+    (DEV, "lightbox/_reply/someone", True),
+    (DEV, f"homeassistant/device/lightbox_{DEV}/config", True),
+    (DEV, f"lightbox/{DEV}/set", False),
+    (DEV, f"lightbox/{DEV}/cmd/animation", False),
+    (DEV, "lightbox/all/cmd/power", False),
+    (DEV, "lightbox/group/kitchen/cmd/power", False),
+    (DEV, "homeassistant/status", False),
+    (DEV, "homeassistant/light/other/config", False),
+    # Box A's login cannot speak for box B: not its status, state, health, nor discovery.
+    (DEV, f"lightbox/{OTHER}/status", False),
+    (DEV, f"lightbox/{OTHER}/state", False),
+    (DEV, f"lightbox/{OTHER}/health", False),
+    (DEV, f"lightbox/{OTHER}/metrics", False),
+    (DEV, f"lightbox/{OTHER}/info", False),
+    (DEV, f"lightbox/{OTHER}/config", False),
+    (DEV, f"lightbox/{OTHER}/events", False),
+    (DEV, f"lightbox/{OTHER}/set", False),
+    (DEV, f"lightbox/{OTHER}/cmd/config", False),
+    (DEV, f"homeassistant/device/lightbox_{OTHER}/config", False),
+    (DEV, "lightbox/all/status", False),
+    (OTHER, f"lightbox/{OTHER}/status", True),
+    (OTHER, f"lightbox/{DEV}/status", False),
+    # The service users' names are no box: the patterns give them nothing that counts.
+    ("lightbox-monitor", "lightbox/_reply/someone", False),
+    ("lightbox-monitor", "lightbox/lightbox-monitor/status", False),
+    ("lightbox-monitor", "homeassistant/device/lightbox_lightbox-monitor/config", False),
+    ("lightbox-bridge", f"lightbox/{DEV}/events", False),
     ("lightbox-bridge", f"lightbox/{DEV}/set", True),
     ("lightbox-bridge", f"lightbox/{DEV}/cmd/animation", True),
     ("lightbox-bridge", "lightbox/all/cmd/brightness", True),
@@ -182,21 +228,35 @@ def test_write_acl(client: Any, user: str, topic: str, allowed: bool) -> None:
 
 # (reader, topic, allowed, writer)
 READS = [
-    ("lightbox-monitor", f"lightbox/{DEV}/health", True, "lightbox-engine"),
-    ("lightbox-monitor", f"lightbox/{DEV}/status", True, "lightbox-engine"),
-    ("lightbox-monitor", f"lightbox/{DEV}/metrics", True, "lightbox-engine"),
-    ("lightbox-monitor", f"lightbox/{DEV}/state", False, "lightbox-engine"),
+    ("lightbox-monitor", f"lightbox/{DEV}/health", True, DEV),
+    ("lightbox-monitor", f"lightbox/{DEV}/status", True, DEV),
+    ("lightbox-monitor", f"lightbox/{DEV}/metrics", True, DEV),
+    ("lightbox-monitor", f"lightbox/{DEV}/state", False, DEV),
     ("lightbox-monitor", f"lightbox/{DEV}/cmd/animation", False, "homeassistant"),
-    ("lightbox-engine", f"lightbox/{DEV}/cmd/animation", True, "homeassistant"),
-    ("lightbox-engine", f"lightbox/{DEV}/set", True, "lightbox-bridge"),
-    ("lightbox-engine", "lightbox/group/kitchen/cmd/power", True, "homeassistant"),
-    ("lightbox-engine", "homeassistant/status", True, "homeassistant"),
-    ("lightbox-engine", "lightbox/other/state", False, "lightbox-engine"),
-    ("lightbox-bridge", f"lightbox/{DEV}/state", True, "lightbox-engine"),
-    ("lightbox-bridge", "lightbox/_reply/bridge-1", True, "lightbox-engine"),
+    ("lightbox-monitor", "lightbox/all/cmd/animation", False, "homeassistant"),
+    ("lightbox-monitor", "lightbox/group/kitchen/cmd/power", False, "homeassistant"),
+    ("lightbox-monitor", "lightbox/_reply/bridge-1", False, DEV),
+    ("lightbox-monitor", "homeassistant/status", False, "homeassistant"),
+    (DEV, f"lightbox/{DEV}/cmd/animation", True, "homeassistant"),
+    (DEV, f"lightbox/{DEV}/set", True, "lightbox-bridge"),
+    (DEV, "lightbox/all/cmd/brightness", True, "homeassistant"),
+    (DEV, "lightbox/all/set", True, "lightbox-bridge"),
+    (DEV, "lightbox/group/kitchen/cmd/power", True, "homeassistant"),
+    (DEV, "lightbox/group/kitchen/set", True, "lightbox-bridge"),
+    (DEV, "homeassistant/status", True, "homeassistant"),
+    # Box A reads none of box B's own commands, nor anything box B publishes.
+    (DEV, f"lightbox/{OTHER}/cmd/animation", False, "homeassistant"),
+    (DEV, f"lightbox/{OTHER}/cmd/config", False, "lightbox-bridge"),
+    (DEV, f"lightbox/{OTHER}/set", False, "lightbox-bridge"),
+    (DEV, f"lightbox/{OTHER}/state", False, OTHER),
+    (DEV, f"lightbox/{OTHER}/config", False, OTHER),
+    (DEV, "lightbox/_reply/bridge-1", False, OTHER),
+    (OTHER, f"lightbox/{OTHER}/cmd/animation", True, "homeassistant"),
+    ("lightbox-bridge", f"lightbox/{DEV}/state", True, DEV),
+    ("lightbox-bridge", "lightbox/_reply/bridge-1", True, DEV),
     ("lightbox-bridge", "homeassistant/status", False, "homeassistant"),
-    ("homeassistant", f"homeassistant/device/lightbox_{DEV}/config", True, "lightbox-engine"),
-    ("homeassistant", f"lightbox/{DEV}/health", True, "lightbox-engine"),
+    ("homeassistant", f"homeassistant/device/lightbox_{DEV}/config", True, DEV),
+    ("homeassistant", f"lightbox/{DEV}/health", True, DEV),
 ]
 
 
@@ -257,3 +317,23 @@ def test_production_dropin_starts_beside_debians_main_config(tmp_path: Path) -> 
     r = subprocess.run([exe, "-c", str(tmp_path / "main.conf")], capture_output=True, timeout=10)
     assert r.returncode != 0
     assert b"Duplicate persistence_location" in r.stdout + r.stderr
+
+
+def test_one_boxs_login_cannot_fake_another(broker: LocalBroker, client: Any) -> None:
+    """Two boxes set up as the engines are (tests.support): A's login is A's alone."""
+    from tests.support import engine_settings
+
+    a, b = (engine_settings(broker, dev)["mqtt"] for dev in ("fleet-a", "fleet-b"))
+    assert a["username"] != b["username"]
+    box_a = client(a["username"], Path(a["password_file"]).read_text().strip())
+    watcher = client("homeassistant")
+    for topic in ("lightbox/fleet-b/status", "lightbox/fleet-b/state",
+                  "homeassistant/device/lightbox_fleet-b/config"):
+        watcher.subscribe(topic)
+        assert box_a.publish(topic, b"offline") == NOT_AUTHORIZED, topic
+    assert box_a.publish("lightbox/fleet-a/status", b"online") < 0x80
+    assert not watcher.saw(b"offline", 0.5)
+    # Nor does A hear what is said to B alone.
+    box_a.subscribe("lightbox/fleet-b/cmd/+")
+    assert client("homeassistant").publish("lightbox/fleet-b/cmd/identify", b"{}") < 0x80
+    assert not box_a.saw(b"{}", 0.7)

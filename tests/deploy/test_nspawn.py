@@ -135,6 +135,11 @@ def test_01_install_reports_and_enables(box: nspawn.Container) -> None:
     assert "mqtt-engine.password 440 root:lightbox" in modes
     assert "mqtt-monitor.password 400 root:root" in modes
     assert "bridge-token 400 lightbox-bridge:lightbox-bridge" in modes
+    # The engine logs in as this box's own broker user: its device id.
+    dev = device_id(box)
+    assert json.loads(box.sh(f"cat {SETTINGS}").stdout)["mqtt"]["username"] == dev
+    assert broker_users(box) == sorted([dev, "homeassistant", "lightbox-bridge",
+                                        "lightbox-monitor"])
 
 
 def test_02_both_services_come_up_at_boot(box: nspawn.Container) -> None:
@@ -281,6 +286,47 @@ def test_09_install_is_idempotent(box: nspawn.Container) -> None:
     assert "nothing changed" in r.stdout, r.stdout
     assert "  + " not in r.stdout, r.stdout
     assert state_of(box) == before
+
+
+def broker_users(c: nspawn.Container) -> list[str]:
+    return sorted(c.sh("cut -d: -f1 /etc/mosquitto/lightbox/passwd").stdout.split())
+
+
+def test_09b_upgrade_moves_off_the_shared_engine_login(box: nspawn.Container) -> None:
+    """An install of the shared `lightbox-engine` days is migrated; hand-added boxes stay."""
+    dev = device_id(box)
+    pw = "$(head -n1 /etc/lightbox/secrets/mqtt-engine.password)"
+    box.sh(f"""set -e
+        cd /etc/mosquitto/lightbox
+        mosquitto_passwd -D passwd {dev}
+        mosquitto_passwd -b passwd lightbox-engine "{pw}"
+        mosquitto_passwd -b passwd otherbox other-pw
+        systemctl reload mosquitto""")
+    settings = json.loads(box.sh(f"cat {SETTINGS}").stdout)
+    settings["mqtt"]["username"] = "lightbox-engine"
+    box.sh(f"cat > {SETTINGS} <<'EOF'\n{json.dumps(settings, indent=2)}\nEOF")
+    old = engine(box)["MainPID"]
+    r = box.sh("/src/deploy/install.sh --source /src --wheels /wheels --driver virtual 2>&1",
+               timeout_s=600)
+    assert f"mqtt.username lightbox-engine -> {dev}" in r.stdout, r.stdout
+    assert "broker user lightbox-engine removed" in r.stdout, r.stdout
+    assert json.loads(box.sh(f"cat {SETTINGS}").stdout)["mqtt"]["username"] == dev
+    assert broker_users(box) == sorted([dev, "homeassistant", "lightbox-bridge",
+                                        "lightbox-monitor", "otherbox"])
+    wait_ready(box, not_pid=old)
+    box.wait(f"{MONITOR} -t lightbox/{dev}/status -C 1 -W 5 | grep -qx online", 60,
+             "online as its own user")
+    # The hand-added box speaks for itself only (docs/deployment.md, a fleet on one broker);
+    # mosquitto_pub exits 0 either way and prints the refused PUBACK.
+    pub = "mosquitto_pub -h 127.0.0.1 -u otherbox -P other-pw -q 1 -V mqttv5"
+    own = box.sh(f"{pub} -t lightbox/otherbox/status -m online 2>&1", check=False)
+    assert own.returncode == 0 and "failed" not in own.stdout, own.stdout
+    denied = box.sh(f"{pub} -t lightbox/{dev}/status -m offline 2>&1", check=False)
+    assert "Not authorized" in denied.stdout, denied.stdout
+    assert retained(box, "status") == "online"
+    again = box.sh("/src/deploy/install.sh --source /src --wheels /wheels --driver virtual 2>&1",
+                   timeout_s=600)
+    assert "nothing changed" in again.stdout, again.stdout
 
 
 def test_10_uninstall_keeps_settings_unless_purged(box: nspawn.Container) -> None:

@@ -73,7 +73,7 @@ def lines(out: str) -> dict[str, str]:
 
 MQTT_CHECKS = ("settings valid", "broker refuses anonymous clients", "monitor user logs in",
                "engine online (retained status)", "health fresh and not failed",
-               "monitor user cannot command",
+               "monitor user cannot command", "box login speaks for this box alone",
                "command round trip (set an animation, see state, set it back)",
                "log rotation configured", "secret mqtt.password_file",
                "secret bridge.auth_token_file", "secret monitor password")

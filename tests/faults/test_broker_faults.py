@@ -118,6 +118,7 @@ def test_refused_credentials_are_reported_and_not_retried_in_a_tight_loop(
     dev = "creds"
     secret = tmp_path / "wrong.password"
     secret.write_text("not-the-password\n")
+    broker.add_device(dev)  # the box's own user exists: only the password is wrong
     log_start = len(broker.log_tail(10**8))
     eng = engine_factory(dev, wait_online=False,
                          mqtt={"password_file": str(secret), "auth_retry_s": 3})
@@ -138,7 +139,7 @@ def test_refused_credentials_are_reported_and_not_retried_in_a_tight_loop(
               if any("refused the credentials" in r for r in e["reasons"])]
     assert health and health[-1]["status"] == "failed"
     # Fix the file: the next attempt re-reads it, no restart needed.
-    secret.write_text(broker.passwords["lightbox-engine"] + "\n")
+    secret.write_text(broker.passwords[dev] + "\n")
     t0 = time.monotonic()
     p = watch(broker, dev, user="lightbox-monitor")
     try:

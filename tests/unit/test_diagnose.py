@@ -59,7 +59,7 @@ def settings_file(tmp_path: Path, data: dict[str, Any] | None = None) -> Path:
     p.write_text(json.dumps(data if data is not None else {
         "device_id": "kitchen",
         "display": {"driver": "rgbmatrix", "rows": 32, "cols": 64, "gpio_slowdown": 4},
-        "mqtt": {"username": "lightbox-engine"},
+        "mqtt": {"username": "kitchen"},
     }))
     return p
 
@@ -291,3 +291,14 @@ def test_cli_parser_knows_the_subcommand() -> None:
 
     args = build_parser("diagnose").parse_args(["diagnose", "--json", "--settings", "x.json"])
     assert args.json is True and args.settings == "x.json"
+
+
+def test_the_old_shared_engine_login_is_flagged(tmp_path: Path) -> None:
+    """A box still logging in as `lightbox-engine` (or any user but its id) gets a WARN."""
+    d = diag(make_tree("pi4", tmp_path), tmp_path,
+             data={"device_id": "kitchen", "display": {"driver": "rgbmatrix", "gpio_slowdown": 4},
+                   "mqtt": {"username": "lightbox-engine"}})
+    warn = [c for c in d.checks if c.name == "broker user"]
+    assert [c.level for c in warn] == ["WARN"], d.text()
+    assert "'lightbox-engine'" in warn[0].message and "'kitchen'" in warn[0].fix
+    assert d.ok()  # a warning: a custom broker may have its own ACL

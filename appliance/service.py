@@ -271,7 +271,7 @@ class EngineService:
     def _on_command(self, action: str, payload: bytes, responder: Responder) -> None:
         """Validate at the edge; queue valid commands; answer bad ones at once."""
         try:
-            cmd = parse_command(action, payload)
+            cmd = parse_command(action, payload, now=self.engine.clock.wall())
         except CommandError as err:
             cmd = Command(action, transaction=transaction_of(payload))
             self.engine.reject(cmd, err, responder)

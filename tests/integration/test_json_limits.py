@@ -42,6 +42,7 @@ BAD_JSON = [
     ("cmd/config", b'{"display":' * 1000 + b"1" + b"}" * 1000, None),
     ("cmd/brightness", HUGE, None),
     ("cmd/params", b'{"speed":' + HUGE + b"}", "speed"),
+    ("cmd/params", b'{"speed":' + b"9" * 400 + b"}", "speed"),  # once killed the render loop
     ("cmd/animation", b'{"name":"plasma","start_at":1e309}', "start_at"),
     ("set", b'{"effect":"plasma","start_at":1e309}', "start_at"),
     ("cmd/params", b'{"speed":NaN}', "speed"),

@@ -109,15 +109,17 @@ class Param:
         if t in ("int", "float"):
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise ParamError(self.name, f"expected a number, got {value!r}")
-            if not math.isfinite(value):
+            if isinstance(value, float) and not math.isfinite(value):
                 raise ParamError(self.name, f"expected a finite number, got {value!r}")
+            assert self.min is not None and self.max is not None
             if t == "int":
                 if isinstance(value, float) and not value.is_integer():
                     raise ParamError(self.name, f"expected an integer, got {value!r}")
                 value = int(value)
+            elif abs(value) > 1e300:  # an integer this large would overflow float()
+                raise ParamError(self.name, f"out of range {_num(self.min)}..{_num(self.max)}")
             else:
                 value = float(value)
-            assert self.min is not None and self.max is not None
             if not self.min <= value <= self.max:
                 raise ParamError(
                     self.name, f"{value!r} is out of range {_num(self.min)}..{_num(self.max)}"

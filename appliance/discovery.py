@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from appliance import __version__, topics
+from appliance import __version__, jsonsafe, topics
 from appliance.settings import Settings
 
 ORIGIN = {"name": "LightBox", "sw": __version__, "url": "https://github.com/lightbox-led/lightbox"}
@@ -135,9 +135,7 @@ def payload(settings: Settings, catalogue: list[dict[str, Any]], info: dict[str,
 def publish(link: RawPublisher, settings: Settings, catalogue: list[dict[str, Any]],
             info: dict[str, Any]) -> None:
     """Publish the retained discovery document."""
-    import json
-
-    body = json.dumps(payload(settings, catalogue, info), separators=(",", ":")).encode()
+    body = jsonsafe.dumps(payload(settings, catalogue, info)).encode()
     link.raw_publish(topics.discovery(settings.mqtt.discovery_prefix, settings.device_id),
                      body, qos=1, retain=True)
 

@@ -8,7 +8,6 @@ callback and publishes what it is given under the device's base topic.
 from __future__ import annotations
 
 import contextlib
-import json
 import random
 import socket
 import ssl
@@ -23,7 +22,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from appliance import topics
+from appliance import jsonsafe, topics
 from appliance.settings import MQTTSettings, TLSSettings, read_secret
 
 log = structlog.get_logger("mqtt")
@@ -44,12 +43,12 @@ def apply_tls(client: mqtt.Client, tls: TLSSettings) -> None:
 
 
 def encode(payload: Any) -> bytes:
-    """Encode a payload: bytes as-is, str as UTF-8, anything else as compact JSON."""
+    """Encode a payload: bytes as-is, str as UTF-8, anything else as compact, finite JSON."""
     if isinstance(payload, bytes):
         return payload
     if isinstance(payload, str):
         return payload.encode()
-    return json.dumps(payload, separators=(",", ":"), default=str).encode()
+    return jsonsafe.dumps(payload).encode()
 
 
 class Responder:

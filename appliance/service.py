@@ -277,7 +277,7 @@ class EngineService:
                                responder)
             return
         try:
-            cmd = parse_command(action, payload)
+            cmd = parse_command(action, payload, now=self.engine.clock.wall())
         except CommandError as err:
             cmd = Command(action, transaction=transaction_of(payload))
             self.engine.reject(cmd, err, responder)

@@ -386,16 +386,15 @@ def validate(data: Any) -> Settings:
 
 
 def parse_bytes(raw: bytes, source: str = "") -> Settings:
-    """Decode and validate settings from raw JSON bytes."""
+    """Decode (bounded JSON: no deep nesting, odd numbers or duplicate keys) and validate."""
+    from appliance import jsonsafe
+
     try:
-        data = json.loads(raw.decode("utf-8"))
+        data = jsonsafe.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise SettingsError([("(file)", "not UTF-8 text")], source) from None
-    except json.JSONDecodeError as exc:
-        raise SettingsError(
-            [("(file)", f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}")],
-            source,
-        ) from None
+    except jsonsafe.JSONError as exc:
+        raise SettingsError([(exc.field or "(file)", exc.reason)], source) from None
     try:
         return validate(data)
     except SettingsError as exc:

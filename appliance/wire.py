@@ -2,22 +2,27 @@
 
 Validates at the edge: ``parse_command(action, payload)`` turns raw MQTT bytes
 into a typed ``Command`` or raises ``CommandError`` with a code, a human message
-and the offending field. Shared by the engine and the bridge. Knows nothing of
-paho, displays, the render loop or Flask.
+and the offending field. Payloads are decoded by ``appliance.jsonsafe`` (bounded
+nesting, finite numbers, no duplicate keys: ``bad_json`` otherwise). Shared by
+the engine and the bridge. Knows nothing of paho, displays, the render loop or Flask.
 """
 
 from __future__ import annotations
 
-import json
 import math
+import time
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from appliance import jsonsafe
+
 #: Keys that carry request metadata rather than command content.
 TRANSACTION_KEY = "transaction"
 MAX_PAYLOAD_BYTES = 64 * 1024
+#: How far from now a ``start_at`` may be, either way (contract section 5).
+START_AT_WINDOW_S = 24 * 3600.0
 
 Transaction = str | int | None
 
@@ -118,7 +123,7 @@ class Command:
 
 
 def _decode(payload: bytes) -> Any:
-    """Decode a payload: JSON when it parses, else the bare text."""
+    """Decode a payload: bounded JSON when it parses, else the bare text."""
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise CommandError("payload_too_large", f"payload over {MAX_PAYLOAD_BYTES} bytes")
     try:
@@ -129,21 +134,11 @@ def _decode(payload: bytes) -> Any:
     if not stripped:
         return None
     try:
-        value = _DECODER.decode(stripped)
-    except json.JSONDecodeError:
-        if stripped[0] in "{[\"":
-            raise CommandError("invalid_json", "payload looks like JSON but does not parse",
-                               None) from None
-        return stripped
-    return value
-
-
-def _reject_constant(name: str) -> Any:
-    raise CommandError("invalid_json", f"{name} is not valid JSON")
-
-
-#: One decoder for every payload (building one per call cost 3x the decode itself).
-_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+        return jsonsafe.loads(stripped)
+    except jsonsafe.JSONError as exc:
+        if exc.syntax and stripped[0] not in "{[\"":
+            return stripped  # a bare value such as `plasma` or `ON`
+        raise CommandError("bad_json", exc.message, exc.field) from None
 
 
 def _validate(model: type[_Model], data: Any) -> Any:
@@ -183,24 +178,28 @@ def _split_transaction(data: dict[str, Any]) -> tuple[dict[str, Any], Transactio
     return data, txn
 
 
-def _check_finite(value: Any, path: str = "params") -> None:
-    if isinstance(value, float) and not math.isfinite(value):
-        raise CommandError("invalid_value", f"{path}: not a finite number", path)
-    if isinstance(value, dict):
-        for k, v in value.items():
-            _check_finite(v, f"{path}.{k}")
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            _check_finite(v, f"{path}.{i}")
+def _check_start_at(start_at: float | None, now: float | None) -> None:
+    """Refuse a start time that is not finite or further than a day from ``now``."""
+    if start_at is None:
+        return
+    now = time.time() if now is None else now
+    if not math.isfinite(start_at) or abs(start_at - now) > START_AT_WINDOW_S:
+        raise CommandError(
+            "out_of_range",
+            f"start_at: must be epoch seconds within {START_AT_WINDOW_S:.0f} s of now "
+            f"({now:.0f}), got {start_at:.6g}", "start_at")
 
 
-def parse_command(action: str, payload: bytes) -> Command:
-    """Validate a raw command payload for ``action`` and return a typed Command."""
+def parse_command(action: str, payload: bytes, now: float | None = None) -> Command:
+    """Validate a raw command payload for ``action`` and return a typed Command.
+
+    ``now`` (epoch seconds, default the wall clock) is what ``start_at`` is checked
+    against. Numbers are finite by construction: the decoder refuses the others.
+    """
     data = _decode(payload)
     if action == "set":
         m = _validate(SetPayload, data)
-        if m.params is not None:
-            _check_finite(m.params)
+        _check_start_at(m.start_at, now)
         return Command(
             action, effect=m.effect, params=m.params, brightness=m.brightness,
             power=m.state, transition_s=m.transition, start_at=m.start_at,
@@ -210,7 +209,7 @@ def parse_command(action: str, payload: bytes) -> Command:
         if isinstance(data, str):
             data = {"name": data}
         m = _validate(AnimationPayload, data)
-        _check_finite(m.params)
+        _check_start_at(m.start_at, now)
         return Command(action, effect=m.name, params=m.params, start_at=m.start_at,
                        transaction=m.transaction)
     if action == "brightness":
@@ -232,7 +231,6 @@ def parse_command(action: str, payload: bytes) -> Command:
         if not isinstance(data, dict):
             raise CommandError("invalid_payload", f"{action} must be a JSON object")
         body, txn = _split_transaction(data)
-        _check_finite(body, action)
         if action == "params":
             return Command(action, params=body, transaction=txn)
         return Command(action, config=body, transaction=txn)
@@ -256,9 +254,11 @@ def parse_command(action: str, payload: bytes) -> Command:
 
 def transaction_of(payload: bytes) -> Transaction:
     """Best-effort: the transaction key of a payload that failed validation."""
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        return None
     try:
-        data = json.loads(payload.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError):
+        data = jsonsafe.loads(payload.decode("utf-8"))
+    except (jsonsafe.JSONError, UnicodeDecodeError):
         return None
     if isinstance(data, dict):
         txn = data.get(TRANSACTION_KEY)

@@ -10,7 +10,6 @@ of the render loop or the display.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -19,6 +18,7 @@ from typing import Any
 import structlog
 from flask import Blueprint, Response, current_app, request
 
+from appliance import jsonsafe
 from appliance import settings as settings_mod
 from appliance.images import ImageError, UnknownImageError
 from appliance.wire import CommandError, parse_command
@@ -52,17 +52,16 @@ def deps() -> Deps:
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None
                   ) -> Response:
-    """Return compact JSON."""
-    return Response(json.dumps(body, separators=(",", ":"), default=str), status=status,
-                    headers=headers, mimetype="application/json")
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
+    """Return compact JSON (never with a non-finite number)."""
+    return Response(jsonsafe.dumps(body), status=status, headers=headers,
+                    mimetype="application/json")
 
 
 def read_json(max_bytes: int = JSON_MAX_BYTES) -> Any:
-    """Return the decoded JSON body, refusing other content types and oversize bodies."""
+    """Return the decoded JSON body, refusing other content types and oversize bodies.
+
+    Decoded by the bounded decoder: too deep, odd numbers or duplicate keys are ``bad_json``.
+    """
     if request.mimetype != "application/json":
         raise ApiError(415, "unsupported_media_type",
                        "send a JSON body with Content-Type: application/json")
@@ -72,10 +71,13 @@ def read_json(max_bytes: int = JSON_MAX_BYTES) -> Any:
     if len(raw) > max_bytes:
         raise ApiError(413, "too_large", f"request body is larger than {max_bytes} bytes")
     try:
-        return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ApiError(400, "invalid_json", f"request body is not valid JSON: {exc}"[:300]
-                       ) from None
+        return jsonsafe.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ApiError(400, "bad_json", "request body is not UTF-8 text") from None
+    except jsonsafe.JSONError as exc:
+        details = {"field": exc.field} if exc.field is not None else None
+        raise ApiError(400, "bad_json", f"request body refused: {exc.message}"[:300], details,
+                       field=exc.field) from None
 
 
 def cached(name: str) -> Any:
@@ -90,7 +92,7 @@ def cached(name: str) -> Any:
 def send_command(action: str, body: Any) -> Response:
     """Validate like the engine, send ``cmd/<action>``, map the reply onto HTTP."""
     d = deps()
-    raw = json.dumps(body).encode()
+    raw = jsonsafe.dumps(body).encode()
     try:
         parse_command(action, raw)
     except CommandError as err:
@@ -276,7 +278,7 @@ def make_api(limits: Limits) -> Blueprint:
     @reads
     def backup() -> Response:
         cfg = cached("config")
-        data = settings_mod.to_json_bytes(redact(cfg.get("settings") or {}))
+        data = (jsonsafe.dumps(redact(cfg.get("settings") or {}), indent=2) + "\n").encode()
         device = deps().settings.device_id
         stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
         return Response(data, mimetype="application/json", headers={

@@ -20,7 +20,7 @@ ENGINE_STATUS: dict[str, int] = {
     "animation_failed": 422,
     "unknown_field": 400,
     "invalid_payload": 400,
-    "invalid_json": 400,
+    "bad_json": 400,
     "unknown_command": 400,
     "payload_too_large": 413,
     "superseded": 409,

@@ -9,7 +9,6 @@ and the SSE wire format. Knows nothing of MQTT or Flask routing.
 from __future__ import annotations
 
 import base64
-import json
 import threading
 import time
 from collections import deque
@@ -17,6 +16,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import structlog
+
+from appliance import jsonsafe
 
 log = structlog.get_logger("bridge.events")
 
@@ -32,7 +33,7 @@ class HubFull(Exception):
 
 def format_event(name: str, data: Any) -> bytes:
     """Return one SSE message (compact JSON data on one line)."""
-    body = json.dumps(data, separators=(",", ":"), default=str)
+    body = jsonsafe.dumps(data)
     return f"event: {name}\ndata: {body}\n\n".encode()
 
 

@@ -13,7 +13,6 @@ from anyone is ignored. Knows nothing of Flask or HTTP.
 from __future__ import annotations
 
 import contextlib
-import json
 import socket
 import threading
 import time
@@ -29,7 +28,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from appliance import topics
+from appliance import jsonsafe, topics
 from appliance.mqtt_link import apply_tls
 from appliance.settings import Settings, read_secret
 
@@ -79,8 +78,8 @@ def decode(name: str, payload: bytes) -> Any:
     if name == "status":
         return text.strip()
     try:
-        return json.loads(text)
-    except ValueError:
+        return jsonsafe.loads(text)
+    except jsonsafe.JSONError:
         return text
 
 
@@ -178,7 +177,7 @@ class EngineLink:
             props = Properties(PacketTypes.PUBLISH)
             props.ResponseTopic = self.reply_topic
             props.CorrelationData = corr
-            payload = json.dumps(body, separators=(",", ":")).encode()
+            payload = jsonsafe.dumps(body).encode()
             info = client.publish(topics.command(self.base, action), payload, qos=1,
                                   properties=props)
             if info.rc != mqtt.MQTT_ERR_SUCCESS:
@@ -206,7 +205,7 @@ class EngineLink:
                 self._preview_until = 0.0
             return
         body = {"fps": self.settings.bridge.preview_fps, "ttl_s": PREVIEW_TTL_S}
-        client.publish(topics.command(self.base, "preview"), json.dumps(body), qos=0)
+        client.publish(topics.command(self.base, "preview"), jsonsafe.dumps(body), qos=0)
 
     # ------------------------------------------------------------------ callbacks
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any,
@@ -289,8 +288,8 @@ class EngineLink:
         if pending is None:
             return  # a reply that arrived after its request gave up
         try:
-            body = json.loads(msg.payload)
-        except ValueError:
+            body = jsonsafe.loads(bytes(msg.payload).decode("utf-8"))
+        except (jsonsafe.JSONError, UnicodeDecodeError):
             body = {"ok": False, "error": {"code": "invalid_reply",
                                            "message": "the engine sent an unreadable reply"}}
         pending.reply = body if isinstance(body, dict) else {"ok": False, "error": {

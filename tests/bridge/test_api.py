@@ -141,7 +141,7 @@ def test_bodies_must_be_json(stack: Stack) -> None:
     assert r.status_code == 415 and error_of(r)["code"] == "unsupported_media_type"
     r = stack.send("POST", "/api/brightness", data="{not json",
                    headers={"Content-Type": "application/json"})
-    assert r.status_code == 400 and error_of(r)["code"] == "invalid_json"
+    assert r.status_code == 400 and error_of(r)["code"] == "bad_json"
     r = stack.send("POST", "/api/brightness", data='{"brightness": NaN}',
                    headers={"Content-Type": "application/json"})
     assert r.status_code == 400

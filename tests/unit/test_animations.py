@@ -350,6 +350,9 @@ def test_unknown_params_in_the_base_are_rejected_too() -> None:
         ("2", "expected a number"),
         (float("nan"), "finite"),
         (float("inf"), "finite"),
+        # Beyond float(): refused, not an OverflowError that stops the render loop.
+        pytest.param(10**400, "out of range 0.1..5", id="huge_int"),
+        pytest.param(-(10**400), "out of range 0.1..5", id="huge_negative_int"),
     ],
 )
 def test_numeric_params_name_the_range(value: Any, message: str) -> None:

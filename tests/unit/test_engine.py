@@ -221,7 +221,8 @@ def test_display_failure_retries_with_back_off_and_recovers() -> None:
 def test_start_at_delays_the_switch_until_the_wall_clock_time() -> None:
     eng, _, clock, _ = make_engine()
     start_at = clock.wall() + 2.0
-    eng.submit(cmd("animation", f'{{"name":"solid","start_at":{start_at}}}'))
+    eng.submit(parse_command("animation", f'{{"name":"solid","start_at":{start_at}}}'.encode(),
+                             now=clock.wall()))
     eng.tick(clock.monotonic())
     assert eng.requested is not None and eng.requested.name == "plasma"
     assert eng.state()["effect"] == "solid"  # announced as what will play

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from appliance import topics
@@ -44,8 +46,8 @@ def test_valid_commands(action: str, payload: str, field_: str, value: object) -
         ("set", "[1,2]", "invalid_payload", None),
         ("animation", '{"params":{}}', "missing_field", "name"),
         ("animation", '{"name":"x","speed":1}', "unknown_field", "speed"),
-        ("animation", '{"name":"x","params":{"speed":NaN}}', "invalid_json", None),
-        ("animation", '{"name": ', "invalid_json", None),
+        ("animation", '{"name":"x","params":{"speed":NaN}}', "bad_json", "params.speed"),
+        ("animation", '{"name": ', "bad_json", None),
         ("params", "[]", "invalid_payload", None),
         ("preview", '{"fps":500}', "out_of_range", "fps"),
         ("reload", '{"now":true}', "unknown_field", "now"),
@@ -59,6 +61,59 @@ def test_invalid_commands_name_what_is_wrong(action: str, payload: str, code: st
     assert info.value.code == code
     assert info.value.field == field_
     assert info.value.message
+
+
+DEEP = "[" * 1000 + "]" * 1000
+HUGE = "9" * 4301
+
+
+@pytest.mark.parametrize("action", ["set", "animation", "brightness", "power", "params",
+                                    "config", "reload", "identify", "preview"])
+@pytest.mark.parametrize(
+    ("payload", "field_"),
+    [
+        (DEEP, None),
+        ('{"params":' + DEEP + "}", None),
+        ("[" * 60_000, None),
+        (HUGE, None),
+        ('{"brightness":' + HUGE + "}", "brightness"),
+        ('{"transaction":' + HUGE + "}", "transaction"),
+        ('{"start_at":1e309}', "start_at"),
+        ("-Infinity", None),
+        ('{"brightness":10,"brightness":90}', "brightness"),
+        ('{"params":{"speed":1,"speed":5}}', "params.speed"),
+    ],
+)
+def test_json_out_of_bounds_is_bad_json_on_every_topic(action: str, payload: str,
+                                                       field_: str | None) -> None:
+    with pytest.raises(CommandError) as info:
+        parse_command(action, payload.encode())
+    assert (info.value.code, info.value.field) == ("bad_json", field_)
+    assert info.value.message
+    assert transaction_of(payload.encode()) is None  # and never a RecursionError
+
+
+NOW = 1_800_000_000.0
+
+
+@pytest.mark.parametrize("action", ["set", "animation"])
+@pytest.mark.parametrize("start_at", ["1e15", "-1", "0.5", str(NOW + 86_401), str(NOW - 86_401),
+                                      '"inf"', '"-inf"', "10000000000000000000"])
+def test_start_at_must_be_finite_and_within_a_day(action: str, start_at: str) -> None:
+    payload = f'{{"effect":"plasma","start_at":{start_at}}}' if action == "set" \
+        else f'{{"name":"plasma","start_at":{start_at}}}'
+    with pytest.raises(CommandError) as info:
+        parse_command(action, payload.encode(), now=NOW)
+    assert (info.value.code, info.value.field) == ("out_of_range", "start_at")
+    assert "start_at" in info.value.message
+
+
+def test_start_at_within_a_day_is_kept() -> None:
+    for start_at in (NOW, NOW + 3.5, NOW - 60, NOW + 86_400):
+        payload = f'{{"name":"plasma","start_at":{start_at}}}'.encode()
+        assert parse_command("animation", payload, now=NOW).start_at == start_at
+    live = parse_command("animation", b'{"name":"plasma","start_at":%d}' % (time.time() + 5))
+    assert live.start_at is not None  # the default ``now`` is the wall clock
 
 
 def test_non_utf8_and_oversized_payloads_are_rejected() -> None:

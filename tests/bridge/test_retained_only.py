@@ -49,7 +49,7 @@ def test_a_non_retained_offline_on_status_is_ignored(
         stack_factory: Callable[..., Stack], broker: LocalBroker) -> None:
     s = stack_factory("nr")
     # The engine's user may write <base>/status; a non-retained message is not a status.
-    p = MQTTProbe(broker, "lightbox-engine").connect()
+    p = MQTTProbe(broker, broker.add_device(s.base.rsplit("/", 1)[-1])).connect()
     try:
         p.publish(f"{s.base}/status", "offline", retain=False)
         p.publish(f"{s.base}/health", {"status": "failed"}, retain=False)
@@ -62,7 +62,7 @@ def test_a_non_retained_offline_on_status_is_ignored(
 def test_a_retained_update_delivered_live_still_counts(
         stack_factory: Callable[..., Stack], broker: LocalBroker) -> None:
     s = stack_factory("ret")
-    p = MQTTProbe(broker, "lightbox-engine").connect()
+    p = MQTTProbe(broker, broker.add_device(s.base.rsplit("/", 1)[-1])).connect()
     try:
         p.publish(f"{s.base}/status", "offline", retain=True)
         wait_until(lambda: s.get("/api/health").status_code == 503, 10, message="health 503")
@@ -79,7 +79,7 @@ def test_a_reply_steered_onto_status_cannot_take_the_bridge_offline(
         stack_factory: Callable[..., Stack], broker: LocalBroker) -> None:
     s = stack_factory("steer")
     ha = MQTTProbe(broker, "homeassistant").connect()
-    engine_user = MQTTProbe(broker, "lightbox-engine").connect()
+    engine_user = MQTTProbe(broker, broker.add_device(s.base.rsplit("/", 1)[-1])).connect()
     try:
         ha.subscribe(f"{s.base}/response")
         props = Properties(PacketTypes.PUBLISH)

@@ -1,0 +1,151 @@
+"""Slow and idle clients cannot stop the bridge (contract section 5), with raw sockets.
+
+150 clients trickle one header line at a time and 30 more connect and send
+nothing, against the real bridge on waitress. A normal GET /api/health must
+still answer while they hold their sockets, and the server must hang up on the
+slow ones after ``bridge.header_timeout_s`` and on the idle ones after
+``bridge.idle_timeout_s``. The measured time of the normal request is printed
+(the issue's number); the assertions only use generous bounds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import select
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+import requests
+
+from tests.bridge.conftest import Stack
+
+pytestmark = pytest.mark.integration
+
+SLOW = 150
+IDLE = 30
+TRICKLE_EVERY_S = 1.0
+HEADER_TIMEOUT_S = 5.0
+IDLE_TIMEOUT_S = 6
+#: Slack on top of the configured bounds: a loaded 2-core machine, not a speed claim.
+SLACK_S = 30.0
+
+
+class Trickler:
+    """Raw sockets that send a request line, then one header line every second, forever."""
+
+    def __init__(self, port: int, slow: int, idle: int) -> None:
+        self.slow = [self._open(port) for _ in range(slow)]
+        self.idle = [self._open(port) for _ in range(idle)]
+        for s in self.slow:
+            s.sendall(b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        self.closed_at: dict[socket.socket, float] = {}
+        self.started = time.monotonic()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    @staticmethod
+    def _open(port: int) -> socket.socket:
+        s = socket.create_connection(("127.0.0.1", port), timeout=5)
+        s.setblocking(False)
+        return s
+
+    def _run(self) -> None:
+        n = 0
+        while not self._stop.wait(TRICKLE_EVERY_S):
+            n += 1
+            for s in self.slow:
+                if s not in self.closed_at:
+                    with contextlib.suppress(OSError):
+                        s.send(f"X-Slow-{n}: {'a' * 20}\r\n".encode())
+            self._note_closed()
+
+    def _note_closed(self) -> None:
+        """Record sockets the server has hung up on (EOF or reset)."""
+        live = [s for s in self.slow + self.idle if s not in self.closed_at]
+        if not live:
+            return
+        readable, _, _ = select.select(live, [], [], 0)
+        for s in readable:
+            try:
+                data = s.recv(4096)
+            except BlockingIOError:
+                continue
+            except OSError:
+                data = b""
+            if not data:
+                self.closed_at[s] = time.monotonic() - self.started
+
+    def open_count(self, group: list[socket.socket]) -> int:
+        """How many sockets of ``group`` the server has not closed yet."""
+        return sum(1 for s in group if s not in self.closed_at)
+
+    def close(self) -> None:
+        """Stop trickling and close every socket."""
+        self._stop.set()
+        self._thread.join(timeout=5)
+        for s in self.slow + self.idle:
+            s.close()
+
+
+@pytest.fixture
+def trickle() -> Iterator[Callable[[int], Trickler]]:
+    made: list[Trickler] = []
+
+    def make(port: int) -> Trickler:
+        t = Trickler(port, SLOW, IDLE)
+        made.append(t)
+        return t
+
+    yield make
+    for t in made:
+        t.close()
+
+
+def test_slow_and_idle_clients_are_cut_off_and_others_served(
+        stack_factory: Callable[..., Stack], trickle: Callable[[int], Trickler]) -> None:
+    s = stack_factory("slow", bridge={"header_timeout_s": HEADER_TIMEOUT_S,
+                                      "idle_timeout_s": IDLE_TIMEOUT_S})
+    t = trickle(s.port)
+    time.sleep(TRICKLE_EVERY_S)  # every slow socket has sent something more
+    assert t.open_count(t.slow) == SLOW, "slow sockets were closed before their deadline"
+    t0 = time.monotonic()
+    r = requests.get(f"{s.url}/api/health", timeout=SLACK_S)
+    took = time.monotonic() - t0
+    print(f"\nGET /api/health with {SLOW} slow + {IDLE} idle sockets open: {took * 1000:.0f} ms")
+    assert r.status_code == 200, r.text
+
+    deadline = time.monotonic() + max(HEADER_TIMEOUT_S, IDLE_TIMEOUT_S) + SLACK_S
+    while (t.open_count(t.slow) or t.open_count(t.idle)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert t.open_count(t.slow) == 0, f"{t.open_count(t.slow)} trickling sockets still open"
+    assert t.open_count(t.idle) == 0, f"{t.open_count(t.idle)} idle sockets still open"
+    slow_times = sorted(v for k, v in t.closed_at.items() if k in t.slow)
+    print(f"slow sockets closed after {slow_times[0]:.1f}..{slow_times[-1]:.1f} s "
+          f"(header_timeout_s={HEADER_TIMEOUT_S})")
+    # Cut off for taking too long, not for being idle: each one kept sending.
+    assert slow_times[0] >= HEADER_TIMEOUT_S - 0.5
+    assert s.get("/api/health").status_code == 200
+    assert "slow_client_closed" in s.bridge.log()
+
+
+def test_a_full_connection_table_makes_room_for_a_new_client(
+        stack_factory: Callable[..., Stack]) -> None:
+    """At the connection limit the longest-waiting sockets are closed, not the newcomer."""
+    s = stack_factory("full", bridge={"connection_limit": 40, "header_timeout_s": 300,
+                                      "idle_timeout_s": 3600})
+    held = []
+    try:
+        for _ in range(60):  # more than the limit: the rest wait in the listen queue
+            c = socket.create_connection(("127.0.0.1", s.port), timeout=5)
+            c.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            held.append(c)
+        r = requests.get(f"{s.url}/api/health", timeout=SLACK_S)
+        assert r.status_code == 200
+        assert "connection_limit_reached" in s.bridge.log()
+    finally:
+        for c in held:
+            c.close()

@@ -251,6 +251,13 @@ class BridgeSettings(_Section):
             raise ValueError(f"{v!r} is not an IP address (or '*' for any)") from None
 
     @model_validator(mode="after")
+    def _request_outlasts_headers(self) -> BridgeSettings:
+        if self.request_timeout_s < self.header_timeout_s:
+            raise ValueError(f"request_timeout_s ({self.request_timeout_s}) must be at least "
+                             f"header_timeout_s ({self.header_timeout_s})")
+        return self
+
+    @model_validator(mode="after")
     def _threads_left(self) -> BridgeSettings:
         if self.sse_max_clients > self.threads - 2:
             raise ValueError(

@@ -137,11 +137,13 @@ class GuardedServer(TcpWSGIServer):
     def maintenance(self, now: float) -> None:
         """Close idle connections (waitress) and those whose request is overdue."""
         super().maintenance(now)
-        for channel in list(self.active_channels.values()):
-            if channel.overdue(now, self.deadlines):
-                log.info("slow_client_closed", client=channel.addr[0],
-                         pending_s=round(now - channel.pending_since, 1))
-                channel.will_close = True
+        overdue = [c for c in self.active_channels.values() if c.overdue(now, self.deadlines)]
+        for channel in overdue:
+            channel.will_close = True
+        if overdue:
+            # One line per sweep, not per socket: a crowd of slow clients must not flood the log.
+            log.info("slow_clients_closed", count=len(overdue),
+                     clients=sorted({str(c.addr[0]) for c in overdue})[:10])
 
     def readable(self) -> bool:
         """Make room first when the connection limit is reached, then let waitress decide."""

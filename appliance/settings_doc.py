@@ -124,7 +124,8 @@ MEANING: dict[str, str] = {
     "bridge.allowed_origins": "Extra origins allowed to write (e.g. behind a reverse proxy).",
     "bridge.allowed_hosts": "Extra host names the bridge answers to (`lightbox.lan`, "
                             "`*.home.arpa`). IP addresses, `localhost` and the box's own "
-                            "name (and `<name>.local`) always work; other names get 400 "
+                            "name (also as `<name>.local` and under the search domains "
+                            "of /etc/resolv.conf) always work; other names get 400 "
                             "`host_not_allowed` (against DNS rebinding).",
     "bridge.trusted_proxy": "Address of a reverse proxy (or `*`) whose X-Forwarded-Proto, "
                             "-For, -Host and -Port headers are believed; unset = ignored.",

@@ -17,6 +17,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterable
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from flask import Request, Response
@@ -27,6 +28,7 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 COOKIE_NAME = "lightbox_session"
 COOKIE_MAX_AGE_S = 30 * 24 * 3600
 SESSIONS_MAX = 256
+RESOLV_CONF = Path("/etc/resolv.conf")
 #: A Host header: a bracketed IPv6 literal or a name/IPv4, and an optional port.
 HOST_HEADER_RE = re.compile(r"\A(?:\[(?P<ip6>[0-9A-Fa-f:.]+)\]|(?P<name>[A-Za-z0-9._-]+))"
                             r"(?::[0-9]{1,5})?\Z")
@@ -94,13 +96,32 @@ def check_same_origin(request: Request, allowed: list[str]) -> None:
             raise ApiError(403, "cross_site", "cross-site writes are refused")
 
 
-def box_names() -> set[str]:
-    """This box's own names: ``localhost``, its host name and ``<name>.local`` (mDNS)."""
+def search_domains(resolv_conf: Path = RESOLV_CONF) -> list[str]:
+    """The local DNS search domains (``search``/``domain`` in resolv.conf), e.g. ``fritz.box``."""
+    try:
+        lines = resolv_conf.read_text(errors="replace").splitlines()
+    except OSError:
+        return []
+    out: list[str] = []
+    for line in lines:
+        words = line.split()
+        if len(words) > 1 and words[0] in ("search", "domain"):
+            out += [w.lower().strip(".") for w in words[1:] if w.strip(".")]
+    return out
+
+
+def box_names(resolv_conf: Path = RESOLV_CONF) -> set[str]:
+    """This box's own names: ``localhost``, its host name, ``<name>.local`` (mDNS) and
+    ``<name>.<search domain>`` (what the router's DNS calls it, e.g. ``lightbox.fritz.box``).
+
+    None of them is a name an attacker's DNS answers for, so none can be rebound.
+    """
     names = {"localhost"}
     host = socket.gethostname().lower().rstrip(".")
     if host:
         short = host.split(".")[0]
         names |= {host, short, f"{short}.local"}
+        names |= {f"{short}.{d}" for d in search_domains(resolv_conf)}
     return names
 
 

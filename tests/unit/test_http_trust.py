@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 import pytest
 
 from appliance import settings as s
-from bridge.security import HostCheck, Sessions
+from bridge.security import HostCheck, Sessions, box_names
 
 
 def lines_for(data: object) -> list[str]:
@@ -63,6 +64,18 @@ def test_host_check_allows_ip_literals_and_the_box_names_only() -> None:
                 "1.2.3.4.nip.io", "0x7f000001", "evil@127.0.0.1", "127.0.0.1\n",
                 "[::1", "[zz]", "a b", f"{name}.attacker.example"]:
         assert not check.allowed(bad), bad
+
+
+def test_the_box_name_under_the_local_search_domains_is_its_own(tmp_path: Path) -> None:
+    conf = tmp_path / "resolv.conf"
+    conf.write_text("# by the router\nnameserver 192.168.178.1\nsearch fritz.box Home.Arpa.\n"
+                    "domain lan\n")
+    name = socket.gethostname().split(".")[0].lower()
+    names = box_names(conf)
+    assert {f"{name}.fritz.box", f"{name}.home.arpa", f"{name}.lan", f"{name}.local",
+            "localhost"} <= names
+    assert box_names(tmp_path / "missing") == {"localhost", socket.gethostname().lower(),
+                                                name, f"{name}.local"}
 
 
 def test_sessions_are_random_revocable_and_bounded() -> None:

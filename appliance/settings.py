@@ -8,6 +8,7 @@ points to files that hold them.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 import os
 import re
@@ -38,6 +39,9 @@ TOPIC_SEGMENT_RE = r"^[A-Za-z0-9_-]{1,64}$"
 #: its device id (deploy/mosquitto/acl), with the broker's service users.
 RESERVED_IDS = frozenset({"all", "group", "lightbox-bridge", "lightbox-monitor",
                           "homeassistant", "lightbox-engine"})
+#: A host name (lower case, optional ``*.`` prefix for a whole domain) in bridge.allowed_hosts.
+_LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
+HOST_PATTERN_RE = rf"\A(\*\.)?{_LABEL}(\.{_LABEL})*\Z"
 HARDWARE_MAPPINGS = (
     "regular",
     "adafruit-hat",
@@ -247,6 +251,48 @@ class BridgeSettings(_Section):
     preview_fps: Annotated[float, Field(gt=0, le=15)] = 5.0
     #: Extra origins (``https://host:port``) allowed to write, e.g. behind a reverse proxy.
     allowed_origins: list[str] = Field(default_factory=list)
+    #: Host names the bridge answers to besides IP literals, localhost and the box's own
+    #: names (``*.example.com`` for a whole domain); others are refused (DNS rebinding).
+    allowed_hosts: list[str] = Field(default_factory=list)
+    #: Address of a reverse proxy whose X-Forwarded-Proto/-For/-Host/-Port are believed.
+    trusted_proxy: str | None = None
+    #: Slow and idle clients: open connections, time to send the headers, the whole
+    #: request (with its body), and idle keep-alive time before the bridge hangs up.
+    connection_limit: Annotated[int, Field(ge=16, le=4000)] = 250
+    header_timeout_s: Annotated[float, Field(ge=1, le=300)] = 10.0
+    request_timeout_s: Annotated[float, Field(ge=1, le=3600)] = 120.0
+    idle_timeout_s: Annotated[int, Field(ge=1, le=3600)] = 30
+    max_header_bytes: Annotated[int, Field(ge=4096, le=1024 * 1024)] = 32 * 1024
+    #: Login sessions (the UI's cookie): lifetime, and how many are kept at once.
+    session_max_age_s: Annotated[int, Field(ge=60, le=365 * 86400)] = 30 * 86400
+    session_max: Annotated[int, Field(ge=1, le=10000)] = 256
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _host_names(cls, v: list[str]) -> list[str]:
+        out = [h.lower().rstrip(".") for h in v]
+        for given, h in zip(v, out, strict=True):
+            if not re.match(HOST_PATTERN_RE, h):
+                raise ValueError(f"{given!r} is not a host name (like 'lightbox.lan' or "
+                                 "'*.home.arpa'; no scheme, port or path)")
+        return out
+
+    @field_validator("trusted_proxy")
+    @classmethod
+    def _proxy_address(cls, v: str | None) -> str | None:
+        if v is None or v == "*":
+            return v
+        try:
+            return str(ipaddress.ip_address(v))
+        except ValueError:
+            raise ValueError(f"{v!r} is not an IP address (or '*' for any)") from None
+
+    @model_validator(mode="after")
+    def _request_outlasts_headers(self) -> BridgeSettings:
+        if self.request_timeout_s < self.header_timeout_s:
+            raise ValueError(f"request_timeout_s ({self.request_timeout_s}) must be at least "
+                             f"header_timeout_s ({self.header_timeout_s})")
+        return self
 
     @field_validator("host")
     @classmethod
@@ -484,6 +530,7 @@ LOCAL_ONLY_PATHS: tuple[str, ...] = (
     "mqtt.host", "mqtt.port", "mqtt.username", "mqtt.client_id", "mqtt.base_topic",
     "mqtt.tls",
     "bridge.host", "bridge.port", "bridge.allowed_origins", "bridge.allowed_hosts",
+    "bridge.trusted_proxy",
     "bridge.mqtt_username",
     "display.drop_privileges", "display.drop_priv_user", "display.drop_priv_group",
     "logging.dir",

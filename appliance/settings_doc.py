@@ -136,6 +136,22 @@ MEANING: dict[str, str] = {
     "bridge.allowed_origins": "Extra origins allowed to write (e.g. behind a reverse proxy), "
                               "each `scheme://host[:port]`, e.g. "
                               "`https://lightbox.example:8443`.",
+    "bridge.allowed_hosts": "Extra host names the bridge answers to (`lightbox.lan`, "
+                            "`*.home.arpa`). IP addresses, `localhost` and the box's own "
+                            "name (also as `<name>.local` and under the search domains "
+                            "of /etc/resolv.conf) always work; other names get 400 "
+                            "`host_not_allowed` (against DNS rebinding).",
+    "bridge.trusted_proxy": "Address of a reverse proxy (or `*`) whose X-Forwarded-Proto, "
+                            "-For, -Host and -Port headers are believed; unset = ignored.",
+    "bridge.connection_limit": "Open connections at most; at the limit the ones that have "
+                               "waited longest without a complete request are closed.",
+    "bridge.header_timeout_s": "A client must send a request's headers within this time.",
+    "bridge.request_timeout_s": "A client must send a whole request (with its body, e.g. an "
+                                "upload) within this time.",
+    "bridge.idle_timeout_s": "An idle keep-alive connection is closed after this long.",
+    "bridge.max_header_bytes": "Largest request line plus headers (431 above).",
+    "bridge.session_max_age_s": "Lifetime of a login session (the UI's cookie).",
+    "bridge.session_max": "Login sessions kept at once; the oldest is dropped beyond.",
     "health.interval_s": "Health is published on every change and at least this often.",
     "health.metrics_interval_s": "Metrics publishing interval.",
     "health.fps_degraded_ratio": "Render is degraded below this share of the target fps.",

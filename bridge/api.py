@@ -415,7 +415,7 @@ def make_api(limits: Limits) -> Blueprint:
     @writes
     def logout() -> Response:
         resp = json_response({"authenticated": False})
-        deps().auth.clear_cookie(resp)
+        deps().auth.logout(request, resp)
         return resp
 
     return bp

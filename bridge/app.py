@@ -10,6 +10,7 @@ the render loop or the display.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,14 @@ from bridge.errors import ApiError
 from bridge.events import EventHub
 from bridge.link import EngineLink
 from bridge.metrics import BridgeMetrics
-from bridge.security import UNSAFE_METHODS, Auth, add_headers, check_same_origin
+from bridge.security import (
+    UNSAFE_METHODS,
+    Auth,
+    HostCheck,
+    Sessions,
+    add_headers,
+    check_same_origin,
+)
 
 log = structlog.get_logger("bridge.app")
 access = structlog.get_logger("access")
@@ -75,7 +83,8 @@ def create_app(settings: Settings, *, link: EngineLink, auth_token: str | None =
                           lambda: _preview_geometry(link, settings), metrics.sse_dropped.inc)
     link.add_listener(hub.publish)
     metrics.sse_clients.set_function(lambda: float(hub.clients))
-    deps = Deps(settings, link, hub, store, Auth(auth_token), metrics, __version__)
+    auth = Auth(auth_token, Sessions(b.session_max_age_s, b.session_max))
+    deps = Deps(settings, link, hub, store, auth, metrics, __version__)
     app.extensions["lightbox"] = deps
 
     limiter = Limiter(get_remote_address, app=app, storage_uri=ratelimit.STORAGE_URI,
@@ -90,15 +99,15 @@ def create_app(settings: Settings, *, link: EngineLink, auth_token: str | None =
     )
     app.register_blueprint(make_api(limits))
     app.register_blueprint(_pages(limits))
-    _install_hooks(app, deps)
+    _install_hooks(app, deps, limiter)
     return app
 
 
-def _rate_limited(exc: HTTPException) -> Response:
-    """429 in the house error shape, always with Retry-After (seconds)."""
-    limit = getattr(g, "view_rate_limit", None)
-    reset_at = getattr(limit, "reset_at", None) if limit is not None else None
-    retry = max(1, int(reset_at - time.time()) + 1) if reset_at else 1
+def _rate_limited(exc: HTTPException, limiter: Limiter) -> Response:
+    """429 in the house error shape, with Retry-After: seconds until the breached window ends."""
+    limit = limiter.current_limit
+    reset_at = limit.window[0] if limit is not None else None
+    retry = max(1, math.ceil(reset_at - time.time())) if reset_at else 1
     err = ApiError(429, "rate_limited", f"too many requests ({exc.description})",
                    {"retry_after_s": retry}, {"Retry-After": str(retry)})
     return json_response(err.body(), 429, err.headers)
@@ -144,12 +153,14 @@ def _deps() -> Deps:
     return d
 
 
-def _install_hooks(app: Flask, deps: Deps) -> None:
+def _install_hooks(app: Flask, deps: Deps, limiter: Limiter) -> None:
     allowed = list(deps.settings.bridge.allowed_origins)
+    hosts = HostCheck(deps.settings.bridge.allowed_hosts, allowed)
 
     @app.before_request
     def guard() -> None:
         g.started = time.perf_counter()
+        hosts.check(request)
         if request.method in UNSAFE_METHODS:
             check_same_origin(request, allowed)
             if request.path not in AUTH_EXEMPT:
@@ -185,7 +196,7 @@ def _install_hooks(app: Flask, deps: Deps) -> None:
         if code == 415:
             name = "unsupported_media_type"
         if code == 429:
-            return _rate_limited(exc)
+            return _rate_limited(exc, limiter)
         err = ApiError(code, name, exc.description or exc.name or "error")
         resp = json_response(err.body(), code)
         if code == 405 and exc.get_response().headers.get("Allow"):

@@ -1,9 +1,9 @@
 """`lightbox bridge`: load settings, connect the MQTT link, serve the app with waitress.
 
 Owns the bridge process lifecycle: settings (exit 78 when invalid), logging,
-the auth token file, the production WSGI server (waitress, never Flask's
-development server) and a clean stop on SIGTERM/SIGINT. Knows nothing of the
-render loop or the display.
+the auth token file, starting the production WSGI server (waitress, never
+Flask's development server; see ``bridge.server``) and a clean stop on
+SIGTERM/SIGINT. Knows nothing of the render loop or the display.
 """
 
 from __future__ import annotations
@@ -20,9 +20,6 @@ from appliance.cli import settings_arg, settings_path
 from appliance.settings import EX_CONFIG, Settings, SettingsError, load, read_secret
 
 log = structlog.get_logger("bridge")
-
-#: Extra body bytes waitress accepts beyond the upload cap (Flask answers 413 before that).
-BODY_SLACK_BYTES = 1024 * 1024
 
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
@@ -47,10 +44,9 @@ def load_settings(args: argparse.Namespace) -> Settings:
 
 def run(args: argparse.Namespace) -> int:
     """Serve until SIGTERM/SIGINT."""
-    import waitress
-
     from bridge.app import create_app
     from bridge.link import EngineLink
+    from bridge.server import create_server
 
     settings = load_settings(args)
     b = settings.bridge
@@ -70,13 +66,7 @@ def run(args: argparse.Namespace) -> int:
     port = args.port or b.port
     link = EngineLink(settings)
     app = create_app(settings, link=link, auth_token=token)
-    server = waitress.create_server(
-        app, host=host, port=port, threads=b.threads, ident="lightbox",
-        # Keep reading while a request runs, so a closed event stream is noticed.
-        channel_request_lookahead=5,
-        max_request_body_size=b.upload_max_bytes + BODY_SLACK_BYTES,
-        clear_untrusted_proxy_headers=True,
-    )
+    server = create_server(app, b, host, port)
     hub = app.extensions["lightbox"].hub
 
     def stop(signum: int, frame: FrameType | None) -> None:

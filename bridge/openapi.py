@@ -12,7 +12,8 @@ from typing import Any
 from bridge.models import AnimationBody, BrightnessBody, IdentifyBody, LoginBody, PowerBody
 
 ERROR_TEXT = {
-    400: "Malformed request (bad JSON shape, unknown key)",
+    400: "Malformed request (bad JSON shape, unknown key; or a Host the bridge does not "
+         "answer to: host_not_allowed)",
     401: "The bridge token is required (Authorization: Bearer <token>)",
     403: "Cross-site write refused, or a local-only setting changed remotely (forbidden_field)",
     404: "Unknown animation, image or path",
@@ -257,7 +258,8 @@ def spec(version: str) -> dict[str, Any]:
             "Exchange the token for an HttpOnly session cookie (for the UI)",
             _json(_ref("Session")), (400, 401, 403, 405, 413, 415, 422, 429), tag="auth",
             body=_body(_model(LoginBody)))},
-        "/api/logout": {"post": _op("Drop the session cookie", _json(ANY_OBJECT),
+        "/api/logout": {"post": _op("End this login session (revoked on the bridge) and "
+                                    "drop its cookie", _json(ANY_OBJECT),
                                     (403, 405, 429), tag="auth")},
     }
     return {

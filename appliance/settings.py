@@ -201,6 +201,9 @@ class BridgeSettings(_Section):
     upload_max_pixels: Annotated[int, Field(ge=64, le=50_000_000)] = 16_000_000
     upload_max_frames: Annotated[int, Field(ge=1, le=2000)] = 300
     images_dir: Path | None = None
+    #: Quota of the images folder: uploads beyond either are refused (507).
+    images_max_count: Annotated[int, Field(ge=1, le=10000)] = 200
+    images_max_mb: Annotated[int, Field(ge=1, le=65536)] = 256
     command_timeout_s: Annotated[float, Field(gt=0, le=60)] = 3.0
     rate_limit_login: str = "10 per minute"
     #: Server-Sent Events: each stream holds one of ``threads`` while open.

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from PIL import Image
+from PIL import GifImagePlugin, Image
 
 #: Formats accepted; everything else is refused even when Pillow could decode it.
 FORMATS = ("PNG", "GIF", "JPEG")
@@ -36,8 +36,10 @@ MAX_FRAME_MS = 60_000
 MAX_DECODED_BYTES = 64 * 1024 * 1024
 #: Pixels decoded over all frames, as a multiple of the per-frame pixel limit.
 WORK_FRAMES = 4
+#: Palette frames are sampled down to this many times the panel before filtering.
+FIT_OVERSAMPLE = 4
 
-#: Pillow's bomb limit is one global: set under this lock for each decode.
+#: Pillow's bomb limit and GIF loading strategy are globals: set under this lock.
 _PILLOW_LOCK = threading.Lock()
 
 
@@ -57,7 +59,7 @@ class Limits:
     """Upload and folder limits (from ``bridge`` settings)."""
 
     max_bytes: int = 4 * 1024 * 1024
-    max_pixels: int = 16_000_000
+    max_pixels: int = 8_000_000
     max_frames: int = 300
     #: Quota of the images folder: stored images, and bytes of all their files.
     max_count: int = 200
@@ -164,11 +166,18 @@ def _open(data: bytes) -> Image.Image:
 
 
 def _check_header(im: Image.Image, width: int, height: int, limits: Limits) -> int:
-    """Check the declared size and frame count; return the frame count."""
+    """Check the declared size and frame count; return the frame count.
+
+    A JPEG is decoded at 1/2..1/8 of its size (what the panel needs, by DCT
+    scaling), so its pixel limit applies to that size: photos from a phone pass.
+    """
     sw, sh = im.size
     if sw < 1 or sh < 1 or sw > MAX_SIDE_PX or sh > MAX_SIDE_PX:
         raise _too_large(f"{sw}x{sh} is outside 1..{MAX_SIDE_PX} pixels per side")
-    if sw * sh > limits.max_pixels:
+    if im.format == "JPEG":
+        im.draft("RGB", (width, height))
+    dw, dh = im.size
+    if dw * dh > limits.max_pixels:
         raise _too_large(f"{sw}x{sh} has more than {limits.max_pixels} pixels")
     n = int(getattr(im, "n_frames", 1))
     if n > limits.max_frames:
@@ -190,13 +199,18 @@ def decode(data: bytes, width: int, height: int, limits: Limits) -> Decoded:
         raise ImageError("unsupported_media_type", "empty file")
     with _PILLOW_LOCK, warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
-        saved = Image.MAX_IMAGE_PIXELS
-        # Pillow warns above this and refuses above twice it; the warning is an error here.
-        Image.MAX_IMAGE_PIXELS = limits.max_pixels
+        saved = Image.MAX_IMAGE_PIXELS, GifImagePlugin.LOADING_STRATEGY
+        # GIF frames sharing one palette stay at one byte a pixel (not four).
+        GifImagePlugin.LOADING_STRATEGY = \
+            GifImagePlugin.LoadingStrategy.RGB_AFTER_DIFFERENT_PALETTE_ONLY
         try:
+            # Pillow warns above MAX_IMAGE_PIXELS (an error here) and refuses above
+            # twice it: opening only reads the header, which _check_header judges.
+            Image.MAX_IMAGE_PIXELS = MAX_SIDE_PX * MAX_SIDE_PX
             im = _open(data)
             fmt, source = str(im.format), im.size
             n = _check_header(im, width, height, limits)
+            Image.MAX_IMAGE_PIXELS = limits.max_pixels  # for every seek and load
             plan_frames(data, im, n, limits)
             frames, durations = _decode_frames(im, n, width, height, limits)
         except ImageError:
@@ -206,7 +220,7 @@ def decode(data: bytes, width: int, height: int, limits: Limits) -> Decoded:
         except Exception:  # truncated or inconsistent data, in any of Pillow's types
             raise ImageError("invalid_image", "the image data is damaged") from None
         finally:
-            Image.MAX_IMAGE_PIXELS = saved
+            Image.MAX_IMAGE_PIXELS, GifImagePlugin.LOADING_STRATEGY = saved
     if not frames:
         raise ImageError("invalid_image", "the image has no frames")
     return Decoded(np.stack(frames), durations, fmt, source)
@@ -218,8 +232,6 @@ def _decode_frames(im: Image.Image, n: int, width: int, height: int, limits: Lim
     frames: list[np.ndarray] = []
     durations: list[int] = []
     work = 0
-    if im.format == "JPEG":
-        im.draft("RGB", (width, height))  # decode at 1/2..1/8 scale when that still fits
     for index in range(n):
         im.seek(index)
         for tile in getattr(im, "tile", None) or ():
@@ -234,13 +246,22 @@ def _decode_frames(im: Image.Image, n: int, width: int, height: int, limits: Lim
 
 
 def fit(frame: Image.Image, width: int, height: int) -> np.ndarray:
-    """Scale ``frame`` to fit ``width`` x ``height`` keeping its aspect, centred on black."""
+    """Scale ``frame`` to fit ``width`` x ``height`` keeping its aspect, centred on black.
+
+    Memory: a palette or alpha frame is first sampled down in its own mode to
+    ``FIT_OVERSAMPLE`` times the panel, so no full-size RGBA (or premultiplied)
+    copy of a large frame is ever made; RGB and grey frames are box-reduced.
+    """
     frame.load()
-    # Resize in the frame's own mode when Pillow can; convert only the small result.
-    src = frame if frame.mode in ("RGB", "RGBA", "L", "LA") else frame.convert("RGBA")
-    scale = min(width / src.width, height / src.height)
-    w = max(1, round(src.width * scale))
-    h = max(1, round(src.height * scale))
+    scale = min(width / frame.width, height / frame.height)
+    w = max(1, round(frame.width * scale))
+    h = max(1, round(frame.height * scale))
+    src = frame
+    if src.mode not in ("RGB", "L"):
+        mid = (min(src.width, w * FIT_OVERSAMPLE), min(src.height, h * FIT_OVERSAMPLE))
+        if mid != src.size:
+            src = src.resize(mid, Image.Resampling.NEAREST)
+        src = src.convert("RGBA")
     small = src.resize((w, h), Image.Resampling.LANCZOS, reducing_gap=3.0).convert("RGBA")
     canvas = Image.new("RGB", (width, height), (0, 0, 0))
     canvas.paste(small, ((width - w) // 2, (height - h) // 2), small)

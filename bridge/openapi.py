@@ -231,7 +231,7 @@ def spec(version: str) -> dict[str, Any]:
         },
         "/api/images/{image_id}": {
             "parameters": [{"name": "image_id", "in": "path", "required": True,
-                            "schema": {"type": "string", "pattern": "^[0-9a-f]{16}$"}}],
+                            "schema": {"type": "string"}}],
             "get": {"summary": "The re-encoded picture (PNG, animated when the source was)",
                     "tags": ["images"],
                     "responses": {"200": {"description": "PNG",

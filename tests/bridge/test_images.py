@@ -240,3 +240,15 @@ def test_a_failed_write_leaves_no_half_image(tmp_path: Path,
         s.save(images_util.png(), "a.png", 64, 32)
     assert exc.value.code == "storage_full"
     assert list(s.directory.iterdir()) == []
+
+
+def test_a_phone_photo_jpeg_counts_at_its_decoded_size(tmp_path: Path) -> None:
+    out = io.BytesIO()
+    Image.new("RGB", (4896, 3264), (200, 40, 10)).save(out, format="JPEG")  # 16 Mpx
+    info = store(tmp_path).save(out.getvalue(), "photo.jpg", 64, 32)
+    assert (info.source_width, info.source_height) == (4896, 3264)
+    frames, _ = store(tmp_path).frames(info.id, 64, 32)
+    assert abs(int(frames[0, 16, 32, 0]) - 200) < 8
+    big_png = images_util.png(size=(4000, 2001))  # the same limit holds a PNG to 8 Mpx
+    with pytest.raises(ImageError, match="more than 8000000 pixels"):
+        store(tmp_path).save(big_png, "big.png", 64, 32)

@@ -150,7 +150,7 @@ def stored_files(stack: Stack) -> list[str]:
 
 def test_gif_bomb_with_a_frame_larger_than_its_screen_is_refused_in_bounded_memory(
         stack_factory: Callable[..., Stack]) -> None:
-    s = stack_factory("bomb")  # default upload limits (4 MiB, 16 Mpx), fresh bridge
+    s = stack_factory("bomb")  # default upload limits (4 MiB, 8 Mpx a frame), fresh bridge
     bomb = images_util.gif_bomb(8192)  # 16x16 screen, second frame 8192x8192
     assert len(bomb) < 60_000
     upload(s, images_util.png(), "warm.png", "image/png")  # page in the upload path
@@ -175,8 +175,18 @@ def test_gif_bomb_with_a_frame_larger_than_its_screen_is_refused_in_bounded_memo
           f"{before:.0f} -> {after:.0f} MB (+{after - before:.0f} MB)")
     assert res["status"] == 422 and "frame 1" in res["body"]["error"]["message"], res
     assert after - before < 120, (before, after)
+    # The worst accepted picture (4 RGBA frames of 8 Mpx each, an APNG) stays bounded too.
+    side = 2828  # 2828 x 2828 < 8,000,000 pixels
+    worst = images_util.apng([(255, 0, 0), (0, 255, 0), (0, 0, 255), (9, 9, 9)],
+                             [(1, 10)] * 4, size=(side, side))
+    res = upload(s, worst, "worst.png", "image/png")
+    after = peak_rss_mb(s)
+    print(f"worst accepted APNG: {res['status']}; bridge peak RSS {before:.0f} -> "
+          f"{after:.0f} MB (+{after - before:.0f} MB)")
+    assert res["status"] == 201, res
+    assert after - before < 120, (before, after)
     assert s.bridge.alive()
-    assert len(stored_files(s)) == 3  # only the warm-up picture's three files
+    assert len(stored_files(s)) == 6  # the warm-up picture's three files, the APNG's three
 
 
 def test_many_frames_over_the_decoding_budget_are_refused(up: Stack) -> None:

@@ -113,8 +113,9 @@ MEANING: dict[str, str] = {
     "bridge.rate_limit_login": "Per-client limit for login attempts.",
     "bridge.upload_max_bytes": "Largest accepted upload (413 above).",
     "bridge.upload_max_pixels": "Largest accepted area of every frame, whatever the header "
-                                "says (422 above); all frames together may decode 4 times "
-                                "this.",
+                                "says (422 above; a JPEG counts at its 1/2..1/8 decode "
+                                "size); all frames together may decode 4 times this. A "
+                                "decode takes up to ~12 bytes a pixel: mind MemoryMax.",
     "bridge.upload_max_frames": "Most frames accepted from an animated GIF or PNG.",
     "bridge.images_dir": "Where uploaded images are stored (default: the state directory).",
     "bridge.images_max_count": "Most images kept in the images folder; uploads beyond are "

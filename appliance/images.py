@@ -199,12 +199,14 @@ class ImageStore:
                 {"bytes": total, "new_bytes": new_bytes, "max_bytes": lim.max_total_bytes})
 
     def get(self, image_id: str) -> ImageInfo:
-        """Return metadata or raise UnknownImageError."""
+        """Return metadata (delays clamped, as for an upload) or raise UnknownImageError."""
         try:
             raw = json.loads(self._path(image_id, ".json").read_text(encoding="utf-8"))
             raw.pop("duration_ms", None)
+            if len(raw["durations_ms"]) > 1:  # files of older versions kept any delay
+                raw["durations_ms"] = [clamp_frame_ms(float(ms)) for ms in raw["durations_ms"]]
             return ImageInfo(**raw)
-        except (OSError, ValueError, TypeError):
+        except (OSError, ValueError, TypeError, KeyError):
             raise UnknownImageError(image_id) from None
 
     def list_all(self) -> list[ImageInfo]:

@@ -174,6 +174,7 @@ def test_the_engine_clamps_delays_of_images_already_in_the_folder(tmp_path: Path
     image_id = plant(s, np.zeros((2, 32, 64, 3), np.uint8), [65_535_000, 5])
     _, durations = s.frames(image_id, 64, 32)
     assert durations == [60.0, 0.1]
+    assert s.get(image_id).as_dict()["duration_ms"] == 60_100  # what GET /api/images lists
 
 
 def test_the_engine_refuses_stored_frames_over_the_limits(tmp_path: Path) -> None:

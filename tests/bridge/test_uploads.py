@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from appliance.broker import LocalBroker
@@ -263,3 +265,21 @@ def test_ids_with_a_trailing_newline_never_reach_a_file(up: Stack) -> None:
     finally:
         for p in planted:
             p.unlink(missing_ok=True)
+
+
+def test_the_engine_holds_files_already_in_the_folder_to_the_upload_limits(up: Stack) -> None:
+    """A file that never went through an upload (older version, restored backup, anyone)."""
+    image_id = upload(up, images_util.png((7, 7, 7)), "seed.png")["body"]["id"]
+    meta = json.loads((up.images_dir / f"{image_id}.json").read_text())
+    planted = "fedcba9876543210"
+    frames = np.zeros((301, 32, 64, 3), np.uint8)  # upload_max_frames is 300
+    np.save(up.images_dir / f"{planted}.npy", frames, allow_pickle=False)
+    (up.images_dir / f"{planted}.png").write_bytes(images_util.png())
+    meta.update(id=planted, frames=301, durations_ms=[100] * 301)
+    (up.images_dir / f"{planted}.json").write_text(json.dumps(meta))
+    try:
+        r = up.post("/api/animation", {"name": "image", "params": {"image": planted}})
+        assert r.status_code == 404 and r.json()["error"]["code"] == "unknown_image", r.text
+        assert up.engine.alive()
+    finally:
+        up.send("DELETE", f"/api/images/{planted}")

@@ -25,7 +25,7 @@ from animations.base import params_to_json
 from appliance.clock import Clock, RealClock
 from appliance.display import Display, DisplayError
 from appliance.frame import FrameError, FrameGuard
-from appliance.images import ImageStore, UnknownImageError, resolve_dir
+from appliance.images import ImageStore, UnknownImageError, limits_from, resolve_dir
 from appliance.sandbox import AnimationHang, DrawWorker, Sandbox
 from appliance.settings import Settings
 from appliance.wire import Command, CommandError, error_reply, ok_reply
@@ -372,7 +372,8 @@ class Engine:
         frames_param = getattr(cls, "frames_param", None)
         if frames_param and resolved.get(frames_param):
             # Animations do no file I/O: frames of a stored image are loaded here.
-            store = ImageStore(resolve_dir(self.settings.bridge.images_dir))
+            bridge = self.settings.bridge  # the same limits as the uploads had
+            store = ImageStore(resolve_dir(bridge.images_dir), limits_from(bridge))
             frames = store.frames(resolved[frames_param], self.width, self.height)
             inst.set_frames(*frames)  # type: ignore[attr-defined]
         inst.epoch_at_t0 = self.clock.wall()

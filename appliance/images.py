@@ -1,53 +1,56 @@
 """Image store: uploaded pictures, validated, resized to the panel and re-encoded.
 
 Owns the on-disk layout of ``images_dir`` (``<id>.npy`` frames for the engine,
-``<id>.png`` re-encoded picture for people, ``<id>.json`` metadata), upload
-validation with Pillow (type by decoding, size, dimensions, frame count,
-decompression bombs) and generated ids. Shared by the bridge (writes) and the
-engine (reads frames). Knows nothing of MQTT, Flask, the render loop or displays.
+``<id>.png`` re-encoded picture for people, ``<id>.json`` metadata), the folder's
+quota (images and bytes), generated ids, and the checks on files read back for
+the engine (shape, size, frame delays), so a file already in the folder gets the
+limits an upload gets. Decoding uploads is ``appliance.imagedecode``'s. Shared by
+the bridge (writes) and the engine (reads frames). Knows nothing of MQTT, Flask,
+the render loop or displays.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import json
 import os
 import re
 import secrets
+import threading
 import time
 import unicodedata
-import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from PIL import Image, ImageSequence
+from PIL import Image
 
 from animations import ParamError
+from appliance.imagedecode import (
+    DEFAULT_FRAME_MS,
+    MAX_DECODED_BYTES,
+    ImageError,
+    Limits,
+    clamp_frame_ms,
+    decode,
+    encode_png,
+    fit,
+)
 
-#: Generated ids: 16 lowercase hex digits. Anything else never touches the file system.
-ID_RE = re.compile(r"^[0-9a-f]{16}$")
-#: Formats accepted; everything else is refused even when Pillow could decode it.
-FORMATS = ("PNG", "GIF", "JPEG")
-#: Largest side accepted before resizing (absurd dimensions are refused early).
-MAX_SIDE_PX = 8192
-#: Frame timing: browsers treat GIF delays under 20 ms as 100 ms; so do we.
-DEFAULT_FRAME_MS = 100
-MIN_FRAME_MS = 20
-#: Decoded frames kept in memory at most (engine side), in bytes.
-MAX_DECODED_BYTES = 64 * 1024 * 1024
+if TYPE_CHECKING:
+    from appliance.settings import BridgeSettings
+
+__all__ = ["ID_RE", "ImageError", "ImageInfo", "ImageStore", "Limits", "UnknownImageError",
+           "clean_name", "default_dir", "limits_from", "resolve_dir", "valid_id"]
+
+#: Generated ids: 16 lowercase hex digits, the whole string (``fullmatch``: a ``$``
+#: would also match before a trailing newline). Anything else never touches the disk.
+ID_RE = re.compile(r"[0-9a-f]{16}")
 NAME_MAX = 64
-
-
-class ImageError(ValueError):
-    """An upload is refused; ``code`` says why (maps onto an HTTP status)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+_MB = 1024 * 1024
 
 
 class UnknownImageError(ParamError):
@@ -81,15 +84,6 @@ class ImageInfo:
         return d
 
 
-@dataclass(frozen=True)
-class Limits:
-    """Upload limits (from ``bridge`` settings)."""
-
-    max_bytes: int = 4 * 1024 * 1024
-    max_pixels: int = 16_000_000
-    max_frames: int = 300
-
-
 def default_dir() -> Path:
     """Where images live when ``bridge.images_dir`` is not set.
 
@@ -110,7 +104,7 @@ def resolve_dir(configured: Path | None) -> Path:
 
 def valid_id(image_id: str) -> bool:
     """True when ``image_id`` has the shape of a generated id."""
-    return bool(ID_RE.match(image_id))
+    return isinstance(image_id, str) and ID_RE.fullmatch(image_id) is not None
 
 
 def clean_name(name: str | None) -> str:
@@ -124,90 +118,14 @@ def clean_name(name: str | None) -> str:
     return base[:NAME_MAX] or "image"
 
 
-def _fit(frame: Image.Image, width: int, height: int) -> np.ndarray:
-    """Scale ``frame`` to fit ``width`` x ``height`` keeping its aspect, centred on black."""
-    rgb = frame.convert("RGBA")
-    scale = min(width / rgb.width, height / rgb.height)
-    w = max(1, round(rgb.width * scale))
-    h = max(1, round(rgb.height * scale))
-    small = rgb.resize((w, h), Image.Resampling.LANCZOS)
-    canvas = Image.new("RGB", (width, height), (0, 0, 0))
-    canvas.paste(small, ((width - w) // 2, (height - h) // 2), small)
-    return np.asarray(canvas, dtype=np.uint8)
-
-
-def decode(data: bytes, width: int, height: int, limits: Limits
-           ) -> tuple[np.ndarray, list[int], str, tuple[int, int]]:
-    """Decode an upload into panel-sized frames and their durations, or raise ImageError.
-
-    Returns (frames ``(N, height, width, 3)`` uint8, durations in ms, source format,
-    source size).
-    """
-    if len(data) > limits.max_bytes:
-        raise ImageError("too_large", f"file is larger than {limits.max_bytes} bytes")
-    if not data:
-        raise ImageError("unsupported_media_type", "empty file")
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        try:
-            im = Image.open(io.BytesIO(data), formats=list(FORMATS))
-        except Image.DecompressionBombError:
-            raise ImageError("image_too_large", "image has too many pixels") from None
-        except Image.DecompressionBombWarning:
-            raise ImageError("image_too_large", "image has too many pixels") from None
-        except Exception:  # Pillow raises many types for garbage; all mean "not an image"
-            raise ImageError("unsupported_media_type",
-                             "not a PNG, GIF or JPEG image") from None
-        fmt = str(im.format)
-        sw, sh = im.size
-        if sw < 1 or sh < 1 or sw > MAX_SIDE_PX or sh > MAX_SIDE_PX:
-            raise ImageError("image_too_large",
-                             f"{sw}x{sh} is outside 1..{MAX_SIDE_PX} pixels per side")
-        if sw * sh > limits.max_pixels:
-            raise ImageError("image_too_large",
-                             f"{sw}x{sh} has more than {limits.max_pixels} pixels")
-        n = int(getattr(im, "n_frames", 1))
-        if n > limits.max_frames:
-            raise ImageError("too_many_frames", f"{n} frames; at most {limits.max_frames}")
-        if sw * sh * n > limits.max_pixels * 4:
-            raise ImageError("image_too_large", "too many pixels over all frames")
-        if n * width * height * 3 > MAX_DECODED_BYTES:
-            raise ImageError("too_many_frames", f"{n} frames do not fit in memory at panel size")
-        frames: list[np.ndarray] = []
-        durations: list[int] = []
-        try:
-            for frame in ImageSequence.Iterator(im):
-                frames.append(_fit(frame, width, height))
-                ms = frame.info.get("duration", DEFAULT_FRAME_MS) if n > 1 else 0
-                ms = int(ms or 0)
-                durations.append(DEFAULT_FRAME_MS if n > 1 and ms < MIN_FRAME_MS else ms)
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise ImageError("image_too_large", "image has too many pixels") from None
-        except Exception:
-            raise ImageError("invalid_image", "the image data is damaged") from None
-    if not frames:
-        raise ImageError("invalid_image", "the image has no frames")
-    return np.stack(frames), durations, fmt, (sw, sh)
-
-
-def encode_png(frames: np.ndarray, durations_ms: list[int]) -> bytes:
-    """Re-encode frames as PNG (animated PNG when there are several)."""
-    images = [Image.fromarray(f, "RGB") for f in frames]
-    out = io.BytesIO()
-    if len(images) > 1:
-        images[0].save(out, format="PNG", save_all=True, append_images=images[1:],
-                       duration=durations_ms, loop=0)
-    else:
-        images[0].save(out, format="PNG")
-    return out.getvalue()
-
-
 class ImageStore:
     """Stored images in one folder. ``save`` writes; ``frames`` reads."""
 
     def __init__(self, directory: Path, limits: Limits | None = None) -> None:
         self.directory = directory
         self.limits = limits or Limits()
+        #: Quota check and writes of one save happen together (waitress has threads).
+        self._write_lock = threading.Lock()
 
     def _path(self, image_id: str, suffix: str) -> Path:
         if not valid_id(image_id):
@@ -215,30 +133,80 @@ class ImageStore:
         return self.directory / f"{image_id}{suffix}"
 
     def save(self, data: bytes, name: str | None, width: int, height: int) -> ImageInfo:
-        """Validate, resize and re-encode an upload; return its metadata."""
-        frames, durations, fmt, (sw, sh) = decode(data, width, height, self.limits)
-        png = encode_png(frames, durations)
+        """Validate, resize and re-encode an upload; store it within the quota."""
+        self.check_quota(0)  # a full folder is refused before any decoding work
+        d = decode(data, width, height, self.limits)
+        png = encode_png(d.frames, d.durations_ms)
         image_id = secrets.token_hex(8)
         info = ImageInfo(
             id=image_id, name=clean_name(name), width=width, height=height,
-            frames=len(frames), durations_ms=durations, source_format=fmt,
-            source_width=sw, source_height=sh,
+            frames=len(d.frames), durations_ms=d.durations_ms, source_format=d.source_format,
+            source_width=d.source_size[0], source_height=d.source_size[1],
             created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), bytes=len(png),
         )
-        self.directory.mkdir(parents=True, exist_ok=True)
-        _atomic(self._path(image_id, ".npy"), _npy_bytes(frames))
-        _atomic(self._path(image_id, ".png"), png)
         # Metadata last: an image is listed only once all its files exist.
-        _atomic(self._path(image_id, ".json"), json.dumps(info.as_dict()).encode())
+        files = [(".npy", _npy_bytes(d.frames)), (".png", png),
+                 (".json", json.dumps(info.as_dict()).encode())]
+        with self._write_lock:
+            self.check_quota(sum(len(b) for _, b in files))
+            self._write_all(image_id, files)
         return info
 
+    def _write_all(self, image_id: str, files: list[tuple[str, bytes]]) -> None:
+        """Write all files of an image, or none of them."""
+        written: list[Path] = []
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            for suffix, data in files:
+                path = self._path(image_id, suffix)
+                _atomic(path, data)
+                written.append(path)
+        except BaseException as exc:
+            for path in reversed(written):
+                with contextlib.suppress(OSError):
+                    path.unlink()
+            if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise ImageError("storage_full", "the disk holding the images folder is full"
+                                 ) from None
+            raise
+
+    def usage(self) -> tuple[int, int]:
+        """Return (stored images, bytes of every file in the folder)."""
+        count = total = 0
+        with contextlib.suppress(FileNotFoundError), os.scandir(self.directory) as it:
+            for entry in it:
+                with contextlib.suppress(OSError):
+                    if entry.is_file(follow_symlinks=False):
+                        total += entry.stat(follow_symlinks=False).st_size
+                        stem, _, suffix = entry.name.rpartition(".")
+                        count += suffix == "json" and valid_id(stem)
+        return count, total
+
+    def check_quota(self, new_bytes: int) -> None:
+        """Refuse (``images_full``) when one more image of ``new_bytes`` would not fit."""
+        count, total = self.usage()
+        lim = self.limits
+        if count >= lim.max_count:
+            raise ImageError(
+                "images_full", f"the images folder is full: {count} images, and "
+                f"bridge.images_max_count allows {lim.max_count}; delete one first",
+                {"images": count, "max_count": lim.max_count})
+        if total + new_bytes > lim.max_total_bytes:
+            raise ImageError(
+                "images_full", f"the images folder is full: {total / _MB:.1f} MB used, this "
+                f"picture needs {new_bytes / _MB:.1f} MB, and bridge.images_max_mb allows "
+                f"{lim.max_total_bytes / _MB:.0f} MB; delete some first",
+                {"bytes": total, "new_bytes": new_bytes, "max_bytes": lim.max_total_bytes})
+
     def get(self, image_id: str) -> ImageInfo:
-        """Return metadata or raise UnknownImageError."""
+        """Return metadata (delays clamped, as for an upload) or raise UnknownImageError."""
         try:
             raw = json.loads(self._path(image_id, ".json").read_text(encoding="utf-8"))
             raw.pop("duration_ms", None)
+            if len(raw["durations_ms"]) > 1:  # files of older versions kept any delay
+                raw["durations_ms"] = [clamp_frame_ms(float(ms)) for ms in raw["durations_ms"]]
             return ImageInfo(**raw)
-        except (OSError, ValueError, TypeError):
+        except (OSError, ValueError, TypeError, KeyError):
             raise UnknownImageError(image_id) from None
 
     def list_all(self) -> list[ImageInfo]:
@@ -269,20 +237,44 @@ class ImageStore:
 
     def frames(self, image_id: str, width: int, height: int
                ) -> tuple[np.ndarray, list[float]]:
-        """Return frames ``(N, height, width, 3)`` and durations in seconds for the engine."""
+        """Return frames ``(N, height, width, 3)`` and durations in seconds for the engine.
+
+        A file already in the folder gets the upload's limits: its shape and size are
+        checked from the ``.npy`` header before any frame is read, delays are clamped.
+        """
         info = self.get(image_id)
-        try:
-            frames = np.load(self._path(image_id, ".npy"), allow_pickle=False)
-        except (OSError, ValueError):
-            raise UnknownImageError(image_id) from None
-        if frames.ndim != 4 or frames.shape[3] != 3 or frames.dtype != np.uint8:
-            raise UnknownImageError(image_id)
+        frames = self._load_frames(image_id)
         if frames.shape[1:3] != (height, width):
             # The panel changed since the upload: fit the frames again.
-            frames = np.stack([_fit(Image.fromarray(f, "RGB"), width, height) for f in frames])
-        durations = [ms / 1000.0 for ms in info.durations_ms][: len(frames)]
+            frames = np.stack([fit(Image.fromarray(f, "RGB"), width, height) for f in frames])
+        durations = [clamp_frame_ms(ms) / 1000.0 if len(frames) > 1 else 0.0
+                     for ms in info.durations_ms[: len(frames)]]
         durations += [DEFAULT_FRAME_MS / 1000.0] * (len(frames) - len(durations))
         return frames, durations
+
+    def _load_frames(self, image_id: str) -> np.ndarray:
+        """Read ``<id>.npy`` after checking its header against the limits."""
+        try:
+            mapped = np.load(self._path(image_id, ".npy"), mmap_mode="r", allow_pickle=False)
+        except (OSError, ValueError):
+            raise UnknownImageError(image_id) from None
+        shape = mapped.shape
+        if mapped.dtype != np.uint8 or len(shape) != 4 or shape[3] != 3 \
+                or not 1 <= shape[0] <= self.limits.max_frames \
+                or mapped.nbytes > MAX_DECODED_BYTES \
+                or shape[1] * shape[2] > self.limits.max_pixels:
+            raise UnknownImageError(image_id)
+        try:
+            return np.array(mapped, dtype=np.uint8)
+        except (OSError, ValueError):
+            raise UnknownImageError(image_id) from None
+
+
+def limits_from(bridge: BridgeSettings) -> Limits:
+    """Return the upload and quota limits the ``bridge`` settings ask for."""
+    return Limits(max_bytes=bridge.upload_max_bytes, max_pixels=bridge.upload_max_pixels,
+                  max_frames=bridge.upload_max_frames, max_count=bridge.images_max_count,
+                  max_total_bytes=bridge.images_max_mb * _MB)
 
 
 def _npy_bytes(frames: np.ndarray) -> bytes:

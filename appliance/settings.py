@@ -239,9 +239,14 @@ class BridgeSettings(_Section):
     rate_limit_writes: str = "10 per second"
     rate_limit_uploads: str = "10 per minute"
     upload_max_bytes: Annotated[int, Field(ge=1024, le=64 * 1024 * 1024)] = 4 * 1024 * 1024
-    upload_max_pixels: Annotated[int, Field(ge=64, le=50_000_000)] = 16_000_000
+    #: Per frame. At worst (animated PNG) a decode takes ~12 bytes a pixel: 8 Mpx fits the
+    #: bridge unit's MemoryHigh=192M; JPEGs count at their 1/8 decode size.
+    upload_max_pixels: Annotated[int, Field(ge=64, le=50_000_000)] = 8_000_000
     upload_max_frames: Annotated[int, Field(ge=1, le=2000)] = 300
     images_dir: Path | None = None
+    #: Quota of the images folder: uploads beyond either are refused (507).
+    images_max_count: Annotated[int, Field(ge=1, le=10000)] = 200
+    images_max_mb: Annotated[int, Field(ge=1, le=65536)] = 256
     command_timeout_s: Annotated[float, Field(gt=0, le=60)] = 3.0
     rate_limit_login: str = "10 per minute"
     #: Server-Sent Events: each stream holds one of ``threads`` while open.

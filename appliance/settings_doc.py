@@ -124,9 +124,16 @@ MEANING: dict[str, str] = {
     "bridge.rate_limit_uploads": "Per-client limit for image uploads; at least 1 per minute.",
     "bridge.rate_limit_login": "Per-client limit for login attempts; at least 1 per minute.",
     "bridge.upload_max_bytes": "Largest accepted upload (413 above).",
-    "bridge.upload_max_pixels": "Largest accepted image area, against decompression bombs.",
-    "bridge.upload_max_frames": "Most frames kept from an animated GIF.",
+    "bridge.upload_max_pixels": "Largest accepted area of every frame, whatever the header "
+                                "says (422 above; a JPEG counts at its 1/2..1/8 decode "
+                                "size); all frames together may decode 4 times this. A "
+                                "decode takes up to ~12 bytes a pixel: mind MemoryMax.",
+    "bridge.upload_max_frames": "Most frames accepted from an animated GIF or PNG.",
     "bridge.images_dir": "Where uploaded images are stored (default: the state directory).",
+    "bridge.images_max_count": "Most images kept in the images folder; uploads beyond are "
+                               "refused (507 `images_full`).",
+    "bridge.images_max_mb": "Most megabytes (MiB) the images folder may hold, all files "
+                            "counted; uploads beyond are refused (507 `images_full`).",
     "bridge.command_timeout_s": "How long the bridge waits for the engine's reply (504 "
                                 "after).",
     "bridge.sse_max_clients": "Concurrent live-update streams; each holds one thread.",

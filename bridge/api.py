@@ -39,7 +39,8 @@ log = structlog.get_logger("bridge.api")
 
 JSON_MAX_BYTES = 64 * 1024
 RESTORE_MAX_BYTES = 256 * 1024
-IMAGE_ERROR_STATUS = {"too_large": 413, "unsupported_media_type": 415}
+IMAGE_ERROR_STATUS = {"too_large": 413, "unsupported_media_type": 415, "images_full": 507,
+                      "storage_full": 507}
 SECRET_WORDS = ("password", "token", "secret")
 SNAPSHOT_TOPICS = ("info", "animations", "state", "health", "metrics", "config")
 
@@ -326,8 +327,8 @@ def make_api(limits: Limits) -> Blueprint:
         try:
             info = d.store.save(data, name, w, h)
         except ImageError as exc:
-            raise ApiError(IMAGE_ERROR_STATUS.get(exc.code, 422), exc.code, exc.message
-                           ) from None
+            raise ApiError(IMAGE_ERROR_STATUS.get(exc.code, 422), exc.code, exc.message,
+                           exc.details or None) from None
         log.info("image_uploaded", id=info.id, frames=info.frames, source=info.source_format,
                  width=info.source_width, height=info.source_height)
         return json_response({**info.as_dict(), "url": f"/api/images/{info.id}"}, 201,

@@ -24,8 +24,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers.response import Response as WerkzeugResponse
 
 from appliance import __version__
-from appliance.images import ImageStore, resolve_dir
-from appliance.images import Limits as ImageLimits
+from appliance.images import ImageStore, limits_from, resolve_dir
 from appliance.settings import Settings
 from bridge import openapi, ratelimit
 from bridge.api import health_age_s, json_response, make_api
@@ -74,9 +73,7 @@ def create_app(settings: Settings, *, link: EngineLink, auth_token: str | None =
         TRAP_HTTP_EXCEPTIONS=False,
         SEND_FILE_MAX_AGE_DEFAULT=300,
     )
-    store = store or ImageStore(
-        resolve_dir(b.images_dir),
-        ImageLimits(b.upload_max_bytes, b.upload_max_pixels, b.upload_max_frames))
+    store = store or ImageStore(resolve_dir(b.images_dir), limits_from(b))
     # Collected during a /metrics request, so health_age_s finds the app context.
     metrics = BridgeMetrics(link, health_age_s)
     hub = hub or EventHub(b.sse_max_clients, b.sse_queue_size, b.sse_max_age_s,

@@ -26,6 +26,7 @@ ERROR_TEXT = {
     502: "The engine failed to apply the command",
     503: "Engine offline, health stale, or no data yet; see Retry-After",
     504: "The engine did not answer in time",
+    507: "The images folder is full (bridge.images_max_count / images_max_mb)",
 }
 READ_ERRORS = (404, 405, 429, 503)
 WRITE_ERRORS = (400, 401, 403, 404, 405, 409, 413, 415, 422, 429, 502, 503, 504)
@@ -229,7 +230,7 @@ def spec(version: str) -> dict[str, Any]:
                     "application/octet-stream": {"schema": {"type": "string",
                                                             "format": "binary"}}}},
                 "responses": {"201": _json(_ref("Image"), "Stored"),
-                              **_errors((400, 401, 403, 405, 413, 415, 422, 429))}},
+                              **_errors((400, 401, 403, 405, 413, 415, 422, 429, 507))}},
         },
         "/api/images/{image_id}": {
             "parameters": [{"name": "image_id", "in": "path", "required": True,

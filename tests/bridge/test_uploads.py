@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from appliance.broker import LocalBroker
@@ -129,3 +132,154 @@ def test_delete_and_unknown_ids(up: Stack) -> None:
     assert r.status_code == 404 and r.json()["error"]["code"] == "unknown_image"
     r = up.session.post(f"{up.url}/api/images", files={"other": ("a.png", b"x")}, timeout=10)
     assert r.status_code == 400 and r.json()["error"]["code"] == "missing_file"
+
+
+# ---------------------------------------------------------------- frames larger than the header
+
+def peak_rss_mb(stack: Stack) -> float:
+    """The bridge process's peak resident set so far (VmHWM), in MB."""
+    assert stack.bridge.process is not None
+    status = Path(f"/proc/{stack.bridge.process.pid}/status").read_text()
+    kb = re.search(r"^VmHWM:\s+(\d+) kB", status, re.M)
+    assert kb is not None, status
+    return int(kb.group(1)) / 1024
+
+
+def stored_files(stack: Stack) -> list[str]:
+    d = stack.images_dir
+    return sorted(f.name for f in d.iterdir()) if d.is_dir() else []
+
+
+def test_gif_bomb_with_a_frame_larger_than_its_screen_is_refused_in_bounded_memory(
+        stack_factory: Callable[..., Stack]) -> None:
+    s = stack_factory("bomb")  # default upload limits (4 MiB, 8 Mpx a frame), fresh bridge
+    bomb = images_util.gif_bomb(8192)  # 16x16 screen, second frame 8192x8192
+    assert len(bomb) < 60_000
+    upload(s, images_util.png(), "warm.png", "image/png")  # page in the upload path
+    before = peak_rss_mb(s)
+    t0 = time.monotonic()
+    res = upload(s, bomb, "bomb.gif", "image/gif")
+    took = time.monotonic() - t0
+    after = peak_rss_mb(s)
+    print(f"\nGIF bomb: {res['status']} in {took:.2f} s; bridge peak RSS "
+          f"{before:.0f} -> {after:.0f} MB (+{after - before:.0f} MB)")
+    assert res["status"] == 422, res
+    err = res["body"]["error"]
+    assert err["code"] == "image_too_large"
+    assert "frame 1" in err["message"] and "8192x8192" in err["message"], err
+    assert after - before < 120, (before, after)
+    # 78 such frames (3.9 MB): refused at the first huge one, in the same bounded memory.
+    t0 = time.monotonic()
+    res = upload(s, images_util.gif_bomb(8192, frames=78), "bombs.gif", "image/gif")
+    took = time.monotonic() - t0
+    after = peak_rss_mb(s)
+    print(f"78 huge frames: {res['status']} in {took:.2f} s; bridge peak RSS "
+          f"{before:.0f} -> {after:.0f} MB (+{after - before:.0f} MB)")
+    assert res["status"] == 422 and "frame 1" in res["body"]["error"]["message"], res
+    assert after - before < 120, (before, after)
+    # The worst accepted picture (4 RGBA frames of 8 Mpx each, an APNG) stays bounded too.
+    side = 2828  # 2828 x 2828 < 8,000,000 pixels
+    worst = images_util.apng([(255, 0, 0), (0, 255, 0), (0, 0, 255), (9, 9, 9)],
+                             [(1, 10)] * 4, size=(side, side))
+    res = upload(s, worst, "worst.png", "image/png")
+    after = peak_rss_mb(s)
+    print(f"worst accepted APNG: {res['status']}; bridge peak RSS {before:.0f} -> "
+          f"{after:.0f} MB (+{after - before:.0f} MB)")
+    assert res["status"] == 201, res
+    assert after - before < 120, (before, after)
+    assert s.bridge.alive()
+    assert len(stored_files(s)) == 6  # the warm-up picture's three files, the APNG's three
+
+
+def test_many_frames_over_the_decoding_budget_are_refused(up: Stack) -> None:
+    before = stored_files(up)
+    # Each frame is under the pixel limit, all of them together is far too much work.
+    many_medium = images_util.gif_bomb(2000, frames=40)
+    assert len(many_medium) < MAX_BYTES
+    res = upload(up, many_medium, "medium.gif", "image/gif")
+    assert res["status"] == 422, res
+    assert res["body"]["error"]["code"] == "image_too_large"
+    assert "all frames" in res["body"]["error"]["message"]
+    assert stored_files(up) == before
+
+
+def test_absurd_frame_delays_are_clamped(up: Stack) -> None:
+    data = images_util.apng([(255, 0, 0), (0, 0, 255), (0, 255, 0)],
+                            [(65535, 1), (1, 1000), (1, 10)])
+    res = upload(up, data, "slow.png", "image/png")
+    assert res["status"] == 201, res
+    assert res["body"]["durations_ms"] == [60_000, 100, 100]
+    gif = images_util.gif([(255, 0, 0), (0, 0, 255)], [655_350, 250])
+    res = upload(up, gif, "slow.gif", "image/gif")
+    assert res["status"] == 201, res
+    assert res["body"]["durations_ms"] == [60_000, 250]
+    stored = up.get(f"/api/images/{res['body']['id']}")
+    assert stored.status_code == 200
+
+
+# ---------------------------------------------------------------- quota on the images folder
+
+def test_images_folder_quota_count_and_bytes(stack_factory: Callable[..., Stack]) -> None:
+    s = stack_factory("quota", bridge={"images_max_count": 2})
+    ids = [upload(s, images_util.png((i, 0, 0)), f"{i}.png")["body"]["id"] for i in (1, 2)]
+    files = stored_files(s)
+    res = upload(s, images_util.png((3, 0, 0)), "3.png")
+    assert res["status"] == 507, res
+    assert res["body"]["error"]["code"] == "images_full"
+    assert "2 images" in res["body"]["error"]["message"]
+    assert stored_files(s) == files  # nothing half-written
+    assert s.send("DELETE", f"/api/images/{ids[0]}").status_code == 200
+    assert upload(s, images_util.png((3, 0, 0)), "3.png")["status"] == 201
+
+    t = stack_factory("quotamb", bridge={"images_max_mb": 1})
+    frames = 200  # 200 panel frames of 64x32x3 bytes: more than 1 MB on disk
+    many = images_util.gif([(i, i, i) for i in range(frames)], [100] * frames)
+    res = upload(t, many, "many.gif", "image/gif")
+    assert res["status"] == 507, res
+    assert res["body"]["error"]["code"] == "images_full"
+    assert "MB" in res["body"]["error"]["message"]
+    assert stored_files(t) == []
+    assert upload(t, images_util.png(), "small.png")["status"] == 201
+
+
+# ---------------------------------------------------------------- ids with a trailing newline
+
+def test_ids_with_a_trailing_newline_never_reach_a_file(up: Stack) -> None:
+    image_id = upload(up, images_util.png((4, 5, 6)), "keep.png")["body"]["id"]
+    # Plant files whose names end in a newline: a lax id check would serve and delete them.
+    planted = [up.images_dir / f"{image_id}\n{suffix}" for suffix in (".json", ".png", ".npy")]
+    real_meta = (up.images_dir / f"{image_id}.json").read_bytes()
+    planted[0].write_bytes(real_meta)
+    planted[1].write_bytes(b"planted")
+    planted[2].write_bytes(b"planted")
+    try:
+        for suffix in ("%0A", "%0a", "%0D%0A", "%0D", "%00", "%20"):
+            assert up.get(f"/api/images/{image_id}{suffix}").status_code == 404, suffix
+            r = up.send("DELETE", f"/api/images/{image_id}{suffix}")
+            assert r.status_code == 404, (suffix, r.text)
+            r = up.post("/api/animation", {"name": "image",
+                                           "params": {"image": f"{image_id}\n"}})
+            assert r.status_code in (404, 422), r.text
+        assert all(p.exists() for p in planted)
+        assert up.get(f"/api/images/{image_id}").status_code == 200
+    finally:
+        for p in planted:
+            p.unlink(missing_ok=True)
+
+
+def test_the_engine_holds_files_already_in_the_folder_to_the_upload_limits(up: Stack) -> None:
+    """A file that never went through an upload (older version, restored backup, anyone)."""
+    image_id = upload(up, images_util.png((7, 7, 7)), "seed.png")["body"]["id"]
+    meta = json.loads((up.images_dir / f"{image_id}.json").read_text())
+    planted = "fedcba9876543210"
+    frames = np.zeros((301, 32, 64, 3), np.uint8)  # upload_max_frames is 300
+    np.save(up.images_dir / f"{planted}.npy", frames, allow_pickle=False)
+    (up.images_dir / f"{planted}.png").write_bytes(images_util.png())
+    meta.update(id=planted, frames=301, durations_ms=[100] * 301)
+    (up.images_dir / f"{planted}.json").write_text(json.dumps(meta))
+    try:
+        r = up.post("/api/animation", {"name": "image", "params": {"image": planted}})
+        assert r.status_code == 404 and r.json()["error"]["code"] == "unknown_image", r.text
+        assert up.engine.alive()
+    finally:
+        up.send("DELETE", f"/api/images/{planted}")

@@ -16,7 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from appliance.broker import LocalBroker
-from tests.faults.conftest import fresh_metrics, log_events, report_figure, watch
+from tests.faults.conftest import (
+    LOADED_GAP_LIMIT_MS,
+    assert_loop_kept_pace,
+    fresh_metrics,
+    log_events,
+    report_figure,
+    watch,
+)
 from tests.soak.broker_kills import BUDGET_MS, cpu_load, kill_cycles
 from tests.support import LightboxProcess, MQTTProbe, wait_until
 
@@ -43,9 +50,8 @@ def _all_retained_back(broker: LocalBroker, dev: str, want_state: dict[str, Any]
 #: Kills in CI (the 100-kill runs: `python -m tests.soak.broker_kills --kills 100 [--load 2]`).
 KILLS = int(os.environ.get("LIGHTBOX_BROKER_KILLS", "25"))
 KILLS_UNDER_LOAD = int(os.environ.get("LIGHTBOX_BROKER_KILLS_UNDER_LOAD", "20"))
-#: Under CPU load from other processes the OS may keep the loop waiting a few frames;
-#: a loop that blocks on the link (297 ms seen before the outbox) fails this.
-LOADED_GAP_LIMIT_MS = 8 * BUDGET_MS
+#: LOADED_GAP_LIMIT_MS (8 frame budgets): under CPU load from other processes the OS may
+#: keep the loop waiting a few frames; a loop that blocks (297 ms seen in CI) fails it.
 
 
 def _killed_many_times(eng: LightboxProcess, broker: LocalBroker, dev: str,
@@ -71,10 +77,11 @@ def test_broker_killed_and_restarted_many_times(engine_factory: Factory,
     r = _killed_many_times(eng, own_broker, dev, KILLS)
     report_figure(f"broker_restart_x{KILLS}", **{k: v for k, v in r.items()
                                                   if k != "worst_gap_per_kill_ms"})
-    # The frame before a gap is never slow: the render thread never waits on the link.
-    assert all(e["frame_ms"] <= 2 * BUDGET_MS for e in r["gap_events"]), r["gap_events"]
     if r["load_avg_1min"] < (r["cpus"] or 1):
-        assert r["worst_gap_ms"] < 100.0, r  # the target, on a machine that is not overloaded
+        # The target, on a machine that is not overloaded; and the frame before a gap (if
+        # any) is never slow: the render thread never waits on the link.
+        assert r["worst_gap_ms"] < 100.0, r
+        assert all(e["frame_ms"] <= 2 * BUDGET_MS for e in r["gap_events"]), r["gap_events"]
     else:
         assert r["worst_gap_ms"] < LOADED_GAP_LIMIT_MS, r
 
@@ -101,6 +108,8 @@ def test_broker_down_at_start_up(engine_factory: Factory, own_broker: LocalBroke
     first = eng.panel()
     time.sleep(0.6)
     assert first is not None and eng.panel() is not None
+    # At least one attempt (a slow start-up may leave time for only one), never a tight loop.
+    wait_until(lambda: log_events(eng, "mqtt_connect_failed"), 20, message="an attempt")
     failed = log_events(eng, "mqtt_connect_failed")
     assert 1 <= len(failed) <= 5, f"{len(failed)} attempts in 5 s is a tight loop"
     own_broker.start()
@@ -110,7 +119,10 @@ def test_broker_down_at_start_up(engine_factory: Factory, own_broker: LocalBroke
         m = fresh_metrics(p, dev)
         # Published while offline beyond the bounded queue: dropped and counted.
         assert m["mqtt_publish_dropped_total"] > 0
-        assert m["frames_total"] >= 30 * 5 * 0.7
+        # Drawing all along (the worst gap over the last 512 frames, ~17 s, covers the
+        # time the broker was down), not a frame count: that depends on speed.
+        assert m["frames_total"] > 0
+        assert m["frame_gap_ms_max_recent"] < LOADED_GAP_LIMIT_MS, m
         report_figure("broker_down_at_start", online_after_broker_start_s=round(
             time.monotonic() - t0, 2), attempts_while_down=len(failed),
             publishes_dropped=m["mqtt_publish_dropped_total"])
@@ -170,9 +182,8 @@ def test_engine_renders_on_while_the_broker_is_gone(engine_factory: Factory,
     _, p = _all_retained_back(own_broker, dev, {"state": "ON"})
     try:
         after = fresh_metrics(p, dev)
-        # ~30 fps all along, and no gap over 100 ms.
-        assert after["frames_total"] - before["frames_total"] >= 4 * 30 * 0.8
-        assert after["frame_gaps_over_100ms_total"] == before["frame_gaps_over_100ms_total"]
+        # Drawing all along, without a stall (not a frame count: that depends on speed).
+        assert_loop_kept_pace(before, after)
         assert wait_until(lambda: log_events(eng, "mqtt_connected"), 5)
     finally:
         p.close()

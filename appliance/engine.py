@@ -392,6 +392,7 @@ class Engine:
         clock = self.clock
         next_at = clock.monotonic()
         frames = 0
+        last_cost_ms = 0.0
         try:
             while not stop.is_set():
                 interval = self.frame_interval_s()
@@ -401,11 +402,8 @@ class Engine:
                 gaps = self.stats.gaps_over_100ms
                 self.stats.record(start, (end - start) * 1000.0)
                 if self.stats.gaps_over_100ms != gaps:
-                    # The journal line that explains a visible stutter: a slow frame
-                    # (frame_ms large) or a loop that was not scheduled (frame_ms small).
-                    log.warning("frame_gap", gap_ms=round(self.stats.last_gap_s * 1000, 1),
-                                frame_ms=round((end - start) * 1000.0, 1),
-                                frames_total=self.stats.frames_total)
+                    self._log_gap(last_cost_ms)
+                last_cost_ms = (end - start) * 1000.0
                 frames += 1
                 if max_frames is not None and frames >= max_frames:
                     break
@@ -424,6 +422,17 @@ class Engine:
                     break
         finally:
             self.shutdown()
+
+    def _log_gap(self, frame_ms: float) -> None:
+        """The journal line that explains a visible stutter.
+
+        ``frame_ms`` is the cost of the frame before the gap: large means a slow
+        (or blocked) frame; small means the loop woke late for the next one
+        (``wait_ms``: the planned wait plus however late the OS scheduled it).
+        """
+        gap_ms = self.stats.last_gap_s * 1000.0
+        log.warning("frame_gap", gap_ms=round(gap_ms, 1), frame_ms=round(frame_ms, 1),
+                    wait_ms=round(gap_ms - frame_ms, 1), frames_total=self.stats.frames_total)
 
     def _wait_for_frame(self, next_at: float, stop: threading.Event) -> bool:
         """Sleep until ``next_at``, applying commands the moment they arrive.

@@ -3,6 +3,11 @@
 The only module of the engine that imports paho. Knows nothing of animations,
 displays or Flask: it hands raw command payloads with a ``Responder`` to a
 callback and publishes what it is given under the device's base topic.
+
+Publishing never calls paho on the caller's thread: ``publish``/``raw_publish``
+put the message in the ``Outbox`` (bounded, the newest state per topic wins) and
+the link's own ``mqtt-out`` thread hands it to paho. paho's locks, its socket
+writes and its reconnects therefore never stall the render loop.
 """
 
 from __future__ import annotations
@@ -13,7 +18,9 @@ import socket
 import ssl
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -29,6 +36,11 @@ log = structlog.get_logger("mqtt")
 
 #: paho's CONNACK reason codes that mean "fix the credentials", not "try again".
 AUTH_FAILURES = {"Bad user name or password", "Not authorized", "Bad username or password"}
+
+#: Messages waiting for the mqtt-out thread; past this the oldest is dropped (and counted).
+OUTBOX_SIZE = 256
+#: Topics (under the base) where only the newest message matters even though not retained.
+LATEST_ONLY = frozenset({"preview"})
 
 
 def apply_tls(client: mqtt.Client, tls: TLSSettings) -> None:
@@ -79,6 +91,75 @@ class Responder:
             self.link.raw_publish(self.transaction_topic, encode(body), qos=1)
 
 
+@dataclass
+class Outgoing:
+    """One message waiting in the outbox."""
+
+    topic: str
+    payload: bytes
+    qos: int
+    retain: bool
+    properties: Properties | None = None
+
+
+class Outbox:
+    """Bounded hand-over of publishes from any thread to the link's sender thread.
+
+    ``put`` never blocks on the network: it holds a plain lock for a dictionary
+    update. A message with a ``key`` (retained documents, previews) replaces the
+    waiting one of the same key in place, so the newest state wins and keeps its
+    place in the order (a state queued before a reply still goes out before it).
+    When full, the oldest message is dropped and counted.
+    """
+
+    def __init__(self, maxlen: int = OUTBOX_SIZE) -> None:
+        self._items: OrderedDict[object, Outgoing] = OrderedDict()
+        self._maxlen = maxlen
+        self._cond = threading.Condition()
+        self._seq = 0
+        self._closed = False
+        #: Messages dropped because the outbox was full.
+        self.dropped = 0
+        #: Messages a newer one of the same key replaced before they were sent.
+        self.superseded = 0
+
+    def put(self, msg: Outgoing, key: str | None = None) -> None:
+        """Queue ``msg`` (replacing a waiting one with the same ``key``)."""
+        with self._cond:
+            if key is not None and key in self._items:
+                self._items[key] = msg
+                self.superseded += 1
+                return
+            if key is None:
+                self._seq += 1
+                slot: object = self._seq
+            else:
+                slot = key
+            if len(self._items) >= self._maxlen:
+                self._items.popitem(last=False)
+                self.dropped += 1
+            self._items[slot] = msg
+            self._cond.notify()
+
+    def take(self, timeout_s: float) -> list[Outgoing]:
+        """Everything waiting, in order (waits up to ``timeout_s`` for something)."""
+        with self._cond:
+            if not self._items and not self._closed:
+                self._cond.wait(timeout_s)
+            items = list(self._items.values())
+            self._items.clear()
+            return items
+
+    def close(self) -> None:
+        """Wake the sender for good."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
 CommandHandler = Callable[[str, bytes, Responder], None]
 
 
@@ -107,14 +188,16 @@ class MQTTLink:
         self.auth_failed = False
         #: Connection attempts (TCP connects started), for the "no tight loop" check.
         self.connect_attempts = 0
-        #: Publishes paho refused: its outgoing queue full (qos 1) or no connection (qos 0).
-        self.publish_dropped = 0
         self.last_attempt_mono = 0.0
         self.next_retry_s: float | None = None
         self._lock = threading.Lock()
         self._client: mqtt.Client | None = None
         self._ha_timer: threading.Timer | None = None
         self._stopping = False
+        self.outbox = Outbox()
+        self._sender: threading.Thread | None = None
+        #: Publishes paho refused (its queue full, qos 0 offline) or retained ones offline.
+        self._paho_dropped = 0
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -139,6 +222,8 @@ class MQTTLink:
         client.on_message = self._on_message
         client.on_connect_fail = self._on_connect_fail
         self._client = client
+        self._sender = threading.Thread(target=self._send_loop, name="mqtt-out", daemon=True)
+        self._sender.start()
         client.connect_async(cfg.host, cfg.port, keepalive=cfg.keepalive_s)
         client.loop_start()
         log.info("mqtt_connecting", host=cfg.host, port=cfg.port, base=self.base,
@@ -152,6 +237,7 @@ class MQTTLink:
         self._stopping = True
         if self._ha_timer is not None:
             self._ha_timer.cancel()
+        self._stop_sender(timeout_s / 2)
         if self.connected:
             info = client.publish(topics.state_topic(self.base, "status"), "offline",
                                   qos=1, retain=True)
@@ -165,34 +251,73 @@ class MQTTLink:
 
     # ------------------------------------------------------------------ publishing
     def publish(self, name: str, payload: Any, *, retain: bool = False) -> None:
-        """Publish on ``<base>/<name>`` (qos 1 when retained, else 0).
+        """Queue a publish on ``<base>/<name>`` (qos 1 when retained, else 0); never blocks.
 
         Retained documents are not queued while disconnected: every one of them is
         republished fresh on (re)connect, and queued copies would be sent after the
         fresh ones, leaving stale state, health and metrics retained on the broker.
+        Only the newest retained document (and preview) per topic waits in the outbox.
         """
         if retain and not self.connected:
-            self.publish_dropped += 1
+            self._paho_dropped += 1
             return
-        self.raw_publish(topics.state_topic(self.base, name), encode(payload),
-                         qos=1 if retain else 0, retain=retain)
+        key = name if retain or name in LATEST_ONLY else None
+        self._enqueue(Outgoing(topics.state_topic(self.base, name), encode(payload),
+                               1 if retain else 0, retain), key)
 
     def raw_publish(self, topic: str, payload: bytes, *, qos: int = 0, retain: bool = False,
                     properties: Properties | None = None) -> None:
-        """Publish on an absolute topic; silently dropped while the queue is full."""
+        """Queue a publish on an absolute topic (a retained one: newest wins); never blocks."""
+        self._enqueue(Outgoing(topic, payload, qos, retain, properties),
+                      topic if retain else None)
+
+    @property
+    def publish_dropped(self) -> int:
+        """Publishes dropped: outbox full, paho's queue full, or offline (see ``publish``)."""
+        return self._paho_dropped + self.outbox.dropped
+
+    def _enqueue(self, msg: Outgoing, key: str | None) -> None:
+        if self._sender is None or self._stopping:
+            return  # not started (or stopping): nothing would send it
+        self.outbox.put(msg, key)
+
+    def _send_loop(self) -> None:
+        """The mqtt-out thread: hand queued messages to paho until stopped."""
+        while True:
+            items = self.outbox.take(timeout_s=1.0)
+            for msg in items:
+                self._send(msg)
+            if self._stopping and not items:
+                return
+
+    def _send(self, msg: Outgoing) -> None:
         client = self._client
         if client is None:
             return
+        if msg.retain and not self.connected:
+            # Went offline while it waited: the reconnect republishes a fresh copy.
+            self._paho_dropped += 1
+            return
         try:
-            info = client.publish(topic, payload, qos=qos, retain=retain, properties=properties)
+            info = client.publish(msg.topic, msg.payload, qos=msg.qos, retain=msg.retain,
+                                  properties=msg.properties)
         except (ValueError, RuntimeError) as exc:
-            log.warning("mqtt_publish_failed", topic=topic, error=str(exc))
-            self.publish_dropped += 1
+            log.warning("mqtt_publish_failed", topic=msg.topic, error=str(exc))
+            self._paho_dropped += 1
             return
         if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN) or (
-                info.rc == mqtt.MQTT_ERR_NO_CONN and qos == 0):
+                info.rc == mqtt.MQTT_ERR_NO_CONN and msg.qos == 0):
             # Queue full (bounded by mqtt.max_queued_messages) or offline qos 0: counted.
-            self.publish_dropped += 1
+            self._paho_dropped += 1
+
+    def _stop_sender(self, timeout_s: float) -> None:
+        """Send what is queued (up to ``timeout_s``), then end the mqtt-out thread."""
+        sender = self._sender
+        if sender is None:
+            return
+        self.outbox.close()
+        sender.join(timeout_s)
+        self._sender = None
 
     def status(self) -> dict[str, Any]:
         """Return connection facts for health."""

@@ -9,6 +9,11 @@ variables, so fault tests never patch internals:
 - ``LIGHTBOX_VIRTUAL_SNAPSHOT``: path of a ``.npy`` file the display writes
   atomically with what the panel shows (every ``snapshot_every`` frames and on
   every clear/stop), so a test can see that a stopped panel is dark.
+
+The render thread never writes the snapshot itself: ``show`` copies the frame
+and a ``virtual-snapshot`` thread writes it (a write or rename can wait on the
+disk for hundreds of ms while the system flushes). ``clear`` and ``stop`` write
+at once, so the file shows a dark panel when they return.
 """
 
 from __future__ import annotations
@@ -52,6 +57,9 @@ class VirtualDisplay:
         self._lock = threading.Lock()
         self._fault: str | None = None
         self.last_error: str | None = None
+        self._wanted = threading.Event()  # a snapshot is due
+        self._write_lock = threading.Lock()  # one writer of the file at a time
+        self._writer: threading.Thread | None = None
 
     @classmethod
     def from_env(cls, width: int, height: int) -> VirtualDisplay:
@@ -93,7 +101,7 @@ class VirtualDisplay:
             np.copyto(self._frame, frame)
             self.frames_shown += 1
         if self.snapshot_file is not None and self.frames_shown % self.snapshot_every == 0:
-            self._snapshot()
+            self._snapshot_later()
 
     def set_brightness(self, pct: int) -> None:
         """Record the brightness."""
@@ -119,11 +127,27 @@ class VirtualDisplay:
         with self._lock:
             return self._frame.copy()
 
+    def _snapshot_later(self) -> None:
+        """Ask the writer thread for a snapshot (started on first use; never blocks)."""
+        if self._writer is None:
+            self._writer = threading.Thread(target=self._write_loop, name="virtual-snapshot",
+                                            daemon=True)
+            self._writer.start()
+        self._wanted.set()
+
+    def _write_loop(self) -> None:
+        while True:
+            self._wanted.wait()
+            self._wanted.clear()
+            self._snapshot()
+
     def _snapshot(self) -> None:
         if self.snapshot_file is None:
             return
         tmp = self.snapshot_file.with_name(self.snapshot_file.name + ".tmp.npy")
-        with contextlib.suppress(OSError):
+        # The copy is taken under the write lock: a later writer always writes a later frame.
+        with self._write_lock, contextlib.suppress(OSError):
             with self._lock:
-                np.save(tmp, self._frame)
+                frame = self._frame.copy()
+            np.save(tmp, frame)
             os.replace(tmp, self.snapshot_file)

@@ -8,15 +8,23 @@ each return, and retry a refused login slowly, saying clearly why.
 from __future__ import annotations
 
 import os
-import random
 import re
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from appliance.broker import LocalBroker
-from tests.faults.conftest import fresh_metrics, log_events, report_figure, watch
+from tests.faults.conftest import (
+    LOADED_GAP_LIMIT_MS,
+    assert_loop_kept_pace,
+    fresh_metrics,
+    log_events,
+    report_figure,
+    watch,
+)
+from tests.soak.broker_kills import BUDGET_MS, cpu_load, kill_cycles
 from tests.support import LightboxProcess, MQTTProbe, wait_until
 
 Factory = Callable[..., LightboxProcess]
@@ -39,50 +47,54 @@ def _all_retained_back(broker: LocalBroker, dev: str, want_state: dict[str, Any]
     return time.monotonic() - t0, p
 
 
-def test_broker_killed_and_restarted_10_times(engine_factory: Factory,
-                                              own_broker: LocalBroker) -> None:
-    dev = "bk"
-    eng = engine_factory(dev, b=own_broker)
-    p = watch(own_broker, dev)
-    p.request(f"lightbox/{dev}/cmd/animation", {"name": "solid", "params": {"color": "#ff8800"}})
-    p.request(f"lightbox/{dev}/cmd/brightness", 42)
-    base = fresh_metrics(p, dev, lambda m: m["frames_total"] > 60)
-    want = {"effect": "solid", "brightness": 42, "state": "ON"}
-    rng = random.Random(5)
-    back_s: list[float] = []
-    gap_recent: list[float] = []
-    frames: list[int] = []
+#: Kills in CI (the 100-kill runs: `python -m tests.soak.broker_kills --kills 100 [--load 2]`).
+KILLS = int(os.environ.get("LIGHTBOX_BROKER_KILLS", "25"))
+KILLS_UNDER_LOAD = int(os.environ.get("LIGHTBOX_BROKER_KILLS_UNDER_LOAD", "20"))
+#: LOADED_GAP_LIMIT_MS (8 frame budgets): under CPU load from other processes the OS may
+#: keep the loop waiting a few frames; a loop that blocks (297 ms seen in CI) fails it.
+
+
+def _killed_many_times(eng: LightboxProcess, broker: LocalBroker, dev: str,
+                       kills: int) -> dict[str, Any]:
+    p = watch(broker, dev)
     try:
-        for _ in range(10):
-            p.close()
-            own_broker.kill()
-            time.sleep(rng.uniform(0.2, 1.5))
-            own_broker.start()
-            took, p = _all_retained_back(own_broker, dev, want)
-            back_s.append(round(took, 2))
-            last = frames[-1] if frames else base["frames_total"]
-            m = fresh_metrics(p, dev, lambda m, last=last: m["frames_total"] > last)
-            gap_recent.append(m["frame_gap_ms_max_recent"])
-            frames.append(m["frames_total"])
-        end = fresh_metrics(p, dev)
+        p.request(f"lightbox/{dev}/cmd/animation",
+                  {"name": "solid", "params": {"color": "#ff8800"}})
+        p.request(f"lightbox/{dev}/cmd/brightness", 42)
     finally:
         p.close()
-    assert max(back_s) < 10.0, back_s
-    gaps = end["frame_gaps_over_100ms_total"] - base["frame_gaps_over_100ms_total"]
-    # Every gap over 100 ms is logged with the frame's own cost: a slow frame means the loop
-    # blocked (never allowed); a fast frame means the OS did not schedule it (other tests).
-    blocked = [e for e in log_events(eng, "frame_gap") if e["frame_ms"] > 50]
-    assert not blocked, blocked
-    if os.getloadavg()[0] < (os.cpu_count() or 1):
-        assert gaps == 0, log_events(eng, "frame_gap")
-    if not gaps:
-        assert max(gap_recent) <= 100.0, gap_recent
-    report_figure("broker_restart_x10", back_within_s=back_s, max_back_s=max(back_s),
-                  frame_gap_ms_max_recent=max(gap_recent),
-                  frame_gap_ms_max_lifetime=end["frame_gap_ms_max"],
-                  gaps_over_100ms=gaps, load_avg=os.getloadavg()[0],
-                  reconnect_attempts=end["mqtt_connect_attempts_total"],
-                  publishes_dropped=end["mqtt_publish_dropped_total"])
+    want = {"effect": "solid", "brightness": 42, "state": "ON"}
+    report = kill_cycles(eng, broker, dev, kills, want_state=want)
+    assert report["back_within_s_max"] < 10.0, report["back_within_s"]
+    assert eng.alive()
+    return report
+
+
+def test_broker_killed_and_restarted_many_times(engine_factory: Factory,
+                                                own_broker: LocalBroker) -> None:
+    dev = "bk"
+    eng = engine_factory(dev, b=own_broker)
+    r = _killed_many_times(eng, own_broker, dev, KILLS)
+    report_figure(f"broker_restart_x{KILLS}", **{k: v for k, v in r.items()
+                                                  if k != "worst_gap_per_kill_ms"})
+    if r["load_avg_1min"] < (r["cpus"] or 1):
+        # The target, on a machine that is not overloaded; and the frame before a gap (if
+        # any) is never slow: the render thread never waits on the link.
+        assert r["worst_gap_ms"] < 100.0, r
+        assert all(e["frame_ms"] <= 2 * BUDGET_MS for e in r["gap_events"]), r["gap_events"]
+    else:
+        assert r["worst_gap_ms"] < LOADED_GAP_LIMIT_MS, r
+
+
+def test_broker_killed_and_restarted_under_cpu_load(engine_factory: Factory,
+                                                    own_broker: LocalBroker) -> None:
+    dev = "bkload"
+    eng = engine_factory(dev, b=own_broker)
+    with cpu_load(os.cpu_count() or 1):
+        r = _killed_many_times(eng, own_broker, dev, KILLS_UNDER_LOAD)
+    report_figure(f"broker_restart_x{KILLS_UNDER_LOAD}_under_load",
+                  **{k: v for k, v in r.items() if k != "worst_gap_per_kill_ms"})
+    assert r["worst_gap_ms"] < LOADED_GAP_LIMIT_MS, r
 
 
 def test_broker_down_at_start_up(engine_factory: Factory, own_broker: LocalBroker) -> None:
@@ -96,6 +108,8 @@ def test_broker_down_at_start_up(engine_factory: Factory, own_broker: LocalBroke
     first = eng.panel()
     time.sleep(0.6)
     assert first is not None and eng.panel() is not None
+    # At least one attempt (a slow start-up may leave time for only one), never a tight loop.
+    wait_until(lambda: log_events(eng, "mqtt_connect_failed"), 20, message="an attempt")
     failed = log_events(eng, "mqtt_connect_failed")
     assert 1 <= len(failed) <= 5, f"{len(failed)} attempts in 5 s is a tight loop"
     own_broker.start()
@@ -105,7 +119,10 @@ def test_broker_down_at_start_up(engine_factory: Factory, own_broker: LocalBroke
         m = fresh_metrics(p, dev)
         # Published while offline beyond the bounded queue: dropped and counted.
         assert m["mqtt_publish_dropped_total"] > 0
-        assert m["frames_total"] >= 30 * 5 * 0.7
+        # Drawing all along (the worst gap over the last 512 frames, ~17 s, covers the
+        # time the broker was down), not a frame count: that depends on speed.
+        assert m["frames_total"] > 0
+        assert m["frame_gap_ms_max_recent"] < LOADED_GAP_LIMIT_MS, m
         report_figure("broker_down_at_start", online_after_broker_start_s=round(
             time.monotonic() - t0, 2), attempts_while_down=len(failed),
             publishes_dropped=m["mqtt_publish_dropped_total"])
@@ -166,9 +183,45 @@ def test_engine_renders_on_while_the_broker_is_gone(engine_factory: Factory,
     _, p = _all_retained_back(own_broker, dev, {"state": "ON"})
     try:
         after = fresh_metrics(p, dev)
-        # ~30 fps all along, and no gap over 100 ms.
-        assert after["frames_total"] - before["frames_total"] >= 4 * 30 * 0.8
-        assert after["frame_gaps_over_100ms_total"] == before["frame_gaps_over_100ms_total"]
+        # Drawing all along, without a stall (not a frame count: that depends on speed).
+        assert_loop_kept_pace(before, after)
         assert wait_until(lambda: log_events(eng, "mqtt_connected"), 5)
     finally:
         p.close()
+
+
+def test_publishing_never_waits_for_paho(broker: LocalBroker) -> None:
+    """The render thread's publish returns while paho's network thread holds its lock.
+
+    paho holds ``_out_message_mutex`` while it resends after a CONNACK, and used to be
+    called straight from the render loop: a publish then waited for the network thread.
+    """
+    from appliance.mqtt_link import MQTTLink
+    from appliance.settings import MQTTSettings
+    from tests.support import engine_settings
+
+    cfg = MQTTSettings.model_validate(engine_settings(broker, "nowait")["mqtt"])
+    link = MQTTLink(cfg, "nowait", lambda *a: None, lambda: None)
+    link.start()
+    p = watch(broker, "nowait")
+    try:
+        assert wait_until(lambda: link.connected, 10)
+        client = link._client
+        assert client is not None
+        returned = threading.Event()
+
+        def render_thread() -> None:
+            for i in range(50):
+                link.publish("state", {"n": i}, retain=True)
+                link.publish("events", {"event": "x", "n": i})
+            returned.set()
+
+        with client._out_message_mutex:  # the network thread's lock, held as paho does
+            t = threading.Thread(target=render_thread, daemon=True)
+            t.start()
+            assert returned.wait(10), "publish waited for paho's lock"
+        # Once paho lets go, the newest state is delivered.
+        p.wait_for("lightbox/nowait/state", lambda v: v == {"n": 49}, timeout_s=10)
+    finally:
+        p.close()
+        link.stop()

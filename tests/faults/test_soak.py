@@ -19,14 +19,24 @@ from tests.soak.soak import run_soak
 pytestmark = pytest.mark.slow
 
 FRAMES = 200_000
+#: A fixed number of commands (not "as many as fit in the run"): the run lasts until both
+#: the frames are drawn and every command is counted, on a slow machine as on a fast one.
+COMMANDS = 1200
 
 
 def test_compressed_soak_200k_frames_memory_flat(tmp_path: Path, broker: Any) -> None:
     report = run_soak(tmp_path / "soak", frames=FRAMES, uncapped=True, commands_per_s=50,
-                      sample_s=2.0, warmup_s=15.0)
+                      sample_s=2.0, warmup_s=15.0, commands=COMMANDS)
     assert not report["crashed"] and report["exit_code"] == 0, report["log"]
     assert report["frames_total"] >= FRAMES
-    assert report["commands_total"] > 1000 and report["commands_rejected_total"] > 100
+    assert report["commands_sent"] == COMMANDS
+    # Every command is counted: applied or rejected, or superseded by a newer one.
+    counted = report["commands_total"] + report["commands_dropped_total"]
+    assert counted == COMMANDS, report
+    # Every invalid one is rejected (valid ones may be too: params the animation lacks).
+    invalid, rejected = report["commands_invalid_sent"], report["commands_rejected_total"]
+    assert invalid > 100
+    assert rejected >= invalid - report["commands_dropped_total"], report
     assert report["animation_errors_total"] == 0
     assert report["errors_in_log"] == 0, report["error_lines"]
     growth = report["rss_growth_after_warmup_mb"]
@@ -36,7 +46,7 @@ def test_compressed_soak_200k_frames_memory_flat(tmp_path: Path, broker: Any) ->
                   rss_first_mb=report["rss_mb_first"],
                   rss_after_warmup_mb=report["rss_mb_after_warmup"],
                   rss_last_mb=report["rss_mb_last"], rss_growth_mb=growth,
-                  commands=report["commands_total"],
+                  commands_sent=report["commands_sent"], commands=report["commands_total"],
                   rejected=report["commands_rejected_total"],
                   dropped=report["commands_dropped_total"])
 

@@ -32,15 +32,22 @@ from tests.support import LightboxProcess, MQTTProbe, engine_settings, wait_unti
 
 DEV = "soak"
 BUILTINS = ("plasma", "breathe", "solid", "blank")
+#: How long a bounded run waits for the engine to count the last commands sent.
+COUNT_GRACE_S = 30.0
 
 
 class Commander(threading.Thread):
     """Sends a mix of valid and invalid commands at a steady rate."""
 
-    def __init__(self, probe: MQTTProbe, rate_per_s: float, seed: int = 1) -> None:
+    def __init__(self, probe: MQTTProbe, rate_per_s: float, seed: int = 1,
+                 total: int | None = None) -> None:
         super().__init__(name="commander", daemon=True)
         self.probe = probe
         self.interval_s = 1.0 / rate_per_s
+        #: Stop after this many commands (None: until told), so counts do not depend on speed.
+        self.total = total
+        self.done = threading.Event()
+        self.done_mono = 0.0
         self.rng = random.Random(seed)
         self.stop = threading.Event()
         self.sent = 0
@@ -49,6 +56,10 @@ class Commander(threading.Thread):
     def run(self) -> None:
         base = f"lightbox/{DEV}"
         while not self.stop.wait(self.interval_s):
+            if self.total is not None and self.sent >= self.total:
+                self.done_mono = time.monotonic()
+                self.done.set()
+                return
             r = self.rng.random()
             if r < 0.3:
                 topic, payload = f"{base}/cmd/brightness", str(self.rng.randint(1, 100))
@@ -68,7 +79,8 @@ class Commander(threading.Thread):
                     (f"{base}/cmd/brightness", "bright"), (f"{base}/cmd/params", "{\"spede\": 1}"),
                     (f"{base}/cmd/animation", "nope"), (f"{base}/set", "{\"state\": 5}")])
             try:
-                self.probe.client.publish(topic, payload, qos=0)
+                # qos 1: the broker takes every command, so each one sent is counted.
+                self.probe.client.publish(topic, payload, qos=1)
                 self.sent += 1
             except Exception:  # the broker may be restarting; keep going
                 pass
@@ -77,8 +89,12 @@ class Commander(threading.Thread):
 def run_soak(workdir: Path, *, seconds: float | None = None, frames: int | None = None,
              fps: int = 30, uncapped: bool = False, commands_per_s: float = 20.0,
              sample_s: float = 10.0, warmup_s: float = 60.0, tracemalloc: bool = False,
-             progress: bool = False) -> dict[str, Any]:
-    """Run one soak and return its report (seconds or frames bound the run)."""
+             progress: bool = False, commands: int | None = None) -> dict[str, Any]:
+    """Run one soak and return its report (seconds or frames bound the run).
+
+    With ``commands``, exactly that many are sent (at ``commands_per_s``) and the run
+    goes on until the engine has counted every one of them, however fast it renders.
+    """
     assert seconds or frames
     broker = LocalBroker(workdir / "broker")
     broker.start()
@@ -98,7 +114,8 @@ def run_soak(workdir: Path, *, seconds: float | None = None, frames: int | None 
     watcher.wait_for(f"lightbox/{DEV}/status", lambda v: v == "online", timeout_s=30)
     assert eng.process is not None
     proc = psutil.Process(eng.process.pid)
-    commander = Commander(MQTTProbe(broker, "homeassistant").connect(), commands_per_s)
+    commander = Commander(MQTTProbe(broker, "homeassistant").connect(), commands_per_s,
+                          total=commands)
     commander.start()
     t0 = time.monotonic()
     samples: list[dict[str, Any]] = []
@@ -119,6 +136,8 @@ def run_soak(workdir: Path, *, seconds: float | None = None, frames: int | None 
                 print(json.dumps(sample), flush=True)
             if not eng.alive():
                 break
+            if commands is not None and not _all_counted(commander, m):
+                continue
             if seconds and now >= seconds:
                 break
             if frames and last_frames >= frames:
@@ -172,6 +191,17 @@ def run_soak(workdir: Path, *, seconds: float | None = None, frames: int | None 
         "log": str(eng.log_path),
     }
     return report
+
+
+def _all_counted(commander: Commander, metrics: dict[str, Any]) -> bool:
+    """True once a bounded commander is done and the engine counted every command.
+
+    Gives up COUNT_GRACE_S after the last one was sent: the report then shows the shortfall.
+    """
+    if not commander.done.is_set():
+        return False
+    counted = (metrics.get("commands_total") or 0) + (metrics.get("commands_dropped_total") or 0)
+    return counted >= commander.sent or time.monotonic() - commander.done_mono > COUNT_GRACE_S
 
 
 def markdown(report: dict[str, Any]) -> str:

@@ -7,7 +7,10 @@ Knows nothing of the engine, MQTT or Flask.
 
 from __future__ import annotations
 
+import re
+import types
 import typing
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
@@ -187,16 +190,42 @@ def _model_of(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
+_NAMES: dict[Any, str] = {str: "string", int: "integer", float: "number", bool: "boolean",
+                          Path: "path", type(None): "null", Any: "any"}
+
+
+def _type_name(ann: Any) -> str:
+    """A reader's name for a type: `string or null`, `list of string`, `one of `a`, `b``."""
+    origin, args = typing.get_origin(ann), typing.get_args(ann)
+    if origin is typing.Annotated:
+        return _type_name(args[0])
+    if origin is typing.Literal:
+        return "one of " + ", ".join(f"`{_json(a)}`" if not isinstance(a, str) else f"`{a}`"
+                                     for a in args)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in args)
+    if origin is list:
+        return "list of " + _type_name(args[0])
+    if origin is dict:
+        return "object"
+    if isinstance(ann, type) and issubclass(ann, BaseModel):
+        return "object"
+    return _NAMES.get(ann, getattr(ann, "__name__", str(ann)))
+
+
 def _type_text(field: FieldInfo) -> str:
-    ann = field.annotation
-    text = str(ann).replace("typing.", "").replace("pathlib.", "")
-    text = text.replace("<class '", "").replace("'>", "").replace("Literal", "one of ")
     bounds = []
     for m in field.metadata:
         for attr, sym in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
             if getattr(m, attr, None) is not None:
                 bounds.append(f"{sym} {getattr(m, attr)}")
-    return text + (f" ({', '.join(bounds)})" if bounds else "")
+    text = _type_name(field.annotation) + (f" ({', '.join(bounds)})" if bounds else "")
+    return _cell(text)
+
+
+def _cell(text: str) -> str:
+    """Text safe inside a Markdown table cell: a pipe would end the cell."""
+    return re.sub(r"(?<!\\)\|", r"\\|", text)
 
 
 def fields(model: type[BaseModel] = Settings, prefix: str = ""
@@ -275,19 +304,35 @@ def render() -> str:
         "}",
         "```",
     ]
-    for path, f, sub in fields():
+    for name, f in Settings.model_fields.items():
+        sub = _model_of(f.annotation)
         if sub is not None:
-            lines += ["", f"## `{path}`", "", SECTIONS.get(path, MEANING.get(path, "")), "",
-                      "| key | type | default | meaning |", "|---|---|---|---|"]
+            lines += _section(name, sub)
             continue
-        if "." not in path:
-            lines += ["", f"## `{path}`", "", MEANING.get(path, "") + _local(path), ""]
-            lines += [f"Type: {_type_text(f)}. Default: derived from the host name."]
-            continue
-        default = f.get_default(call_default_factory=True)
-        lines.append(f"| `{path}` | {_type_text(f)} | `{_json(default)}` | "
-                     f"{MEANING.get(path, '')}{_local(path)} |")
+        lines += ["", f"## `{name}`", "", MEANING.get(name, "") + _local(name), ""]
+        lines += [f"Type: {_type_name(f.annotation)}. Default: derived from the host name."]
     return "\n".join(lines) + "\n"
+
+
+def _section(path: str, model: type[BaseModel]) -> list[str]:
+    """One `## path` heading and the table of that model's own keys; nested models
+    get a row here and their own section after this one."""
+    lines = ["", f"## `{path}`", "", SECTIONS.get(path, MEANING.get(path, "")), "",
+             "| key | type | default | meaning |", "|---|---|---|---|"]
+    nested = []
+    for name, f in model.model_fields.items():
+        key = f"{path}.{name}"
+        sub = _model_of(f.annotation)
+        meaning = MEANING.get(key, "")
+        if sub is not None:
+            nested.append((key, sub))
+            meaning += f" See [`{key}`](#{key.replace('.', '')})."
+        default = f.get_default(call_default_factory=True)
+        lines.append(f"| `{key}` | {_type_text(f)} | `{_cell(_json(default))}` | "
+                     f"{_cell(meaning + _local(key))} |")
+    for key, sub in nested:
+        lines += _section(key, sub)
+    return lines
 
 
 def _local(path: str) -> str:

@@ -60,3 +60,41 @@ def test_every_relative_link_in_the_docs_resolves() -> None:
                 if anchor not in {_anchor(h) for h in headings}:
                     broken.append(f"{page.name}: {target} (no such heading)")
     assert broken == []
+
+
+def _cells(row: str) -> list[str]:
+    """A Markdown table row's cells as GitHub splits them: at every unescaped pipe."""
+    import re
+
+    return re.split(r"(?<!\\)\|", row.strip())[1:-1]
+
+
+def test_settings_tables_keep_their_columns_and_their_own_keys() -> None:
+    import re
+
+    section = ""
+    header = 0
+    rows = 0
+    for line in settings_doc.render().splitlines():
+        heading = re.match(r"^## `([^`]+)`", line)
+        if heading:
+            section, header = heading.group(1), 0
+            continue
+        if not line.startswith("|"):
+            continue
+        cells = _cells(line)
+        if not header:
+            header = len(cells)
+            assert [c.strip() for c in cells] == ["key", "type", "default", "meaning"]
+            continue
+        assert len(cells) == header, f"{section}: {line}"
+        if set(cells[0].strip()) <= {"-"}:
+            continue
+        key = cells[0].strip().strip("`")
+        owner, _, leaf = key.rpartition(".")
+        assert owner == section and leaf, f"{key} is in the table of {section}"
+        assert all(c.strip() for c in cells), f"{key} has an empty cell"
+        assert "Annotated" not in line and "FieldInfo" not in line, key
+        rows += 1
+    documented = [p for p, _, sub in settings_doc.fields() if "." in p]
+    assert rows == len(documented)

@@ -864,7 +864,7 @@ class Engine:
         except UnknownImageError as exc:
             raise CommandError("unknown_image", exc.message, f"params.{exc.field}") from None
         except ParamError as exc:
-            raise CommandError("invalid_param", exc.message, f"params.{exc.field}") from None
+            raise CommandError("invalid_param", str(exc), f"params.{exc.field}") from None
         except Exception as exc:  # a constructor bug is that animation's failure, not ours
             raise CommandError("animation_failed", f"{name} failed to start: {exc}",
                                "name") from None
@@ -908,7 +908,7 @@ class Engine:
         try:
             return self.registry.resolve_params(target.name, params, base=target.params)
         except ParamError as exc:
-            raise CommandError("invalid_param", exc.message, f"params.{exc.field}") from None
+            raise CommandError("invalid_param", str(exc), f"params.{exc.field}") from None
 
     def _update_params(self, params: dict[str, Any]) -> None:
         target = self.pending or self.requested

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from appliance.wire import command_error
 from bridge.errors import ApiError
@@ -35,9 +35,14 @@ class BrightnessBody(_Body):
 
 
 class PowerBody(_Body):
-    """Power state."""
+    """Power state, in any case (`on`, `On`, `ON`), as ``cmd/power`` takes it."""
 
     state: Literal["ON", "OFF", "TOGGLE"]
+
+    @field_validator("state", mode="before")
+    @classmethod
+    def _any_case(cls, v: Any) -> Any:
+        return v.upper() if isinstance(v, str) else v
 
 
 class IdentifyBody(_Body):

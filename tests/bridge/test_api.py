@@ -97,6 +97,10 @@ def test_brightness_power_params_identify(stack: Stack) -> None:
     r = stack.post("/api/power", {"state": "TOGGLE"})
     assert r.json()["state"]["state"] == "OFF"
     assert stack.post("/api/power", {"state": "ON"}).status_code == 200
+    for state, expected in (("off", "OFF"), ("On", "ON"), ("toggle", "OFF")):
+        r = stack.post("/api/power", {"state": state})  # any case, as cmd/power takes it
+        assert r.status_code == 200 and r.json()["state"]["state"] == expected, r.text
+    assert stack.post("/api/power", {"state": "ON"}).status_code == 200
     r = stack.post("/api/params", {"speed": 2.0})
     assert r.status_code == 200 and r.json()["state"]["params"]["speed"] == 2.0
     assert stack.post("/api/identify", {"seconds": 0.5}).status_code == 200
@@ -131,6 +135,8 @@ def test_command_errors_map_onto_http(stack: Stack, path: str, body: Any, status
     assert err["code"] == code
     if field is not None:
         assert err["field"] == field and err["details"]["field"] == field
+    if code == "invalid_param" and field == "params.speed":
+        assert err["message"].startswith("speed: ") and "out of range 0.1..5" in err["message"]
     after = stack.get("/api/state").json()
     assert after["version"] == before["version"]  # a bad command changes nothing
 

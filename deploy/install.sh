@@ -75,7 +75,7 @@ ensure_dir() {
 
 # --------------------------------------------------------------------------------------
 step "Debian packages"
-want=(mosquitto mosquitto-clients logrotate python3 python3-venv openssl ca-certificates)
+want=(mosquitto mosquitto-clients logrotate python3 python3-venv openssl ca-certificates jq)
 # Pillow's shared libraries (names differ between bookworm and trixie), and on ARM
 # the BLAS that piwheels' numpy links against.
 libs=(libjpeg62-turbo zlib1g "libpng16-16t64|libpng16-16" libopenjp2-7 "libtiff6|libtiff5"

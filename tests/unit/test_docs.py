@@ -98,3 +98,56 @@ def test_settings_tables_keep_their_columns_and_their_own_keys() -> None:
         rows += 1
     documented = [p for p, _, sub in settings_doc.fields() if "." in p]
     assert rows == len(documented)
+
+
+def _installed_paths_text() -> str:
+    """The installer, uninstaller and units, with the installer's path variables expanded."""
+    import re
+
+    deploy = DOCS.parent / "deploy"
+    script = (deploy / "install.sh").read_text(encoding="utf-8")
+    names = dict(re.findall(r"^([A-Z]+)=\"?((?:\$\w+)?/[^\s\"]*)\"?$", script, re.M))
+    for key, value in names.items():  # VENV=$PREFIX/venv: defined in order
+        names[key] = re.sub(r"\$(\w+)", lambda m: names.get(m.group(1), m.group(0)), value)
+    texts = [script, (deploy / "uninstall.sh").read_text(encoding="utf-8")]
+    texts += [p.read_text(encoding="utf-8") for p in sorted((deploy / "systemd").rglob("*"))
+              if p.is_file()]
+    text = "\n".join(texts)
+    # What the installer makes without spelling the path: `secret NAME ...` writes
+    # $SECRETS/NAME, `python3 -m venv` makes bin/python and bin/pip.
+    made = [f"{names['SECRETS']}/{n}" for n in re.findall(r"^secret (\S+) ", script, re.M)]
+    made += [f"{names['VENV']}/bin/python", f"{names['VENV']}/bin/pip"]
+    # Made at run time beside the settings file (appliance/settings.py SettingsStore).
+    made.append(names["SETTINGS"].rsplit("/", 1)[0] + "/backups")
+    text = "\n".join([text, *made])
+    return re.sub(r"\$\{?([A-Z]+)\}?", lambda m: names.get(m.group(1), m.group(0)), text)
+
+
+def test_every_installed_path_in_the_docs_is_the_installers() -> None:
+    import re
+
+    known = _installed_paths_text()
+    wrong = []
+    for page in [DOCS.parent / "README.md", *sorted(DOCS.glob("*.md"))]:
+        text = page.read_text(encoding="utf-8")
+        for path in re.findall(r"/(?:opt|etc|var/lib)/lightbox[\w./-]*", text):
+            path = path.rstrip("./")
+            if path not in known:
+                wrong.append(f"{page.name}: {path}")
+    assert wrong == []
+
+
+def test_tools_the_docs_pipe_into_are_installed() -> None:
+    import re
+
+    root = DOCS.parent
+    used = set()
+    for page in sorted(DOCS.glob("*.md")):
+        used |= set(re.findall(r"\|\s*(jq)\b", page.read_text(encoding="utf-8")))
+    install = (root / "deploy" / "install.sh").read_text(encoding="utf-8")
+    wanted = re.search(r"^want=\(([^)]*)\)", install, re.M)
+    dev = re.search(r"setup\.sh ([^\n]*)", (root / "scripts" / "dev").read_text(encoding="utf-8"))
+    assert wanted and dev
+    for tool in used:
+        assert tool in wanted.group(1).split(), f"docs pipe into {tool}; install.sh lacks it"
+        assert tool in dev.group(1).split(), f"docs pipe into {tool}; scripts/dev lacks it"

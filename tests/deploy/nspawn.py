@@ -31,7 +31,7 @@ SUITE = "bookworm"
 #: Everything install.sh needs, so it never has to reach a mirror from inside.
 PACKAGES = (
     "systemd", "systemd-sysv", "dbus", "python3", "python3-venv", "mosquitto",
-    "mosquitto-clients", "logrotate", "ca-certificates", "openssl", "procps", "iproute2",
+    "mosquitto-clients", "logrotate", "ca-certificates", "openssl", "procps", "iproute2", "jq",
     "libjpeg62-turbo", "zlib1g", "libpng16-16", "libopenjp2-7", "libtiff6", "libwebp7",
     "libfreetype6",
 )

@@ -29,7 +29,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from appliance import jsonsafe, topics
+from appliance import jsonsafe, topics, wire
 from appliance.settings import MQTTSettings, TLSSettings, read_secret
 
 log = structlog.get_logger("mqtt")
@@ -68,13 +68,16 @@ class Responder:
 
     ``refusal`` says why the command's Response Topic may not be answered on
     (``topics.reply_topic_problem``); such a Responder never publishes there, and
-    the command must be refused with ``bad_response_topic``.
+    the command must be refused with ``bad_response_topic``. ``source`` is where
+    the command says it came from (``wire.command_source``): a label for the
+    config history, never a permission.
     """
 
     def __init__(self, link: MQTTLink, response_topic: str | None,
                  correlation: bytes | None, transaction_topic: str,
-                 refusal: str | None = None) -> None:
+                 refusal: str | None = None, source: str = "mqtt") -> None:
         self.link = link
+        self.source = source
         self.response_topic = None if refusal is not None else response_topic
         self.correlation = correlation
         self.transaction_topic = transaction_topic
@@ -442,8 +445,10 @@ class MQTTLink:
         if response_topic is not None:
             refusal = topics.reply_topic_problem(response_topic, self.cfg.base_topic,
                                                  self.cfg.discovery_prefix)
+        user_props = getattr(props, "UserProperty", None) if props else None
         return Responder(self, response_topic, correlation,
-                         topics.state_topic(self.base, "response"), refusal)
+                         topics.state_topic(self.base, "response"), refusal,
+                         wire.command_source(user_props))
 
     def _schedule_ha_republish(self) -> None:
         if self._ha_timer is not None:

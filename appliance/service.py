@@ -279,9 +279,10 @@ class EngineService:
         try:
             cmd = parse_command(action, payload, now=self.engine.clock.wall())
         except CommandError as err:
-            cmd = Command(action, transaction=transaction_of(payload))
+            cmd = Command(action, transaction=transaction_of(payload), source=responder.source)
             self.engine.reject(cmd, err, responder)
             return
+        cmd.source = responder.source
         if action in ("config", "reload"):
             self._submit_control(cmd, responder)
         else:

@@ -122,6 +122,24 @@ class Command:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+#: MQTT 5 user property naming where a command came from; the bridge sets it to `http`.
+SOURCE_PROPERTY = "source"
+#: The only sources a command may name; anything else is recorded as `mqtt`.
+COMMAND_SOURCES = ("http", "mqtt")
+
+
+def command_source(user_properties: list[tuple[str, str]] | None) -> str:
+    """Return where a command says it came from: `http` or `mqtt` (the default).
+
+    Only a label for the config history and change log (who may command a box is
+    the broker ACL's business), so an unknown value is not an error: it reads `mqtt`.
+    """
+    for key, value in user_properties or ():
+        if key == SOURCE_PROPERTY and value in COMMAND_SOURCES:
+            return value
+    return "mqtt"
+
+
 def _decode(payload: bytes) -> Any:
     """Decode a payload: bounded JSON when it parses, else the bare text."""
     if len(payload) > MAX_PAYLOAD_BYTES:

@@ -28,7 +28,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from appliance import jsonsafe, topics
+from appliance import jsonsafe, topics, wire
 from appliance.mqtt_link import apply_tls
 from appliance.settings import Settings, read_secret
 
@@ -177,6 +177,9 @@ class EngineLink:
             props = Properties(PacketTypes.PUBLISH)
             props.ResponseTopic = self.reply_topic
             props.CorrelationData = corr
+            # A label for the engine's config history and change log, nothing more:
+            # the ACL, not this property, decides who may send commands.
+            props.UserProperty = [(wire.SOURCE_PROPERTY, "http")]
             payload = jsonsafe.dumps(body).encode()
             info = client.publish(topics.command(self.base, action), payload, qos=1,
                                   properties=props)

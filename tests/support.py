@@ -127,7 +127,8 @@ class MQTTProbe:
         with self._cond:
             return len(self.messages)
 
-    def request(self, topic: str, payload: Any, timeout_s: float = 5.0) -> Any:
+    def request(self, topic: str, payload: Any, timeout_s: float = 5.0,
+                user_properties: list[tuple[str, str]] | None = None) -> Any:
         """MQTT 5 request/response: publish with a Response Topic and wait for the reply."""
         corr = uuid.uuid4().hex.encode()
         reply_topic = f"lightbox/_reply/test-{uuid.uuid4().hex[:8]}"
@@ -145,6 +146,8 @@ class MQTTProbe:
         props = Properties(PacketTypes.PUBLISH)
         props.ResponseTopic = reply_topic
         props.CorrelationData = corr
+        if user_properties:
+            props.UserProperty = user_properties
         self.publish(topic, payload, properties=props)
         try:
             return got.get(timeout=timeout_s)

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import requests
 
+from appliance.broker import LocalBroker
 from appliance.settings import Settings
 from bridge.app import create_app
 from bridge.link import EngineLink
@@ -233,6 +234,39 @@ def test_config_view_patch_history_backup_restore(stack: Stack) -> None:
                                                                  "brightness": 60}})
     assert r.status_code == 200, r.text
     assert stack.get("/api/config").json()["settings"]["display"]["brightness"] == 60
+
+
+def test_config_changes_are_logged_with_where_they_came_from(stack: Stack,
+                                                             broker: LocalBroker) -> None:
+    """PATCH /api/config is `http`, cmd/config is `mqtt`, in the history and changes.jsonl;
+    the source is a label only `http` or `mqtt` may fill."""
+    changelog = stack.engine.settings_path.parent / "backups" / "changes.jsonl"
+
+    def logged(value: float) -> str:
+        """The source the change to `value` was logged with (history and file agree)."""
+        def entry() -> Any:
+            hist = stack.get("/api/config/history").json()["history"]
+            return next((h for h in hist if h["changes"][0].get("new") == value), None)
+        shown = wait_until(entry, message=f"history entry for {value}")
+        rows = [json.loads(line) for line in changelog.read_text(encoding="utf-8").splitlines()]
+        row = next(r for r in rows if r["changes"][0].get("new") == value)
+        assert row["source"] == shown["source"]
+        return str(shown["source"])
+
+    r = stack.send("PATCH", "/api/config", {"health": {"interval_s": 11}})
+    assert r.status_code == 200, r.text
+    assert logged(11) == "http"
+    probe = MQTTProbe(broker, "homeassistant").connect()
+    try:
+        r = probe.request(f"{stack.base}/cmd/config", {"health": {"interval_s": 12}})
+        assert r["ok"], r
+        assert logged(12) == "mqtt"
+        r = probe.request(f"{stack.base}/cmd/config", {"health": {"interval_s": 13}},
+                          user_properties=[("source", "root")])
+        assert r["ok"], r
+        assert logged(13) == "mqtt"  # not a source: recorded as what it is, MQTT
+    finally:
+        probe.close()
 
 
 @pytest.mark.parametrize(("raw", "status"), [

@@ -28,6 +28,7 @@ import structlog
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from appliance import jsonsafe, topics, wire
 from appliance.settings import MQTTSettings, TLSSettings, read_secret
@@ -176,6 +177,7 @@ class MQTTLink:
         on_command: CommandHandler,
         on_connected: Callable[[], None],
         on_ha_online: Callable[[], None] | None = None,
+        on_retained_command: Callable[[str], None] | None = None,
     ) -> None:
         self.cfg = cfg
         self.device_id = device_id
@@ -184,6 +186,8 @@ class MQTTLink:
         self.on_command = on_command
         self.on_connected = on_connected
         self.on_ha_online = on_ha_online
+        #: Told the topic of each retained command it ignores (the service makes it an event).
+        self.on_retained_command = on_retained_command
         self.connected = False
         self.connects = 0
         self.reconnects = 0
@@ -393,7 +397,11 @@ class MQTTLink:
         if isinstance(sock, socket.socket):
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        subs = [(f, 1) for f in self.subs.filters()]
+        # Retain-as-published: a command published retained keeps its retain flag on
+        # live delivery too, not only when the subscription replays it, so it can be
+        # refused either way.
+        opts = SubscribeOptions(qos=1, retainAsPublished=True)
+        subs: list[tuple[str, Any]] = [(f, opts) for f in self.subs.filters()]
         subs.append((topics.ha_status(self.cfg.discovery_prefix), 1))
         client.subscribe(subs)
         client.publish(topics.state_topic(self.base, "status"), "online", qos=1, retain=True)
@@ -427,14 +435,26 @@ class MQTTLink:
             if action is None:
                 return
             if msg.retain:
-                # Commands are never taken from retained messages: a stale retained
-                # command would replay on every reconnect.
-                log.warning("retained_command_ignored", topic=msg.topic)
+                self._ignore_retained(msg)
                 return
             self.on_command(action, bytes(msg.payload), self._responder(msg))
         except Exception as exc:  # never let a message kill paho's thread
             log.error("mqtt_message_failed", topic=msg.topic,
                       error=f"{type(exc).__name__}: {exc}")
+
+    def _ignore_retained(self, msg: mqtt.MQTTMessage) -> None:
+        """Never take a command from a retained message: it would replay at every reconnect.
+
+        An empty one is someone clearing a retained command (`mosquitto_pub -r -n`):
+        that is what they should do, so it passes without a word.
+        """
+        if not msg.payload:
+            log.debug("retained_command_cleared", topic=msg.topic)
+            return
+        log.warning("retained_command_ignored", topic=msg.topic,
+                    fix=f"clear it: mosquitto_pub -r -n -t '{msg.topic}'")
+        if self.on_retained_command is not None:
+            self.on_retained_command(msg.topic)
 
     def _responder(self, msg: mqtt.MQTTMessage) -> Responder:
         """Return the Responder of a command, its Response Topic checked (contract 5)."""

@@ -151,7 +151,7 @@ class EngineService:
                              uncapped=self.uncapped, version=__version__)
         self.engine.on_settings_applied = self._settings_applied
         self.link = MQTTLink(cfg.mqtt, cfg.device_id, self._on_command, self._on_connected,
-                             self._on_ha_online)
+                             self._on_ha_online, self._on_retained_command)
         self.engine.publisher = self.link
         self.telemetry = Telemetry(
             snapshot=self._snapshot,
@@ -267,6 +267,10 @@ class EngineService:
             "python": platform.python_version(),
             "platform": platform.platform(),
         }
+
+    def _on_retained_command(self, topic: str) -> None:
+        self.engine.event("retained_command_ignored", topic=topic,
+                          fix=f"clear it: mosquitto_pub -r -n -t '{topic}'")
 
     def _on_command(self, action: str, payload: bytes, responder: Responder) -> None:
         """Validate at the edge; queue valid commands; answer bad ones at once."""

@@ -18,7 +18,7 @@ import pytest
 from paho.mqtt.enums import MQTTProtocolVersion
 
 from appliance.broker import LocalBroker
-from tests.support import LightboxProcess, MQTTProbe, wait_until
+from tests.support import LightboxProcess, MQTTProbe, decode, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -278,6 +278,36 @@ def test_retained_commands_are_never_obeyed(engine_factory: Factory, probe: Prob
         assert "retained_command_ignored" in eng.log()
     finally:
         p.publish(f"{BASE}/cmd/brightness", b"", retain=True)
+
+
+def test_a_command_published_retained_to_a_running_engine_is_refused(
+        engine_factory: Factory, probe: Probe) -> None:
+    """Live delivery drops the retain flag unless the engine subscribes retain-as-published:
+    then a retained command was obeyed. It must be refused with a warning and an event,
+    and clearing it (an empty retained message) must pass without command_rejected."""
+    eng = engine_factory("it")
+    p = probe().subscribe(f"{BASE}/state", f"{BASE}/events")
+    before = p.wait_for(f"{BASE}/state")["brightness"]
+    mark = p.mark()
+    try:
+        p.publish(f"{BASE}/cmd/brightness", "9", retain=True)
+        ev = p.wait_for(f"{BASE}/events", lambda e: e.get("event") == "retained_command_ignored",
+                        since=mark)
+        assert ev["topic"] == f"{BASE}/cmd/brightness"
+    finally:
+        p.publish(f"{BASE}/cmd/brightness", b"", retain=True)
+    # A plain command after both: once its reply is in, the two before it were handled.
+    r = p.request(f"{BASE}/cmd/brightness", 33 if before != 33 else 34)
+    assert r["ok"] and r["state"]["brightness"] in (33, 34)
+    assert all(s.get("brightness") != 9 for s in _payloads(p, f"{BASE}/state", mark))
+    events = [e.get("event") for e in _payloads(p, f"{BASE}/events", mark)]
+    assert "command_rejected" not in events, events
+    assert "retained_command_ignored" in eng.log()
+    assert "command_rejected" not in eng.log()
+
+
+def _payloads(p: MQTTProbe, topic: str, since: int) -> list[Any]:
+    return [decode(m.payload) for m in p.messages[since:] if m.topic == topic]
 
 
 def test_check_config_messages_reach_the_log_and_exit_78(

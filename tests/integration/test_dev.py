@@ -15,7 +15,7 @@ from typing import Any
 import psutil
 import pytest
 
-from appliance.broker import free_port, port_open
+from appliance.broker import LocalBroker, free_port, login_works, port_open
 from tests.conftest import need
 from tests.support import wait_until
 
@@ -140,6 +140,60 @@ def test_dev_workdir_is_reusable_and_keeps_ui_changes(tmp_path: Path) -> None:
         text = banner_of(proc, out)
         assert f"seeded from {seed}" in text
         assert wait_until(lambda: running_rows(web), timeout_s=30, message="config") == 32
+        stop_dev(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_broker_on_a_reused_folder_takes_the_new_port_and_keeps_passwords(tmp_path: Path) -> None:
+    """The mosquitto.conf of an earlier run (old port) is never reused."""
+    need("mosquitto", Path("/usr/sbin/mosquitto").exists(), "apt-get install mosquitto")
+    first = LocalBroker(tmp_path, devices=["devbox"])
+    first.start()
+    try:
+        pw = dict(first.passwords)
+    finally:
+        first.stop()
+    second = LocalBroker(tmp_path, port=free_port(), devices=["devbox"])
+    assert second.port != first.port
+    second.start()
+    try:
+        assert second.passwords == pw
+        assert login_works(second.host, second.port, "devbox", pw["devbox"])
+    finally:
+        second.stop()
+
+
+def test_dev_lan_binds_all_and_a_phone_by_ip_is_answered(tmp_path: Path) -> None:
+    """--lan: the bridge listens on 0.0.0.0, the banner warns that auth is off, a
+    request naming the box by an IP literal passes the Host allow-list; a second dev
+    on the same work folder is refused while the first runs."""
+    need("mosquitto", Path("/usr/sbin/mosquitto").exists(), "apt-get install mosquitto")
+    seed = tmp_path / "settings.json"
+    seed.write_text(json.dumps({"device_id": "devbox", "display": {"driver": "virtual"}}))
+    web_port = free_port()
+    args = ("--settings", str(seed), "--workdir", str(tmp_path / "work"))
+    proc, out = start_dev(tmp_path, "lan", *args, "--web-port", str(web_port), "--lan")
+    try:
+        text = banner_of(proc, out)
+        assert "auth is off in dev" in text
+        live = json.loads((tmp_path / "work" / "settings.json").read_text())
+        assert live["bridge"]["host"] == "0.0.0.0"
+        bridge = next(c for c in psutil.Process(proc.pid).children()
+                      if "bridge" in c.cmdline())
+        wait_until(lambda: any(c.laddr.port == web_port and c.laddr.ip == "0.0.0.0"
+                               for c in bridge.net_connections("tcp")
+                               if c.status == psutil.CONN_LISTEN),
+                   timeout_s=30, message="bridge listening on 0.0.0.0")
+        req = urllib.request.Request(f"http://127.0.0.1:{web_port}/api/info",
+                                     headers={"Host": f"192.168.1.20:{web_port}"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            assert r.status == 200
+        again = subprocess.run([sys.executable, "-m", "appliance", "dev", *args],
+                               capture_output=True, text=True, timeout=60)
+        assert again.returncode == 1
+        assert "is in use by another lightbox dev" in again.stderr
         stop_dev(proc)
     finally:
         if proc.poll() is None:

@@ -238,6 +238,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"lightbox dev: fix {live}, or start with --reset to re-seed it from {source}",
                   file=sys.stderr)
         return EX_CONFIG
+    if not args.workdir:
+        start.origin += "; a new temp folder each start: pass --workdir DIR to keep changes"
     try:
         web_port, note = choose_web_port(args.web_port)
     except OSError as exc:

@@ -94,6 +94,8 @@ class LocalBroker:
     devices: list[str] = field(default_factory=list)
     process: subprocess.Popen[bytes] | None = None
     binary: str = "mosquitto"
+    #: Whether this object wrote the config; one left by an earlier run is never trusted.
+    prepared: bool = False
 
     def __post_init__(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -123,9 +125,23 @@ class LocalBroker:
             )
         return passwd
 
+    def _password(self, user: str) -> str:
+        """Return ``user``'s password: the one known, else the one in its file, else a new one.
+
+        Reading the file back keeps the passwords of a reused ``workdir`` (a second
+        ``lightbox dev --workdir DIR``), so scripts and Home Assistant set up against
+        the first run keep working.
+        """
+        if user not in self.passwords:
+            known = ""
+            with contextlib.suppress(OSError, IndexError):
+                known = self.password_file(user).read_text(encoding="utf-8").splitlines()[0]
+            self.passwords[user] = known.strip() or secrets.token_urlsafe(18)
+        return self.passwords[user]
+
     def _add_user(self, user: str) -> None:
         """Give ``user`` a password (kept across restarts) in the password file."""
-        pw = self.passwords.setdefault(user, secrets.token_urlsafe(18))
+        pw = self._password(user)
         subprocess.run([self._passwd_tool(), "-b", str(self.workdir / "passwd"), user, pw],
                        check=True, capture_output=True)
         f = self.password_file(user)
@@ -143,7 +159,7 @@ class LocalBroker:
         if device_id in USERS:
             raise BrokerError(f"{device_id!r} is a service user, not a device id")
         self.devices.append(device_id)
-        if not (self.workdir / "passwd").exists():
+        if not self.prepared:
             return device_id  # prepare() creates every user
         self._add_user(device_id)
         if self.process is not None and self.process.poll() is None:
@@ -180,15 +196,20 @@ class LocalBroker:
                              self.log_file)
         conf_path = self.workdir / "mosquitto.conf"
         conf_path.write_text(conf, encoding="utf-8")
+        self.prepared = True
         # mosquitto refuses world-readable password files in future versions; keep them tight.
         with contextlib.suppress(OSError):
             os.chmod(pw_file, 0o600)
         return conf_path
 
     def start(self, timeout_s: float = 10.0) -> None:
-        """Start mosquitto and wait until it accepts connections."""
+        """Start mosquitto and wait until it accepts connections.
+
+        The first start of this object writes the config and password file afresh
+        (port, users); a ``restart`` reuses them.
+        """
         conf = self.workdir / "mosquitto.conf"
-        if not conf.exists():
+        if not self.prepared or not conf.exists():
             conf = self.prepare()
         self.process = subprocess.Popen(
             [self.binary, "-c", str(conf)],

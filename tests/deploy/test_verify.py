@@ -241,3 +241,30 @@ def test_verify_skips_the_writes_when_mqtt_fails(setup: dict[str, Any], broker: 
         assert got[name] == "SKIP", f"{name}: {got.get(name)}\n{out}"
     assert "MQTT checks failed (box login speaks for this box alone)" in out
     assert retained_state(broker, "verifytest")["version"] == before["version"]
+
+
+def test_verify_keeps_a_deleted_image_playing(setup: dict[str, Any], broker: LocalBroker) -> None:
+    need("the bridge", HAS_BRIDGE, "install the bridge extra")
+    import requests
+
+    from tests.bridge import images_util
+
+    port = setup["engine"].settings["bridge"]["port"]
+    url = f"http://127.0.0.1:{port}"
+    s = requests.Session()
+    s.headers["Authorization"] = "Bearer verify-test-token"
+    r = s.post(f"{url}/api/images", files={"file": ("pic.png", images_util.png(), "image/png")},
+               timeout=20)
+    assert r.status_code == 201, r.text
+    image_id = r.json()["id"]
+    r = s.post(f"{url}/api/animation", json={"name": "image", "params": {"image": image_id}},
+               timeout=20)
+    assert r.status_code == 200, r.text
+    assert s.delete(f"{url}/api/images/{image_id}", timeout=20).status_code == 200
+    before = retained_state(broker, "verifytest")
+    code, out, _ = run_verify(setup["settings"], "--no-systemd",
+                              "--logrotate-conf", str(setup["logrotate"]),
+                              monitor=setup["monitor"])
+    after = retained_state(broker, "verifytest")
+    assert code == 0, out
+    assert look(after) == look(before) and after["params"]["image"] == image_id, out

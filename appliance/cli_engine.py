@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import time
+from typing import Any
 
 from appliance.cli import settings_arg, settings_path
 
@@ -51,29 +51,80 @@ def blank(path: object) -> int:
     return 0
 
 
-def decommission(path: object) -> int:
-    """Remove this device's Home Assistant discovery and retained topics."""
+#: Exit code of `lightbox decommission` while the engine still runs.
+ENGINE_RUNNING = 3
+DECOMMISSION_CLIENT_ID = "lightbox-decommission"
+
+
+def engine_running(settings: Any) -> str | None:
+    """Say why the engine of these settings looks alive (None when it does not)."""
+    import shutil
+    import subprocess
     from pathlib import Path
 
-    from appliance import discovery, topics
-    from appliance.mqtt_link import MQTTLink
-    from appliance.settings import load
+    from appliance import topics
+    from appliance.mqtt_link import CheckClient
+    from appliance.settings import read_secret
+
+    if Path("/run/systemd/system").is_dir() and shutil.which("systemctl"):
+        r = subprocess.run(["systemctl", "is-active", "lightbox-engine.service"],
+                           capture_output=True, text=True, timeout=15)
+        if r.stdout.strip() in ("active", "activating", "reloading"):
+            return "lightbox-engine.service is active"
+    b, m = settings.bridge, settings.mqtt
+    if b.mqtt_username is None:
+        return None  # no reader login: systemd above is all we can ask
+    c = CheckClient(m.host, m.port, b.mqtt_username, read_secret(b.mqtt_password_file), m.tls,
+                    client_id=DECOMMISSION_CLIENT_ID)
+    try:
+        if not c.connect(5.0):
+            return None
+        topic = topics.state_topic(topics.base(m.base_topic, settings.device_id), "status")
+        got = c.read([topic], wait_s=2.0, until=lambda msgs: topic in msgs)
+        if got.get(topic) == b"online":
+            return f"{topic} is retained 'online'"
+        return None
+    finally:
+        c.close()
+
+
+def decommission(path: object) -> int:
+    """Remove this device's Home Assistant discovery and retained topics.
+
+    Refuses while the engine runs: it would publish them again on its next connect.
+    Uses a client id of its own, so the engine's session is never taken over.
+    """
+    from pathlib import Path
+
+    from appliance import topics
+    from appliance.mqtt_link import CheckClient
+    from appliance.settings import load, read_secret
 
     settings = load(Path(str(path)))
-    link = MQTTLink(settings.mqtt, settings.device_id, lambda *a: None, lambda: None)
-    link.start()
-    deadline = time.monotonic() + 10
-    while not link.connected and time.monotonic() < deadline:
-        time.sleep(0.05)
-    if not link.connected:
-        print(f"decommission: broker not reachable: {link.last_error}")
-        link.stop()
+    m = settings.mqtt
+    alive = engine_running(settings)
+    if alive is not None:
+        print(f"decommission: the engine of {settings.device_id} is running ({alive}); it would "
+              "publish its discovery again. Stop it first (sudo systemctl stop lightbox.target, "
+              "or stop `lightbox engine`/`lightbox dev`), then run this again.")
+        return ENGINE_RUNNING
+    c = CheckClient(m.host, m.port, m.username, read_secret(m.password_file) if m.password_file
+                    else None, m.tls, client_id=DECOMMISSION_CLIENT_ID)
+    try:
+        if not c.connect(10.0):
+            print(f"decommission: broker {m.host}:{m.port} refused or not reachable: {c.refused}")
+            return 1
+        base = topics.base(m.base_topic, settings.device_id)
+        wanted = [topics.discovery(m.discovery_prefix, settings.device_id)]
+        wanted += [topics.state_topic(base, n) for n in ("state", "animations", "health",
+                                                         "metrics", "info", "config", "status")]
+        # PUBACK codes below 0x80 are success (0x10: no subscriber right now).
+        codes = {t: c.publish(t, b"", retain=True) for t in wanted}
+        refused = [t for t, code in codes.items() if code is None or code >= 0x80]
+    finally:
+        c.close()
+    if refused:
+        print("decommission: the broker did not accept: " + ", ".join(refused))
         return 1
-    discovery.remove(link, settings)
-    base = topics.base(settings.mqtt.base_topic, settings.device_id)
-    for name in ("state", "animations", "health", "metrics", "info", "config"):
-        link.raw_publish(topics.state_topic(base, name), b"", qos=1, retain=True)
-    time.sleep(0.5)
-    link.stop()
     print(f"decommission: removed {settings.device_id} from Home Assistant and the broker")
     return 0

@@ -605,9 +605,10 @@ class CheckClient:
                 self._cond.wait(max(0.0, deadline - time.monotonic()))
             return dict(self.messages)
 
-    def publish(self, topic: str, payload: bytes, timeout_s: float = 5.0) -> int | None:
+    def publish(self, topic: str, payload: bytes, timeout_s: float = 5.0,
+                retain: bool = False) -> int | None:
         """Publish at qos 1; return the PUBACK reason code (0 ok, 0x87 not authorized)."""
-        info = self.client.publish(topic, payload, qos=1)
+        info = self.client.publish(topic, payload, qos=1, retain=retain)
         deadline = time.monotonic() + timeout_s
         with self._cond:
             while info.mid not in self._acks and time.monotonic() < deadline:

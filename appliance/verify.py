@@ -3,9 +3,16 @@
 Checks what docs/deployment.md lists: settings and secret files, the systemd
 units (active, enabled, engine READY), the broker (anonymous refused, the
 monitor user reads health but cannot command, the box's own login cannot
-publish for another box), fresh retained health, a
-command round trip, every GET endpoint of the bridge with the token, auth on
-writes, and log rotation. Credentials come from the files the settings point
+publish for another box), fresh retained health, a command round trip, that
+the bridge on the configured port is this box (``/api/info`` device_id), every
+GET endpoint of the bridge with the token, auth on writes, and log rotation.
+
+The write checks change nothing the panel shows: they send the running
+animation an empty parameter set (``cmd/params {}``, ``POST /api/params {}``),
+which the engine applies as a no-op, and they compare the look (power,
+brightness, animation, parameters, clock) before and after. They run only
+once every MQTT check passed and the bridge proved to be this box; otherwise
+they are SKIP lines with the reason. Credentials come from the files the settings point
 to, plus the monitor's password file (``--monitor-password-file``). Talks MQTT
 only through ``appliance.mqtt_link.CheckClient``. Knows nothing of the render
 loop or Flask.
@@ -45,15 +52,40 @@ GET_ENDPOINTS = ("/", "/api/health", "/api/state", "/api/animations", "/api/metr
                  "/api/images", "/metrics", "/api/openapi.json")
 SSE_ENDPOINT = "/api/events"
 NOT_AUTHORIZED = 0x87
+ROUND_TRIP = "command round trip (a no-op command, state unchanged)"
+BRIDGE_IS_THIS_BOX = "bridge is this box (/api/info device_id)"
+
+
+#: The keys of ``state`` that make up what the panel shows (``version`` is not one).
+LOOK_KEYS = ("state", "brightness", "effect", "params", "started_at", "active")
+#: The write both paths use: no parameter named, so every value stays as it is.
+NO_OP_PARAMS = b"{}"
 
 
 @dataclass
 class Check:
-    """One line of the checklist."""
+    """One line of the checklist: PASS, FAIL, or SKIP (not run, with the reason)."""
 
     name: str
     ok: bool
     detail: str = ""
+    skipped: bool = False
+
+    @property
+    def status(self) -> str:
+        """PASS, FAIL or SKIP."""
+        return "SKIP" if self.skipped else "PASS" if self.ok else "FAIL"
+
+
+def look(state: dict[str, Any]) -> dict[str, Any]:
+    """The part of a state that the panel shows."""
+    return {k: state.get(k) for k in LOOK_KEYS}
+
+
+def look_changes(before: dict[str, Any], after: dict[str, Any]) -> str:
+    """Name what differs between two looks ("" when nothing does)."""
+    a, b = look(before), look(after)
+    return ", ".join(f"{k} {a[k]!r} -> {b[k]!r}" for k in LOOK_KEYS if a[k] != b[k])
 
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
@@ -83,13 +115,22 @@ class Verifier:
         self.checks: list[Check] = []
         self.settings: Settings | None = None
         self.state: dict[str, Any] | None = None
-        self.catalogue: list[dict[str, Any]] = []
+        #: Why the write checks must not run (None: they may).
+        self.no_writes: str | None = None
 
     # ------------------------------------------------------------------ helpers
     def add(self, name: str, ok: bool, detail: str = "") -> bool:
         """Record one result."""
         self.checks.append(Check(name, ok, detail))
         return ok
+
+    def skip(self, name: str, reason: str) -> None:
+        """Record a check that was not run, with the reason."""
+        self.checks.append(Check(name, False, reason, skipped=True))
+
+    def failed_since(self, start: int) -> list[str]:
+        """Names of the checks that failed from index ``start`` on."""
+        return [c.name for c in self.checks[start:] if c.status == "FAIL"]
 
     def guard(self, name: str, fn: Callable[[], tuple[bool, str]]) -> bool:
         """Run one check; an exception is a FAIL with its message, never a crash."""
@@ -133,8 +174,12 @@ class Verifier:
                      "units cannot be checked; use --no-systemd for a manual run")
         else:
             self.check_units()
+        first_mqtt = len(self.checks)
         self.check_broker()
         self.check_box_login()
+        failed = self.failed_since(first_mqtt)
+        if failed:
+            self.no_writes = "MQTT checks failed (" + ", ".join(failed) + ")"
         self.check_round_trip()
         self.check_http()
         self.check_logrotate()
@@ -275,56 +320,62 @@ class Verifier:
     def check_round_trip(self) -> None:
         assert self.settings is not None
         b = self.settings.bridge
+        name = ROUND_TRIP
+        if self.no_writes is not None:
+            self.skip(name, self.no_writes)
+            return
         user = b.mqtt_username
         if user is None:
-            self.add("command round trip", False, "bridge.mqtt_username is not set")
+            self.add(name, False, "bridge.mqtt_username is not set")
+            self.no_writes = "bridge.mqtt_username is not set"
             return
         c = self.mqtt(user, read_secret(b.mqtt_password_file))
         try:
             if not c.connect(self.timeout_s):
-                self.add("command round trip", False, f"{user} refused: {c.refused}")
-                return
-            self.guard("command round trip (set an animation, see state, set it back)",
-                       lambda: self._round_trip(c))
+                self.add(name, False, f"{user} refused: {c.refused}")
+            else:
+                self.guard(name, lambda: self._round_trip(c))
         finally:
             c.close()
+        if self.checks[-1].status == "FAIL":
+            self.no_writes = "the command round trip failed"
 
     def _round_trip(self, c: Any) -> tuple[bool, str]:
-        state_t = topics.state_topic(self.base, "state")
-        cat_t = topics.state_topic(self.base, "animations")
-        got = c.read([state_t, cat_t], wait_s=self.timeout_s,
-                     until=lambda m: state_t in m and cat_t in m)
-        if state_t not in got or cat_t not in got:
-            return False, "no retained state or animations"
-        state = json.loads(got[state_t])
-        self.state = state
-        self.catalogue = json.loads(got[cat_t])
-        original = state["effect"]
-        other = next((a["name"] for a in self.catalogue if a["name"] != original), None)
-        if other is None:
-            return False, "only one animation: nothing to switch to"
-        topic = topics.command(self.base, "animation")
+        """Send the no-op ``cmd/params {}``; the reply and the retained state must match."""
         assert self.settings is not None
+        state_t = topics.state_topic(self.base, "state")
+        got = c.read([state_t], wait_s=self.timeout_s, until=lambda m: state_t in m)
+        if state_t not in got:
+            return False, f"nothing retained on {state_t}"
+        before = json.loads(got[state_t])
+        self.state = before
+        topic = topics.command(self.base, "params")
         prefix = topics.reply_prefix(self.settings.mqtt.base_topic, "verify")
         reply_t = f"{prefix}/{uuid.uuid4().hex[:8]}"
         t0 = time.monotonic()
-        reply = c.request(topic, json.dumps({"name": other}).encode(), reply_t, self.timeout_s)
+        reply = c.request(topic, NO_OP_PARAMS, reply_t, self.timeout_s)
         if reply is None:
             return False, f"no reply to {topic} within {self.timeout_s} s"
-        body = json.loads(reply)
-        if not body.get("ok") or body.get("state", {}).get("effect") != other:
-            return False, f"switching to {other} failed: {body}"
         ms = (time.monotonic() - t0) * 1000
-        seen = c.read([state_t], wait_s=self.timeout_s,
-                      until=lambda m: json.loads(m.get(state_t, b"{}")).get("effect") == other)
-        if json.loads(seen.get(state_t, b"{}")).get("effect") != other:
-            return False, f"state never showed {other}"
-        back = {"name": original, "params": state.get("params") or {}}
-        reply = c.request(topic, json.dumps(back).encode(), reply_t, self.timeout_s)
-        restored = reply is not None and json.loads(reply).get("state", {}).get("effect")
-        if restored != original:
-            return False, f"could not set {original} back: {reply!r}"
-        return True, f"{original} -> {other} ({ms:.0f} ms) -> {original}"
+        body = json.loads(reply)
+        if not body.get("ok"):
+            return False, f"{topic} {{}} refused: {body.get('error')}"
+        answered = body.get("state") or {}
+        version = answered.get("version", 0)
+
+        def caught_up(m: dict[str, bytes]) -> bool:
+            return json.loads(m.get(state_t, b"{}")).get("version", -1) >= version
+
+        seen = c.read([state_t], wait_s=self.timeout_s, until=caught_up)
+        after = json.loads(seen.get(state_t, b"{}"))
+        if after.get("version", -1) < version:
+            return False, f"the retained state never reached version {version}"
+        changed = look_changes(before, after)
+        if changed:
+            return False, f"the panel changed during the check: {changed}"
+        return True, (f"{topic} {{}} answered in {ms:.0f} ms, state version "
+                      f"{before.get('version')} -> {after.get('version')}, "
+                      f"{before.get('effect')} unchanged")
 
     # ------------------------------------------------------------------ HTTP
     def check_http(self) -> None:
@@ -334,6 +385,29 @@ class Verifier:
         root = f"http://{host}:{b.port}"
         token = read_secret(b.auth_token_file) if b.auth_token_file else None
         auth = {"Authorization": f"Bearer {token}"} if token else {}
+        if not self.guard(BRIDGE_IS_THIS_BOX, lambda: self._identity(root, auth)):
+            reason = f"the bridge at {root} is not confirmed to be {self.settings.device_id}"
+            for path in GET_ENDPOINTS:
+                self.skip(f"GET {path}", reason)
+            self.no_writes = self.no_writes or reason
+        else:
+            self._http_reads(root, auth)
+        self._http_writes(root, auth, token)
+
+    def _identity(self, root: str, auth: dict[str, str]) -> tuple[bool, str]:
+        """The bridge that answers must speak for the device these settings describe."""
+        assert self.settings is not None
+        want = self.settings.device_id
+        status, _, body = _http("GET", root + "/api/info", auth, None, self.timeout_s)
+        if status != 200:
+            return False, f"GET {root}/api/info: {status} {body[:160]!r}"
+        got = json.loads(body).get("device_id")
+        if got != want:
+            return False, (f"{root} answers for device_id {got!r}, the settings say {want!r}: "
+                           "another LightBox (or another dev run) holds this port")
+        return True, f"{root} is {want}"
+
+    def _http_reads(self, root: str, auth: dict[str, str]) -> None:
         for path in GET_ENDPOINTS:
             def one(p: str = path) -> tuple[bool, str]:
                 status, headers, body = _http("GET", root + p, auth, None, self.timeout_s)
@@ -359,25 +433,37 @@ class Verifier:
             return not missing, "missing " + ", ".join(missing) if missing else "present"
 
         self.guard("security headers", headers_ok)
-        effect = (self.state or {}).get("effect") or self.settings.animation.default
-        payload = json.dumps({"name": effect}).encode()
+
+    def _http_writes(self, root: str, auth: dict[str, str], token: str | None) -> None:
+        """The no-op ``POST /api/params {}``: refused without the token, applied with it."""
+        no_token_name = "writes need the token (401 without)"
+        with_token_name = "write with the token (a no-op, state unchanged)"
+        if self.no_writes is not None:
+            self.skip(no_token_name, self.no_writes)
+            self.skip(with_token_name, self.no_writes)
+            return
+        url = root + "/api/params"
         if token is None:
-            self.add("writes need the token", False,
+            self.add(no_token_name, False,
                      "bridge.auth_token_file is not set: anyone on the LAN can write")
         else:
             def no_token() -> tuple[bool, str]:
-                status, _, _ = _http("POST", root + "/api/animation", {}, payload,
-                                        self.timeout_s)
-                return status == 401, f"POST /api/animation without token: {status}"
+                status, _, _ = _http("POST", url, {}, NO_OP_PARAMS, self.timeout_s)
+                return status == 401, f"POST {url} {{}} without token: {status}"
 
-            self.guard("writes need the token (401 without)", no_token)
+            self.guard(no_token_name, no_token)
 
         def with_token() -> tuple[bool, str]:
-            status, _, body = _http("POST", root + "/api/animation", auth, payload,
-                                    self.timeout_s)
-            return status == 200, f"POST /api/animation {effect}: {status} {body[:120]!r}"
+            before = self.state or {}
+            status, _, body = _http("POST", url, auth, NO_OP_PARAMS, self.timeout_s)
+            if status != 200:
+                return False, f"POST {url} {{}}: {status} {body[:160]!r}"
+            changed = look_changes(before, json.loads(body).get("state") or {})
+            if changed:
+                return False, f"the panel changed during the check: {changed}"
+            return True, f"POST {url} {{}}: 200, {before.get('effect')} unchanged"
 
-        self.guard("write with the token", with_token)
+        self.guard(with_token_name, with_token)
 
     def check_logrotate(self) -> None:
         conf = Path(self.args.logrotate_conf)
@@ -444,16 +530,18 @@ def default_path(cli_value: str | None) -> Path:
 def run(args: argparse.Namespace) -> int:
     """Print the checklist; exit 0 only when every check passes."""
     checks = Verifier(args, default_path(args.settings)).run()
-    failed = [c for c in checks if not c.ok]
+    count = {s: sum(c.status == s for c in checks) for s in ("PASS", "FAIL", "SKIP")}
+    ok = count["PASS"] == len(checks)
     if args.json:
-        print(json.dumps({"ok": not failed, "passed": len(checks) - len(failed),
-                          "failed": len(failed), "checks": [asdict(c) for c in checks]},
+        print(json.dumps({"ok": ok, "passed": count["PASS"], "failed": count["FAIL"],
+                          "skipped": count["SKIP"],
+                          "checks": [{**asdict(c), "status": c.status} for c in checks]},
                          indent=2))
     else:
         width = max(len(c.name) for c in checks)
         for c in checks:
-            print(f"{'PASS' if c.ok else 'FAIL'}  {c.name:<{width}}  {c.detail}")
-        print(f"\n{len(checks)} checks: {len(checks) - len(failed)} passed, "
-              f"{len(failed)} failed")
+            print(f"{c.status}  {c.name:<{width}}  {c.detail}")
+        print(f"\n{len(checks)} checks: {count['PASS']} passed, {count['FAIL']} failed, "
+              f"{count['SKIP']} skipped")
         sys.stdout.flush()
-    return 0 if not failed else 1
+    return 0 if ok else 1

@@ -4,7 +4,7 @@
 #   sudo deploy/uninstall.sh [--purge] [--remove-users] [--keep-discovery]
 #
 # Keeps /etc/lightbox (settings, backups, generated secrets) unless --purge.
-# Before stopping anything it removes the box from Home Assistant
+# Once the services are stopped it removes the box from Home Assistant
 # (`lightbox decommission`) unless --keep-discovery. Debian packages
 # (mosquitto, ...) stay installed: other things may use them.
 set -euo pipefail
@@ -30,16 +30,16 @@ SETTINGS=/etc/lightbox/settings.json
 HAVE_SYSTEMD=0
 [ -d /run/systemd/system ] && HAVE_SYSTEMD=1
 
-if [ $DECOMMISSION -eq 1 ] && [ -x "$LB" ] && [ -f "$SETTINGS" ]; then
-  step "Removing the box from Home Assistant (discovery and retained topics)"
-  "$LB" decommission --settings "$SETTINGS" \
-    || echo "  ! decommission failed (broker down?): remove the device in Home Assistant by hand"
-fi
-
 step "Services"
 UNITS=(lightbox.target lightbox-engine.service lightbox-bridge.service)
 if [ $HAVE_SYSTEMD -eq 1 ]; then
   systemctl stop "${UNITS[@]}" 2>/dev/null || true
+fi
+# After the engine stopped: a running engine would publish its discovery again.
+if [ $DECOMMISSION -eq 1 ] && [ -x "$LB" ] && [ -f "$SETTINGS" ]; then
+  step "Removing the box from Home Assistant (discovery and retained topics)"
+  "$LB" decommission --settings "$SETTINGS" \
+    || echo "  ! decommission failed (broker down?): remove the device in Home Assistant by hand"
 fi
 systemctl disable --quiet "${UNITS[@]}" 2>/dev/null || true
 for f in /etc/systemd/system/lightbox.target /etc/systemd/system/lightbox-engine.service \

@@ -69,3 +69,34 @@ def test_check_config_takes_settings_env_and_default(tmp_path: Path) -> None:
     assert ok.returncode == 0
     both = lightbox("check-config", str(good), "--settings", str(bad), cwd=tmp_path)
     assert both.returncode == 2 and "not both" in both.stdout
+
+
+def test_verify_without_an_install_says_so_in_one_line(tmp_path: Path) -> None:
+    r = lightbox("verify", "--settings", str(tmp_path / "settings.json"), cwd=tmp_path)
+    assert "Traceback" not in r.stderr and r.returncode == 1
+    assert r.stdout.startswith("no install found here:")
+    assert "FileNotFoundError" not in r.stdout
+
+
+def test_verify_names_missing_secret_files_without_exception_names(tmp_path: Path) -> None:
+    settings = _write(tmp_path / "settings.json", {
+        "mqtt": {"port": 9, "username": "kitchen", "password_file": str(tmp_path / "nope")},
+        "bridge": {"port": 9}, "device_id": "kitchen"})
+    r = lightbox("verify", "--settings", str(settings), "--no-systemd", "--timeout", "1",
+                 cwd=tmp_path)
+    assert "FileNotFoundError" not in r.stdout and "does not exist" in r.stdout
+
+
+def test_verify_finds_the_monitor_password_dev_writes(tmp_path: Path) -> None:
+    broker = tmp_path / "broker"
+    broker.mkdir()
+    (broker / "kitchen.password").write_text("x\n")
+    (broker / "lightbox-monitor.password").write_text("y\n")
+    settings = _write(tmp_path / "settings.json", {
+        "mqtt": {"port": 9, "username": "kitchen",
+                 "password_file": str(broker / "kitchen.password")},
+        "bridge": {"port": 9}, "device_id": "kitchen"})
+    r = lightbox("verify", "--settings", str(settings), "--no-systemd", "--timeout", "1",
+                 cwd=tmp_path)
+    line = next(ln for ln in r.stdout.splitlines() if "secret monitor password" in ln)
+    assert "lightbox-monitor.password" in line

@@ -100,3 +100,16 @@ def test_verify_finds_the_monitor_password_dev_writes(tmp_path: Path) -> None:
                  cwd=tmp_path)
     line = next(ln for ln in r.stdout.splitlines() if "secret monitor password" in ln)
     assert "lightbox-monitor.password" in line
+
+
+def test_check_config_warns_per_missing_secret_file_and_stays_valid(tmp_path: Path) -> None:
+    token = tmp_path / "token"
+    token.write_text("t\n")
+    settings = _write(tmp_path / "s.json", {
+        "mqtt": {"username": "kitchen", "password_file": str(tmp_path / "gone")},
+        "bridge": {"auth_token_file": str(token), "mqtt_password_file": str(tmp_path)}})
+    r = lightbox("check-config", str(settings), cwd=tmp_path)
+    assert r.returncode == 0 and "valid" in r.stdout
+    assert f"mqtt.password_file: warning: {tmp_path / 'gone'} does not exist" in r.stdout
+    assert "bridge.mqtt_password_file: warning: cannot read" in r.stdout
+    assert "bridge.auth_token_file" not in r.stdout

@@ -47,7 +47,10 @@ def blank(path: object) -> int:
     except Exception as exc:  # the panel may be gone: say so, exit 0 for ExecStopPost
         print(f"blank: could not reach the display: {exc}")
         return 0
-    print("blank: panel darkened")
+    from appliance.testpattern import virtual_note
+
+    note = virtual_note(display)
+    print(f"blank: {note}" if note else "blank: panel darkened")
     return 0
 
 

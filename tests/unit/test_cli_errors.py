@@ -113,3 +113,10 @@ def test_check_config_warns_per_missing_secret_file_and_stays_valid(tmp_path: Pa
     assert f"mqtt.password_file: warning: {tmp_path / 'gone'} does not exist" in r.stdout
     assert "bridge.mqtt_password_file: warning: cannot read" in r.stdout
     assert "bridge.auth_token_file" not in r.stdout
+
+
+def test_blank_on_the_virtual_panel_says_nothing_is_visible(tmp_path: Path) -> None:
+    settings = _write(tmp_path / "s.json", {"display": {"driver": "virtual"}})
+    r = lightbox("blank", "--settings", str(settings), cwd=tmp_path)
+    assert r.returncode == 0 and "nothing is visible" in r.stdout
+    assert "panel darkened" not in r.stdout

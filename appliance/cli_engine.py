@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 from appliance.cli import settings_arg, settings_path
@@ -60,9 +61,14 @@ def decommission(path: object) -> int:
 
     from appliance import discovery, topics
     from appliance.mqtt_link import MQTTLink
-    from appliance.settings import load
+    from appliance.settings import EX_CONFIG, SettingsError, load
 
-    settings = load(Path(str(path)))
+    try:
+        settings = load(Path(str(path)))
+    except SettingsError as exc:
+        for line in exc.lines():
+            print(f"decommission: {path}: {line}", file=sys.stderr)
+        return EX_CONFIG
     link = MQTTLink(settings.mqtt, settings.device_id, lambda *a: None, lambda: None)
     link.start()
     deadline = time.monotonic() + 10

@@ -83,7 +83,13 @@ def run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    link.start()
+    try:
+        link.start()
+    except (OSError, IndexError, ValueError) as exc:
+        print(f"lightbox bridge: cannot read the broker credentials or TLS files "
+              f"(bridge.mqtt_password_file, mqtt.tls): {exc}", file=sys.stderr)
+        server.close()
+        return EX_CONFIG
     log.info("bridge_started", url=f"http://{host}:{port}/", threads=b.threads,
              sse_max_clients=b.sse_max_clients, auth=token is not None,
              device_id=settings.device_id)

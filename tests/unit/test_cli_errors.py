@@ -120,3 +120,21 @@ def test_blank_on_the_virtual_panel_says_nothing_is_visible(tmp_path: Path) -> N
     r = lightbox("blank", "--settings", str(settings), cwd=tmp_path)
     assert r.returncode == 0 and "nothing is visible" in r.stdout
     assert "panel darkened" not in r.stdout
+
+
+def test_decommission_with_a_missing_settings_file_exits_78(tmp_path: Path) -> None:
+    r = lightbox("decommission", "--settings", str(tmp_path / "none.json"), cwd=tmp_path)
+    assert "Traceback" not in r.stderr and r.returncode == 78
+    assert "does not exist" in r.stderr
+
+
+def test_bridge_with_a_missing_tls_file_exits_78(tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    settings = _write(tmp_path / "s.json", {
+        "mqtt": {"port": port, "tls": {"ca_file": str(tmp_path / "ca.pem")}},
+        "bridge": {"host": "127.0.0.1", "port": port}})
+    r = lightbox("bridge", "--settings", str(settings), cwd=tmp_path)
+    assert "Traceback" not in r.stderr and r.returncode == 78
+    assert "mqtt.tls" in r.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from appliance.cli import settings_arg, settings_path
@@ -47,7 +48,10 @@ def blank(path: object) -> int:
     except Exception as exc:  # the panel may be gone: say so, exit 0 for ExecStopPost
         print(f"blank: could not reach the display: {exc}")
         return 0
-    print("blank: panel darkened")
+    from appliance.testpattern import virtual_note
+
+    note = virtual_note(display)
+    print(f"blank: {note}" if note else "blank: panel darkened")
     return 0
 
 
@@ -98,9 +102,14 @@ def decommission(path: object) -> int:
 
     from appliance import topics
     from appliance.mqtt_link import CheckClient
-    from appliance.settings import load, read_secret
+    from appliance.settings import EX_CONFIG, SettingsError, load, read_secret
 
-    settings = load(Path(str(path)))
+    try:
+        settings = load(Path(str(path)))
+    except SettingsError as exc:
+        for line in exc.lines():
+            print(f"decommission: {path}: {line}", file=sys.stderr)
+        return EX_CONFIG
     m = settings.mqtt
     alive = engine_running(settings)
     if alive is not None:

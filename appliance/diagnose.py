@@ -244,11 +244,16 @@ class Diagnoser:
                      "run diagnose on the target machine with /proc and /sys mounted.")
         elif enabled:
             self.add(PASS, "memory cgroup", "enabled: the service's MemoryMax= is enforced")
-        else:
+        elif pi:
             self.add(WARN, "memory cgroup", "the memory controller is off: the service's "
                      "MemoryMax= does nothing",
                      "append cgroup_enable=memory cgroup_memory=1 to /boot/firmware/cmdline.txt "
                      "and reboot.")
+        else:
+            self.add(WARN, "memory cgroup", "the memory controller is off: an installed "
+                     "service's MemoryMax= would do nothing",
+                     "nothing to do for `lightbox dev`; for the service, enable the memory "
+                     "cgroup on the kernel command line the way your distribution documents.")
 
     def _probe(self) -> SystemProbe:
         return SystemProbe(root=self.machine.root, run=self.run)
@@ -330,6 +335,11 @@ class Diagnoser:
         ok, message = self.broker_probe(m, self.broker_timeout_s)
         if ok:
             self.add(PASS, "broker", message)
+        elif "cannot reach" in message or "no answer" in message:
+            self.add(FAIL, "broker", message,
+                     f"is mosquitto running on {m.host}:{m.port}? Start it "
+                     "(`systemctl status mosquitto`, or `lightbox dev` on a laptop) or fix "
+                     "mqtt.host/mqtt.port.")
         elif "refused" in message:
             self.add(FAIL, "broker", message,
                      "check mqtt.username and the password in mqtt.password_file against the "

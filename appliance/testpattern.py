@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import signal
 import sys
 import textwrap
@@ -109,6 +110,20 @@ def _on_sigterm(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
+def virtual_note(display: Display) -> str | None:
+    """Say, for the virtual panel, that nothing lights up and where its picture goes."""
+    if display.name != "virtual":
+        return None
+    from appliance.display.virtual import SNAPSHOT_ENV
+
+    snap = os.environ.get(SNAPSHOT_ENV)
+    where = (f"its picture is written to {snap}" if snap else
+             f"see it in the web UI's preview (run `lightbox dev`), or set ${SNAPSHOT_ENV} "
+             "to a file for a snapshot of it")
+    return ("virtual panel: no LED panel is driven here, so nothing is visible; " + where
+            + ". On the Pi set display.driver to auto or rgbmatrix.")
+
+
 def run(args: argparse.Namespace) -> int:
     """Show the patterns on the configured display; exit 0 when done or interrupted."""
     from appliance.cli import settings_path
@@ -140,6 +155,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"{ENGINE_UNIT} is running and owns the panel: stop it first with "
               f"`sudo systemctl stop {ENGINE_UNIT}`", file=sys.stderr)
         return 1
+    note = virtual_note(display)
+    if note:
+        print(note)
     print(f"display: {display.name} {display.width}x{display.height} "
           f"(panel {cfg.cols}x{cfg.rows}, chain {cfg.chain_length}, parallel {cfg.parallel}, "
           f"mapping {cfg.hardware_mapping})")

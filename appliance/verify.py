@@ -158,7 +158,9 @@ class Verifier:
         assert self.settings is not None
         pw = self.settings.mqtt.password_file
         folder = pw.parent if pw is not None else self.path.parent / "secrets"
-        return folder / MONITOR_PASSWORD_NAME
+        # install.sh writes mqtt-monitor.password; `lightbox dev` names files after the user.
+        candidates = [folder / MONITOR_PASSWORD_NAME, folder / f"{self.args.monitor_user}.password"]
+        return next((c for c in candidates if c.exists()), candidates[0])
 
     # ------------------------------------------------------------------ the checklist
     def run(self) -> list[Check]:
@@ -204,6 +206,8 @@ class Verifier:
                 continue
 
             def one(p: Path = path) -> tuple[bool, str]:
+                if not p.exists():
+                    return False, f"{p} does not exist"
                 mode = p.stat().st_mode & 0o777
                 if not read_secret(p):
                     return False, f"{p} is empty"
@@ -529,7 +533,13 @@ def default_path(cli_value: str | None) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     """Print the checklist; exit 0 only when every check passes."""
-    checks = Verifier(args, default_path(args.settings)).run()
+    path = default_path(args.settings)
+    if not path.exists():
+        print(f"no install found here: no settings file at {path} (nor {INSTALLED_SETTINGS}). "
+              "Install with deploy/install.sh (docs/deployment.md), or point --settings at the "
+              "box's file (for `lightbox dev`: --settings WORKDIR/settings.json --no-systemd).")
+        return 1
+    checks = Verifier(args, path).run()
     count = {s: sum(c.status == s for c in checks) for s in ("PASS", "FAIL", "SKIP")}
     ok = count["PASS"] == len(checks)
     if args.json:

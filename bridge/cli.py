@@ -9,6 +9,7 @@ SIGTERM/SIGINT. Knows nothing of the render loop or the display.
 from __future__ import annotations
 
 import argparse
+import errno
 import signal
 import sys
 from types import FrameType
@@ -18,6 +19,9 @@ import structlog
 from appliance import logs
 from appliance.cli import settings_arg, settings_path
 from appliance.settings import EX_CONFIG, Settings, SettingsError, load, read_secret
+
+#: The listen port is taken (another bridge, or the old one not gone yet): systemd retries.
+EX_TEMPFAIL = 75
 
 log = structlog.get_logger("bridge")
 
@@ -66,7 +70,10 @@ def run(args: argparse.Namespace) -> int:
     port = args.port or b.port
     link = EngineLink(settings)
     app = create_app(settings, link=link, auth_token=token)
-    server = create_server(app, b, host, port)
+    try:
+        server = create_server(app, b, host, port)
+    except OSError as exc:
+        return _bind_failed(exc, host, port, args)
     hub = app.extensions["lightbox"].hub
 
     def stop(signum: int, frame: FrameType | None) -> None:
@@ -76,7 +83,13 @@ def run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    link.start()
+    try:
+        link.start()
+    except (OSError, IndexError, ValueError) as exc:
+        print(f"lightbox bridge: cannot read the broker credentials or TLS files "
+              f"(bridge.mqtt_password_file, mqtt.tls): {exc}", file=sys.stderr)
+        server.close()
+        return EX_CONFIG
     log.info("bridge_started", url=f"http://{host}:{port}/", threads=b.threads,
              sse_max_clients=b.sse_max_clients, auth=token is not None,
              device_id=settings.device_id)
@@ -86,3 +99,18 @@ def run(args: argparse.Namespace) -> int:
         link.stop()
         log.info("bridge_exit", code=0)
     return 0
+
+
+def _bind_failed(exc: OSError, host: str, port: int, args: argparse.Namespace) -> int:
+    """Say in one line why the bridge cannot listen; 75 when the port is taken, else 78."""
+    where = "--port" if args.port else "bridge.port"
+    if exc.errno == errno.EADDRINUSE:
+        print(f"lightbox bridge: port {port} on {host} is already in use (another bridge or "
+              f"program holds it); stop that one or choose another port with {where}",
+              file=sys.stderr)
+        return EX_TEMPFAIL
+    what = "--host" if args.host else "bridge.host"
+    print(f"lightbox bridge: cannot listen on {host}:{port}: {exc.strerror or exc}; check "
+          f"{what} (an address of this machine) and {where} (below 1024 needs root)",
+          file=sys.stderr)
+    return EX_CONFIG

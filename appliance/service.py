@@ -90,6 +90,8 @@ class EngineService:
         self.config_status = ConfigStatus()
         self.notifier = SystemdNotifier()
         self.settings: Settings
+        #: The settings this process started with: restart_required is measured against them.
+        self.started: Settings
         self.engine: Engine
         self.link: MQTTLink
         self.telemetry: Telemetry
@@ -132,6 +134,7 @@ class EngineService:
         logs.configure("info", "auto", None, "engine")
         extra = load_extra_animations()
         self.settings = self.load_settings()
+        self.started = self.settings
         cfg = self.settings
         logs.configure(cfg.logging.level, cfg.logging.format, cfg.logging.dir, "engine")
         if extra:
@@ -371,8 +374,7 @@ class EngineService:
                 return
         restart = sorted({c["path"] for c in changes
                           if c["path"].startswith(RESTART_PREFIXES)})
-        self.config_status.restart_required = sorted(
-            set(self.config_status.restart_required) | set(restart))
+        self.config_status.restart_required = restart_needed(self.started, new)
         self.config_status.last_change = iso_now()
         if cmd.action == "reload":
             self.config_status.source = "file"
@@ -460,6 +462,13 @@ class EngineService:
             self._saved_version = self.engine.state_version
         except OSError as exc:
             log.warning("state_save_failed", path=str(self.state_file), error=str(exc))
+
+
+def restart_needed(started: Settings, saved: Settings) -> list[str]:
+    """Paths under RESTART_PREFIXES where the saved settings differ from those in force
+    since start-up: empty again once a value is set back to the one the process runs with."""
+    changes = settings_mod.diff_paths(settings_mod.dump(started), settings_mod.dump(saved))
+    return sorted({c["path"] for c in changes if c["path"].startswith(RESTART_PREFIXES)})
 
 
 def _err_args(outcome: dict[str, Any]) -> dict[str, Any]:

@@ -28,22 +28,13 @@ from appliance.display import Display, make_display
 from appliance.engine import Engine, ReplyFn
 from appliance.mqtt_link import MQTTLink, Responder
 from appliance.settings import EX_CONFIG, Settings, SettingsError, SettingsStore
+from appliance.settings_schema import RESTART_PREFIXES
 from appliance.systemd import SystemdNotifier
 from appliance.telemetry import ConfigStatus, SystemProbe, Telemetry, iso_now
 from appliance.wire import Command, CommandError, error_reply, parse_command, transaction_of
 
 log = structlog.get_logger("service")
 
-#: Settings whose change needs a restart to take effect (dotted prefixes).
-RESTART_PREFIXES = (
-    "device_id", "mqtt.", "bridge.", "logging.dir",
-    "display.driver", "display.rows", "display.cols", "display.chain_length",
-    "display.parallel", "display.hardware_mapping", "display.gpio_slowdown",
-    "display.pwm_", "display.scan_mode", "display.row_address_type", "display.multiplexing",
-    "display.led_rgb_sequence", "display.pixel_mapper_config", "display.panel_type",
-    "display.limit_refresh_rate_hz", "display.disable_hardware_pulsing",
-    "display.show_refresh_rate", "display.drop_",
-)
 #: Meta keys a cmd/config payload may carry besides settings.
 CONFIG_META = ("replace",)
 CONTROL_QUEUE_SIZE = 64

@@ -35,6 +35,9 @@ BASIC = frozenset({
     "mqtt.groups", "bridge.host", "bridge.port", "logging.level", "logging.format",
 })
 GENERAL = "general"
+TITLES = {GENERAL: "General", "display": "Display", "animation": "Animation", "mqtt": "MQTT",
+          "mqtt.tls": "MQTT TLS", "bridge": "Web bridge", "health": "Health",
+          "logging": "Logging"}
 
 
 def _base_type(ann: Any) -> tuple[Any, bool]:
@@ -100,11 +103,12 @@ def field_schema(path: str, f: FieldInfo, section: str) -> dict[str, Any]:
 
 def schema() -> dict[str, Any]:
     """The whole schema: ordered sections and every leaf setting."""
-    sections = [{"id": GENERAL, "title": "General", "help": ""}]
+    sections = [{"id": GENERAL, "title": TITLES[GENERAL], "help": ""}]
     out: list[dict[str, Any]] = []
     for path, f, sub in fields():
         if sub is not None:
-            sections.append({"id": path, "title": path, "help": SECTIONS.get(path, "")})
+            sections.append({"id": path, "title": TITLES.get(path, path),
+                             "help": SECTIONS.get(path, "")})
             continue
         section = path.rsplit(".", 1)[0] if "." in path else GENERAL
         out.append(field_schema(path, f, section))

@@ -217,6 +217,20 @@ def test_settings_change_through_the_form_is_saved_and_shows(page: Any, ui_stack
     ui_stack.send("PATCH", "/api/config", {"logging": {"level": "info"}})
 
 
+def test_restart_note_clears_when_the_value_is_set_back(page: Any, ui_stack: Stack) -> None:
+    rows = ui_stack.get("/api/config").json()["settings"]["display"]["rows"]
+    note = page.locator("#config-restart")
+    r = ui_stack.send("PATCH", "/api/config", {"display": {"rows": 64 if rows != 64 else 32}})
+    assert r.status_code == 200, r.text
+    expect(note).to_have_text("Restart needed for: display.rows")
+    expect(page.locator('.setting[data-setting="display.rows"]')).to_have_class(
+        re.compile(r"\brestart-pending\b"))
+    r = ui_stack.send("PATCH", "/api/config", {"display": {"rows": rows}})
+    assert r.status_code == 200, r.text
+    expect(note).to_be_hidden()
+    assert ui_stack.get("/api/config").json()["restart_required"] == []
+
+
 def test_screenshot_of_the_settings_page(page: Any) -> None:
     page.locator("#settings-display details.advanced").wait_for()
     page.evaluate("document.querySelector('#settings-display details.advanced').open = true")

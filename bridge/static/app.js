@@ -469,7 +469,10 @@ function settingMarkers(f) {
 
 function settingFacts(f) {
   const facts = [];
-  if (f.min != null || f.max != null) facts.push(`range ${f.min ?? "…"}–${f.max ?? "…"}`);
+  if (f.min != null || f.max != null) {
+    const lo = f.min == null ? "…" : f.exclusive_min ? `above ${f.min}` : f.min;
+    facts.push(`range ${lo}–${f.max ?? "…"}`);
+  }
   if (f.default !== undefined && f.default !== null && f.default !== "" && f.path !== "device_id") facts.push(`default ${typeof f.default === "object" ? JSON.stringify(f.default) : f.default}`);
   if (f.local_only) facts.push("local only: edit settings.json on the box, then reload");
   return facts.length ? el("span", { class: "facts" }, ` (${facts.join("; ")})`) : null;

@@ -28,22 +28,13 @@ from appliance.display import Display, make_display
 from appliance.engine import Engine, ReplyFn
 from appliance.mqtt_link import MQTTLink, Responder
 from appliance.settings import EX_CONFIG, Settings, SettingsError, SettingsStore
+from appliance.settings_schema import RESTART_PREFIXES
 from appliance.systemd import SystemdNotifier
 from appliance.telemetry import ConfigStatus, SystemProbe, Telemetry, iso_now
 from appliance.wire import Command, CommandError, error_reply, parse_command, transaction_of
 
 log = structlog.get_logger("service")
 
-#: Settings whose change needs a restart to take effect (dotted prefixes).
-RESTART_PREFIXES = (
-    "device_id", "mqtt.", "bridge.", "logging.dir",
-    "display.driver", "display.rows", "display.cols", "display.chain_length",
-    "display.parallel", "display.hardware_mapping", "display.gpio_slowdown",
-    "display.pwm_", "display.scan_mode", "display.row_address_type", "display.multiplexing",
-    "display.led_rgb_sequence", "display.pixel_mapper_config", "display.panel_type",
-    "display.limit_refresh_rate_hz", "display.disable_hardware_pulsing",
-    "display.show_refresh_rate", "display.drop_",
-)
 #: Meta keys a cmd/config payload may carry besides settings.
 CONFIG_META = ("replace",)
 CONTROL_QUEUE_SIZE = 64
@@ -90,6 +81,8 @@ class EngineService:
         self.config_status = ConfigStatus()
         self.notifier = SystemdNotifier()
         self.settings: Settings
+        #: The settings this process started with: restart_required is measured against them.
+        self.started: Settings
         self.engine: Engine
         self.link: MQTTLink
         self.telemetry: Telemetry
@@ -132,6 +125,7 @@ class EngineService:
         logs.configure("info", "auto", None, "engine")
         extra = load_extra_animations()
         self.settings = self.load_settings()
+        self.started = self.settings
         cfg = self.settings
         logs.configure(cfg.logging.level, cfg.logging.format, cfg.logging.dir, "engine")
         if extra:
@@ -376,8 +370,7 @@ class EngineService:
                 return
         restart = sorted({c["path"] for c in changes
                           if c["path"].startswith(RESTART_PREFIXES)})
-        self.config_status.restart_required = sorted(
-            set(self.config_status.restart_required) | set(restart))
+        self.config_status.restart_required = restart_needed(self.started, new)
         self.config_status.last_change = iso_now()
         if cmd.action == "reload":
             self.config_status.source = "file"
@@ -465,6 +458,13 @@ class EngineService:
             self._saved_version = self.engine.state_version
         except OSError as exc:
             log.warning("state_save_failed", path=str(self.state_file), error=str(exc))
+
+
+def restart_needed(started: Settings, saved: Settings) -> list[str]:
+    """Paths under RESTART_PREFIXES where the saved settings differ from those in force
+    since start-up: empty again once a value is set back to the one the process runs with."""
+    changes = settings_mod.diff_paths(settings_mod.dump(started), settings_mod.dump(saved))
+    return sorted({c["path"] for c in changes if c["path"].startswith(RESTART_PREFIXES)})
 
 
 def _err_args(outcome: dict[str, Any]) -> dict[str, Any]:

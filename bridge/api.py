@@ -18,7 +18,7 @@ from typing import Any
 import structlog
 from flask import Blueprint, Response, current_app, request
 
-from appliance import jsonsafe
+from appliance import jsonsafe, settings_schema
 from appliance import settings as settings_mod
 from appliance.images import ImageError, UnknownImageError
 from appliance.wire import CommandError, parse_command
@@ -301,6 +301,11 @@ def make_api(limits: Limits) -> Blueprint:
         else:
             _validate_settings(body)
         return send_command("config", {**body, "replace": True})
+
+    @bp.get("/api/config/schema")
+    @reads
+    def config_schema() -> Response:
+        return json_response(settings_schema.schema())
 
     @bp.get("/api/config/history")
     @reads

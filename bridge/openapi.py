@@ -103,6 +103,24 @@ SESSION = {
 }
 
 
+SETTINGS_SCHEMA: dict[str, Any] = {"type": "object", "properties": {
+    "sections": {"type": "array", "items": {"type": "object", "properties": {
+        "id": {"type": "string"}, "title": {"type": "string"}, "help": {"type": "string"}},
+        "required": ["id", "title", "help"]}},
+    "fields": {"type": "array", "items": {"type": "object", "properties": {
+        "path": {"type": "string"}, "section": {"type": "string"},
+        "type": {"enum": ["string", "integer", "number", "boolean", "choice", "list",
+                          "object"]},
+        "nullable": {"type": "boolean"}, "default": {}, "help": {"type": "string"},
+        "restart_required": {"type": "boolean"}, "local_only": {"type": "boolean"},
+        "advanced": {"type": "boolean"}, "choices": {"type": "array"},
+        "min": {"type": "number"}, "max": {"type": "number"},
+        "exclusive_min": {"type": "boolean"}, "exclusive_max": {"type": "boolean"}},
+        "required": ["path", "section", "type", "nullable", "default", "help",
+                     "restart_required", "local_only", "advanced"]}}},
+    "required": ["sections", "fields"]}
+
+
 def _ref(name: str) -> dict[str, Any]:
     return {"$ref": f"#/components/schemas/{name}"}
 
@@ -211,6 +229,10 @@ def spec(version: str) -> dict[str, Any]:
             "Replace all settings from a backup (validated completely before anything is "
             "written)", _json(_ref("Reply")), cmd, tag="settings", body=_body(ANY_OBJECT),
             write=True)},
+        "/api/config/schema": {"get": _op(
+            "What the settings form is built from: sections, and per setting its type, "
+            "choices, range, default, help and markers", _json(SETTINGS_SCHEMA),
+            READ_ERRORS, tag="settings")},
         "/api/config/history": {"get": _op(
             "The change log", _json({"type": "object", "properties": {
                 "history": {"type": "array"}}, "required": ["history"]}),

@@ -21,6 +21,7 @@ const ui = {
   state: null,
   info: null,
   config: null,
+  schema: null,
   settingsDirty: false,
   charts: { fps: [], target: [], frame: [], cpu: [], temp: [] },
   maxPoints: 300,
@@ -333,65 +334,193 @@ function addEvent(ev) {
 }
 
 // ------------------------------------------------------------------ settings
+// The form is built from GET /api/config/schema (the data docs/settings.md is made of):
+// one group per section, a control per type, help, default, range and markers.
+function initSettings() {
+  $("#settings-save").addEventListener("click", saveSettings);
+  $("#settings-reset").addEventListener("click", () => {
+    ui.settingsDirty = false; clearErrors($("#settings")); $("#settings-problems").replaceChildren();
+    setMessage($("#settings-message"), "", null);
+    if (ui.config) renderSettings(ui.config.settings || {});
+  });
+  $("#restore-file").addEventListener("change", (e) => { if (e.target.files.length) restoreSettings(e.target.files[0]); e.target.value = ""; });
+  trackHeaderHeight();
+  loadSettingsSchema();
+}
+
+// Jump targets keep clear of the sticky header, whatever height it wraps to.
+function trackHeaderHeight() {
+  const top = $(".top");
+  const set = () => document.documentElement.style.setProperty("--header-h", `${top.offsetHeight}px`);
+  set();
+  if (window.ResizeObserver) new ResizeObserver(set).observe(top);
+}
+
+async function loadSettingsSchema() {
+  const r = await api("GET", "/api/config/schema");
+  if (!r.ok || !r.body) { setMessage($("#settings-message"), `settings help unavailable: ${errorText(r)}`, false); return; }
+  ui.schema = r.body;
+  if (ui.config && !ui.settingsDirty) renderSettings(ui.config.settings || {});
+}
+
 function applyConfig(cfg) {
   ui.config = cfg;
-  const src = $("#config-source");
-  src.textContent = `source: ${cfg.source || "?"} · file: ${cfg.path || "?"}` +
-    (cfg.restart_required && cfg.restart_required.length ? ` · restart needed for: ${cfg.restart_required.join(", ")}` : "");
+  $("#config-source").textContent = `source: ${cfg.source || "?"} · file: ${cfg.path || "?"}`;
+  const restart = cfg.restart_required || [];
+  const note = $("#config-restart");
+  note.textContent = restart.length ? `Restart needed for: ${restart.join(", ")}` : "";
+  note.classList.toggle("hidden", !restart.length);
   if (!ui.settingsDirty) renderSettings(cfg.settings || {});
+  markRestartPending(restart);
   renderHistory(cfg.history || []);
+}
+
+function markRestartPending(paths) {
+  for (const row of document.querySelectorAll("#settings-form .setting")) {
+    row.classList.toggle("restart-pending", paths.includes(row.dataset.setting));
+  }
+}
+
+function valueAt(settings, path) {
+  let v = settings;
+  for (const p of path.split(".")) v = v != null && typeof v === "object" ? v[p] : undefined;
+  return v;
+}
+
+// Without the schema (an older bridge), every setting is still editable as before.
+function schemaFromValues(settings, prefix = "", section = "general", out = []) {
+  for (const [k, v] of Object.entries(settings)) {
+    const path = prefix + k;
+    if (v !== null && typeof v === "object" && !Array.isArray(v) && path !== "animation.params") {
+      schemaFromValues(v, `${path}.`, path, out);
+      continue;
+    }
+    const type = typeof v === "boolean" ? "boolean" : typeof v === "number" ? "number" : v !== null && typeof v === "object" ? "object" : "string";
+    out.push({ path, section, type, nullable: v === null, help: "", advanced: false, restart_required: false, local_only: false });
+  }
+  return out;
 }
 
 function renderSettings(settings) {
   const form = $("#settings-form");
-  form.replaceChildren();
-  for (const [section, value] of Object.entries(settings)) {
-    if (value === null || typeof value !== "object" || Array.isArray(value)) {
-      form.append(settingRow(section, value));
-      continue;
-    }
-    const fs = el("fieldset", {}, el("legend", {}, section));
-    for (const [k, v] of Object.entries(value)) fs.append(settingRow(`${section}.${k}`, v));
-    form.append(fs);
+  const schema = ui.schema || { sections: [], fields: schemaFromValues(settings) };
+  const ids = schema.sections.map((s) => s.id);
+  for (const f of schema.fields) if (!ids.includes(f.section)) { ids.push(f.section); schema.sections.push({ id: f.section, title: f.section, help: "" }); }
+  const nav = el("nav", { class: "settings-nav", "aria-label": "Settings sections" });
+  const groups = [];
+  for (const s of schema.sections) {
+    const fields = schema.fields.filter((f) => f.section === s.id);
+    if (!fields.length) continue;
+    const gid = `settings-${s.id.replace(/\./g, "-")}`;
+    nav.append(el("a", { href: `#${gid}` }, s.title));
+    groups.push(settingsGroup(gid, s, fields, settings));
   }
+  form.replaceChildren(nav, ...groups);
+  markRestartPending((ui.config && ui.config.restart_required) || []);
 }
 
-function settingRow(path, value) {
-  const id = `set-${path.replace(/\./g, "-")}`;
-  let input;
-  if (typeof value === "boolean") {
-    input = el("input", { type: "checkbox", id, checked: value });
-  } else if (typeof value === "number") {
-    input = el("input", { type: "number", id, value: String(value), step: "any" });
-  } else if (value !== null && typeof value === "object") {
-    input = el("textarea", { id, value: JSON.stringify(value, null, 1) });
-  } else {
-    input = el("input", { type: "text", id, value: value == null ? "" : String(value), placeholder: value == null ? "(none)" : "" });
+function settingsGroup(gid, section, fields, settings) {
+  const group = el("section", { class: "settings-group", id: gid },
+    el("h3", {}, section.title), section.help ? helpText(section.help) : null);
+  const basic = fields.filter((f) => !f.advanced);
+  const advanced = fields.filter((f) => f.advanced);
+  for (const f of basic) group.append(settingRow(f, valueAt(settings, f.path)));
+  if (advanced.length) {
+    const det = el("details", { class: "advanced" }, el("summary", {}, `Advanced (${advanced.length})`));
+    for (const f of advanced) det.append(settingRow(f, valueAt(settings, f.path)));
+    group.append(det);
   }
-  input.dataset.path = path;
-  input.dataset.kind = value === null ? "null" : Array.isArray(value) ? "json" : typeof value === "object" ? "json" : typeof value;
-  input.dataset.original = JSON.stringify(value);
-  const row = el("div", { class: "setting" }, el("label", { htmlFor: id }, path.split(".").slice(1).join(".") || path), input,
-    el("p", { class: "field-error", dataset: { for: path } }));
-  input.addEventListener("input", () => { ui.settingsDirty = true; row.classList.add("changed"); });
+  return group;
+}
+
+// Help strings use Markdown `code`; shown as <code>, never as HTML.
+function helpText(text, extra) {
+  const p = el("p", { class: "help" });
+  text.replace(/\\\|/g, "|").split("`").forEach((part, i) => p.append(i % 2 ? el("code", {}, part) : part));
+  if (extra) p.append(extra);
+  return p;
+}
+
+function settingInput(f, value, id) {
+  if (f.type === "choice") {
+    const sel = el("select", { id });
+    if (f.nullable) sel.append(el("option", { value: "null" }, "(none)"));
+    for (const c of f.choices) sel.append(el("option", { value: JSON.stringify(c) }, String(c)));
+    sel.value = JSON.stringify(value === undefined ? null : value);
+    return sel;
+  }
+  if (f.type === "boolean") return el("input", { type: "checkbox", id, checked: Boolean(value) });
+  if (f.type === "integer" || f.type === "number") {
+    const n = el("input", { type: "number", id, value: value == null ? "" : String(value), step: f.type === "integer" ? "1" : "any", inputMode: f.type === "integer" ? "numeric" : "decimal" });
+    if (f.min != null) n.min = String(f.min);
+    if (f.max != null) n.max = String(f.max);
+    return n;
+  }
+  if (f.type === "list" || f.type === "object") return el("textarea", { id, value: JSON.stringify(value === undefined ? null : value, null, 1) });
+  return el("input", { type: "text", id, value: value == null ? "" : String(value), placeholder: f.nullable ? "(none)" : "" });
+}
+
+function settingMarkers(f) {
+  const marks = [];
+  if (f.restart_required) marks.push(el("span", { class: "badge badge-restart", title: "takes effect after a restart" }, "restart"));
+  if (f.local_only) marks.push(el("span", { class: "badge badge-local", title: "change it in settings.json on the box" }, "local only"));
+  return marks;
+}
+
+function settingFacts(f) {
+  const facts = [];
+  if (f.min != null || f.max != null) {
+    const lo = f.min == null ? "…" : f.exclusive_min ? `above ${f.min}` : f.min;
+    facts.push(`range ${lo}–${f.max ?? "…"}`);
+  }
+  if (f.default !== undefined && f.default !== null && f.default !== "" && f.path !== "device_id") facts.push(`default ${typeof f.default === "object" ? JSON.stringify(f.default) : f.default}`);
+  if (f.local_only) facts.push("local only: edit settings.json on the box, then reload");
+  return facts.length ? el("span", { class: "facts" }, ` (${facts.join("; ")})`) : null;
+}
+
+function settingRow(f, value) {
+  const id = `set-${f.path.replace(/\./g, "-")}`;
+  const input = settingInput(f, value, id);
+  input.dataset.path = f.path;
+  input.dataset.kind = f.type;
+  input.dataset.nullable = f.nullable ? "1" : "";
+  input.dataset.original = JSON.stringify(value === undefined ? null : value);
+  if (f.local_only) {
+    if (input.tagName === "SELECT" || input.type === "checkbox") input.disabled = true; else input.readOnly = true;
+    input.dataset.local = "1";
+  }
+  const label = el("label", { htmlFor: id, title: f.path }, f.path.split(".").pop(), ...settingMarkers(f));
+  const row = el("div", { class: `setting${f.local_only ? " local-only" : ""}`, dataset: { setting: f.path } },
+    label, input, helpText(f.help || "", settingFacts(f)), el("p", { class: "field-error", dataset: { for: f.path } }));
+  const mark = () => { ui.settingsDirty = true; row.classList.add("changed"); };
+  input.addEventListener("input", mark);
+  input.addEventListener("change", mark);
   return row;
 }
 
 function readSetting(input) {
   const kind = input.dataset.kind;
+  const empty = input.value === "" && input.dataset.nullable;
   if (kind === "boolean") return input.checked;
-  if (kind === "number") return input.value === "" ? null : Number(input.value);
-  if (kind === "json") return JSON.parse(input.value);
-  if (kind === "null") return input.value === "" ? null : input.value;
-  return input.value;
+  if (kind === "choice") return JSON.parse(input.value);
+  if (kind === "integer" || kind === "number") {
+    if (input.value === "") { if (empty) return null; throw new Error("a number is needed"); }
+    const n = Number(input.value);
+    if (!Number.isFinite(n)) throw new Error("not a number");
+    return n;
+  }
+  if (kind === "list" || kind === "object") {
+    try { return JSON.parse(input.value); } catch (e) { throw new Error("not valid JSON"); }
+  }
+  return empty ? null : input.value;
 }
 
 function settingsPatch() {
   const patch = {};
   let bad = null;
-  for (const input of document.querySelectorAll("#settings-form [data-path]")) {
+  for (const input of document.querySelectorAll("#settings-form [data-path]:not([data-local])")) {
     let v;
-    try { v = readSetting(input); } catch (e) { bad = input.dataset.path; fieldError($("#settings"), bad, "not valid JSON"); continue; }
+    try { v = readSetting(input); } catch (e) { bad = input.dataset.path; fieldError($("#settings"), bad, e.message); continue; }
     if (JSON.stringify(v) === input.dataset.original) continue;
     const parts = input.dataset.path.split(".");
     let o = patch;
@@ -438,12 +567,19 @@ async function restoreSettings(file) {
   setMessage($("#settings-message"), `Restored ${file.name}${kept}`, true);
 }
 
+// An ISO timestamp as the browser's local time; the ISO text stays in the title.
+function localTime(iso) {
+  const d = iso ? new Date(iso) : null;
+  if (!d || Number.isNaN(d.getTime())) return iso || "";
+  return el("time", { dateTime: iso, title: iso }, d.toLocaleString([], { dateStyle: "medium", timeStyle: "medium" }));
+}
+
 function renderHistory(entries) {
   const tb = $("#history");
   tb.replaceChildren();
   for (const h of entries.slice(0, 20)) {
     const paths = (h.changes || []).map((c) => c.path).join(", ");
-    tb.append(el("tr", {}, el("td", {}, h.ts || ""), el("td", {}, h.source || ""), el("td", {}, paths)));
+    tb.append(el("tr", {}, el("td", {}, localTime(h.ts)), el("td", {}, h.source || ""), el("td", {}, paths)));
   }
   if (!entries.length) tb.append(el("tr", {}, el("td", { colSpan: 3, class: "muted" }, "no changes yet")));
 }
@@ -536,13 +672,7 @@ function init() {
     const r = await api("POST", "/api/identify", { seconds: 5 });
     setMessage($("#control-message"), r.ok ? "Flashing for 5 s" : errorText(r), r.ok);
   });
-  $("#settings-save").addEventListener("click", saveSettings);
-  $("#settings-reset").addEventListener("click", () => {
-    ui.settingsDirty = false; clearErrors($("#settings")); $("#settings-problems").replaceChildren();
-    setMessage($("#settings-message"), "", null);
-    if (ui.config) renderSettings(ui.config.settings || {});
-  });
-  $("#restore-file").addEventListener("change", (e) => { if (e.target.files.length) restoreSettings(e.target.files[0]); e.target.value = ""; });
+  initSettings();
   $("#upload-form").addEventListener("submit", upload);
   setInterval(() => {
     if (ui.lastPreview && Date.now() - ui.lastPreview > 5000) $("#preview-note").textContent = "no frames (engine offline?)";

@@ -269,6 +269,30 @@ def test_config_changes_are_logged_with_where_they_came_from(stack: Stack,
         probe.close()
 
 
+def test_config_schema_covers_every_setting_with_its_markers(stack: Stack) -> None:
+    """The form's schema: one entry per leaf setting, from the model and its descriptions."""
+    from appliance.settings import Settings, is_local_only
+    from appliance.settings_doc import fields
+
+    body = stack.get("/api/config/schema").json()
+    by_path = {f["path"]: f for f in body["fields"]}
+    leaves = [p for p, _, sub in fields() if sub is None]
+    assert list(by_path) == leaves
+    assert {f["section"] for f in body["fields"]} <= {s["id"] for s in body["sections"]}
+    assert by_path["display.driver"]["type"] == "choice"
+    assert by_path["display.driver"]["choices"] == ["auto", "rgbmatrix", "virtual", "emulator"]
+    assert by_path["logging.level"]["choices"] == ["debug", "info", "warning", "error"]
+    assert (by_path["display.rows"]["min"], by_path["display.rows"]["max"]) == (8, 64)
+    assert by_path["display.rows"]["restart_required"] is True
+    assert by_path["display.brightness"]["restart_required"] is False
+    assert by_path["display.brightness"]["default"] == Settings().display.brightness
+    assert by_path["display.brightness"]["advanced"] is False
+    assert by_path["display.show_refresh_rate"]["type"] == "boolean"
+    assert by_path["mqtt.username"]["nullable"] is True
+    assert all(f["local_only"] == is_local_only(f["path"]) for f in body["fields"])
+    assert all(f["help"] for f in body["fields"])
+
+
 @pytest.mark.parametrize(("raw", "status"), [
     (b'{"display": {"fps": 30,,}', 400),
     (b'{"display": {"fps": 9000}}', 422),

@@ -165,6 +165,86 @@ def test_validation_error_shows_next_to_its_field(page: Any) -> None:
     page.click("#settings-reset")
 
 
+def test_settings_form_is_built_from_the_schema(page: Any) -> None:
+    """Choices are selects, numbers carry their range, local-only fields are read-only."""
+    driver = page.locator("#set-display-driver")
+    expect(driver).to_have_count(1)
+    assert driver.evaluate("e => e.tagName") == "SELECT"
+    assert driver.locator("option").all_text_contents() == ["auto", "rgbmatrix", "virtual",
+                                                             "emulator"]
+    assert page.locator("#set-logging-level").evaluate("e => e.tagName") == "SELECT"
+    rows = page.locator("#set-display-rows")
+    assert (rows.get_attribute("type"), rows.get_attribute("min"),
+            rows.get_attribute("max")) == ("number", "8", "64")
+    assert page.locator("#set-display-show_refresh_rate").get_attribute("type") == "checkbox"
+    host = page.locator("#set-mqtt-host")
+    assert host.evaluate("e => e.readOnly") is True
+    host_row = page.locator('.setting[data-setting="mqtt.host"]')
+    expect(host_row).to_contain_text("settings.json on the box")
+    rows_row = page.locator('.setting[data-setting="display.rows"]')
+    expect(rows_row.locator(".badge-restart")).to_have_count(1)
+    expect(rows_row.locator(".help")).to_contain_text("default 32")
+    # Advanced fields are folded away until opened.
+    expect(page.locator("#set-display-pwm_bits")).to_be_hidden()
+    page.locator("#settings-display details.advanced > summary").click()
+    expect(page.locator("#set-display-pwm_bits")).to_be_visible()
+
+
+def test_settings_change_through_the_form_is_saved_and_shows(page: Any, ui_stack: Stack) -> None:
+    level = page.locator("#set-logging-level")
+    expect(level).to_have_count(1)
+    page.select_option("#set-logging-level", label="debug")
+    with page.expect_response(lambda r: r.url.endswith("/api/config")
+                              and r.request.method == "PATCH") as resp:
+        page.click("#settings-save")
+    assert resp.value.status == 200
+    expect(page.locator("#settings-message")).to_contain_text("logging.level")
+    cfg = ui_stack.get("/api/config").json()
+    assert cfg["settings"]["logging"]["level"] == "debug"
+    expect(level).to_have_value('"debug"')
+    # History shows local time, with the ISO timestamp in the title.
+    cell = page.locator("#history tr time").first
+    expect(cell).to_have_attribute("title", re.compile(r"^\d{4}-\d\d-\d\dT"))
+    assert "T" not in (cell.text_content() or "")
+    # A jump to a section leaves its heading below the sticky header.
+    page.goto(ui_stack.url + "/#settings-logging")
+    page.locator("#settings-logging h3").wait_for()
+    page.evaluate("document.getElementById('settings-logging').scrollIntoView()")
+    header = page.evaluate("document.querySelector('.top').getBoundingClientRect().bottom")
+    heading = page.evaluate(
+        "document.querySelector('#settings-logging h3').getBoundingClientRect().top")
+    assert heading >= header
+    ui_stack.send("PATCH", "/api/config", {"logging": {"level": "info"}})
+
+
+def test_restart_note_clears_when_the_value_is_set_back(page: Any, ui_stack: Stack) -> None:
+    rows = ui_stack.get("/api/config").json()["settings"]["display"]["rows"]
+    note = page.locator("#config-restart")
+    r = ui_stack.send("PATCH", "/api/config", {"display": {"rows": 64 if rows != 64 else 32}})
+    assert r.status_code == 200, r.text
+    expect(note).to_have_text("Restart needed for: display.rows")
+    expect(page.locator('.setting[data-setting="display.rows"]')).to_have_class(
+        re.compile(r"\brestart-pending\b"))
+    r = ui_stack.send("PATCH", "/api/config", {"display": {"rows": rows}})
+    assert r.status_code == 200, r.text
+    expect(note).to_be_hidden()
+    assert ui_stack.get("/api/config").json()["restart_required"] == []
+
+
+def test_screenshot_of_the_settings_page(page: Any) -> None:
+    page.locator("#settings-display details.advanced").wait_for()
+    page.evaluate("document.querySelector('#settings-display details.advanced').open = true")
+    page.set_viewport_size({"width": 900, "height": 1100})
+    page.evaluate("document.getElementById('settings').scrollIntoView()")
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "settings.png"
+    page.screenshot(path=str(shot))
+    assert shot.stat().st_size > 10_000
+    if os.environ.get("LIGHTBOX_UPDATE_SCREENSHOT") == "1":
+        (REPO / "docs" / "img").mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shot, REPO / "docs" / "img" / "settings.png")
+
+
 def test_screenshot_of_the_main_page(page: Any, ui_stack: Stack) -> None:
     page.select_option("#animation", "plasma")
     expect(page.locator("#preview-note")).to_contain_text("live")
@@ -235,6 +315,8 @@ def test_nothing_wider_than_the_screen(browser: Any, ui_stack: Stack, long_conte
         expect(mp.locator("#history tr")).not_to_have_count(0)
         expect(mp.locator("#image-list li[data-id]")).not_to_have_count(0)
         expect(mp.locator("#set-mqtt-password_file")).to_have_count(1)
+        expect(mp.locator("#settings-display details.advanced")).to_have_count(1)
+        mp.evaluate("document.querySelectorAll('details').forEach(d => { d.open = true; })")
         if wide_font:
             mp.add_style_tag(content=WIDE_FONT_CSS)
             assert "monospace" in mp.evaluate(

@@ -321,3 +321,19 @@ def test_check_config_messages_reach_the_log_and_exit_78(
     assert proc.process is not None
     assert proc.process.wait(20) == 78
     assert "display.fps" in proc.log()
+
+
+def test_restart_required_clears_when_a_value_is_set_back(engine_factory: Factory,
+                                                         probe: Probe) -> None:
+    """restart_required is measured against the settings the process started with."""
+    engine_factory("it")
+    p = probe().subscribe(f"{BASE}/config")
+    rows = p.wait_for(f"{BASE}/config")["settings"]["display"]["rows"]
+    other = 64 if rows != 64 else 32
+    r = p.request(f"{BASE}/cmd/config", {"display": {"rows": other}})
+    assert r["ok"] is True and r["restart_required"] == ["display.rows"]
+    p.wait_for(f"{BASE}/config", lambda c: c["restart_required"] == ["display.rows"])
+    r = p.request(f"{BASE}/cmd/config", {"display": {"rows": rows, "brightness": 41}})
+    assert r["ok"] is True
+    p.wait_for(f"{BASE}/config", lambda c: c["restart_required"] == []
+               and c["settings"]["display"]["brightness"] == 41)

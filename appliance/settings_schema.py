@@ -1,0 +1,115 @@
+"""The settings form's schema: per setting its section, type, choices, range, default,
+help text and markers (restart needed, local only, advanced), from the same model and
+descriptions docs/settings.md is generated from. Served by the bridge as
+``GET /api/config/schema``; knows nothing of MQTT or Flask.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+from pydantic.fields import FieldInfo
+
+from appliance.settings import is_local_only
+from appliance.settings_doc import MEANING, SECTIONS, fields
+
+#: Same list as appliance.service.RESTART_PREFIXES (kept there for the engine).
+RESTART_PREFIXES = (
+    "device_id", "mqtt.", "bridge.", "logging.dir",
+    "display.driver", "display.rows", "display.cols", "display.chain_length",
+    "display.parallel", "display.hardware_mapping", "display.gpio_slowdown",
+    "display.pwm_", "display.scan_mode", "display.row_address_type", "display.multiplexing",
+    "display.led_rgb_sequence", "display.pixel_mapper_config", "display.panel_type",
+    "display.limit_refresh_rate_hz", "display.disable_hardware_pulsing",
+    "display.show_refresh_rate", "display.drop_",
+)
+#: The settings a newcomer looks for; every other one is folded away as advanced.
+BASIC = frozenset({
+    "device_id", "display.driver", "display.rows", "display.cols", "display.chain_length",
+    "display.parallel", "display.hardware_mapping", "display.gpio_slowdown",
+    "display.brightness", "display.fps", "animation.default", "animation.fallback",
+    "animation.boot", "mqtt.host", "mqtt.port", "mqtt.username", "mqtt.discovery",
+    "mqtt.groups", "bridge.host", "bridge.port", "logging.level", "logging.format",
+})
+GENERAL = "general"
+TITLES = {GENERAL: "General", "display": "Display", "animation": "Animation", "mqtt": "MQTT",
+          "mqtt.tls": "MQTT TLS", "bridge": "Web bridge", "health": "Health",
+          "logging": "Logging"}
+
+
+def _base_type(ann: Any) -> tuple[Any, bool]:
+    """Return the annotation without ``| None``, and whether None is allowed."""
+    if typing.get_origin(ann) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(ann) if a is not type(None)]
+        return (args[0] if len(args) == 1 else ann), len(args) < len(typing.get_args(ann))
+    return ann, False
+
+
+def _kind(ann: Any) -> tuple[str, list[Any] | None]:
+    if typing.get_origin(ann) is typing.Literal:
+        return "choice", list(typing.get_args(ann))
+    if ann is bool:
+        return "boolean", None
+    if ann is int:
+        return "integer", None
+    if ann is float:
+        return "number", None
+    if typing.get_origin(ann) is list:
+        return "list", None
+    if typing.get_origin(ann) is dict:
+        return "object", None
+    return "string", None  # str, Path
+
+
+def _bounds(f: FieldInfo) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for m in f.metadata:
+        for attr, key in (("ge", "min"), ("gt", "min"), ("le", "max"), ("lt", "max")):
+            value = getattr(m, attr, None)
+            if value is not None:
+                out[key] = value
+                if attr in ("gt", "lt"):
+                    out[f"exclusive_{key}"] = True
+    return out
+
+
+def _default(f: FieldInfo) -> Any:
+    value = f.get_default(call_default_factory=True)
+    if isinstance(value, Path):
+        return str(value)
+    return None if value is typing.cast(Any, ...) else value
+
+
+def field_schema(path: str, f: FieldInfo, section: str) -> dict[str, Any]:
+    """One setting's entry in the schema."""
+    ann, nullable = _base_type(f.annotation)
+    kind, choices = _kind(ann)
+    entry: dict[str, Any] = {
+        "path": path, "section": section, "type": kind, "nullable": nullable,
+        "default": None if path == "device_id" else _default(f),
+        "help": MEANING.get(path, ""),
+        "restart_required": path.startswith(RESTART_PREFIXES),
+        "local_only": is_local_only(path),
+        "advanced": path not in BASIC,
+    }
+    if choices is not None:
+        entry["choices"] = choices
+    entry.update(_bounds(f))
+    return entry
+
+
+def schema() -> dict[str, Any]:
+    """The whole schema: ordered sections and every leaf setting."""
+    sections = [{"id": GENERAL, "title": TITLES[GENERAL], "help": ""}]
+    out: list[dict[str, Any]] = []
+    for path, f, sub in fields():
+        if sub is not None:
+            sections.append({"id": path, "title": TITLES.get(path, path),
+                             "help": SECTIONS.get(path, "")})
+            continue
+        section = path.rsplit(".", 1)[0] if "." in path else GENERAL
+        out.append(field_schema(path, f, section))
+    return {"sections": sections, "fields": out}

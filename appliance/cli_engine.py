@@ -51,7 +51,10 @@ def blank(path: object) -> int:
     from appliance.testpattern import virtual_note
 
     note = virtual_note(display)
-    print(f"blank: {note}" if note else "blank: panel darkened")
+    if note:  # the snapshot is dark now, but there is no LED to see it on
+        print("blank: virtual panel darkened; " + note.removeprefix("virtual panel: "))
+    else:
+        print("blank: panel darkened")
     return 0
 
 

@@ -15,7 +15,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 #: appliance modules the bridge may use: settings, wire models, bounded JSON, topics, logging,
 #: images, the CLI helpers and the MQTT helpers (no display, no render loop).
-BRIDGE_MAY_USE = {"appliance", "appliance.settings", "appliance.wire", "appliance.jsonsafe",
+BRIDGE_MAY_USE = {"appliance", "appliance.settings", "appliance.settings_schema",
+                  "appliance.wire", "appliance.jsonsafe",
                   "appliance.topics", "appliance.logs", "appliance.images", "appliance.cli",
                   "appliance.mqtt_link"}
 

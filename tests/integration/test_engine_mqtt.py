@@ -228,7 +228,10 @@ def test_engine_renders_through_a_broker_restart_and_republishes(
     p.wait_for(f"{BASE}/status", lambda v: v == "online", timeout_s=20)
     for name in ("state", "animations", "info", "health", "metrics"):
         p.wait_for(f"{BASE}/{name}", timeout_s=20)
-    m = p.wait_for(f"{BASE}/metrics", lambda m: m["frames_total"] > 0)
+    # The first metrics after the reconnect may be one queued while offline, or from a
+    # window too young for an fps figure: wait for one that shows the loop rendering.
+    m = p.wait_for(f"{BASE}/metrics", lambda m: m["frames_total"] > 0 and m["fps"] > 0,
+                   timeout_s=30)
     assert eng.alive() and frames_before is not None
     r = p.request(f"{BASE}/cmd/brightness", 21)
     assert r["ok"] and r["state"]["brightness"] == 21

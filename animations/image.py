@@ -1,6 +1,6 @@
 """Image: plays preloaded picture frames with their own timing.
 
-Pure drawing: the engine loads the frames (``appliance.images``) and hands
+Pure drawing: the engine loads the frames (``appliance.content.images``) and hands
 them over with ``set_frames``; this module does no file I/O and knows nothing
 of where images are stored.
 """

@@ -18,14 +18,14 @@ from appliance.settings import EX_CONFIG, default_settings_path
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "engine": ("appliance.cli_engine", "run the render engine (display + animations + MQTT)"),
     "bridge": ("bridge.cli", "run the web bridge on bridge.host:bridge.port"),
-    "dev": ("appliance.dev", "local broker + engine + bridge for development"),
+    "dev": ("appliance.ops.dev", "local broker + engine + bridge for development"),
     "check-config": ("appliance.cli_config", "validate a settings file"),
-    "verify": ("appliance.verify", "verify a running installation (PASS/FAIL checklist)"),
+    "verify": ("appliance.ops.verify", "verify a running installation (PASS/FAIL checklist)"),
     "bench": ("benchmarks.cli", "run the performance benchmarks"),
     "blank": ("appliance.cli_engine", "darken the panel (for ExecStopPost after a crash)"),
     "decommission": ("appliance.cli_engine", "remove this box from Home Assistant"),
-    "diagnose": ("appliance.diagnose", "check the machine for the LED panel and the service"),
-    "test-pattern": ("appliance.testpattern", "show wiring and panel test patterns"),
+    "diagnose": ("appliance.ops.diagnose", "check the machine for the LED panel and the service"),
+    "test-pattern": ("appliance.ops.testpattern", "show wiring and panel test patterns"),
 }
 
 

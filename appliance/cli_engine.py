@@ -48,7 +48,7 @@ def blank(path: object) -> int:
     except Exception as exc:  # the panel may be gone: say so, exit 0 for ExecStopPost
         print(f"blank: could not reach the display: {exc}")
         return 0
-    from appliance.testpattern import virtual_note
+    from appliance.ops.testpattern import virtual_note
 
     note = virtual_note(display)
     if note:  # the snapshot is dark now, but there is no LED to see it on
@@ -69,9 +69,9 @@ def engine_running(settings: Any) -> str | None:
     import subprocess
     from pathlib import Path
 
-    from appliance import topics
-    from appliance.mqtt_link import CheckClient
+    from appliance.mqtt.link import CheckClient
     from appliance.settings import read_secret
+    from appliance.wire import topics
 
     if Path("/run/systemd/system").is_dir() and shutil.which("systemctl"):
         r = subprocess.run(["systemctl", "is-active", "lightbox-engine.service"],
@@ -103,9 +103,9 @@ def decommission(path: object) -> int:
     """
     from pathlib import Path
 
-    from appliance import topics
-    from appliance.mqtt_link import CheckClient
+    from appliance.mqtt.link import CheckClient
     from appliance.settings import EX_CONFIG, SettingsError, load, read_secret
+    from appliance.wire import topics
 
     try:
         settings = load(Path(str(path)))

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from appliance import __version__, jsonsafe, topics
+from appliance import __version__
 from appliance.settings import Settings
+from appliance.wire import jsonsafe, topics
 
 ORIGIN = {"name": "LightBox", "sw": __version__, "url": "https://github.com/lightbox-led/lightbox"}
 

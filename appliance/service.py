@@ -25,13 +25,19 @@ from animations import REGISTRY
 from appliance import __version__
 from appliance import settings as settings_mod
 from appliance.display import Display, make_display
-from appliance.engine import Engine, ReplyFn
-from appliance.mqtt_link import MQTTLink, Responder
+from appliance.mqtt.link import MQTTLink, Responder
+from appliance.render.engine import Engine, ReplyFn
 from appliance.settings import EX_CONFIG, Settings, SettingsError, SettingsStore
-from appliance.settings_schema import RESTART_PREFIXES
+from appliance.settings.form import RESTART_PREFIXES
 from appliance.systemd import SystemdNotifier
 from appliance.telemetry import ConfigStatus, SystemProbe, Telemetry, iso_now
-from appliance.wire import Command, CommandError, error_reply, parse_command, transaction_of
+from appliance.wire.commands import (
+    Command,
+    CommandError,
+    error_reply,
+    parse_command,
+    transaction_of,
+)
 
 log = structlog.get_logger("service")
 
@@ -135,7 +141,7 @@ class EngineService:
         if removed:
             log.warning("settings_temp_removed", count=removed,
                         hint="a settings write was interrupted; the file itself is intact")
-        from appliance import memwatch
+        from appliance.render import memwatch
 
         if memwatch.enabled():
             self.memwatch = memwatch.MemWatch()

@@ -74,7 +74,7 @@ class Broker:
 
 def shipped_broker_has_nodelay() -> bool:
     """True when deploy/mosquitto/lightbox.conf turns Nagle off on the broker's sockets."""
-    from appliance.broker import deploy_dir
+    from appliance.ops.broker import deploy_dir
 
     text = (deploy_dir() / "lightbox.conf").read_text(encoding="utf-8")
     return any(line.split("#", 1)[0].split() == ["set_tcp_nodelay", "true"]

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from appliance.broker import LocalBroker
+from appliance.ops.broker import LocalBroker
 from benchmarks.common import Check, check, median, rnd
 from benchmarks.harness import EngineRun, engine_settings
 

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from appliance.broker import LocalBroker
+from appliance.ops.broker import LocalBroker
 from benchmarks.common import Check, check, rnd
 from benchmarks.harness import Client, EngineRun, engine_settings
 from benchmarks.latency import PING, PONG, start_echo, stop_echo

@@ -24,7 +24,7 @@ import numpy as np
 
 from animations import REGISTRY, Animation
 from appliance.display.virtual import VirtualDisplay
-from appliance.frame import FrameGuard
+from appliance.render.frame import FrameGuard
 from benchmarks.common import Check, check, median, pct, rnd
 
 SIZES = ((64, 32), (64, 64), (128, 64))

@@ -1,6 +1,6 @@
 """Benchmark harness: a real mosquitto, real `lightbox engine` processes and a fast MQTT client.
 
-Everything here is the real thing: the broker is ``appliance.broker.LocalBroker``
+Everything here is the real thing: the broker is ``appliance.ops.broker.LocalBroker``
 (the project's own mosquitto config, ACL and generated passwords), the engine
 is the installed ``lightbox engine`` in a child process, and the client is
 paho logged in as Home Assistant. Independent of ``tests/`` on purpose.
@@ -27,8 +27,8 @@ import paho.mqtt.client as mqtt
 import psutil
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
-from appliance import topics
-from appliance.broker import BrokerError, LocalBroker
+from appliance.ops.broker import BrokerError, LocalBroker
+from appliance.wire import topics
 
 LIGHTBOX = [sys.executable, "-m", "appliance"]
 DEVICE_ID = "bench"

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from appliance.broker import LocalBroker, free_port
+from appliance.ops.broker import LocalBroker, free_port
 from benchmarks.common import Check, check, median, pct, rnd
 from benchmarks.harness import EngineRun, LightboxChild, child_env, engine_settings
 

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from appliance.broker import LocalBroker
+from appliance.ops.broker import LocalBroker
 from benchmarks.common import Check, check, median, pct, rnd
 from benchmarks.harness import Client, EngineRun, child_env, engine_settings
 

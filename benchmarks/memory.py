@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from appliance.broker import LocalBroker
+from appliance.ops.broker import LocalBroker
 from benchmarks.common import Check, check, median, rnd
 from benchmarks.harness import Client, EngineRun, engine_settings
 

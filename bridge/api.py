@@ -18,10 +18,11 @@ from typing import Any
 import structlog
 from flask import Blueprint, Response, current_app, request
 
-from appliance import jsonsafe, settings_schema
 from appliance import settings as settings_mod
-from appliance.images import ImageError, UnknownImageError
-from appliance.wire import CommandError, parse_command
+from appliance.content.images import ImageError, UnknownImageError
+from appliance.settings import form as settings_schema
+from appliance.wire import jsonsafe
+from appliance.wire.commands import CommandError, parse_command
 from bridge.deps import Deps, Limits
 from bridge.errors import ApiError, from_engine
 from bridge.events import HubFull, format_event

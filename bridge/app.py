@@ -24,7 +24,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers.response import Response as WerkzeugResponse
 
 from appliance import __version__
-from appliance.images import ImageStore, limits_from, resolve_dir
+from appliance.content.images import ImageStore, limits_from, resolve_dir
 from appliance.settings import Settings
 from bridge import openapi, ratelimit
 from bridge.api import health_age_s, json_response, make_api

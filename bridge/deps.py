@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from appliance.images import ImageStore
+from appliance.content.images import ImageStore
 from appliance.settings import Settings
 from bridge.events import EventHub
 from bridge.link import EngineLink

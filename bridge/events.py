@@ -17,7 +17,7 @@ from typing import Any
 
 import structlog
 
-from appliance import jsonsafe
+from appliance.wire import jsonsafe
 
 log = structlog.get_logger("bridge.events")
 

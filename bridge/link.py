@@ -28,9 +28,10 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from appliance import jsonsafe, topics, wire
-from appliance.mqtt_link import apply_tls
+from appliance.mqtt.link import apply_tls
 from appliance.settings import Settings, read_secret
+from appliance.wire import commands as wire
+from appliance.wire import jsonsafe, topics
 
 log = structlog.get_logger("bridge.mqtt")
 

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from appliance.wire import command_error
+from appliance.wire.commands import command_error
 from bridge.errors import ApiError
 
 

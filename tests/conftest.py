@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from appliance.broker import BrokerError, LocalBroker
+from appliance.ops.broker import BrokerError, LocalBroker
 from tests.support import LightboxProcess, MQTTProbe, engine_settings, wait_until
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -97,8 +97,8 @@ def probe(broker: LocalBroker) -> Iterator[Callable[..., MQTTProbe]]:
 
 def clear_retained(b: LocalBroker, device_id: str) -> None:
     """Forget what an earlier engine of the same id left retained: a fresh box."""
-    from appliance import topics
-    from appliance.broker import port_open
+    from appliance.ops.broker import port_open
+    from appliance.wire import topics
 
     if not port_open(b.port):
         return  # a test that starts the engine before its broker: nothing retained yet

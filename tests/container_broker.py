@@ -11,7 +11,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from appliance.broker import USERS, LocalBroker, deploy_dir, login_works, port_open, render_config
+from appliance.ops.broker import (
+    USERS,
+    LocalBroker,
+    deploy_dir,
+    login_works,
+    port_open,
+    render_config,
+)
 
 
 class ContainerBroker(LocalBroker):

@@ -28,7 +28,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from appliance.broker import LocalBroker, free_port, port_open
+from appliance.ops.broker import LocalBroker, free_port, port_open
 
 LIGHTBOX = [sys.executable, "-m", "appliance"]
 

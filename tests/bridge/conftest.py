@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import requests
 
-from appliance.broker import LocalBroker, free_port
+from appliance.ops.broker import LocalBroker, free_port
 from tests.support import LightboxProcess, MQTTProbe, engine_settings, wait_until
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import requests
 
-from appliance.broker import LocalBroker
+from appliance.ops.broker import LocalBroker
 from appliance.settings import Settings
 from bridge.app import create_app
 from bridge.link import EngineLink
@@ -272,7 +272,7 @@ def test_config_changes_are_logged_with_where_they_came_from(stack: Stack,
 def test_config_schema_covers_every_setting_with_its_markers(stack: Stack) -> None:
     """The form's schema: one entry per leaf setting, from the model and its descriptions."""
     from appliance.settings import Settings, is_local_only
-    from appliance.settings_doc import fields
+    from appliance.settings.doc import fields
 
     body = stack.get("/api/config/schema").json()
     by_path = {f["path"]: f for f in body["fields"]}

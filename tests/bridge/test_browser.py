@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from appliance.broker import LocalBroker
+from appliance.ops.broker import LocalBroker
 from tests.bridge import images_util
 from tests.bridge.conftest import Stack, start_stack, unique_id
 from tests.conftest import need

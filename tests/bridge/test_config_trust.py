@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from appliance.broker import free_port
+from appliance.ops.broker import free_port
 from bridge.errors import from_engine
 from tests.bridge.conftest import Stack
 from tests.support import MQTTProbe

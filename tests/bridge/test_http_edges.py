@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from appliance.broker import LocalBroker
+from appliance.ops.broker import LocalBroker
 from bridge.security import COOKIE_NAME, HEADERS
 from tests.bridge.conftest import Stack, start_stack, unique_id
 

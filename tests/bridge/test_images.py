@@ -12,9 +12,9 @@ import pytest
 from PIL import Image
 
 from animations.image import ImageAnimation
-from appliance import images as images_mod
-from appliance.imagedecode import clamp_frame_ms
-from appliance.images import (
+from appliance.content import images as images_mod
+from appliance.content.imagedecode import clamp_frame_ms
+from appliance.content.images import (
     ImageError,
     ImageStore,
     Limits,

@@ -16,7 +16,7 @@ import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from appliance.broker import LocalBroker
+from appliance.ops.broker import LocalBroker
 from tests.bridge.conftest import Stack
 from tests.support import MQTTProbe, wait_until
 

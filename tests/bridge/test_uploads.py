@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from appliance.broker import LocalBroker
+from appliance.ops.broker import LocalBroker
 from tests.bridge import images_util
 from tests.bridge.conftest import Stack, start_stack, unique_id
 from tests.support import wait_until

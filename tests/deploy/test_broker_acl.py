@@ -26,9 +26,9 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
-from appliance import topics
-from appliance.broker import USERS, LocalBroker, acl_users, deploy_dir, free_port, port_open
+from appliance.ops.broker import USERS, LocalBroker, acl_users, deploy_dir, free_port, port_open
 from appliance.settings import RESERVED_IDS, SettingsError, validate
+from appliance.wire import topics
 from tests.conftest import need
 
 pytestmark = pytest.mark.integration

@@ -27,7 +27,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from appliance.broker import REPO_ROOT
+from appliance.ops.broker import REPO_ROOT
 from tests.conftest import need
 from tests.deploy import nspawn
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from appliance.broker import REPO_ROOT
+from appliance.ops.broker import REPO_ROOT
 from tests.conftest import need
 
 UNITS = REPO_ROOT / "deploy" / "systemd"

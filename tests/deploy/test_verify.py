@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from appliance.broker import REPO_ROOT, LocalBroker, free_port
+from appliance.ops.broker import REPO_ROOT, LocalBroker, free_port
 from tests.conftest import need
 from tests.support import LightboxProcess, MQTTProbe, http_port_ready, wait_until
 

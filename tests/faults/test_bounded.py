@@ -15,11 +15,11 @@ import pytest
 
 from animations import REGISTRY
 from appliance.display.virtual import VirtualDisplay
-from appliance.engine import COMMAND_QUEUE_SIZE, CommandQueue, Engine, Pending
-from appliance.mqtt_link import MQTTLink, Outbox, Outgoing
-from appliance.sandbox import AnimationHang, Sandbox
+from appliance.mqtt.link import MQTTLink, Outbox, Outgoing
+from appliance.render.engine import COMMAND_QUEUE_SIZE, CommandQueue, Engine, Pending
+from appliance.render.sandbox import AnimationHang, Sandbox
 from appliance.settings import MQTTSettings, Settings
-from appliance.wire import Command
+from appliance.wire.commands import Command
 
 
 def _engine(**animation: Any) -> Engine:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from appliance.broker import LocalBroker
+from appliance.ops.broker import LocalBroker
 from tests.faults.conftest import (
     LOADED_GAP_LIMIT_MS,
     assert_loop_kept_pace,
@@ -196,7 +196,7 @@ def test_publishing_never_waits_for_paho(broker: LocalBroker) -> None:
     paho holds ``_out_message_mutex`` while it resends after a CONNACK, and used to be
     called straight from the render loop: a publish then waited for the network thread.
     """
-    from appliance.mqtt_link import MQTTLink
+    from appliance.mqtt.link import MQTTLink
     from appliance.settings import MQTTSettings
     from tests.support import engine_settings
 

@@ -35,8 +35,8 @@ from hypothesis import strategies as st
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from appliance.broker import LocalBroker
-from appliance.wire import CommandError, parse_command
+from appliance.ops.broker import LocalBroker
+from appliance.wire.commands import CommandError, parse_command
 from tests.bridge.conftest import start_stack, unique_id
 from tests.faults.conftest import fresh_metrics, log_events, report_figure, watch
 from tests.support import LightboxProcess, MQTTProbe

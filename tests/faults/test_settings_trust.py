@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from appliance import settings as settings_mod
-from appliance.broker import free_port
+from appliance.ops.broker import free_port
 from tests.faults.conftest import events, watch
 from tests.support import LightboxProcess
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import pytest
 
-from appliance.broker import LocalBroker
+from appliance.ops.broker import LocalBroker
 from tests.support import LightboxProcess, MQTTProbe
 
 pytestmark = pytest.mark.integration

@@ -15,7 +15,7 @@ from typing import Any
 import psutil
 import pytest
 
-from appliance.broker import LocalBroker, free_port, login_works, port_open
+from appliance.ops.broker import LocalBroker, free_port, login_works, port_open
 from tests.conftest import need
 from tests.support import wait_until
 

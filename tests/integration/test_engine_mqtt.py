@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from paho.mqtt.enums import MQTTProtocolVersion
 
-from appliance.broker import LocalBroker
+from appliance.ops.broker import LocalBroker
 from tests.support import LightboxProcess, MQTTProbe, decode, wait_until
 
 pytestmark = pytest.mark.integration

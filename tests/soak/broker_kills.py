@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from appliance.broker import LocalBroker
+from appliance.ops.broker import LocalBroker
 from tests.support import LightboxProcess, MQTTProbe, engine_settings
 
 RETAINED = ("status", "state", "animations", "health", "metrics", "info", "config")

@@ -27,7 +27,7 @@ from typing import Any
 
 import psutil
 
-from appliance.broker import LocalBroker
+from appliance.ops.broker import LocalBroker
 from tests.support import LightboxProcess, MQTTProbe, engine_settings, wait_until
 
 DEV = "soak"

@@ -21,7 +21,7 @@ from animations.base import UnknownAnimationError, parse_colour
 from animations.common import Splat, Stepper, periodic_noise, wrap
 from animations.font import FONT_3X5, FONT_5X7, blit
 from animations.life import Life
-from appliance.frame import FrameGuard
+from appliance.render.frame import FrameGuard
 
 SIZES = [(1, 1), (7, 3), (8, 8), (64, 32), (64, 64), (128, 64)]
 NAMES = REGISTRY.names()

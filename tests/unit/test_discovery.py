@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 
 from animations import REGISTRY
-from appliance import discovery, topics
+from appliance import discovery
 from appliance.settings import validate
+from appliance.wire import topics
 
 # Abbreviations HA accepts at the top level and inside the device/origin blocks.
 TOP_KEYS = {"dev", "device", "o", "origin", "cmps", "components", "avty_t",

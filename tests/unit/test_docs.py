@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from appliance import settings_doc, topics
+from appliance.settings import doc as settings_doc
+from appliance.wire import topics
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
@@ -16,7 +17,7 @@ def test_every_setting_has_a_description() -> None:
 def test_settings_reference_is_up_to_date() -> None:
     current = (DOCS / "settings.md").read_text(encoding="utf-8")
     assert current == settings_doc.render(), (
-        "docs/settings.md is stale: run `python -m appliance.settings_doc > docs/settings.md`")
+        "docs/settings.md is stale: run `python -m appliance.settings.doc > docs/settings.md`")
 
 
 def test_mqtt_api_documents_every_topic() -> None:

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from animations import REGISTRY, Animation, Param
-from appliance.clock import FakeClock
 from appliance.display.virtual import VirtualDisplay
-from appliance.engine import CommandQueue, Engine, Pending
+from appliance.render.clock import FakeClock
+from appliance.render.engine import CommandQueue, Engine, Pending
 from appliance.settings import Settings, validate
-from appliance.wire import Command, parse_command
+from appliance.wire.commands import Command, parse_command
 
 
 class Recorder:

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from animations import Animation, Param, Registry
-from appliance.frame import FrameError, FrameGuard, safe_frame
+from appliance.render.frame import FrameError, FrameGuard, safe_frame
 
 W, H = 4, 2
 NAN, INF = float("nan"), float("inf")

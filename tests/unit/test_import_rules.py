@@ -15,10 +15,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 #: appliance modules the bridge may use: settings, wire models, bounded JSON, topics, logging,
 #: images, the CLI helpers and the MQTT helpers (no display, no render loop).
-BRIDGE_MAY_USE = {"appliance", "appliance.settings", "appliance.settings_schema",
-                  "appliance.wire", "appliance.jsonsafe",
-                  "appliance.topics", "appliance.logs", "appliance.images", "appliance.cli",
-                  "appliance.mqtt_link"}
+BRIDGE_MAY_USE = {"appliance", "appliance.wire", "appliance.settings", "appliance.settings.form",
+                  "appliance.wire.commands", "appliance.wire.jsonsafe",
+                  "appliance.wire.topics", "appliance.logs", "appliance.content.images",
+                  "appliance.cli", "appliance.mqtt.link"}
 
 
 def imports(package: str) -> list[tuple[str, str]]:
@@ -45,12 +45,12 @@ def test_animations_import_only_numpy_the_stdlib_and_themselves() -> None:
 
 def test_only_mqtt_link_imports_paho_in_the_engine() -> None:
     users = {f for f, m in imports("appliance") if m.split(".")[0] == "paho"}
-    assert users == {"appliance/mqtt_link.py"}
+    assert users == {"appliance/mqtt/link.py"}
 
 
 def test_bounded_json_imports_no_render_display_animations_or_paho() -> None:
     used = {m.split(".")[0] if m.split(".")[0] != "appliance" else m
-            for f, m in imports("appliance") if f == "appliance/jsonsafe.py"}
+            for f, m in imports("appliance") if f == "appliance/wire/jsonsafe.py"}
     assert used <= {"json", "math", "re", "itertools", "typing", "__future__", "structlog"}, used
 
 

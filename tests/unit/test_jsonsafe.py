@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from appliance import discovery, jsonsafe
+from appliance import discovery
 from appliance import settings as settings_mod
-from appliance.jsonsafe import MAX_DEPTH, JSONError
-from appliance.mqtt_link import encode
+from appliance.mqtt.link import encode
+from appliance.wire import jsonsafe
+from appliance.wire.jsonsafe import MAX_DEPTH, JSONError
 from bridge.api import json_response
 from bridge.events import format_event
 from bridge.link import decode as bridge_decode

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from appliance import topics
+from appliance.wire import topics
 
 ALLOWED = [
     "lightbox/_reply/homeassistant",

@@ -1,7 +1,7 @@
 """Local-only settings and the grammar of string settings (contract section 5).
 
 The rules live in appliance.settings (which paths only a person at the box may change)
-and appliance.grammar (what a rate limit, an origin, a host, a client id or a pixel
+and appliance.settings.grammar (what a rate limit, an origin, a host, a client id or a pixel
 mapper string may look like); `lightbox check-config` prints each refusal as
 `dotted.path: message`.
 """

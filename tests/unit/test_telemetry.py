@@ -11,9 +11,9 @@ import structlog
 from structlog.testing import capture_logs
 
 from animations import REGISTRY
-from appliance.clock import FakeClock
 from appliance.display.virtual import VirtualDisplay
-from appliance.engine import Engine
+from appliance.render.clock import FakeClock
+from appliance.render.engine import Engine
 from appliance.settings import HealthSettings, validate
 from appliance.telemetry import ConfigStatus, SystemProbe, Telemetry, evaluate, throttle_reasons
 

@@ -13,9 +13,9 @@ import pytest
 
 from animations import REGISTRY
 from animations.test_patterns import BAR_COLOURS, PATTERNS, number_bitmap
-from appliance import testpattern
 from appliance.display.virtual import VirtualDisplay
-from appliance.frame import FrameGuard
+from appliance.ops import testpattern
+from appliance.render.frame import FrameGuard
 from appliance.settings import DisplaySettings
 
 GEOMETRIES = [(64, 32), (128, 64), (32, 16)]

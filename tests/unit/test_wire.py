@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from appliance import topics
-from appliance.wire import CommandError, parse_command, transaction_of
+from appliance.wire import topics
+from appliance.wire.commands import CommandError, parse_command, transaction_of
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ Owns the on-disk layout of ``images_dir`` (``<id>.npy`` frames for the engine,
 ``<id>.png`` re-encoded picture for people, ``<id>.json`` metadata), the folder's
 quota (images and bytes), generated ids, and the checks on files read back for
 the engine (shape, size, frame delays), so a file already in the folder gets the
-limits an upload gets. Decoding uploads is ``appliance.imagedecode``'s. Shared by
+limits an upload gets. Decoding uploads is ``appliance.content.imagedecode``'s. Shared by
 the bridge (writes) and the engine (reads frames). Knows nothing of MQTT, Flask,
 the render loop or displays.
 """
@@ -29,7 +29,7 @@ import numpy as np
 from PIL import Image
 
 from animations import ParamError
-from appliance.imagedecode import (
+from appliance.content.imagedecode import (
     DEFAULT_FRAME_MS,
     MAX_DECODED_BYTES,
     ImageError,

@@ -30,7 +30,7 @@ from pydantic import (
     model_validator,
 )
 
-from appliance import grammar
+from appliance.settings import grammar
 
 DEVICE_ID_RE = r"^[a-z0-9][a-z0-9_-]{0,31}$"
 GROUP_RE = r"^[a-z0-9][a-z0-9_-]{0,31}$"
@@ -438,7 +438,7 @@ def validate(data: Any) -> Settings:
 
 def parse_bytes(raw: bytes, source: str = "") -> Settings:
     """Decode (bounded JSON: no deep nesting, odd numbers or duplicate keys) and validate."""
-    from appliance import jsonsafe
+    from appliance.wire import jsonsafe
 
     try:
         data = jsonsafe.loads(raw.decode("utf-8"))

@@ -5,7 +5,7 @@ the checks on every frame's own size before it is decoded (a GIF frame's
 descriptor may be far larger than the screen its header declares), the budget of
 decoded pixels over all frames, Pillow's own bomb limit for the decode, frame
 delays clamped to a sane range, fitting frames to the panel and re-encoding them.
-Knows nothing of files, MQTT, Flask or the render loop: ``appliance.images``
+Knows nothing of files, MQTT, Flask or the render loop: ``appliance.content.images``
 stores what this returns.
 """
 

@@ -2,7 +2,7 @@
 
 Validates at the edge: ``parse_command(action, payload)`` turns raw MQTT bytes
 into a typed ``Command`` or raises ``CommandError`` with a code, a human message
-and the offending field. Payloads are decoded by ``appliance.jsonsafe`` (bounded
+and the offending field. Payloads are decoded by ``appliance.wire.jsonsafe`` (bounded
 nesting, finite numbers, no duplicate keys: ``bad_json`` otherwise). Shared by
 the engine and the bridge. Knows nothing of paho, displays, the render loop or Flask.
 """
@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from appliance import jsonsafe
+from appliance.wire import jsonsafe
 
 #: Keys that carry request metadata rather than command content.
 TRANSACTION_KEY = "transaction"

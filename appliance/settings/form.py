@@ -14,7 +14,7 @@ from typing import Any
 from pydantic.fields import FieldInfo
 
 from appliance.settings import is_local_only
-from appliance.settings_doc import MEANING, SECTIONS, fields
+from appliance.settings.doc import MEANING, SECTIONS, fields
 
 #: Same list as appliance.service.RESTART_PREFIXES (kept there for the engine).
 RESTART_PREFIXES = (

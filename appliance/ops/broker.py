@@ -24,7 +24,7 @@ from pathlib import Path
 
 #: The service users of deploy/mosquitto/acl; each box adds a user named after its device id.
 USERS = ("lightbox-bridge", "lightbox-monitor", "homeassistant")
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 class BrokerError(RuntimeError):

@@ -56,7 +56,7 @@ def run_command(argv: list[str]) -> str | None:
 
 def default_broker_probe(cfg: MQTTSettings, timeout_s: float) -> tuple[bool, str]:
     """Probe the broker through the engine's MQTT module (the only one importing paho)."""
-    from appliance import mqtt_link
+    from appliance.mqtt import link as mqtt_link
 
     probe: BrokerProbe | None = getattr(mqtt_link, "probe_broker", None)
     if probe is None:

@@ -22,13 +22,13 @@ import structlog
 
 from animations import Animation, ParamError, Registry, UnknownAnimationError
 from animations.base import params_to_json
-from appliance.clock import Clock, RealClock
+from appliance.content.images import ImageStore, UnknownImageError, limits_from, resolve_dir
 from appliance.display import Display, DisplayError
-from appliance.frame import FrameError, FrameGuard
-from appliance.images import ImageStore, UnknownImageError, limits_from, resolve_dir
-from appliance.sandbox import AnimationHang, DrawWorker, Sandbox
+from appliance.render.clock import Clock, RealClock
+from appliance.render.frame import FrameError, FrameGuard
+from appliance.render.sandbox import AnimationHang, DrawWorker, Sandbox
 from appliance.settings import Settings
-from appliance.wire import Command, CommandError, error_reply, ok_reply
+from appliance.wire.commands import Command, CommandError, error_reply, ok_reply
 
 log = structlog.get_logger("engine")
 
@@ -227,7 +227,7 @@ class ActiveAnimation:
     params: dict[str, Any]
     anchor: float  # monotonic time at which t == 0
     scheduled: bool = False  # True when a fleet start_at holds it back until ``anchor``
-    #: The thread its draw() runs on when isolated (see appliance.sandbox).
+    #: The thread its draw() runs on when isolated (see appliance.render.sandbox).
     worker: DrawWorker | None = None
 
 

@@ -30,8 +30,9 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from appliance import jsonsafe, topics, wire
 from appliance.settings import MQTTSettings, TLSSettings, read_secret
+from appliance.wire import commands as wire
+from appliance.wire import jsonsafe, topics
 
 log = structlog.get_logger("mqtt")
 

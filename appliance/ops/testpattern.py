@@ -21,7 +21,7 @@ from typing import Any, TextIO
 from animations import REGISTRY
 from animations.test_patterns import PATTERNS
 from appliance.display import Display, DisplayError, make_display
-from appliance.frame import FrameGuard
+from appliance.render.frame import FrameGuard
 from appliance.settings import EX_CONFIG, DisplaySettings, SettingsError, load
 
 DEFAULT_SECONDS_EACH = 10.0
@@ -101,7 +101,7 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
 
 
 def _engine_running() -> bool:
-    from appliance.diagnose import run_command
+    from appliance.ops.diagnose import run_command
 
     return (run_command(["systemctl", "is-active", ENGINE_UNIT]) or "").strip() == "active"
 

@@ -31,10 +31,10 @@ from typing import IO, Any
 
 import psutil
 
-from appliance import jsonsafe
-from appliance.broker import BrokerError, LocalBroker, free_port, port_open
 from appliance.cli import settings_arg, settings_path
+from appliance.ops.broker import BrokerError, LocalBroker, free_port, port_open
 from appliance.settings import EX_CONFIG, SettingsError, default_device_id, load, merge
+from appliance.wire import jsonsafe
 
 #: The web UI's port when neither --web-port nor a free 5001 decides otherwise.
 DEFAULT_WEB_PORT = 5001

@@ -14,7 +14,7 @@ brightness, animation, parameters, clock) before and after. They run only
 once every MQTT check passed and the bridge proved to be this box; otherwise
 they are SKIP lines with the reason. Credentials come from the files the settings point
 to, plus the monitor's password file (``--monitor-password-file``). Talks MQTT
-only through ``appliance.mqtt_link.CheckClient``. Knows nothing of the render
+only through ``appliance.mqtt.link.CheckClient``. Knows nothing of the render
 loop or Flask.
 """
 
@@ -36,9 +36,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from appliance import topics
 from appliance.cli import settings_arg
 from appliance.settings import Settings, SettingsError, load, read_secret
+from appliance.wire import topics
 
 INSTALLED_SETTINGS = Path("/etc/lightbox/settings.json")
 DEFAULT_MONITOR_USER = "lightbox-monitor"
@@ -146,7 +146,7 @@ class Verifier:
         return topics.base(self.settings.mqtt.base_topic, self.settings.device_id)
 
     def mqtt(self, user: str | None, password: str | None) -> Any:
-        from appliance.mqtt_link import CheckClient
+        from appliance.mqtt.link import CheckClient
 
         assert self.settings is not None
         m = self.settings.mqtt

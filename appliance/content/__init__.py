@@ -1,0 +1,1 @@
+"""What the layers show: uploaded images (and, later, presets, playlists, schedules)."""

@@ -1,0 +1,1 @@
+"""Operator tools: dev, the local broker, diagnose, verify, test patterns."""

@@ -12,91 +12,27 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
 from appliance.wire import jsonsafe
+from appliance.wire.errors import CommandError, Transaction
+from appliance.wire.payloads import (
+    AnimationPayload,
+    BrightnessPayload,
+    IdentifyPayload,
+    PayloadModel,
+    PowerPayload,
+    PreviewPayload,
+    SetPayload,
+)
 
 #: Keys that carry request metadata rather than command content.
 TRANSACTION_KEY = "transaction"
 MAX_PAYLOAD_BYTES = 64 * 1024
 #: How far from now a ``start_at`` may be, either way (contract section 5).
 START_AT_WINDOW_S = 24 * 3600.0
-
-Transaction = str | int | None
-
-
-class CommandError(Exception):
-    """A command is malformed or cannot be applied; nothing was changed."""
-
-    def __init__(self, code: str, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.field = field
-
-    def as_dict(self) -> dict[str, Any]:
-        """Return the JSON error object of a reply."""
-        d: dict[str, Any] = {"code": self.code, "message": self.message}
-        if self.field is not None:
-            d["field"] = self.field
-        return d
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=False)
-
-
-class SetPayload(_Model):
-    """Home Assistant JSON-light command (any subset)."""
-
-    state: Literal["ON", "OFF"] | None = None
-    brightness: Annotated[int, Field(ge=1, le=100, strict=True)] | None = None
-    effect: str | None = None
-    transition: Annotated[float, Field(ge=0, le=3600)] | None = None
-    params: dict[str, Any] | None = None
-    start_at: Annotated[float, Field(gt=0)] | None = None
-    transaction: Transaction = None
-
-
-class AnimationPayload(_Model):
-    """Switch animation, optionally with parameters and a fleet start time."""
-
-    name: str
-    params: dict[str, Any] = Field(default_factory=dict)
-    start_at: Annotated[float, Field(gt=0)] | None = None
-    transaction: Transaction = None
-
-
-class BrightnessPayload(_Model):
-    """Brightness 0-100; 0 turns the display off and keeps the last level."""
-
-    brightness: Annotated[int, Field(ge=0, le=100, strict=True)]
-    transaction: Transaction = None
-
-
-class PowerPayload(_Model):
-    """Power state."""
-
-    state: Literal["ON", "OFF", "TOGGLE"]
-    transaction: Transaction = None
-
-
-class IdentifyPayload(_Model):
-    """Flash the panel to find it."""
-
-    seconds: Annotated[float, Field(gt=0, le=60)] = 5.0
-    transaction: Transaction = None
-
-
-class PreviewPayload(_Model):
-    """Stream downscaled frames on ``<base>/preview`` for a while."""
-
-    fps: Annotated[float, Field(gt=0, le=15)] = 5.0
-    ttl_s: Annotated[float, Field(gt=0, le=600)] = 30.0
-    transaction: Transaction = None
-
 
 @dataclass
 class Command:
@@ -159,7 +95,7 @@ def _decode(payload: bytes) -> Any:
         raise CommandError("bad_json", exc.message, exc.field) from None
 
 
-def _validate(model: type[_Model], data: Any) -> Any:
+def _validate(model: type[PayloadModel], data: Any) -> Any:
     if not isinstance(data, dict):
         raise CommandError(
             "invalid_payload", f"expected a JSON object, got {type(data).__name__}"

@@ -42,7 +42,6 @@ JSON_MAX_BYTES = 64 * 1024
 RESTORE_MAX_BYTES = 256 * 1024
 IMAGE_ERROR_STATUS = {"too_large": 413, "unsupported_media_type": 415, "images_full": 507,
                       "storage_full": 507}
-SECRET_WORDS = ("password", "token", "secret")
 SNAPSHOT_TOPICS = ("info", "animations", "state", "health", "metrics", "config")
 
 
@@ -116,16 +115,8 @@ def send_command(action: str, body: Any) -> Response:
     raise from_engine(reply.get("error"))
 
 
-def redact(value: Any, key: str = "") -> Any:
-    """Hide anything that looks like a secret (secret *file paths* stay visible)."""
-    if isinstance(value, dict):
-        return {k: redact(v, str(k)) for k, v in value.items()}
-    if isinstance(value, list):
-        return [redact(v, key) for v in value]
-    if value is not None and any(w in key.lower() for w in SECRET_WORDS) \
-            and not key.endswith("_file"):
-        return "***"
-    return value
+#: The one redaction of secrets (appliance.settings.trust); the bridge adds none of its own.
+redact = settings_mod.redact
 
 
 def _parse_ts(ts: Any) -> float | None:
@@ -438,8 +429,12 @@ def _refuse_local_only(paths: list[str]) -> None:
 
 def _validate_settings(data: dict[str, Any]) -> None:
     """Validate a whole settings object before anything is sent or written."""
+    # Animation names (and parameter names) are checked against the engine's retained
+    # catalogue; without one that check is the engine's, which validates every change.
+    retained = deps().link.value("animations")
+    catalogue = settings_mod.RetainedCatalogue(retained) if isinstance(retained, list) else None
     try:
-        settings_mod.validate(data)
+        settings_mod.validate(data, catalogue)
     except settings_mod.SettingsError as exc:
         first = exc.problems[0][0] if exc.problems else None
         raise ApiError(422, "invalid_settings", "; ".join(exc.lines())[:2000],

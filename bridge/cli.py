@@ -39,7 +39,7 @@ def load_settings(args: argparse.Namespace) -> Settings:
     if not path.exists():
         return Settings()
     try:
-        return load(path)
+        return load(path, catalogue=None)  # animation names are the engine's to check
     except SettingsError as exc:
         for line in exc.lines():
             print(f"{path}: {line}", file=sys.stderr)

@@ -6,7 +6,8 @@ quota (images and bytes), generated ids, and the checks on files read back for
 the engine (shape, size, frame delays), so a file already in the folder gets the
 limits an upload gets. Decoding uploads is ``appliance.content.imagedecode``'s. Shared by
 the bridge (writes) and the engine (reads frames). Knows nothing of MQTT, Flask,
-the render loop or displays.
+the render loop, displays or animations; its files are written through the one
+atomic writer (``appliance.settings.store.atomic_write``: fsync of file and folder).
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
-from animations import ParamError
 from appliance.content.imagedecode import (
     DEFAULT_FRAME_MS,
     MAX_DECODED_BYTES,
@@ -39,6 +39,7 @@ from appliance.content.imagedecode import (
     encode_png,
     fit,
 )
+from appliance.settings.store import atomic_write
 
 if TYPE_CHECKING:
     from appliance.settings import BridgeSettings
@@ -53,11 +54,17 @@ NAME_MAX = 64
 _MB = 1024 * 1024
 
 
-class UnknownImageError(ParamError):
-    """No stored image has that id (raised where parameters are resolved)."""
+class UnknownImageError(ValueError):
+    """No stored image has that id; ``field`` names the parameter, like a ParamError.
+
+    Not an ``animations.ParamError``: the image store (and so the bridge) imports no
+    animation module. The engine catches it where it resolves parameters.
+    """
 
     def __init__(self, image_id: str) -> None:
-        super().__init__("image", f"unknown image {image_id!r}")
+        self.field = "image"
+        self.message = f"unknown image {image_id!r}"
+        super().__init__(f"{self.field}: {self.message}")
         self.image_id = image_id
 
 
@@ -159,7 +166,7 @@ class ImageStore:
             self.directory.mkdir(parents=True, exist_ok=True)
             for suffix, data in files:
                 path = self._path(image_id, suffix)
-                _atomic(path, data)
+                atomic_write(path, data, 0o644)
                 written.append(path)
         except BaseException as exc:
             for path in reversed(written):
@@ -282,14 +289,3 @@ def _npy_bytes(frames: np.ndarray) -> bytes:
     np.save(buf, np.ascontiguousarray(frames, np.uint8), allow_pickle=False)
     return buf.getvalue()
 
-
-def _atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        tmp.write_bytes(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise

@@ -355,7 +355,7 @@ class Engine:
                 params = dict(initial.get("params") or {})
         try:
             self.requested = self._make(name, params)
-        except (ParamError, UnknownAnimationError) as exc:
+        except (ParamError, UnknownAnimationError, UnknownImageError) as exc:
             log.warning("boot_animation_invalid", animation=name, error=str(exc))
             self.requested = self._make(self.settings.animation.default, {})
         self._apply_brightness()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import io
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -227,16 +228,16 @@ def test_quota_counts_images_and_bytes_and_writes_nothing_when_full(tmp_path: Pa
 def test_a_failed_write_leaves_no_half_image(tmp_path: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     s = store(tmp_path)
-    real = images_mod._atomic
+    real = images_mod.atomic_write
     calls: list[Path] = []
 
-    def disk_full_on_the_second_file(path: Path, data: bytes) -> None:
+    def disk_full_on_the_second_file(path: Path, data: bytes, mode: int = 0o640) -> None:
         calls.append(path)
         if len(calls) == 2:
             raise OSError(errno.ENOSPC, "No space left on device")
-        real(path, data)
+        real(path, data, mode)
 
-    monkeypatch.setattr(images_mod, "_atomic", disk_full_on_the_second_file)
+    monkeypatch.setattr(images_mod, "atomic_write", disk_full_on_the_second_file)
     with pytest.raises(ImageError) as exc:
         s.save(images_util.png(), "a.png", 64, 32)
     assert exc.value.code == "storage_full"
@@ -253,3 +254,49 @@ def test_a_phone_photo_jpeg_counts_at_its_decoded_size(tmp_path: Path) -> None:
     big_png = images_util.png(size=(4000, 2001))  # the same limit holds a PNG to 8 Mpx
     with pytest.raises(ImageError, match="more than 8000000 pixels"):
         store(tmp_path).save(big_png, "big.png", 64, 32)
+
+
+def test_every_file_of_an_image_is_flushed_to_disk_with_its_folder(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The image store writes through the one atomic writer: fsync of each file, then of
+    # the folder after the rename, so a power cut leaves the old state or the new one.
+    real_fsync = os.fsync
+    synced: list[str] = []
+
+    def recording_fsync(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    s = store(tmp_path)
+    info = s.save(images_util.png(), "a.png", 64, 32)
+    folder = str(s.directory)
+    assert synced.count(folder) == 3  # one rename per file: .npy, .png, .json
+    files = [p for p in synced if p != folder]
+    assert len(files) == 3 and all(Path(p).parent == s.directory for p in files)
+    assert sorted(p.name for p in s.directory.iterdir()) == sorted(
+        f"{info.id}{suffix}" for suffix in (".json", ".npy", ".png"))
+    assert all(oct(p.stat().st_mode & 0o777) == "0o644" for p in s.directory.iterdir())
+
+
+def test_an_unknown_image_names_its_parameter_without_being_an_animation_error() -> None:
+    # The store imports no animation module, so its error is not animations.ParamError;
+    # it still names the parameter the way one does.
+    exc = UnknownImageError("0123456789abcdef")
+    assert (exc.field, exc.message) == ("image", "unknown image '0123456789abcdef'")
+    assert str(exc) == "image: unknown image '0123456789abcdef'"
+    assert isinstance(exc, ValueError) and exc.image_id == "0123456789abcdef"
+
+
+def test_the_engine_boots_its_default_when_the_saved_image_was_deleted(tmp_path: Path) -> None:
+    from animations import REGISTRY
+    from appliance.display.virtual import VirtualDisplay
+    from appliance.render.clock import FakeClock
+    from appliance.render.engine import Engine
+    from appliance.settings import validate
+
+    settings = validate({"device_id": "unit", "bridge": {"images_dir": str(tmp_path)},
+                         "animation": {"default": "breathe"}})
+    eng = Engine(settings, VirtualDisplay(16, 8), REGISTRY, clock=FakeClock())
+    eng.start({"effect": "image", "params": {"image": "0123456789abcdef"}})
+    assert eng.requested is not None and eng.requested.name == "breathe"

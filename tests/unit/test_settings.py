@@ -104,3 +104,57 @@ def test_merge_and_diff() -> None:
     assert merged == {"a": {"b": 5, "c": 2}, "d": 1}
     assert s.diff_paths({"a": {"b": 1}}, {"a": {"b": 2}, "x": 1}) == [
         {"path": "a.b", "old": 1, "new": 2}, {"path": "x", "old": None, "new": 1}]
+
+
+# ---------------------------------------------------------------------------------------
+# The animation catalogue is given, not imported
+
+RETAINED = [{"name": "plasma", "params": [{"name": "speed", "type": "float"}]},
+            {"name": "breathe", "params": [{"name": "period", "type": "float"}]}]
+
+
+def test_without_a_catalogue_animation_names_are_not_checked() -> None:
+    cfg = s.validate({"animation": {"default": "nope", "params": {"nope": {"x": 1}}}}, None)
+    assert cfg.animation.default == "nope"
+
+
+def test_a_given_registry_is_what_names_and_parameters_are_checked_against() -> None:
+    import numpy as np
+
+    from animations import Animation, Param, Registry
+
+    class Only(Animation):
+        name = "only"
+        title = "Only"
+        params = (Param("level", "int", 1, min=0, max=3),)
+
+        def draw(self, t: float) -> np.ndarray:
+            return np.zeros((self.height, self.width, 3), np.uint8)
+
+    reg = Registry()
+    reg.register(Only)
+    doc = {"animation": {"default": "only", "fallback": "only"}}
+    assert s.validate(doc, reg).animation.default == "only"
+    with pytest.raises(s.SettingsError) as info:
+        s.validate({"animation": {"params": {"only": {"level": 9}}}}, reg)
+    assert info.value.lines()[0].startswith("animation.default: unknown animation 'plasma'")
+    assert any(line.startswith("animation.params.only.level: ") for line in info.value.lines())
+
+
+def test_the_retained_catalogue_checks_animation_and_parameter_names() -> None:
+    cat = s.RetainedCatalogue(RETAINED)
+    ok = {"animation": {"default": "plasma", "params": {"plasma": {"speed": 2}}}}
+    assert s.validate(ok, cat).animation.params == {"plasma": {"speed": 2}}
+    with pytest.raises(s.SettingsError) as info:
+        s.validate({"animation": {"default": "image", "params": {"plasma": {"sped": 1}}}}, cat)
+    assert info.value.lines() == [
+        "animation.default: unknown animation 'image'",
+        "animation.params.plasma.sped: unknown parameter for 'plasma' (known: speed)"]
+
+
+def test_the_store_validates_with_its_catalogue(tmp_path: Path) -> None:
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps({"animation": {"default": "nope"}}))
+    assert s.SettingsStore(path, catalogue=None).load().animation.default == "nope"
+    with pytest.raises(s.SettingsError, match="unknown animation 'nope'"):
+        s.SettingsStore(path).load()

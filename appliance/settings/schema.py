@@ -112,7 +112,7 @@ class DisplaySettings(_Section):
         problem = grammar.pixel_mappers(self.pixel_mapper_config, self.chain_length,
                                         self.parallel)
         if problem:
-            # A leading newline marks "dotted.sub: message" lines for _problems().
+            # A leading newline marks "dotted.sub: message" lines for errors.problems_of().
             raise ValueError(f"\npixel_mapper_config: {problem}")
         return self
 
@@ -163,7 +163,7 @@ class AnimationSettings(_Section):
             if problem is not None:
                 problems.append(f"params.{name}.{problem[0]}: {problem[1]}")
         if problems:
-            # A leading newline marks "dotted.sub: message" lines for _problems().
+            # A leading newline marks "dotted.sub: message" lines for errors.problems_of().
             raise ValueError("\n" + "\n".join(problems))
         return self
 

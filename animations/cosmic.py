@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from animations.base import Animation, Param, register
+from animations.base import TIMES, Animation, Param, register
 from animations.common import (
     LUT_SIZE,
     ScrollingTexture,
@@ -41,13 +41,16 @@ class Starfield(Animation):
 
     name = "starfield"
     title = "Starfield"
+    group = "Lively"
     description = "Stars rushing past as if the panel were a spaceship window."
     params = (
-        Param("count", "int", 200, min=10, max=400, help="Number of stars"),
-        Param("speed", "float", 1.0, min=0.05, max=5.0, help="Flight speed"),
+        Param("count", "int", 200, min=10, max=400, help="Number of stars", title="Stars"),
+        Param("speed", "float", 1.0, min=0.05, max=5.0, help="Flight speed",
+              title="Speed", unit=TIMES),
         Param("streaks", "float", 0.3, min=0.0, max=1.0,
               help="Length of the warp streaks behind each star (0 = points)"),
-        Param("color", "color", "#ffffff", help="Colour of the nearest stars"),
+        Param("color", "color", "#ffffff", help="Colour of the nearest stars",
+              title="Star colour"),
     )
 
     STREAK_SAMPLES = 3
@@ -139,12 +142,16 @@ class Nebula(Animation):
     title = "Nebula"
     description = "Colourful interstellar clouds drifting over a field of twinkling stars."
     params = (
-        Param("speed", "float", 1.0, min=0.1, max=5.0, help="Drift speed of the clouds"),
-        Param("scale", "float", 1.0, min=0.3, max=3.0, help="Size of the clouds"),
+        Param("speed", "float", 1.0, min=0.1, max=5.0, help="Drift speed of the clouds",
+              title="Speed", unit=TIMES),
+        Param("scale", "float", 1.0, min=0.3, max=3.0, help="Size of the clouds",
+              title="Cloud size", unit=TIMES),
         Param("palette", "choice", "cosmic", choices=tuple(NEBULA_PALETTES),
               help="Colours of the gas"),
-        Param("brightness", "float", 0.9, min=0.1, max=1.0, help="Brightness of the clouds"),
-        Param("stars", "bool", True, help="Show twinkling background stars"),
+        Param("brightness", "float", 0.9, min=0.1, max=1.0, help="Brightness of the clouds",
+              title="Cloud intensity"),
+        Param("stars", "bool", True, help="Show twinkling background stars",
+              title="Background stars"),
     )
 
     def setup(self) -> None:
@@ -204,12 +211,16 @@ class Comet(Animation):
 
     name = "comet"
     title = "Comet"
+    group = "Lively"
     description = "A bright comet on a looping orbit with a sparkling, fading tail."
     params = (
-        Param("speed", "float", 1.0, min=0.1, max=5.0, help="Orbit speed"),
-        Param("tail", "float", 2.0, min=0.2, max=4.0, help="Tail length in seconds of flight"),
-        Param("color", "color", "#40c0ff", help="Colour of the tail"),
-        Param("stars", "bool", True, help="Show twinkling background stars"),
+        Param("speed", "float", 1.0, min=0.1, max=5.0, help="Orbit speed",
+              title="Speed", unit=TIMES),
+        Param("tail", "float", 2.0, min=0.2, max=4.0, help="Tail length in seconds of flight",
+              title="Tail length", unit="s"),
+        Param("color", "color", "#40c0ff", help="Colour of the tail", title="Tail colour"),
+        Param("stars", "bool", True, help="Show twinkling background stars",
+              title="Background stars"),
     )
 
     PARTICLES = 260
@@ -291,12 +302,13 @@ class Galaxy(Animation):
     title = "Galaxy"
     description = "A spiral galaxy turning slowly, its arms sprinkled with stars."
     params = (
-        Param("arms", "int", 2, min=1, max=6, help="Number of spiral arms"),
-        Param("speed", "float", 1.0, min=0.1, max=5.0, help="Rotation speed"),
+        Param("arms", "int", 2, min=1, max=6, help="Number of spiral arms", title="Spiral arms"),
+        Param("speed", "float", 1.0, min=0.1, max=5.0, help="Rotation speed",
+              title="Speed", unit=TIMES),
         Param("twist", "float", 4.0, min=1.0, max=10.0, help="How tightly the arms wind"),
         Param("tilt", "float", 0.75, min=0.3, max=1.0,
               help="Viewing angle: 1 is face-on, lower is tilted"),
-        Param("color", "color", "#6a7cff", help="Colour of the arms"),
+        Param("color", "color", "#6a7cff", help="Colour of the arms", title="Arm colour"),
         Param("stars", "int", 120, min=0, max=400, help="Number of orbiting stars"),
     )
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from animations.base import Animation, Param, register
+from animations.base import TIMES, Animation, Param, register
 from animations.common import (
     LUT_SIZE,
     StarSky,
@@ -48,15 +48,19 @@ class Fire(Animation):
 
     name = "fire"
     title = "Fire"
+    group = "Lively"
     description = "A crackling fire: hot embers at the bottom, flames licking upwards."
     stateful = True
     params = (
-        Param("speed", "float", 1.0, min=0.2, max=3.0, help="How fast the flames move"),
+        Param("speed", "float", 1.0, min=0.2, max=3.0, help="How fast the flames move",
+              title="Speed", unit=TIMES),
         Param("height", "float", 0.7, min=0.2, max=1.5,
-              help="Flame height as a fraction of the panel"),
+              help="Flame height as a fraction of the panel", title="Flame height"),
         Param("palette", "choice", "classic", choices=tuple(FIRE_PALETTES),
               help="Flame colours"),
-        Param("brightness", "float", 1.0, min=0.1, max=1.0, help="Overall brightness"),
+        Param("brightness", "float", 1.0, min=0.1, max=1.0,
+              help="How bright this animation draws; the panel's Brightness applies on top",
+              title="Flame intensity"),
     )
 
     MAX_STEPS_PER_FRAME = 4
@@ -170,11 +174,17 @@ class Aurora(Animation):
     title = "Aurora"
     description = "Slowly folding curtains of green and violet light, like the northern lights."
     params = (
-        Param("speed", "float", 1.0, min=0.1, max=5.0, help="How fast the curtains move"),
-        Param("color_low", "color", "#20ff70", help="Colour at the curtain's lower edge"),
-        Param("color_high", "color", "#9030ff", help="Colour at the curtain's top"),
-        Param("brightness", "float", 0.9, min=0.1, max=1.0, help="Overall brightness"),
-        Param("stars", "bool", True, help="Show twinkling stars behind the aurora"),
+        Param("speed", "float", 1.0, min=0.1, max=5.0, help="How fast the curtains move",
+              title="Speed", unit=TIMES),
+        Param("color_low", "color", "#20ff70", help="Colour at the curtain's lower edge",
+              title="Lower colour"),
+        Param("color_high", "color", "#9030ff", help="Colour at the curtain's top",
+              title="Upper colour"),
+        Param("brightness", "float", 0.9, min=0.1, max=1.0,
+              help="How bright this animation draws; the panel's Brightness applies on top",
+              title="Aurora intensity"),
+        Param("stars", "bool", True, help="Show twinkling stars behind the aurora",
+              title="Background stars"),
     )
 
     def setup(self) -> None:
@@ -250,12 +260,17 @@ class Ripples(Animation):
 
     name = "ripples"
     title = "Ripples"
+    group = "Lively"
     description = "Drops landing on still water, sending out rings that cross and fade."
     params = (
-        Param("rate", "float", 1.0, min=0.2, max=4.0, help="Drops per second"),
-        Param("speed", "float", 1.0, min=0.2, max=4.0, help="How fast the rings spread"),
-        Param("color", "color", "#1a70ff", help="Colour of the water"),
-        Param("brightness", "float", 0.9, min=0.1, max=1.0, help="Overall brightness"),
+        Param("rate", "float", 1.0, min=0.2, max=4.0, help="Drops per second",
+              title="Drops", unit="/s"),
+        Param("speed", "float", 1.0, min=0.2, max=4.0, help="How fast the rings spread",
+              title="Speed", unit=TIMES),
+        Param("color", "color", "#1a70ff", help="Colour of the water", title="Water colour"),
+        Param("brightness", "float", 0.9, min=0.1, max=1.0,
+              help="How bright this animation draws; the panel's Brightness applies on top",
+              title="Water intensity"),
     )
 
     DROPS = 24

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from animations.base import Animation, Param, register
+from animations.base import TIMES, Animation, Param, register
 from animations.common import LUT_SIZE, finite_time, gradient_lut, lut_u8, wrap
 
 LAYERS = 2
@@ -27,9 +27,11 @@ class MatrixRain(Animation):
 
     name = "matrix"
     title = "Matrix rain"
+    group = "Lively"
     description = "Streams of flickering green glyphs raining down, bright at the head."
     params = (
-        Param("speed", "float", 1.0, min=0.1, max=5.0, help="How fast the streams fall"),
+        Param("speed", "float", 1.0, min=0.1, max=5.0, help="How fast the streams fall",
+              title="Speed", unit=TIMES),
         Param("density", "float", 0.6, min=0.05, max=1.0,
               help="How busy the rain is (0.05 sparse, 1 a downpour)"),
         Param("trail", "float", 0.5, min=0.1, max=1.0,

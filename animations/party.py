@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from animations.base import Animation, Param, register
+from animations.base import TIMES, Animation, Param, register
 from animations.common import Splat, finite_time, hsv_to_rgb, to_bytes, wrap
 
 TAU = 2.0 * math.pi
@@ -26,11 +26,15 @@ class Fireworks(Animation):
 
     name = "fireworks"
     title = "Fireworks"
+    group = "Lively"
     description = "Rockets shooting up and bursting into colourful, glittering showers."
     params = (
-        Param("rate", "float", 0.8, min=0.2, max=3.0, help="Rockets per second"),
-        Param("size", "float", 1.0, min=0.3, max=2.0, help="Size of the bursts"),
-        Param("gravity", "float", 1.0, min=0.0, max=3.0, help="How fast the sparks fall"),
+        Param("rate", "float", 0.8, min=0.2, max=3.0, help="Rockets per second",
+              title="Rockets", unit="/s"),
+        Param("size", "float", 1.0, min=0.3, max=2.0, help="Size of the bursts",
+              title="Burst size", unit=TIMES),
+        Param("gravity", "float", 1.0, min=0.0, max=3.0, help="How fast the sparks fall",
+              title="Gravity", unit=TIMES),
         Param("sparkle", "bool", True, help="Make the sparks glitter as they fade"),
     )
 
@@ -131,12 +135,14 @@ class BouncingBalls(Animation):
 
     name = "balls"
     title = "Bouncing balls"
+    group = "Lively"
     description = "Colourful balls bouncing off the edges, with or without gravity."
     params = (
-        Param("count", "int", 5, min=1, max=12, help="Number of balls"),
+        Param("count", "int", 5, min=1, max=12, help="Number of balls", title="Balls"),
         Param("size", "float", 0.12, min=0.03, max=0.3,
-              help="Ball radius as a fraction of the panel's shorter side"),
-        Param("speed", "float", 1.0, min=0.1, max=4.0, help="How fast the balls move"),
+              help="Ball radius as a fraction of the panel's shorter side", title="Ball size"),
+        Param("speed", "float", 1.0, min=0.1, max=4.0, help="How fast the balls move",
+              title="Speed", unit=TIMES),
         Param("gravity", "bool", True, help="Balls fall and bounce (off: they float)"),
         Param("saturation", "float", 0.85, min=0.0, max=1.0, help="Colour saturation"),
     )

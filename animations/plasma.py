@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from animations.base import Animation, Param, register
+from animations.base import TIMES, Animation, Param, register
 from animations.common import LUT_SIZE, finite_time, lut_u8, wrap
 
 TAU = 2.0 * math.pi
@@ -22,8 +22,10 @@ class Plasma(Animation):
     title = "Plasma"
     description = "Flowing sine-wave colour fields."
     params = (
-        Param("speed", "float", 1.0, min=0.1, max=5.0, help="Animation speed"),
-        Param("scale", "float", 1.0, min=0.2, max=4.0, help="Size of the blobs"),
+        Param("speed", "float", 1.0, min=0.1, max=5.0, help="Animation speed",
+              title="Speed", unit=TIMES),
+        Param("scale", "float", 1.0, min=0.2, max=4.0, help="Size of the blobs",
+              title="Blob size", unit=TIMES),
         Param("saturation", "float", 1.0, min=0.0, max=1.0, help="Colour saturation"),
     )
 

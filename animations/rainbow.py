@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from animations.base import Animation, Param, register
+from animations.base import TIMES, Animation, Param, register
 from animations.common import LUT_SIZE, finite_time, hue_lut, wrap
 
 SHAPES = ("horizontal", "vertical", "diagonal", "radial", "spiral")
@@ -29,11 +29,14 @@ class Rainbow(Animation):
         Param("shape", "choice", "diagonal", choices=SHAPES,
               help="Stripes (horizontal, vertical, diagonal), rings (radial) or a spiral"),
         Param("speed", "float", 0.5, min=-5.0, max=5.0,
-              help="Colour cycles per second (negative reverses)"),
+              help="Colour cycles per second (negative reverses)", title="Speed", unit="cycles/s"),
         Param("scale", "float", 1.0, min=0.1, max=8.0,
-              help="Rainbows across the panel (bigger is narrower bands)"),
+              help="Rainbows across the panel (bigger is narrower bands)",
+              title="Rainbows across", unit=TIMES),
         Param("saturation", "float", 1.0, min=0.0, max=1.0, help="Colour saturation"),
-        Param("brightness", "float", 1.0, min=0.05, max=1.0, help="Overall brightness"),
+        Param("brightness", "float", 1.0, min=0.05, max=1.0,
+              help="How bright this animation draws; the panel's Brightness applies on top",
+              title="Rainbow intensity"),
     )
 
     def setup(self) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from animations.base import Animation, Param, register
+from animations.base import TIMES, Animation, Param, register
 from animations.common import LUT_SIZE, finite_time, hue_lut, wrap
 from animations.font import FONT_3X5, FONT_5X7, Font, blit
 
@@ -40,9 +40,10 @@ class Clock(Animation):
 
     name = "clock"
     title = "Clock"
+    group = "Clock & text"
     description = "The time of day in big digits, with the date underneath when there is room."
     params = (
-        Param("color", "color", "#ffa030", help="Colour of the digits"),
+        Param("color", "color", "#ffa030", help="Colour of the digits", title="Digit colour"),
         Param("hour_format", "choice", "24h", choices=("24h", "12h"), help="24-hour or 12-hour"),
         Param("show_seconds", "bool", True, help="Show seconds when they fit"),
         Param("show_date", "bool", True, help="Show the date under the time when it fits"),
@@ -136,15 +137,18 @@ class ScrollingText(Animation):
 
     name = "text"
     title = "Scrolling text"
+    group = "Clock & text"
     description = "Your message scrolling across the panel like a ticker."
     params = (
         Param("text", "string", "Hello from LightBox!", max_length=64,
               help="The message to scroll (letters without a glyph show as '?')"),
-        Param("color", "color", "#ffffff", help="Text colour"),
+        Param("color", "color", "#ffffff", help="Text colour", title="Text colour"),
         Param("background", "color", "#000000", help="Background colour"),
-        Param("speed", "float", 30.0, min=2.0, max=150.0, help="Scroll speed in pixels per second"),
+        Param("speed", "float", 30.0, min=2.0, max=150.0, help="Scroll speed in pixels per second",
+              title="Scroll speed", unit="px/s"),
         Param("size", "int", 0, min=0, max=8,
-              help="Letter size in LEDs per font pixel; 0 picks the biggest that fits"),
+              help="Letter size in LEDs per font pixel; 0 picks the biggest that fits",
+              title="Letter size", unit=TIMES),
         Param("rainbow", "bool", False, help="Colour the letters with a moving rainbow"),
     )
 

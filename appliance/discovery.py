@@ -47,13 +47,23 @@ def _sensor(uid: str, name: str, topic: str, key: str, unit: str | None = None,
     return c
 
 
+#: Catalogue categories left out of Home Assistant's effect list: an image needs the id
+#: of an uploaded picture, which an effect name cannot carry (picked bare it would be dark).
+NOT_EFFECTS = frozenset({"image"})
+
+
+def effect_names(catalogue: list[dict[str, Any]]) -> list[str]:
+    """Return the animations Home Assistant may offer as effects (all but images)."""
+    return [a["name"] for a in catalogue if a.get("category") not in NOT_EFFECTS]
+
+
 def payload(settings: Settings, catalogue: list[dict[str, Any]], info: dict[str, Any]
             ) -> dict[str, Any]:
     """Return the device discovery document."""
     dev_id = settings.device_id
     base = topics.base(settings.mqtt.base_topic, dev_id)
     uid = f"lightbox_{dev_id}"
-    effects = [a["name"] for a in catalogue]
+    effects = effect_names(catalogue)
     d = settings.display
     metrics = topics.state_topic(base, "metrics")
     components: dict[str, Any] = {

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from animations import REGISTRY, Animation, Param, ParamError, Registry, RegistryError
-from animations.base import UnknownAnimationError, parse_colour
+from animations.base import GROUPS, UnknownAnimationError, parse_colour
 from animations.common import Splat, Stepper, periodic_noise, wrap
 from animations.font import FONT_3X5, FONT_5X7, blit
 from animations.life import Life
@@ -106,6 +106,44 @@ def test_catalogue_is_json_ready() -> None:
     cat = REGISTRY.catalogue()
     assert [c["name"] for c in cat] == NAMES
     json.dumps(cat)
+
+
+def test_catalogue_gives_every_param_a_title_and_every_animation_a_group() -> None:
+    cat = {c["name"]: c for c in REGISTRY.catalogue()}
+    for name, entry in cat.items():
+        assert entry["group"] in GROUPS, name
+        for p in entry["params"]:
+            assert p["title"] and p["title"][0].isupper(), f"{name}.{p['name']}"
+            assert {"name", "type", "default", "help"} <= set(p)  # keys are only added
+    # Fire's own level is not the panel's Brightness.
+    fire = {p["name"]: p for p in cat["fire"]["params"]}
+    assert fire["brightness"]["title"] == "Flame intensity"
+    assert fire["speed"]["unit"] == "\u00d7" and "unit" not in fire["palette"]
+    assert {p["name"]: p for p in cat["breathe"]["params"]}["period"]["unit"] == "s"
+    assert {p["name"]: p["title"] for p in cat["aurora"]["params"]}["color_low"] == "Lower colour"
+    assert cat["clock"]["group"] == cat["text"]["group"] == "Clock & text"
+    assert cat["image"]["group"] == "Images"
+    assert all(c["group"] == "Test patterns" for n, c in cat.items() if n.startswith("test_"))
+    assert GROUPS[-1] == "Test patterns"
+
+
+def test_a_param_title_defaults_to_its_name_in_words() -> None:
+    assert Param("color_high", "color", "#000000").label() == "Colour high"
+    assert Param("show_seconds", "bool", True).label() == "Show seconds"
+    assert Param("x", "bool", True, title="Wobble").describe()["title"] == "Wobble"
+
+
+def test_an_unknown_group_is_refused() -> None:
+    class Odd(Animation):
+        name = "odd_group"
+        title = "Odd"
+        group = "Miscellaneous"
+
+        def draw(self, t: float) -> np.ndarray:
+            return np.zeros((1, 1, 3), np.uint8)
+
+    with pytest.raises(RegistryError, match="group"):
+        Registry().register(Odd)
 
 
 # ---------------------------------------------------------------------- properties

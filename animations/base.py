@@ -14,6 +14,7 @@ import pkgutil
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import tzinfo
 from typing import Any, ClassVar, Literal, TypeVar
 
 import numpy as np
@@ -219,14 +220,21 @@ class Animation(abc.ABC):
         #: Wall-clock time (epoch seconds) at t == 0, set by the engine; lets a clock
         #: animation show the time of day while staying a function of t.
         self.epoch_at_t0: float = 0.0
+        #: Time zone for animations that show the time of day, set by the engine (from a
+        #: ``timezone`` setting); None means the process's local zone.
+        self.tz: tzinfo | None = None
         self.setup()
 
     def setup(self) -> None:  # noqa: B027 - optional hook, empty by default
         """Prepare buffers and state; called once from the constructor."""
 
     def update_params(self, params: Mapping[str, Any]) -> None:
-        """Take new (already validated) parameter values live."""
+        """Take new (already validated) parameter values live, then ``configure()``."""
         self.p.update(params)
+        self.configure()
+
+    def configure(self) -> None:  # noqa: B027 - optional hook, empty by default
+        """Rebuild what is derived from ``self.p``; called after every parameter change."""
 
     @abc.abstractmethod
     def draw(self, t: float) -> np.ndarray:

@@ -9,8 +9,6 @@ Knows nothing of the engine, MQTT, files, clocks or sleep.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from typing import Any
 
 import numpy as np
 
@@ -27,8 +25,6 @@ from animations.common import (
     to_bytes,
     wrap,
 )
-
-TAU = 2.0 * math.pi
 
 FIRE_PALETTES: dict[str, list[tuple[float, tuple[int, int, int]]]] = {
     "classic": [(0.0, (0, 0, 0)), (0.2, (90, 0, 0)), (0.45, (220, 50, 0)),
@@ -86,14 +82,10 @@ class Fire(Animation):
         self._cool_period = period
         self._cool_row = 0
         self._rng_start = self.rng.bit_generator.state
-        self._configure()
+        self.configure()
 
-    def update_params(self, params: Mapping[str, Any]) -> None:
-        """Take new values (palette and brightness rebuild the colour table)."""
-        super().update_params(params)
-        self._configure()
 
-    def _configure(self) -> None:
+    def configure(self) -> None:
         self._lut = lut_u8(gradient_lut(FIRE_PALETTES[self.p["palette"]]), self.p["brightness"])
 
     def _restart(self) -> None:
@@ -200,14 +192,10 @@ class Aurora(Animation):
         self._out = np.empty((h, w, 3), np.float32)
         self._bytes = np.empty((h, w, 3), np.uint8)
         self._sky = StarSky(self.rng, w, h, density=0.01)
-        self._configure()
+        self.configure()
 
-    def update_params(self, params: Mapping[str, Any]) -> None:
-        """Take new values and rebuild the colour profile."""
-        super().update_params(params)
-        self._configure()
 
-    def _configure(self) -> None:
+    def configure(self) -> None:
         lo = self.p["color_low"]
         hi = self.p["color_high"]
         # Profile over "pixels above the lower edge", scaled to 0..1 of the table:
@@ -220,7 +208,7 @@ class Aurora(Animation):
 
     def draw(self, t: float) -> np.ndarray:
         t = finite_time(t)
-        s = wrap(t * self.p["speed"], 2000 * TAU)
+        s = wrap(t * self.p["speed"], 2000 * math.tau)
         h = self.height
         x, base, inten, tmp = self._x, self._base, self._inten, self._tmp_w
         # Lower edge of the curtain: slow folds.
@@ -297,14 +285,10 @@ class Ripples(Animation):
         self._g = np.empty((h, w), np.float32)
         self._idx = np.empty((h, w), np.intp)
         self._out = np.empty((h, w, 3), np.uint8)
-        self._configure()
+        self.configure()
 
-    def update_params(self, params: Mapping[str, Any]) -> None:
-        """Take new values and rebuild the colour table."""
-        super().update_params(params)
-        self._configure()
 
-    def _configure(self) -> None:
+    def configure(self) -> None:
         c = self.p["color"]
         deep = tuple(int(v * 0.12) for v in c)
         light = tuple(min(255, int(v * 0.5 + 140)) for v in c)

@@ -8,9 +8,6 @@ Knows nothing of the engine, MQTT, files, clocks or sleep.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 import numpy as np
 
 from animations.base import TIMES, Animation, Param, register
@@ -64,14 +61,10 @@ class MatrixRain(Animation):
         self._last_step = np.full(w, np.iinfo(np.intp).min, np.intp)  # nothing fetched yet
         self._below = np.empty((h, w), bool)
         self._g = np.empty((h, w), np.float32)
-        self._configure()
+        self.configure()
 
-    def update_params(self, params: Mapping[str, Any]) -> None:
-        """Take new values; the per-column tables stay, the derived ones are rebuilt."""
-        super().update_params(params)
-        self._configure()
 
-    def _configure(self) -> None:
+    def configure(self) -> None:
         h = max(self.height, 1)
         trail_px = np.maximum(self._u_trail * np.float32(self.p["trail"] * h), np.float32(2.0))
         # Colour-table steps per row behind the head.

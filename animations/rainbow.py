@@ -7,9 +7,6 @@ of the engine, MQTT, files, clocks or sleep.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 import numpy as np
 
 from animations.base import TIMES, Animation, Param, register
@@ -44,14 +41,10 @@ class Rainbow(Animation):
         self._f = np.empty((h, w), np.float32)
         self._idx = np.empty((h, w), np.intp)
         self._out = np.empty((h, w, 3), np.uint8)
-        self._configure()
+        self.configure()
 
-    def update_params(self, params: Mapping[str, Any]) -> None:
-        """Take new values and rebuild the field and colour table."""
-        super().update_params(params)
-        self._configure()
 
-    def _configure(self) -> None:
+    def configure(self) -> None:
         x, y = self.grid()
         w, h = self.width, self.height
         shape = self.p["shape"]

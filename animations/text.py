@@ -1,15 +1,16 @@
 """Text on the panel: a clock and scrolling text, drawn with the bitmap fonts.
 
-Owns the clock and scrolling-text animations. The clock shows the local time
-of ``self.epoch_at_t0 + t`` (``time.localtime`` is pure computation on that
-number; no clock is read), so both are pure functions of ``t``. Knows nothing
-of the engine, MQTT, files or sleep.
+Owns the clock and scrolling-text animations. The clock shows the time of day
+of ``self.epoch_at_t0 + t`` in the time zone ``self.tz`` that the engine hands
+in (None: the process's local zone); turning that number into fields is pure
+computation, no clock is read, so both are pure functions of ``t``. Knows
+nothing of the engine, MQTT, files, time zone databases or sleep.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from datetime import datetime, tzinfo
 from typing import Any
 
 import numpy as np
@@ -18,8 +19,16 @@ from animations.base import TIMES, Animation, Param, register
 from animations.common import LUT_SIZE, finite_time, hue_lut, wrap
 from animations.font import FONT_3X5, FONT_5X7, Font, blit
 
-# time.localtime accepts this range on every platform we run on (year 1970-9999).
-_MAX_EPOCH_S = 253402300799.0
+# time.localtime accepts this range on every platform we run on (year 1970-9999); a day
+# less leaves room for any zone's offset in datetime (which stops at year 9999).
+_MAX_EPOCH_S = 253402300799.0 - 86400.0
+
+
+def local_time(epoch: float, tz: tzinfo | None) -> time.struct_time:
+    """Return the wall-clock fields of ``epoch`` in ``tz`` (None: the process's local zone)."""
+    if tz is None:
+        return time.localtime(epoch)
+    return datetime.fromtimestamp(epoch, tz).timetuple()
 
 
 def _fit(text: str, width: int, height: int, max_scale: int) -> tuple[Font, int] | None:
@@ -54,9 +63,8 @@ class Clock(Animation):
         self._out = np.zeros((self.height, self.width, 3), np.uint8)
         self._key: tuple[Any, ...] | None = None
 
-    def update_params(self, params: Mapping[str, Any]) -> None:
-        """Take new values; the next frame is redrawn."""
-        super().update_params(params)
+    def configure(self) -> None:
+        """The next frame is redrawn."""
         self._key = None
 
     def _layout(
@@ -103,7 +111,7 @@ class Clock(Animation):
     def draw(self, t: float) -> np.ndarray:
         t = finite_time(t)
         epoch = min(max(self.epoch_at_t0 + t, 0.0), _MAX_EPOCH_S)
-        lt = time.localtime(epoch)
+        lt = local_time(epoch, self.tz)
         colon = " " if self.p["blink_colon"] and epoch % 1.0 >= 0.5 else ":"
         key = (lt.tm_year, lt.tm_yday, lt.tm_hour, lt.tm_min, lt.tm_sec, colon)
         if key == self._key:
@@ -155,14 +163,10 @@ class ScrollingText(Animation):
     def setup(self) -> None:
         self._out = np.empty((self.height, self.width, 3), np.uint8)
         self._rainbow = hue_lut(1.0, 1.0)
-        self._configure()
+        self.configure()
 
-    def update_params(self, params: Mapping[str, Any]) -> None:
-        """Take new values and re-render the message."""
-        super().update_params(params)
-        self._configure()
 
-    def _configure(self) -> None:
+    def configure(self) -> None:
         size = self.p["size"] or max(1, min(self.height // 16, 4))
         self._bitmap = FONT_5X7.render(self.p["text"], size)
         bh, bw = self._bitmap.shape

@@ -279,6 +279,57 @@ def test_clock_12h(utc: None) -> None:
     assert np.array_equal(mask, expected)
 
 
+def test_clock_takes_its_time_zone_from_outside(utc: None) -> None:
+    """The engine hands in a zone (a later `timezone` setting); the process's TZ stays UTC."""
+    from datetime import timedelta, timezone
+
+    anim = REGISTRY.create("clock", 47, 7, {"show_date": False, "color": "#ffffff"})
+    anim.epoch_at_t0 = EPOCH
+    anim.tz = timezone(timedelta(hours=5, minutes=30))
+    frame = FrameGuard(47, 7)(anim.draw(1.0))
+    assert np.array_equal(lit(frame), FONT_5X7.render("03:43:21"))  # 22:13:21 UTC
+    anim.tz = None  # back to the process's zone
+    anim.update_params({})
+    assert np.array_equal(lit(FrameGuard(47, 7)(anim.draw(1.0))), FONT_5X7.render("22:13:21"))
+
+
+def test_configure_runs_after_every_parameter_change() -> None:
+    class Counts(Animation):
+        name = "counts_configure"
+        title = "Counts"
+        params = (Param("level", "int", 1, min=0, max=9),)
+
+        def setup(self) -> None:
+            self.configured: list[int] = []
+
+        def configure(self) -> None:
+            self.configured.append(self.p["level"])
+
+        def draw(self, t: float) -> np.ndarray:
+            return np.zeros((self.height, self.width, 3), np.uint8)
+
+    anim = Counts(4, 4, {"level": 1})
+    anim.update_params({"level": 7})
+    assert anim.configured == [7]
+    # Plasma's colour table follows its saturation through the hook.
+    plasma = REGISTRY.create("plasma", 8, 8, {"saturation": 1.0})
+    before = plasma.draw(0.5).copy()
+    plasma.update_params({"saturation": 0.0})
+    grey = np.asarray(plasma.draw(0.5), np.float64)
+    assert not np.array_equal(before, grey)
+    assert np.allclose(grey[..., 0], grey[..., 1], atol=1) and np.allclose(grey[..., 1],
+                                                                           grey[..., 2], atol=1)
+
+
+def test_starfield_keeps_its_sky_unless_the_count_changes() -> None:
+    anim = REGISTRY.create("starfield", 32, 16, {"count": 50})
+    sky = anim._sx.copy()  # type: ignore[attr-defined]
+    anim.update_params({"speed": 2.0})
+    assert np.array_equal(anim._sx, sky)  # type: ignore[attr-defined]
+    anim.update_params({"count": 80})
+    assert len(anim._sx) == 80  # type: ignore[attr-defined]
+
+
 def test_scrolling_text_enters_from_the_right_and_scrolls_left() -> None:
     anim = REGISTRY.create("text", 32, 8, {"text": "HI", "speed": 10.0, "size": 1})
     guard = FrameGuard(32, 8)

@@ -355,12 +355,14 @@ function drawChart(sel, series, colours) {
   let lo = Math.min(0, ...values), hi = Math.max(...values);
   if (hi - lo < 1e-6) hi = lo + 1;
   const pad = 14;
+  // Each series spans the width: what the bridge kept plus what arrived since (up to
+  // maxPoints, the bridge's window), oldest at the left.
   series.forEach((data, i) => {
     ctx.strokeStyle = colours[i]; ctx.lineWidth = 1.5; ctx.beginPath();
     let started = false;
     data.forEach((v, x) => {
       if (v == null) { started = false; return; }
-      const px = (x / Math.max(ui.maxPoints - 1, 1)) * w;
+      const px = (x / Math.max(data.length - 1, 1)) * w;
       const py = h - pad / 2 - ((v - lo) / (hi - lo)) * (h - pad);
       if (!started) { ctx.moveTo(px, py); started = true; } else ctx.lineTo(px, py);
     });

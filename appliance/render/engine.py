@@ -357,7 +357,7 @@ class Engine:
             self.requested = self._make(name, params)
         except (ParamError, UnknownAnimationError) as exc:
             log.warning("boot_animation_invalid", animation=name, error=str(exc))
-            self.requested = self._make(self.settings.animation.default, {})
+            self.requested = self._make_default()
         self._apply_brightness()
         log.info("engine_started", width=self.width, height=self.height,
                  driver=self.display.name, animation=self.requested.name,
@@ -675,6 +675,15 @@ class Engine:
         self.requested = fresh
         self._leak_base = (fresh, _rss_mb())
 
+    def _make_default(self) -> ActiveAnimation:
+        """Create ``animation.default``, or the fallback when it cannot start (a gone image)."""
+        anim = self.settings.animation
+        try:
+            return self._make(anim.default, {})
+        except ParamError as exc:
+            log.warning("default_animation_invalid", animation=anim.default, error=str(exc))
+            return self._make(anim.fallback, {})
+
     def _check_image_kept(self) -> None:
         """Leave a playing image that was deleted: show the default animation, say so.
 
@@ -687,11 +696,7 @@ class Engine:
         bridge = self.settings.bridge
         if not image_id or ImageStore(resolve_dir(bridge.images_dir)).exists(image_id):
             return
-        anim = self.settings.animation
-        try:
-            active = self._make(anim.default, {})
-        except ParamError:  # the default is an image too, or its params are stale
-            active = self._make(anim.fallback, {})
+        active = self._make_default()
         self._switch_to(active)
         self.state_version += 1
         log.warning("image_deleted", image=image_id, animation=active.name)

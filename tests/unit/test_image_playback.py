@@ -97,3 +97,12 @@ def test_boot_with_a_deleted_image_starts_the_default(tmp_path: Path) -> None:
     eng = Engine(settings, VirtualDisplay(16, 8), REGISTRY, clock=FakeClock())
     eng.start({"effect": "image", "params": {"image": "0123456789abcdef"}})
     assert eng.requested is not None and eng.requested.name == "plasma"
+
+
+def test_a_default_image_that_is_gone_boots_the_fallback(tmp_path: Path) -> None:
+    settings = validate({"device_id": "unit", "bridge": {"images_dir": str(tmp_path)},
+                         "animation": {"default": "image", "fallback": "breathe",
+                                       "params": {"image": {"image": "0123456789abcdef"}}}})
+    eng = Engine(settings, VirtualDisplay(16, 8), REGISTRY, clock=FakeClock())
+    eng.start()
+    assert eng.requested is not None and eng.requested.name == "breathe"

@@ -130,6 +130,9 @@ def test_image_is_no_effect_so_picking_one_never_gives_a_dark_panel(doc: dict[st
     assert "image" not in light["effect_list"]
     assert "image" not in doc["cmps"]["animation"]["options"]
     assert {"plasma", "fire", "clock", "test_red"} <= set(light["effect_list"])
+    # While one plays, the select shows unknown ("None") rather than an invalid option.
+    template = doc["cmps"]["animation"]["value_template"]
+    assert template == "{{ 'None' if value_json.effect in ['image'] else value_json.effect }}"
 
 
 def test_required_entities_are_present(doc: dict[str, Any]) -> None:

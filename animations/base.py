@@ -14,12 +14,20 @@ import pkgutil
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import tzinfo
 from typing import Any, ClassVar, Literal, TypeVar
 
 import numpy as np
 
 ParamType = Literal["int", "float", "bool", "color", "choice", "string"]
 Colour = tuple[int, int, int]
+
+#: The unit of a speed or size multiplier: the multiplication sign.
+TIMES = "\u00d7"
+
+#: Headings of the catalogue's ``group`` key, in the order a user interface lists them:
+#: everyday looks first, test patterns last and apart.
+GROUPS = ("Ambient", "Lively", "Clock & text", "Images", "Utility", "Test patterns")
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 _HEX_RE = re.compile(r"^#?([0-9a-fA-F]{6})$")
@@ -85,6 +93,10 @@ class Param:
     choices: tuple[str, ...] = ()
     help: str = ""
     max_length: int = 64
+    #: Human label for controls ("Flame intensity"); derived from ``name`` when empty.
+    title: str = ""
+    #: Unit shown beside the value ("s", ``TIMES``, "/s"); empty when the value has none.
+    unit: str = ""
 
     def __post_init__(self) -> None:
         if not NAME_RE.match(self.name):
@@ -158,7 +170,18 @@ class Param:
         if self.type == "string":
             d["max_length"] = self.max_length
         d["help"] = self.help
+        d["title"] = self.label()
+        if self.unit:
+            d["unit"] = self.unit
         return d
+
+    def label(self) -> str:
+        """Return the title, or one made from the name (``color_low`` -> "Colour low")."""
+        if self.title:
+            return self.title
+        words = ["colour" if w == "color" else "colours" if w == "colors" else w
+                 for w in self.name.split("_")]
+        return " ".join(words).capitalize()
 
     def default_value(self) -> Any:
         """Return the coerced default."""
@@ -183,6 +206,8 @@ class Animation(abc.ABC):
     params: ClassVar[tuple[Param, ...]] = ()
     #: Hidden animations (test patterns, images) are registered but marked so in the catalogue.
     category: ClassVar[str] = "effect"
+    #: The heading a user interface lists it under (one of ``GROUPS``); empty: from category.
+    group: ClassVar[str] = ""
     #: True when a frame depends on earlier draw() calls (a simulation stepped in t).
     #: Such animations must be deterministic for a seed and restart when t goes back.
     stateful: ClassVar[bool] = False
@@ -195,14 +220,21 @@ class Animation(abc.ABC):
         #: Wall-clock time (epoch seconds) at t == 0, set by the engine; lets a clock
         #: animation show the time of day while staying a function of t.
         self.epoch_at_t0: float = 0.0
+        #: Time zone for animations that show the time of day, set by the engine (from a
+        #: ``timezone`` setting); None means the process's local zone.
+        self.tz: tzinfo | None = None
         self.setup()
 
     def setup(self) -> None:  # noqa: B027 - optional hook, empty by default
         """Prepare buffers and state; called once from the constructor."""
 
     def update_params(self, params: Mapping[str, Any]) -> None:
-        """Take new (already validated) parameter values live."""
+        """Take new (already validated) parameter values live, then ``configure()``."""
         self.p.update(params)
+        self.configure()
+
+    def configure(self) -> None:  # noqa: B027 - optional hook, empty by default
+        """Rebuild what is derived from ``self.p``; called after every parameter change."""
 
     @abc.abstractmethod
     def draw(self, t: float) -> np.ndarray:
@@ -239,6 +271,8 @@ class Registry:
             raise RegistryError(f"{cls.__name__}: animation name {name!r} is already registered")
         if not cls.title:
             raise RegistryError(f"{cls.__name__}: animation {name!r} needs a title")
+        if cls.group and cls.group not in GROUPS:
+            raise RegistryError(f"{cls.__name__}: group {cls.group!r} is not one of {GROUPS}")
         seen: set[str] = set()
         for p in cls.params:
             if p.name in seen:
@@ -303,11 +337,20 @@ class Registry:
                     "name": name,
                     "title": cls.title,
                     "category": cls.category,
+                    "group": group_of(cls),
                     "description": cls.description,
                     "params": [p.describe() for p in cls.params],
                 }
             )
         return out
+
+
+_CATEGORY_GROUPS = {"test": "Test patterns", "image": "Images", "utility": "Utility"}
+
+
+def group_of(cls: type[Animation]) -> str:
+    """Return the catalogue heading of ``cls``: its ``group``, else one from its category."""
+    return cls.group or _CATEGORY_GROUPS.get(cls.category, "Ambient")
 
 
 def params_to_json(cls: type[Animation], values: Mapping[str, Any]) -> dict[str, Any]:

@@ -18,8 +18,10 @@ class Breathe(Animation):
     description = "One colour slowly brightening and dimming. The safe fallback."
     params = (
         Param("color", "color", "#3060ff", help="Colour to breathe"),
-        Param("period", "float", 4.0, min=0.5, max=30.0, help="Seconds per breath"),
-        Param("floor", "float", 0.08, min=0.0, max=1.0, help="Dimmest level (0-1)"),
+        Param("period", "float", 4.0, min=0.5, max=30.0, help="Seconds per breath",
+              title="Breath length", unit="s"),
+        Param("floor", "float", 0.08, min=0.0, max=1.0, help="Dimmest level (0-1)",
+              title="Dimmest level"),
     )
 
     def setup(self) -> None:

@@ -9,12 +9,10 @@ nothing of the engine, MQTT, files, clocks or sleep.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from typing import Any
 
 import numpy as np
 
-from animations.base import Animation, Param, register
+from animations.base import TIMES, Animation, Param, register
 from animations.common import (
     LUT_SIZE,
     ScrollingTexture,
@@ -28,9 +26,8 @@ from animations.common import (
     wrap,
 )
 
-TAU = 2.0 * math.pi
 # Brightness across a spiral arm: ((1 + cos) / 2) ** 2 over one turn of the pattern.
-_ARM_PROFILE = (((1.0 + np.cos(np.arange(LUT_SIZE) * (TAU / LUT_SIZE))) / 2.0) ** 2).astype(
+_ARM_PROFILE = (((1.0 + np.cos(np.arange(LUT_SIZE) * (math.tau / LUT_SIZE))) / 2.0) ** 2).astype(
     np.float32
 )
 
@@ -41,13 +38,16 @@ class Starfield(Animation):
 
     name = "starfield"
     title = "Starfield"
+    group = "Lively"
     description = "Stars rushing past as if the panel were a spaceship window."
     params = (
-        Param("count", "int", 200, min=10, max=400, help="Number of stars"),
-        Param("speed", "float", 1.0, min=0.05, max=5.0, help="Flight speed"),
+        Param("count", "int", 200, min=10, max=400, help="Number of stars", title="Stars"),
+        Param("speed", "float", 1.0, min=0.05, max=5.0, help="Flight speed",
+              title="Speed", unit=TIMES),
         Param("streaks", "float", 0.3, min=0.0, max=1.0,
               help="Length of the warp streaks behind each star (0 = points)"),
-        Param("color", "color", "#ffffff", help="Colour of the nearest stars"),
+        Param("color", "color", "#ffffff", help="Colour of the nearest stars",
+              title="Star colour"),
     )
 
     STREAK_SAMPLES = 3
@@ -56,18 +56,14 @@ class Starfield(Animation):
     def setup(self) -> None:
         self._splat = Splat(self.width, self.height)
         self._bytes = np.empty((self.height, self.width, 3), np.uint8)
-        self._configure()
+        self._sky_count: int | None = None
+        self.configure()
 
-    def update_params(self, params: Mapping[str, Any]) -> None:
-        """Take new values; a new star count draws a new sky."""
-        old = self.p.get("count")
-        super().update_params(params)
-        if self.p["count"] != old:
+    def configure(self) -> None:
+        """A new star count draws a new sky; the rest only re-derives."""
+        if self.p["count"] != self._sky_count:
             self._new_sky()
-        self._derive()
-
-    def _configure(self) -> None:
-        self._new_sky()
+            self._sky_count = self.p["count"]
         self._derive()
 
     def _new_sky(self) -> None:
@@ -139,12 +135,16 @@ class Nebula(Animation):
     title = "Nebula"
     description = "Colourful interstellar clouds drifting over a field of twinkling stars."
     params = (
-        Param("speed", "float", 1.0, min=0.1, max=5.0, help="Drift speed of the clouds"),
-        Param("scale", "float", 1.0, min=0.3, max=3.0, help="Size of the clouds"),
+        Param("speed", "float", 1.0, min=0.1, max=5.0, help="Drift speed of the clouds",
+              title="Speed", unit=TIMES),
+        Param("scale", "float", 1.0, min=0.3, max=3.0, help="Size of the clouds",
+              title="Cloud size", unit=TIMES),
         Param("palette", "choice", "cosmic", choices=tuple(NEBULA_PALETTES),
               help="Colours of the gas"),
-        Param("brightness", "float", 0.9, min=0.1, max=1.0, help="Brightness of the clouds"),
-        Param("stars", "bool", True, help="Show twinkling background stars"),
+        Param("brightness", "float", 0.9, min=0.1, max=1.0, help="Brightness of the clouds",
+              title="Cloud intensity"),
+        Param("stars", "bool", True, help="Show twinkling background stars",
+              title="Background stars"),
     )
 
     def setup(self) -> None:
@@ -155,14 +155,10 @@ class Nebula(Animation):
         self._out = np.empty((h, w, 3), np.float32)
         self._bytes = np.empty((h, w, 3), np.uint8)
         self._sky = StarSky(self.rng, w, h, density=0.012)
-        self._configure()
+        self.configure()
 
-    def update_params(self, params: Mapping[str, Any]) -> None:
-        """Take new values; palette, brightness and scale rebuild tables."""
-        super().update_params(params)
-        self._configure()
 
-    def _configure(self) -> None:
+    def configure(self) -> None:
         key = (self.p["scale"],)
         if getattr(self, "_tex_key", None) != key:
             self._tex_key = key
@@ -204,12 +200,16 @@ class Comet(Animation):
 
     name = "comet"
     title = "Comet"
+    group = "Lively"
     description = "A bright comet on a looping orbit with a sparkling, fading tail."
     params = (
-        Param("speed", "float", 1.0, min=0.1, max=5.0, help="Orbit speed"),
-        Param("tail", "float", 2.0, min=0.2, max=4.0, help="Tail length in seconds of flight"),
-        Param("color", "color", "#40c0ff", help="Colour of the tail"),
-        Param("stars", "bool", True, help="Show twinkling background stars"),
+        Param("speed", "float", 1.0, min=0.1, max=5.0, help="Orbit speed",
+              title="Speed", unit=TIMES),
+        Param("tail", "float", 2.0, min=0.2, max=4.0, help="Tail length in seconds of flight",
+              title="Tail length", unit="s"),
+        Param("color", "color", "#40c0ff", help="Colour of the tail", title="Tail colour"),
+        Param("stars", "bool", True, help="Show twinkling background stars",
+              title="Background stars"),
     )
 
     PARTICLES = 260
@@ -220,7 +220,7 @@ class Comet(Animation):
         self._age = np.sort(rng.random(n).astype(np.float32) ** 1.15)
         self._spread = rng.standard_normal(n).astype(np.float32)
         self._rate = rng.uniform(3.0, 12.0, n).astype(np.float32)
-        self._phase = rng.uniform(0.0, TAU, n).astype(np.float32)
+        self._phase = rng.uniform(0.0, math.tau, n).astype(np.float32)
         self._sky = StarSky(rng, self.width, self.height, density=0.01)
         self._splat = Splat(self.width, self.height)
         self._bytes = np.empty((self.height, self.width, 3), np.uint8)
@@ -265,7 +265,7 @@ class Comet(Animation):
         spread = self._spread_px / norm
         x -= dy * spread
         y += dx * spread
-        sparkle = np.sin(self._rate * np.float32(wrap(t, 1000 * TAU)) + self._phase)
+        sparkle = np.sin(self._rate * np.float32(wrap(t, 1000 * math.tau)) + self._phase)
         sparkle *= self._weight_sparkle
         sparkle += self._weight
         tail_rgb = np.asarray(self.p["color"], np.float32) / np.float32(255.0)
@@ -291,12 +291,13 @@ class Galaxy(Animation):
     title = "Galaxy"
     description = "A spiral galaxy turning slowly, its arms sprinkled with stars."
     params = (
-        Param("arms", "int", 2, min=1, max=6, help="Number of spiral arms"),
-        Param("speed", "float", 1.0, min=0.1, max=5.0, help="Rotation speed"),
+        Param("arms", "int", 2, min=1, max=6, help="Number of spiral arms", title="Spiral arms"),
+        Param("speed", "float", 1.0, min=0.1, max=5.0, help="Rotation speed",
+              title="Speed", unit=TIMES),
         Param("twist", "float", 4.0, min=1.0, max=10.0, help="How tightly the arms wind"),
         Param("tilt", "float", 0.75, min=0.3, max=1.0,
               help="Viewing angle: 1 is face-on, lower is tilted"),
-        Param("color", "color", "#6a7cff", help="Colour of the arms"),
+        Param("color", "color", "#6a7cff", help="Colour of the arms", title="Arm colour"),
         Param("stars", "int", 120, min=0, max=400, help="Number of orbiting stars"),
     )
 
@@ -307,14 +308,10 @@ class Galaxy(Animation):
         self._splat = Splat(w, h)
         self._out = self._splat.frame
         self._bytes = np.empty((h, w, 3), np.uint8)
-        self._configure()
+        self.configure()
 
-    def update_params(self, params: Mapping[str, Any]) -> None:
-        """Take new values and rebuild the static fields."""
-        super().update_params(params)
-        self._configure()
 
-    def _configure(self) -> None:
+    def configure(self) -> None:
         x, y = self.grid()
         w, h = self.width, self.height
         radius = 0.5 * max(min(w, h), 2)
@@ -326,7 +323,7 @@ class Galaxy(Animation):
         arms = self.p["arms"]
         spiral = arms * theta + self.p["twist"] * np.log(r + 0.08)
         # In arm-profile table units (one table length per 2*pi), offset so it stays positive.
-        self._spiral = (np.mod(spiral, TAU) * (LUT_SIZE / TAU)).astype(np.float32)
+        self._spiral = (np.mod(spiral, math.tau) * (LUT_SIZE / math.tau)).astype(np.float32)
         falloff = np.exp(-r * 2.2) * (r < 1.6)
         core = np.exp(-((r / 0.16) ** 2)) * 1.3
         arm_rgb = np.asarray(self.p["color"], np.float32)
@@ -340,7 +337,7 @@ class Galaxy(Animation):
         n = round(self.p["stars"] * min(1.0, w * h / 4096))
         rng = self.rng
         self._sr = (rng.random(n) ** 0.7 * 1.05 + 0.05).astype(np.float32)
-        self._st = rng.uniform(0.0, TAU, n).astype(np.float32)
+        self._st = rng.uniform(0.0, math.tau, n).astype(np.float32)
         self._sb = rng.uniform(60.0, 220.0, n).astype(np.float32)
         self._radius = radius
 
@@ -348,7 +345,7 @@ class Galaxy(Animation):
         t = finite_time(t)
         rot = t * 0.25 * self.p["speed"]
         v, out = self._v, self._out
-        shift = wrap(rot * self.p["arms"], TAU) * (LUT_SIZE / TAU)
+        shift = wrap(rot * self.p["arms"], math.tau) * (LUT_SIZE / math.tau)
         np.subtract(self._spiral, np.float32(shift), out=v)
         np.copyto(self._idx, v, casting="unsafe")
         np.take(_ARM_PROFILE, self._idx, out=v, mode="wrap")
@@ -356,7 +353,7 @@ class Galaxy(Animation):
         out += self._base
         if len(self._sr):
             # Stars orbit faster near the centre (differential rotation).
-            ang = self._st + np.float32(wrap(rot, 1000 * TAU)) * np.float32(1.6) / (
+            ang = self._st + np.float32(wrap(rot, 1000 * math.tau)) * np.float32(1.6) / (
                 self._sr + np.float32(0.3)
             )
             rx = self._sr * np.float32(self._radius)

@@ -9,12 +9,10 @@ Knows nothing of the engine, MQTT, files, clocks or sleep.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from typing import Any
 
 import numpy as np
 
-from animations.base import Animation, Param, register
+from animations.base import TIMES, Animation, Param, register
 from animations.common import (
     LUT_SIZE,
     StarSky,
@@ -27,8 +25,6 @@ from animations.common import (
     to_bytes,
     wrap,
 )
-
-TAU = 2.0 * math.pi
 
 FIRE_PALETTES: dict[str, list[tuple[float, tuple[int, int, int]]]] = {
     "classic": [(0.0, (0, 0, 0)), (0.2, (90, 0, 0)), (0.45, (220, 50, 0)),
@@ -48,15 +44,19 @@ class Fire(Animation):
 
     name = "fire"
     title = "Fire"
+    group = "Lively"
     description = "A crackling fire: hot embers at the bottom, flames licking upwards."
     stateful = True
     params = (
-        Param("speed", "float", 1.0, min=0.2, max=3.0, help="How fast the flames move"),
+        Param("speed", "float", 1.0, min=0.2, max=3.0, help="How fast the flames move",
+              title="Speed", unit=TIMES),
         Param("height", "float", 0.7, min=0.2, max=1.5,
-              help="Flame height as a fraction of the panel"),
+              help="Flame height as a fraction of the panel", title="Flame height"),
         Param("palette", "choice", "classic", choices=tuple(FIRE_PALETTES),
               help="Flame colours"),
-        Param("brightness", "float", 1.0, min=0.1, max=1.0, help="Overall brightness"),
+        Param("brightness", "float", 1.0, min=0.1, max=1.0,
+              help="How bright this animation draws; the panel's Brightness applies on top",
+              title="Flame intensity"),
     )
 
     MAX_STEPS_PER_FRAME = 4
@@ -82,14 +82,10 @@ class Fire(Animation):
         self._cool_period = period
         self._cool_row = 0
         self._rng_start = self.rng.bit_generator.state
-        self._configure()
+        self.configure()
 
-    def update_params(self, params: Mapping[str, Any]) -> None:
-        """Take new values (palette and brightness rebuild the colour table)."""
-        super().update_params(params)
-        self._configure()
 
-    def _configure(self) -> None:
+    def configure(self) -> None:
         self._lut = lut_u8(gradient_lut(FIRE_PALETTES[self.p["palette"]]), self.p["brightness"])
 
     def _restart(self) -> None:
@@ -170,11 +166,17 @@ class Aurora(Animation):
     title = "Aurora"
     description = "Slowly folding curtains of green and violet light, like the northern lights."
     params = (
-        Param("speed", "float", 1.0, min=0.1, max=5.0, help="How fast the curtains move"),
-        Param("color_low", "color", "#20ff70", help="Colour at the curtain's lower edge"),
-        Param("color_high", "color", "#9030ff", help="Colour at the curtain's top"),
-        Param("brightness", "float", 0.9, min=0.1, max=1.0, help="Overall brightness"),
-        Param("stars", "bool", True, help="Show twinkling stars behind the aurora"),
+        Param("speed", "float", 1.0, min=0.1, max=5.0, help="How fast the curtains move",
+              title="Speed", unit=TIMES),
+        Param("color_low", "color", "#20ff70", help="Colour at the curtain's lower edge",
+              title="Lower colour"),
+        Param("color_high", "color", "#9030ff", help="Colour at the curtain's top",
+              title="Upper colour"),
+        Param("brightness", "float", 0.9, min=0.1, max=1.0,
+              help="How bright this animation draws; the panel's Brightness applies on top",
+              title="Aurora intensity"),
+        Param("stars", "bool", True, help="Show twinkling stars behind the aurora",
+              title="Background stars"),
     )
 
     def setup(self) -> None:
@@ -190,14 +192,10 @@ class Aurora(Animation):
         self._out = np.empty((h, w, 3), np.float32)
         self._bytes = np.empty((h, w, 3), np.uint8)
         self._sky = StarSky(self.rng, w, h, density=0.01)
-        self._configure()
+        self.configure()
 
-    def update_params(self, params: Mapping[str, Any]) -> None:
-        """Take new values and rebuild the colour profile."""
-        super().update_params(params)
-        self._configure()
 
-    def _configure(self) -> None:
+    def configure(self) -> None:
         lo = self.p["color_low"]
         hi = self.p["color_high"]
         # Profile over "pixels above the lower edge", scaled to 0..1 of the table:
@@ -210,7 +208,7 @@ class Aurora(Animation):
 
     def draw(self, t: float) -> np.ndarray:
         t = finite_time(t)
-        s = wrap(t * self.p["speed"], 2000 * TAU)
+        s = wrap(t * self.p["speed"], 2000 * math.tau)
         h = self.height
         x, base, inten, tmp = self._x, self._base, self._inten, self._tmp_w
         # Lower edge of the curtain: slow folds.
@@ -250,12 +248,17 @@ class Ripples(Animation):
 
     name = "ripples"
     title = "Ripples"
+    group = "Lively"
     description = "Drops landing on still water, sending out rings that cross and fade."
     params = (
-        Param("rate", "float", 1.0, min=0.2, max=4.0, help="Drops per second"),
-        Param("speed", "float", 1.0, min=0.2, max=4.0, help="How fast the rings spread"),
-        Param("color", "color", "#1a70ff", help="Colour of the water"),
-        Param("brightness", "float", 0.9, min=0.1, max=1.0, help="Overall brightness"),
+        Param("rate", "float", 1.0, min=0.2, max=4.0, help="Drops per second",
+              title="Drops", unit="/s"),
+        Param("speed", "float", 1.0, min=0.2, max=4.0, help="How fast the rings spread",
+              title="Speed", unit=TIMES),
+        Param("color", "color", "#1a70ff", help="Colour of the water", title="Water colour"),
+        Param("brightness", "float", 0.9, min=0.1, max=1.0,
+              help="How bright this animation draws; the panel's Brightness applies on top",
+              title="Water intensity"),
     )
 
     DROPS = 24
@@ -282,14 +285,10 @@ class Ripples(Animation):
         self._g = np.empty((h, w), np.float32)
         self._idx = np.empty((h, w), np.intp)
         self._out = np.empty((h, w, 3), np.uint8)
-        self._configure()
+        self.configure()
 
-    def update_params(self, params: Mapping[str, Any]) -> None:
-        """Take new values and rebuild the colour table."""
-        super().update_params(params)
-        self._configure()
 
-    def _configure(self) -> None:
+    def configure(self) -> None:
         c = self.p["color"]
         deep = tuple(int(v * 0.12) for v in c)
         light = tuple(min(255, int(v * 0.5 + 140)) for v in c)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from animations.base import Animation, Param, register
+from animations.base import TIMES, Animation, Param, register
 
 
 @register
@@ -26,7 +26,8 @@ class ImageAnimation(Animation):
     frames_param = "image"
     params = (
         Param("image", "string", "", max_length=32, help="Id of an uploaded image"),
-        Param("speed", "float", 1.0, min=0.1, max=10.0, help="Playback speed of animations"),
+        Param("speed", "float", 1.0, min=0.1, max=10.0, help="Playback speed of animations",
+              title="Playback speed", unit=TIMES),
     )
 
     def setup(self) -> None:

@@ -35,15 +35,19 @@ class Life(Animation):
 
     name = "life"
     title = "Game of Life"
+    group = "Lively"
     description = "Conway's cellular automaton; reseeds itself when the board settles."
     stateful = True
     params = (
-        Param("speed", "float", 10.0, min=1.0, max=60.0, help="Generations per second"),
+        Param("speed", "float", 10.0, min=1.0, max=60.0, help="Generations per second",
+              title="Speed", unit="gen/s"),
         Param("density", "float", 0.3, min=0.05, max=0.9,
               help="Fraction of cells alive when the board is seeded"),
         Param("colors", "choice", "age", choices=("age", "rainbow", "single"),
-              help="Colour cells by age, by a drifting rainbow, or all in one colour"),
-        Param("color", "color", "#30ff60", help="Cell colour when colors is 'single'"),
+              help="Colour cells by age, by a drifting rainbow, or all in one colour",
+              title="Colouring"),
+        Param("color", "color", "#30ff60", help="Cell colour when colors is 'single'",
+              title="Cell colour"),
         Param("fade", "float", 0.6, min=0.0, max=0.95,
               help="How slowly dead cells fade (0 = vanish at once)"),
     )

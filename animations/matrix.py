@@ -8,12 +8,9 @@ Knows nothing of the engine, MQTT, files, clocks or sleep.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 import numpy as np
 
-from animations.base import Animation, Param, register
+from animations.base import TIMES, Animation, Param, register
 from animations.common import LUT_SIZE, finite_time, gradient_lut, lut_u8, wrap
 
 LAYERS = 2
@@ -27,9 +24,11 @@ class MatrixRain(Animation):
 
     name = "matrix"
     title = "Matrix rain"
+    group = "Lively"
     description = "Streams of flickering green glyphs raining down, bright at the head."
     params = (
-        Param("speed", "float", 1.0, min=0.1, max=5.0, help="How fast the streams fall"),
+        Param("speed", "float", 1.0, min=0.1, max=5.0, help="How fast the streams fall",
+              title="Speed", unit=TIMES),
         Param("density", "float", 0.6, min=0.05, max=1.0,
               help="How busy the rain is (0.05 sparse, 1 a downpour)"),
         Param("trail", "float", 0.5, min=0.1, max=1.0,
@@ -62,14 +61,10 @@ class MatrixRain(Animation):
         self._last_step = np.full(w, np.iinfo(np.intp).min, np.intp)  # nothing fetched yet
         self._below = np.empty((h, w), bool)
         self._g = np.empty((h, w), np.float32)
-        self._configure()
+        self.configure()
 
-    def update_params(self, params: Mapping[str, Any]) -> None:
-        """Take new values; the per-column tables stay, the derived ones are rebuilt."""
-        super().update_params(params)
-        self._configure()
 
-    def _configure(self) -> None:
+    def configure(self) -> None:
         h = max(self.height, 1)
         trail_px = np.maximum(self._u_trail * np.float32(self.p["trail"] * h), np.float32(2.0))
         # Colour-table steps per row behind the head.

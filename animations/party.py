@@ -9,15 +9,11 @@ files, clocks or sleep.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from typing import Any
 
 import numpy as np
 
-from animations.base import Animation, Param, register
+from animations.base import TIMES, Animation, Param, register
 from animations.common import Splat, finite_time, hsv_to_rgb, to_bytes, wrap
-
-TAU = 2.0 * math.pi
 
 
 @register
@@ -26,11 +22,15 @@ class Fireworks(Animation):
 
     name = "fireworks"
     title = "Fireworks"
+    group = "Lively"
     description = "Rockets shooting up and bursting into colourful, glittering showers."
     params = (
-        Param("rate", "float", 0.8, min=0.2, max=3.0, help="Rockets per second"),
-        Param("size", "float", 1.0, min=0.3, max=2.0, help="Size of the bursts"),
-        Param("gravity", "float", 1.0, min=0.0, max=3.0, help="How fast the sparks fall"),
+        Param("rate", "float", 0.8, min=0.2, max=3.0, help="Rockets per second",
+              title="Rockets", unit="/s"),
+        Param("size", "float", 1.0, min=0.3, max=2.0, help="Size of the bursts",
+              title="Burst size", unit=TIMES),
+        Param("gravity", "float", 1.0, min=0.0, max=3.0, help="How fast the sparks fall",
+              title="Gravity", unit=TIMES),
         Param("sparkle", "bool", True, help="Make the sparks glitter as they fade"),
     )
 
@@ -48,12 +48,12 @@ class Fireworks(Animation):
         self._jitter = rng.uniform(0.0, 0.6, n)
         hue = rng.random(n)
         self._rgb = hsv_to_rgb(hue, rng.uniform(0.5, 1.0, n), 1.0)
-        ang = rng.uniform(0.0, TAU, (n, k))
+        ang = rng.uniform(0.0, math.tau, (n, k))
         speed = np.sqrt(rng.uniform(0.05, 1.0, (n, k))) * rng.uniform(0.8, 1.2, (n, 1))
         self._vx = (np.cos(ang) * speed).astype(np.float32)
         self._vy = (np.sin(ang) * speed).astype(np.float32)
         self._rate = rng.uniform(8.0, 25.0, (n, k)).astype(np.float32)
-        self._phase = rng.uniform(0.0, TAU, (n, k)).astype(np.float32)
+        self._phase = rng.uniform(0.0, math.tau, (n, k)).astype(np.float32)
         self._splat = Splat(self.width, self.height)
         self._bytes = np.empty((self.height, self.width, 3), np.uint8)
         self._trail_s = np.asarray(self.TRAIL)[None, :]  # (1, 3)
@@ -106,7 +106,8 @@ class Fireworks(Animation):
             life = 1.0 - a_now / self.LIFE_S
             weight = (900.0 * life**1.5)[:, None, None] * self._trail_w  # (b, samples, 1)
             if self.p["sparkle"]:
-                flick = np.sin(self._rate[bi] * np.float32(wrap(t, 1000 * TAU)) + self._phase[bi])
+                angle = np.float32(wrap(t, 1000 * math.tau))
+                flick = np.sin(self._rate[bi] * angle + self._phase[bi])
                 flick *= np.float32(0.35)
                 flick += np.float32(0.65)
             else:
@@ -131,12 +132,14 @@ class BouncingBalls(Animation):
 
     name = "balls"
     title = "Bouncing balls"
+    group = "Lively"
     description = "Colourful balls bouncing off the edges, with or without gravity."
     params = (
-        Param("count", "int", 5, min=1, max=12, help="Number of balls"),
+        Param("count", "int", 5, min=1, max=12, help="Number of balls", title="Balls"),
         Param("size", "float", 0.12, min=0.03, max=0.3,
-              help="Ball radius as a fraction of the panel's shorter side"),
-        Param("speed", "float", 1.0, min=0.1, max=4.0, help="How fast the balls move"),
+              help="Ball radius as a fraction of the panel's shorter side", title="Ball size"),
+        Param("speed", "float", 1.0, min=0.1, max=4.0, help="How fast the balls move",
+              title="Speed", unit=TIMES),
         Param("gravity", "bool", True, help="Balls fall and bounce (off: they float)"),
         Param("saturation", "float", 0.85, min=0.0, max=1.0, help="Colour saturation"),
     )
@@ -158,14 +161,10 @@ class BouncingBalls(Animation):
         self._hue = (np.arange(n) * 0.618034 + rng.random()) % 1.0
         self._out = np.zeros((self.height, self.width, 3), np.float32)
         self._bytes = np.empty((self.height, self.width, 3), np.uint8)
-        self._configure()
+        self.configure()
 
-    def update_params(self, params: Mapping[str, Any]) -> None:
-        """Take new values; size and saturation re-render the ball sprites."""
-        super().update_params(params)
-        self._configure()
 
-    def _configure(self) -> None:
+    def configure(self) -> None:
         key = (self.p["size"], self.p["saturation"])
         if getattr(self, "_sprite_key", None) == key:
             return

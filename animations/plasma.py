@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from typing import Any
 
 import numpy as np
 
-from animations.base import Animation, Param, register
+from animations.base import TIMES, Animation, Param, register
 from animations.common import LUT_SIZE, finite_time, lut_u8, wrap
-
-TAU = 2.0 * math.pi
 
 
 @register
@@ -22,8 +18,10 @@ class Plasma(Animation):
     title = "Plasma"
     description = "Flowing sine-wave colour fields."
     params = (
-        Param("speed", "float", 1.0, min=0.1, max=5.0, help="Animation speed"),
-        Param("scale", "float", 1.0, min=0.2, max=4.0, help="Size of the blobs"),
+        Param("speed", "float", 1.0, min=0.1, max=5.0, help="Animation speed",
+              title="Speed", unit=TIMES),
+        Param("scale", "float", 1.0, min=0.2, max=4.0, help="Size of the blobs",
+              title="Blob size", unit=TIMES),
         Param("saturation", "float", 1.0, min=0.0, max=1.0, help="Colour saturation"),
     )
 
@@ -37,14 +35,10 @@ class Plasma(Animation):
         self._tmp = np.empty_like(self._x)
         self._idx = np.empty(self._x.shape, np.intp)
         self._bytes = np.empty((self.height, self.width, 3), np.uint8)
-        self._configure()
+        self.configure()
 
-    def update_params(self, params: Mapping[str, Any]) -> None:
-        """Take new values; saturation rebuilds the colour table."""
-        super().update_params(params)
-        self._configure()
 
-    def _configure(self) -> None:
+    def configure(self) -> None:
         # The colour for each hue angle 0..2pi: three phase-shifted sines.
         sat = self.p["saturation"]
         angle = np.arange(LUT_SIZE) * (2 * np.pi / LUT_SIZE)
@@ -64,12 +58,12 @@ class Plasma(Animation):
         v = self._v
         # Each phase is wrapped on its own, so float32 stays precise at any t.
         v.fill(0.0)
-        self._term(self._x, k, wrap(s, TAU))
-        self._term(self._y, k * 0.7, wrap(s * 0.7, TAU))
-        self._term(self._d, k * 0.6, wrap(s * 1.3, TAU))
-        self._term(self._r, k * 1.5, wrap(-s, TAU))
+        self._term(self._x, k, wrap(s, math.tau))
+        self._term(self._y, k * 0.7, wrap(s * 0.7, math.tau))
+        self._term(self._d, k * 0.6, wrap(s * 1.3, math.tau))
+        self._term(self._r, k * 1.5, wrap(-s, math.tau))
         # v in [-4, 4] -> hue angle (v * pi/4) -> colour table index, drifting with time.
         v *= np.float32(LUT_SIZE / 8)
-        v += np.float32(wrap(s * 0.3, TAU) * LUT_SIZE / TAU)
+        v += np.float32(wrap(s * 0.3, math.tau) * LUT_SIZE / math.tau)
         np.copyto(self._idx, v, casting="unsafe")
         return np.take(self._lut, self._idx, axis=0, out=self._bytes, mode="wrap")

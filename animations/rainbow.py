@@ -7,12 +7,9 @@ of the engine, MQTT, files, clocks or sleep.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 import numpy as np
 
-from animations.base import Animation, Param, register
+from animations.base import TIMES, Animation, Param, register
 from animations.common import LUT_SIZE, finite_time, hue_lut, wrap
 
 SHAPES = ("horizontal", "vertical", "diagonal", "radial", "spiral")
@@ -29,11 +26,14 @@ class Rainbow(Animation):
         Param("shape", "choice", "diagonal", choices=SHAPES,
               help="Stripes (horizontal, vertical, diagonal), rings (radial) or a spiral"),
         Param("speed", "float", 0.5, min=-5.0, max=5.0,
-              help="Colour cycles per second (negative reverses)"),
+              help="Colour cycles per second (negative reverses)", title="Speed", unit="cycles/s"),
         Param("scale", "float", 1.0, min=0.1, max=8.0,
-              help="Rainbows across the panel (bigger is narrower bands)"),
+              help="Rainbows across the panel (bigger is narrower bands)",
+              title="Rainbows across", unit=TIMES),
         Param("saturation", "float", 1.0, min=0.0, max=1.0, help="Colour saturation"),
-        Param("brightness", "float", 1.0, min=0.05, max=1.0, help="Overall brightness"),
+        Param("brightness", "float", 1.0, min=0.05, max=1.0,
+              help="How bright this animation draws; the panel's Brightness applies on top",
+              title="Rainbow intensity"),
     )
 
     def setup(self) -> None:
@@ -41,14 +41,10 @@ class Rainbow(Animation):
         self._f = np.empty((h, w), np.float32)
         self._idx = np.empty((h, w), np.intp)
         self._out = np.empty((h, w, 3), np.uint8)
-        self._configure()
+        self.configure()
 
-    def update_params(self, params: Mapping[str, Any]) -> None:
-        """Take new values and rebuild the field and colour table."""
-        super().update_params(params)
-        self._configure()
 
-    def _configure(self) -> None:
+    def configure(self) -> None:
         x, y = self.grid()
         w, h = self.width, self.height
         shape = self.p["shape"]

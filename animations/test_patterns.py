@@ -55,9 +55,11 @@ def number_bitmap(n: int, scale: int = 1) -> np.ndarray:
 def _panel_params() -> tuple[Param, Param]:
     return (
         Param("panel_width", "int", 0, min=0, max=512,
-              help="Pixels across one panel (display.cols); 0: the whole frame"),
+              help="Pixels across one panel (display.cols); 0: the whole frame",
+              title="Panel width", unit="px"),
         Param("panel_height", "int", 0, min=0, max=192,
-              help="Pixels down one panel (display.rows); 0: the whole frame"),
+              help="Pixels down one panel (display.rows); 0: the whole frame",
+              title="Panel height", unit="px"),
     )
 
 
@@ -77,7 +79,7 @@ class _Pattern(Animation):
 class _Solid(_Pattern):
     colour: ClassVar[Colour] = (0, 0, 0)
     params = (Param("level", "int", 255, min=1, max=255,
-                    help="Channel level; lower it when the supply is small"),)
+                    help="Channel level; lower it when the supply is small", title="Level"),)
 
     def draw(self, t: float) -> np.ndarray:
         level = self.p["level"]
@@ -155,7 +157,8 @@ class WalkPattern(_Pattern):
         "the lower half: display.rows is set too small."
     )
     params = (
-        Param("speed", "float", 60.0, min=1.0, max=5000.0, help="Positions per second"),
+        Param("speed", "float", 60.0, min=1.0, max=5000.0, help="Positions per second",
+              title="Speed", unit="px/s"),
     )
 
     def position(self, t: float) -> tuple[int, int]:
@@ -176,8 +179,9 @@ class _Bars(_Pattern):
 
     params = (
         Param("sweep", "bool", False,
-              help="Light one line at a time, moving, instead of all bars"),
-        Param("speed", "float", 8.0, min=0.5, max=500.0, help="Lines per second when sweeping"),
+              help="Light one line at a time, moving, instead of all bars", title="Sweep"),
+        Param("speed", "float", 8.0, min=0.5, max=500.0, help="Lines per second when sweeping",
+              title="Speed", unit="lines/s"),
     )
 
     def draw(self, t: float) -> np.ndarray:

@@ -1,25 +1,34 @@
 """Text on the panel: a clock and scrolling text, drawn with the bitmap fonts.
 
-Owns the clock and scrolling-text animations. The clock shows the local time
-of ``self.epoch_at_t0 + t`` (``time.localtime`` is pure computation on that
-number; no clock is read), so both are pure functions of ``t``. Knows nothing
-of the engine, MQTT, files or sleep.
+Owns the clock and scrolling-text animations. The clock shows the time of day
+of ``self.epoch_at_t0 + t`` in the time zone ``self.tz`` that the engine hands
+in (None: the process's local zone); turning that number into fields is pure
+computation, no clock is read, so both are pure functions of ``t``. Knows
+nothing of the engine, MQTT, files, time zone databases or sleep.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from datetime import datetime, tzinfo
 from typing import Any
 
 import numpy as np
 
-from animations.base import Animation, Param, register
+from animations.base import TIMES, Animation, Param, register
 from animations.common import LUT_SIZE, finite_time, hue_lut, wrap
 from animations.font import FONT_3X5, FONT_5X7, Font, blit
 
-# time.localtime accepts this range on every platform we run on (year 1970-9999).
-_MAX_EPOCH_S = 253402300799.0
+# time.localtime accepts this range on every platform we run on (year 1970-9999); a day
+# less leaves room for any zone's offset in datetime (which stops at year 9999).
+_MAX_EPOCH_S = 253402300799.0 - 86400.0
+
+
+def local_time(epoch: float, tz: tzinfo | None) -> time.struct_time:
+    """Return the wall-clock fields of ``epoch`` in ``tz`` (None: the process's local zone)."""
+    if tz is None:
+        return time.localtime(epoch)
+    return datetime.fromtimestamp(epoch, tz).timetuple()
 
 
 def _fit(text: str, width: int, height: int, max_scale: int) -> tuple[Font, int] | None:
@@ -40,9 +49,10 @@ class Clock(Animation):
 
     name = "clock"
     title = "Clock"
+    group = "Clock & text"
     description = "The time of day in big digits, with the date underneath when there is room."
     params = (
-        Param("color", "color", "#ffa030", help="Colour of the digits"),
+        Param("color", "color", "#ffa030", help="Colour of the digits", title="Digit colour"),
         Param("hour_format", "choice", "24h", choices=("24h", "12h"), help="24-hour or 12-hour"),
         Param("show_seconds", "bool", True, help="Show seconds when they fit"),
         Param("show_date", "bool", True, help="Show the date under the time when it fits"),
@@ -53,9 +63,8 @@ class Clock(Animation):
         self._out = np.zeros((self.height, self.width, 3), np.uint8)
         self._key: tuple[Any, ...] | None = None
 
-    def update_params(self, params: Mapping[str, Any]) -> None:
-        """Take new values; the next frame is redrawn."""
-        super().update_params(params)
+    def configure(self) -> None:
+        """The next frame is redrawn."""
         self._key = None
 
     def _layout(
@@ -102,7 +111,7 @@ class Clock(Animation):
     def draw(self, t: float) -> np.ndarray:
         t = finite_time(t)
         epoch = min(max(self.epoch_at_t0 + t, 0.0), _MAX_EPOCH_S)
-        lt = time.localtime(epoch)
+        lt = local_time(epoch, self.tz)
         colon = " " if self.p["blink_colon"] and epoch % 1.0 >= 0.5 else ":"
         key = (lt.tm_year, lt.tm_yday, lt.tm_hour, lt.tm_min, lt.tm_sec, colon)
         if key == self._key:
@@ -136,29 +145,28 @@ class ScrollingText(Animation):
 
     name = "text"
     title = "Scrolling text"
+    group = "Clock & text"
     description = "Your message scrolling across the panel like a ticker."
     params = (
         Param("text", "string", "Hello from LightBox!", max_length=64,
               help="The message to scroll (letters without a glyph show as '?')"),
-        Param("color", "color", "#ffffff", help="Text colour"),
+        Param("color", "color", "#ffffff", help="Text colour", title="Text colour"),
         Param("background", "color", "#000000", help="Background colour"),
-        Param("speed", "float", 30.0, min=2.0, max=150.0, help="Scroll speed in pixels per second"),
+        Param("speed", "float", 30.0, min=2.0, max=150.0, help="Scroll speed in pixels per second",
+              title="Scroll speed", unit="px/s"),
         Param("size", "int", 0, min=0, max=8,
-              help="Letter size in LEDs per font pixel; 0 picks the biggest that fits"),
+              help="Letter size in LEDs per font pixel; 0 picks the biggest that fits",
+              title="Letter size", unit=TIMES),
         Param("rainbow", "bool", False, help="Colour the letters with a moving rainbow"),
     )
 
     def setup(self) -> None:
         self._out = np.empty((self.height, self.width, 3), np.uint8)
         self._rainbow = hue_lut(1.0, 1.0)
-        self._configure()
+        self.configure()
 
-    def update_params(self, params: Mapping[str, Any]) -> None:
-        """Take new values and re-render the message."""
-        super().update_params(params)
-        self._configure()
 
-    def _configure(self) -> None:
+    def configure(self) -> None:
         size = self.p["size"] or max(1, min(self.height // 16, 4))
         self._bitmap = FONT_5X7.render(self.p["text"], size)
         bh, bw = self._bitmap.shape

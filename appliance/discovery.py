@@ -47,13 +47,30 @@ def _sensor(uid: str, name: str, topic: str, key: str, unit: str | None = None,
     return c
 
 
+#: Catalogue categories left out of Home Assistant's effect list: an image needs the id
+#: of an uploaded picture, which an effect name cannot carry (picked bare it would be dark).
+NOT_EFFECTS = frozenset({"image"})
+
+
+def effect_names(catalogue: list[dict[str, Any]]) -> list[str]:
+    """Return the animations Home Assistant may offer as effects (all but images)."""
+    return [a["name"] for a in catalogue if a.get("category") not in NOT_EFFECTS]
+
+
+def _select_template(catalogue: list[dict[str, Any]]) -> str:
+    hidden = sorted(a["name"] for a in catalogue if a.get("category") in NOT_EFFECTS)
+    if not hidden:
+        return "{{ value_json.effect }}"
+    return f"{{{{ 'None' if value_json.effect in {hidden!r} else value_json.effect }}}}"
+
+
 def payload(settings: Settings, catalogue: list[dict[str, Any]], info: dict[str, Any]
             ) -> dict[str, Any]:
     """Return the device discovery document."""
     dev_id = settings.device_id
     base = topics.base(settings.mqtt.base_topic, dev_id)
     uid = f"lightbox_{dev_id}"
-    effects = [a["name"] for a in catalogue]
+    effects = effect_names(catalogue)
     d = settings.display
     metrics = topics.state_topic(base, "metrics")
     components: dict[str, Any] = {
@@ -78,7 +95,9 @@ def payload(settings: Settings, catalogue: list[dict[str, Any]], info: dict[str,
             "icon": "mdi:animation-play",
             "command_topic": topics.command(base, "animation"),
             "state_topic": topics.state_topic(base, "state"),
-            "value_template": "{{ value_json.effect }}",
+            # Home Assistant resets a select to unknown on "None": while an image plays
+            # (no option) it says that instead of logging an invalid option each state.
+            "value_template": _select_template(catalogue),
             "options": effects,
         },
         "fps": _sensor(f"{uid}_fps", "Frame rate", metrics, "fps", "fps", icon="mdi:speedometer"),

@@ -26,7 +26,7 @@ from werkzeug.wrappers.response import Response as WerkzeugResponse
 from appliance import __version__
 from appliance.content.images import ImageStore, limits_from, resolve_dir
 from appliance.settings import Settings
-from bridge import openapi, ratelimit
+from bridge import history, openapi, ratelimit
 from bridge.api import health_age_s, json_response, make_api
 from bridge.deps import Deps, Limits
 from bridge.errors import ApiError
@@ -96,6 +96,7 @@ def create_app(settings: Settings, *, link: EngineLink, auth_token: str | None =
     )
     app.register_blueprint(make_api(limits))
     app.register_blueprint(_pages(limits))
+    history.install(app, link, limits)
     _install_hooks(app, deps, limiter)
     return app
 

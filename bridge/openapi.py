@@ -103,6 +103,15 @@ SESSION = {
 }
 
 
+METRICS_HISTORY_SCHEMA: dict[str, Any] = {"type": "object", "properties": {
+    "interval_s": {"type": "number"}, "window_s": {"type": "number"},
+    "max_points": {"type": "integer"},
+    "points": {"type": "array", "items": {
+        "type": "object", "properties": {"ts": {"type": "number"}}, "required": ["ts"],
+        "additionalProperties": {"type": ["number", "null"]}}}},
+    "required": ["interval_s", "window_s", "max_points", "points"]}
+
+
 SETTINGS_SCHEMA: dict[str, Any] = {"type": "object", "properties": {
     "sections": {"type": "array", "items": {"type": "object", "properties": {
         "id": {"type": "string"}, "title": {"type": "string"}, "help": {"type": "string"}},
@@ -198,6 +207,10 @@ def spec(version: str) -> dict[str, Any]:
             _json(_ref("Health")),
             (405, 429), tag="monitoring", example="curl -i http://lightbox:5001/api/health")},
         **{f"/api/{k}": v for k, v in retained.items()},
+        "/api/metrics/history": {"get": _op(
+            "The last minutes of `metrics` the bridge kept (oldest first), for charts",
+            _json(METRICS_HISTORY_SCHEMA), (405, 429), tag="monitoring",
+            example="curl http://lightbox:5001/api/metrics/history")},
         "/api/animation": {"post": _op(
             "Switch animation (cmd/animation)", _json(_ref("Reply")), cmd, tag="control",
             body=_body(_model(AnimationBody)), write=True)},

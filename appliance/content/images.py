@@ -216,6 +216,10 @@ class ImageStore:
         except (OSError, ValueError, TypeError, KeyError):
             raise UnknownImageError(image_id) from None
 
+    def exists(self, image_id: str) -> bool:
+        """Return whether an image of that id is stored (one stat, no read)."""
+        return valid_id(image_id) and self._path(image_id, ".json").is_file()
+
     def list_all(self) -> list[ImageInfo]:
         """Return every stored image, newest first."""
         if not self.directory.is_dir():

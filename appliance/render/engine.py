@@ -357,7 +357,7 @@ class Engine:
             self.requested = self._make(name, params)
         except (ParamError, UnknownAnimationError, UnknownImageError) as exc:
             log.warning("boot_animation_invalid", animation=name, error=str(exc))
-            self.requested = self._make(self.settings.animation.default, {})
+            self.requested = self._make_default()
         self._apply_brightness()
         log.info("engine_started", width=self.width, height=self.height,
                  driver=self.display.name, animation=self.requested.name,
@@ -370,7 +370,10 @@ class Engine:
         cls = self.registry.get(name)
         inst = cls(self.width, self.height, resolved, seed=0)
         frames_param = getattr(cls, "frames_param", None)
-        if frames_param and resolved.get(frames_param):
+        if frames_param and not resolved.get(frames_param):
+            # Bare, it would only show a dark panel: ask for the picture instead.
+            raise ParamError(frames_param, "name an uploaded image (GET /api/images lists them)")
+        if frames_param:
             # Animations do no file I/O: frames of a stored image are loaded here.
             bridge = self.settings.bridge  # the same limits as the uploads had
             store = ImageStore(resolve_dir(bridge.images_dir), limits_from(bridge))
@@ -492,6 +495,7 @@ class Engine:
         if now >= self._next_leak_check:
             self._next_leak_check = now + LEAK_CHECK_S
             self._check_leak(now)
+            self._check_image_kept()
         if now - self._last_watchdog >= 1.0:
             self._last_watchdog = now
             self.notifier.notify("WATCHDOG=1")
@@ -670,6 +674,33 @@ class Engine:
             self.sandbox.retire(req.worker)
         self.requested = fresh
         self._leak_base = (fresh, _rss_mb())
+
+    def _make_default(self) -> ActiveAnimation:
+        """Create ``animation.default``, or the fallback when it cannot start (a gone image)."""
+        anim = self.settings.animation
+        try:
+            return self._make(anim.default, {})
+        except ParamError as exc:
+            log.warning("default_animation_invalid", animation=anim.default, error=str(exc))
+            return self._make(anim.fallback, {})
+
+    def _check_image_kept(self) -> None:
+        """Leave a playing image that was deleted: show the default animation, say so.
+
+        The engine owns what is shown, so it notices (one stat a second, only while an
+        image plays) rather than being told what to show by whoever deleted the file.
+        """
+        req = self.requested
+        frames_param = getattr(type(req.instance), "frames_param", None) if req else None
+        image_id = req.params.get(frames_param) if req is not None and frames_param else None
+        bridge = self.settings.bridge
+        if not image_id or ImageStore(resolve_dir(bridge.images_dir)).exists(image_id):
+            return
+        active = self._make_default()
+        self._switch_to(active)
+        self.state_version += 1
+        log.warning("image_deleted", image=image_id, animation=active.name)
+        self.event("image_deleted", image=image_id, animation=active.name)
 
     def _fallback_failed(self) -> None:
         assert self.fallback is not None

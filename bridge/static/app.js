@@ -19,16 +19,19 @@ const el = (tag, props = {}, ...children) => {
 const ui = {
   catalogue: [],
   state: null,
-  info: null,
   config: null,
   schema: null,
   settingsDirty: false,
   charts: { fps: [], target: [], frame: [], cpu: [], temp: [] },
-  maxPoints: 300,
+  maxPoints: 120,
+  lastUptime: null,
   lastPreview: 0,
   paramsFor: null,
-  busy: { brightness: false },
+  images: new Map(),
 };
+
+// The catalogue's `group` headings in list order: everyday looks first, test patterns last.
+const GROUP_ORDER = ["Ambient", "Lively", "Clock & text", "Images", "Utility", "Test patterns"];
 
 // ------------------------------------------------------------------ API
 async function api(method, path, body, { raw = false } = {}) {
@@ -95,17 +98,47 @@ function throttle(fn, ms) {
 }
 
 // ------------------------------------------------------------------ control
+// The animation list: grouped under the catalogue's headings, sorted by title within each,
+// test patterns last. Images are played from the Images card; while one plays, the list
+// names it.
 function renderCatalogue() {
   const sel = $("#animation");
   const current = ui.state ? ui.state.effect : null;
-  sel.replaceChildren();
+  const groups = new Map();
   for (const a of ui.catalogue) {
     if (a.category === "image" && a.name !== current) continue;
-    sel.append(el("option", { value: a.name, title: a.description || "" }, a.title || a.name));
+    const g = a.group || "Ambient";
+    if (!groups.has(g)) groups.set(g, []);
+    groups.get(g).push(a);
+  }
+  const rank = (g) => { const i = GROUP_ORDER.indexOf(g); return g === "Test patterns" ? 1e6 : i < 0 ? GROUP_ORDER.length - 1.5 : i; };
+  sel.replaceChildren();
+  for (const g of [...groups.keys()].sort((x, y) => rank(x) - rank(y))) {
+    const og = el("optgroup", { label: g });
+    const items = groups.get(g).sort((x, y) => (x.title || x.name).localeCompare(y.title || y.name));
+    for (const a of items) og.append(el("option", { value: a.name, title: a.description || "" }, optionText(a)));
+    sel.append(og);
   }
   if (current) sel.value = current;
   ui.paramsFor = null;
   renderParams();
+}
+
+function optionText(a) {
+  const st = ui.state;
+  if (a.category !== "image" || !st || st.effect !== a.name) return a.title || a.name;
+  const id = st.params && st.params.image;
+  const name = id ? ui.images.get(id) : null;
+  return `${a.title || a.name}: ${name || id || "none"}`;
+}
+
+// Keep the playing image's name in the list current (names arrive with /api/images).
+function labelPlayingImage() {
+  const st = ui.state;
+  if (!st) return;
+  const a = ui.catalogue.find((x) => x.name === st.effect);
+  const opt = a && [...$("#animation").options].find((o) => o.value === a.name);
+  if (opt) opt.textContent = optionText(a);
 }
 
 function renderParams() {
@@ -127,15 +160,15 @@ function renderParams() {
 function paramControl(p, value) {
   const id = `param-${p.name}`;
   let input;
-  const out = el("output", { id: `${id}-value` });
+  const out = el("output", { id: `${id}-value`, dataset: { unit: p.unit || "" } });
   const send = (v) => sendParam(p.name, v);
   if (p.type === "int" || p.type === "float") {
     const step = p.type === "int" ? 1 : Math.pow(10, Math.floor(Math.log10((p.max - p.min) / 100)));
     input = el("input", { type: "range", id, min: p.min, max: p.max, step, value: value ?? p.default });
-    out.textContent = fmt(input.value);
+    out.textContent = withUnit(input.value, p.unit);
     const t = throttle(send, 150);
     input.addEventListener("input", () => {
-      out.textContent = fmt(input.value);
+      out.textContent = withUnit(input.value, p.unit);
       t(p.type === "int" ? parseInt(input.value, 10) : parseFloat(input.value));
     });
   } else if (p.type === "color") {
@@ -157,7 +190,7 @@ function paramControl(p, value) {
   input.dataset.param = p.name;
   input.dataset.type = p.type;
   return el("div", { class: "param" },
-    el("label", { htmlFor: id }, el("span", { class: "name" }, p.name), input,
+    el("label", { htmlFor: id, title: p.name }, el("span", { class: "name" }, p.title || p.name), input,
       p.type === "int" || p.type === "float" ? out : null),
     p.help ? el("p", { class: "help" }, p.help) : null,
     el("p", { class: "field-error", dataset: { for: `params.${p.name}` } }));
@@ -166,6 +199,11 @@ function paramControl(p, value) {
 function fmt(v) {
   const n = Number(v);
   return Number.isInteger(n) ? String(n) : n.toFixed(2);
+}
+
+// A slider's value with its unit: "2 s", "1.50 ×", "30 px/s".
+function withUnit(v, unit) {
+  return unit ? `${fmt(v)} ${unit}` : fmt(v);
 }
 
 function updateParamValues() {
@@ -178,7 +216,7 @@ function updateParamValues() {
     if (input.type === "checkbox") input.checked = !!v;
     else input.value = v;
     const out = document.getElementById(`${input.id}-value`);
-    if (out) out.textContent = fmt(input.value);
+    if (out) out.textContent = withUnit(input.value, out.dataset.unit);
   }
 }
 
@@ -191,11 +229,16 @@ async function sendParam(name, value) {
   if (!field || !fieldError(scope, field, errorText(r))) setMessage($("#control-message"), errorText(r), false);
 }
 
+function playingName() {
+  const a = ui.state && ui.catalogue.find((x) => x.name === ui.state.effect);
+  return a ? optionText(a) : (ui.state ? ui.state.effect : "");
+}
+
 async function chooseAnimation(name, params) {
   const scope = $("#control");
   clearErrors(scope);
   const r = await api("POST", "/api/animation", params ? { name, params } : { name });
-  if (r.ok) { applyState(r.body.state); setMessage($("#control-message"), `Playing ${name}`, true); return r; }
+  if (r.ok) { applyState(r.body.state); setMessage($("#control-message"), `Playing ${playingName()}`, true); return r; }
   const field = r.body && r.body.error && r.body.error.field;
   if (!field || !fieldError(scope, field, errorText(r))) setMessage($("#control-message"), errorText(r), false);
   if (ui.state) $("#animation").value = ui.state.effect;
@@ -221,9 +264,10 @@ function applyState(st) {
   if (b !== document.activeElement) { b.value = st.brightness; $("#brightness-value").textContent = st.brightness; }
   if (effectChanged) {
     const sel = $("#animation");
-    if (![...sel.options].some((o) => o.value === st.effect)) renderCatalogue();
+    // An image shows in the list only while it plays: rebuild when one starts or ends.
+    renderCatalogue();
     sel.value = st.effect;
-  }
+  } else labelPlayingImage();
   renderParams();
   markPlayingImage();
 }
@@ -260,9 +304,29 @@ function applyMetrics(m) {
   set("#m-errors", String(m.animation_errors_total ?? "–"));
   set("#m-recoveries", String(m.recoveries_total ?? "–"));
   set("#m-rejected", String(m.commands_rejected_total ?? "–"));
+  // The history the page loaded may already hold this document (same uptime).
+  if (m.uptime_s == null || m.uptime_s !== ui.lastUptime) recordMetrics(m);
+  drawCharts();
+}
+
+function recordMetrics(m) {
   const c = ui.charts;
   push(c.fps, m.fps); push(c.target, m.target_fps); push(c.frame, m.frame_ms_p99);
   push(c.cpu, m.cpu_percent); push(c.temp, m.cpu_temp_c);
+  ui.lastUptime = m.uptime_s;
+}
+
+// The bridge keeps the last minutes of metrics: the charts start full, not empty.
+async function loadMetricsHistory() {
+  const r = await api("GET", "/api/metrics/history");
+  if (!r.ok || !r.body || !Array.isArray(r.body.points)) return;
+  if (r.body.max_points > 0) ui.maxPoints = r.body.max_points;
+  for (const p of r.body.points) recordMetrics(p);
+  drawCharts();
+}
+
+function drawCharts() {
+  const c = ui.charts;
   drawChart("#chart-fps", [c.fps, c.target], ["#4f8cff", "#8d97a5"]);
   drawChart("#chart-frame", [c.frame], ["#f1c40f"]);
   drawChart("#chart-cpu", [c.cpu], ["#2ecc71"]);
@@ -291,12 +355,14 @@ function drawChart(sel, series, colours) {
   let lo = Math.min(0, ...values), hi = Math.max(...values);
   if (hi - lo < 1e-6) hi = lo + 1;
   const pad = 14;
+  // Each series spans the width: what the bridge kept plus what arrived since (up to
+  // maxPoints, the bridge's window), oldest at the left.
   series.forEach((data, i) => {
     ctx.strokeStyle = colours[i]; ctx.lineWidth = 1.5; ctx.beginPath();
     let started = false;
     data.forEach((v, x) => {
       if (v == null) { started = false; return; }
-      const px = (x / Math.max(ui.maxPoints - 1, 1)) * w;
+      const px = (x / Math.max(data.length - 1, 1)) * w;
       const py = h - pad / 2 - ((v - lo) / (hi - lo)) * (h - pad);
       if (!started) { ctx.moveTo(px, py); started = true; } else ctx.lineTo(px, py);
     });
@@ -590,15 +656,13 @@ async function loadImages() {
   const ul = $("#image-list");
   ul.replaceChildren();
   if (!r.ok) return;
+  ui.images = new Map(r.body.images.map((img) => [img.id, img.name]));
+  labelPlayingImage();
   for (const img of r.body.images) {
     const play = el("button", { type: "button" }, "Play");
     play.addEventListener("click", () => chooseAnimation("image", { image: img.id }));
     const del = el("button", { type: "button", class: "secondary" }, "Delete");
-    del.addEventListener("click", async () => {
-      const d = await api("DELETE", `/api/images/${img.id}`);
-      if (!d.ok) setMessage($("#upload-message"), errorText(d), false);
-      loadImages();
-    });
+    del.addEventListener("click", () => deleteImage(img));
     ul.append(el("li", { dataset: { id: img.id } },
       el("img", { src: img.url, alt: img.name, loading: "lazy" }),
       el("div", { class: "name" }, img.name),
@@ -609,9 +673,24 @@ async function loadImages() {
   markPlayingImage();
 }
 
-function markPlayingImage() {
+function playingImageId() {
   const st = ui.state;
-  const id = st && st.effect === "image" && st.params ? st.params.image : null;
+  return st && st.effect === "image" && st.params ? st.params.image : null;
+}
+
+// Deleting the picture on the panel asks first; the engine then shows its default
+// animation (it notices the file is gone) and the state says so.
+async function deleteImage(img) {
+  const playing = playingImageId() === img.id;
+  if (playing && !window.confirm(`"${img.name}" is on the panel now. Delete it? The panel goes back to the default animation.`)) return;
+  const d = await api("DELETE", `/api/images/${img.id}`);
+  if (!d.ok) setMessage($("#upload-message"), errorText(d), false);
+  else setMessage($("#upload-message"), playing ? `Deleted ${img.name}; the panel goes back to the default animation` : `Deleted ${img.name}`, true);
+  loadImages();
+}
+
+function markPlayingImage() {
+  const id = playingImageId();
   document.querySelectorAll("#image-list li[data-id]").forEach((li) => li.classList.toggle("playing", li.dataset.id === id));
 }
 
@@ -637,7 +716,7 @@ function connect() {
   source = new EventSource("/api/events?preview=1");
   const on = (name, fn) => source.addEventListener(name, (e) => { try { fn(JSON.parse(e.data)); } catch (err) { console.error(name, err); } });
   on("status", applyStatus);
-  on("info", (info) => { ui.info = info; $("#device").textContent = info.device_id || ""; });
+  on("info", (info) => { $("#device").textContent = info.device_id || ""; });
   on("animations", (cat) => { ui.catalogue = cat; renderCatalogue(); });
   on("state", applyState);
   on("health", applyHealth);
@@ -679,7 +758,8 @@ function init() {
   }, 2000);
   checkSession();
   loadImages();
-  connect();
+  // History first, so the live documents that follow extend it in order.
+  loadMetricsHistory().finally(connect);
 }
 
 document.addEventListener("DOMContentLoaded", init);

@@ -22,7 +22,7 @@ from appliance.ops.broker import LocalBroker
 from tests.bridge import images_util
 from tests.bridge.conftest import Stack, start_stack, unique_id
 from tests.conftest import need
-from tests.support import MQTTProbe
+from tests.support import MQTTProbe, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
@@ -149,6 +149,97 @@ def test_upload_appears_and_plays(page: Any, ui_stack: Stack, watch: MQTTProbe,
     page.set_input_files("#image-file", str(txt))
     page.click("#upload")
     expect(page.locator("#upload-message")).to_have_class(re.compile(r"\berror\b"))
+
+
+def test_control_card_uses_catalogue_titles_groups_and_units(page: Any, ui_stack: Stack,
+                                                             watch: MQTTProbe) -> None:
+    groups = page.locator("#animation optgroup").evaluate_all("gs => gs.map(g => g.label)")
+    assert groups[0] == "Ambient" and groups[-1] == "Test patterns", groups
+    assert "Clock & text" in groups
+    clock_text = page.locator('#animation optgroup[label="Clock & text"] option')
+    assert clock_text.all_text_contents() == ["Clock", "Scrolling text"]
+    tests = page.locator('#animation optgroup[label="Test patterns"] option')
+    assert all(v.startswith("test_") for v in tests.evaluate_all("os => os.map(o => o.value)"))
+    # Within a group, sorted by title; an image shows only while one plays.
+    ambient = page.locator('#animation optgroup[label="Ambient"] option').all_text_contents()
+    assert ambient == sorted(ambient)
+    since = watch.mark()
+    page.select_option("#animation", "fire")
+    watch.wait_for(f"{ui_stack.base}/state", lambda s: s["effect"] == "fire", 5, since)
+    expect(page.locator("#animation option[value=image]")).to_have_count(0)
+    # Fire's own brightness is not the panel's Brightness; sliders show their unit.
+    expect(page.locator("label[for=param-brightness] .name")).to_have_text("Flame intensity")
+    expect(page.locator("#param-speed-value")).to_have_text(re.compile(r"^[0-9.]+ \u00d7$"))
+    expect(page.locator("label[for=param-height] .name")).to_have_text("Flame height")
+    expect(page.locator("label.row span.value")).to_contain_text("%")
+
+
+def test_the_playing_image_is_named_and_deleting_it_asks_then_falls_back(
+        page: Any, ui_stack: Stack, watch: MQTTProbe) -> None:
+    r = ui_stack.session.post(f"{ui_stack.url}/api/images", timeout=20,
+                              files={"file": ("sunset.png", images_util.png(), "image/png")})
+    assert r.status_code == 201, r.text
+    image_id = r.json()["id"]
+    page.reload()
+    item = page.locator(f"#image-list li[data-id='{image_id}']")
+    item.wait_for()
+    since = watch.mark()
+    item.get_by_role("button", name="Play").click()
+    watch.wait_for(f"{ui_stack.base}/state",
+                   lambda s: s["effect"] == "image" and s["params"]["image"] == image_id, 5, since)
+    expect(page.locator("#animation option[value=image]")).to_have_text("Image: sunset.png")
+    # Dismissing the question keeps the picture, and it keeps playing.
+    asked: list[str] = []
+
+    def answer(accept: bool) -> None:
+        def handler(dialog: Any) -> None:
+            asked.append(dialog.message)
+            dialog.accept() if accept else dialog.dismiss()
+        page.once("dialog", handler)
+
+    answer(False)
+    item.get_by_role("button", name="Delete").click()
+    expect(item).to_have_count(1)
+    assert asked and "sunset.png" in asked[0] and "on the panel" in asked[0]
+    assert ui_stack.get(f"/api/images/{image_id}").status_code == 200
+    # Accepting deletes it; the engine leaves it for the default animation, with an event.
+    since = watch.mark()
+    answer(True)
+    item.get_by_role("button", name="Delete").click()
+    expect(item).to_have_count(0)
+    state = watch.wait_for(f"{ui_stack.base}/state", lambda s: s["effect"] != "image", 10, since)
+    assert "image" not in state["params"]
+    expect(page.locator("#animation option[value=image]")).to_have_count(0)
+    expect(page.locator("#animation")).to_have_value(state["effect"])
+    assert ui_stack.get("/api/state").json()["effect"] == state["effect"]
+    # A picture that is not playing goes without a question.
+    r = ui_stack.session.post(f"{ui_stack.url}/api/images", timeout=20,
+                              files={"file": ("idle.png", images_util.png(), "image/png")})
+    idle = r.json()["id"]
+    page.reload()
+    asked.clear()
+    page.locator(f"#image-list li[data-id='{idle}']").get_by_role("button", name="Delete").click()
+    expect(page.locator(f"#image-list li[data-id='{idle}']")).to_have_count(0)
+    assert asked == []
+
+
+def test_charts_start_from_the_bridges_history(browser: Any, ui_stack: Stack) -> None:
+    def kept() -> int:
+        return len(ui_stack.get("/api/metrics/history").json()["points"])
+
+    wait_until(lambda: kept() >= 3, 20, 0.2, "three points of metrics history")
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        pg = ctx.new_page()
+        # No live stream at all: whatever the charts draw came from the history.
+        pg.route("**/api/events*", lambda route: route.abort())
+        pg.goto(ui_stack.url + "/")
+        pg.wait_for_function("ui.charts.fps.length >= 3", timeout=10_000)
+        assert pg.evaluate("ui.charts.fps.every(v => v === null || v >= 0)")
+        assert pg.evaluate("ui.maxPoints") == ui_stack.get(
+            "/api/metrics/history").json()["max_points"]
+    finally:
+        ctx.close()
 
 
 def test_validation_error_shows_next_to_its_field(page: Any) -> None:

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from animations import REGISTRY, Animation, Param, ParamError, Registry, RegistryError
-from animations.base import UnknownAnimationError, parse_colour
+from animations.base import GROUPS, UnknownAnimationError, parse_colour
 from animations.common import Splat, Stepper, periodic_noise, wrap
 from animations.font import FONT_3X5, FONT_5X7, blit
 from animations.life import Life
@@ -106,6 +106,44 @@ def test_catalogue_is_json_ready() -> None:
     cat = REGISTRY.catalogue()
     assert [c["name"] for c in cat] == NAMES
     json.dumps(cat)
+
+
+def test_catalogue_gives_every_param_a_title_and_every_animation_a_group() -> None:
+    cat = {c["name"]: c for c in REGISTRY.catalogue()}
+    for name, entry in cat.items():
+        assert entry["group"] in GROUPS, name
+        for p in entry["params"]:
+            assert p["title"] and p["title"][0].isupper(), f"{name}.{p['name']}"
+            assert {"name", "type", "default", "help"} <= set(p)  # keys are only added
+    # Fire's own level is not the panel's Brightness.
+    fire = {p["name"]: p for p in cat["fire"]["params"]}
+    assert fire["brightness"]["title"] == "Flame intensity"
+    assert fire["speed"]["unit"] == "\u00d7" and "unit" not in fire["palette"]
+    assert {p["name"]: p for p in cat["breathe"]["params"]}["period"]["unit"] == "s"
+    assert {p["name"]: p["title"] for p in cat["aurora"]["params"]}["color_low"] == "Lower colour"
+    assert cat["clock"]["group"] == cat["text"]["group"] == "Clock & text"
+    assert cat["image"]["group"] == "Images"
+    assert all(c["group"] == "Test patterns" for n, c in cat.items() if n.startswith("test_"))
+    assert GROUPS[-1] == "Test patterns"
+
+
+def test_a_param_title_defaults_to_its_name_in_words() -> None:
+    assert Param("color_high", "color", "#000000").label() == "Colour high"
+    assert Param("show_seconds", "bool", True).label() == "Show seconds"
+    assert Param("x", "bool", True, title="Wobble").describe()["title"] == "Wobble"
+
+
+def test_an_unknown_group_is_refused() -> None:
+    class Odd(Animation):
+        name = "odd_group"
+        title = "Odd"
+        group = "Miscellaneous"
+
+        def draw(self, t: float) -> np.ndarray:
+            return np.zeros((1, 1, 3), np.uint8)
+
+    with pytest.raises(RegistryError, match="group"):
+        Registry().register(Odd)
 
 
 # ---------------------------------------------------------------------- properties
@@ -239,6 +277,57 @@ def test_clock_12h(utc: None) -> None:
     mask = lit(FrameGuard(29, 7)(anim.draw(0.0)))
     expected = FONT_5X7.render("10:13")
     assert np.array_equal(mask, expected)
+
+
+def test_clock_takes_its_time_zone_from_outside(utc: None) -> None:
+    """The engine hands in a zone (a later `timezone` setting); the process's TZ stays UTC."""
+    from datetime import timedelta, timezone
+
+    anim = REGISTRY.create("clock", 47, 7, {"show_date": False, "color": "#ffffff"})
+    anim.epoch_at_t0 = EPOCH
+    anim.tz = timezone(timedelta(hours=5, minutes=30))
+    frame = FrameGuard(47, 7)(anim.draw(1.0))
+    assert np.array_equal(lit(frame), FONT_5X7.render("03:43:21"))  # 22:13:21 UTC
+    anim.tz = None  # back to the process's zone
+    anim.update_params({})
+    assert np.array_equal(lit(FrameGuard(47, 7)(anim.draw(1.0))), FONT_5X7.render("22:13:21"))
+
+
+def test_configure_runs_after_every_parameter_change() -> None:
+    class Counts(Animation):
+        name = "counts_configure"
+        title = "Counts"
+        params = (Param("level", "int", 1, min=0, max=9),)
+
+        def setup(self) -> None:
+            self.configured: list[int] = []
+
+        def configure(self) -> None:
+            self.configured.append(self.p["level"])
+
+        def draw(self, t: float) -> np.ndarray:
+            return np.zeros((self.height, self.width, 3), np.uint8)
+
+    anim = Counts(4, 4, {"level": 1})
+    anim.update_params({"level": 7})
+    assert anim.configured == [7]
+    # Plasma's colour table follows its saturation through the hook.
+    plasma = REGISTRY.create("plasma", 8, 8, {"saturation": 1.0})
+    before = plasma.draw(0.5).copy()
+    plasma.update_params({"saturation": 0.0})
+    grey = np.asarray(plasma.draw(0.5), np.float64)
+    assert not np.array_equal(before, grey)
+    assert np.allclose(grey[..., 0], grey[..., 1], atol=1) and np.allclose(grey[..., 1],
+                                                                           grey[..., 2], atol=1)
+
+
+def test_starfield_keeps_its_sky_unless_the_count_changes() -> None:
+    anim = REGISTRY.create("starfield", 32, 16, {"count": 50})
+    sky = anim._sx.copy()  # type: ignore[attr-defined]
+    anim.update_params({"speed": 2.0})
+    assert np.array_equal(anim._sx, sky)  # type: ignore[attr-defined]
+    anim.update_params({"count": 80})
+    assert len(anim._sx) == 80  # type: ignore[attr-defined]
 
 
 def test_scrolling_text_enters_from_the_right_and_scrolls_left() -> None:

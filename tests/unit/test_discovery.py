@@ -115,11 +115,24 @@ def test_light_maps_onto_the_contract_topics(doc: dict[str, Any]) -> None:
     light = doc["cmps"]["light"]
     assert light["command_topic"] == "lightbox/kitchen/set"
     assert light["state_topic"] == "lightbox/kitchen/state"
-    assert light["effect_list"] == [a["name"] for a in REGISTRY.catalogue()]
+    assert light["effect_list"] == [a["name"] for a in REGISTRY.catalogue()
+                                    if a["category"] != "image"]
     assert doc["avty_t"] == "lightbox/kitchen/status"
     assert doc["dev"]["ids"] == ["lightbox_kitchen"]
     assert "64x32" in doc["dev"]["mdl"]
     assert doc["cmps"]["animation"]["options"] == light["effect_list"]
+
+
+def test_image_is_no_effect_so_picking_one_never_gives_a_dark_panel(doc: dict[str, Any]
+                                                                   ) -> None:
+    # An image needs an uploaded picture's id, which an effect name cannot carry.
+    light = doc["cmps"]["light"]
+    assert "image" not in light["effect_list"]
+    assert "image" not in doc["cmps"]["animation"]["options"]
+    assert {"plasma", "fire", "clock", "test_red"} <= set(light["effect_list"])
+    # While one plays, the select shows unknown ("None") rather than an invalid option.
+    template = doc["cmps"]["animation"]["value_template"]
+    assert template == "{{ 'None' if value_json.effect in ['image'] else value_json.effect }}"
 
 
 def test_required_entities_are_present(doc: dict[str, Any]) -> None:

@@ -69,7 +69,7 @@ def engine_running(settings: Any) -> str | None:
     import subprocess
     from pathlib import Path
 
-    from appliance.mqtt.link import CheckClient
+    from appliance.mqtt.check import CheckClient
     from appliance.settings import read_secret
     from appliance.wire import topics
 
@@ -103,7 +103,7 @@ def decommission(path: object) -> int:
     """
     from pathlib import Path
 
-    from appliance.mqtt.link import CheckClient
+    from appliance.mqtt.check import CheckClient
     from appliance.settings import EX_CONFIG, SettingsError, load, read_secret
     from appliance.wire import topics
 

@@ -4,7 +4,7 @@ Every check prints PASS, WARN or FAIL with the fix in one sentence (SKIP where
 it does not apply, e.g. on a laptop). Reads the host only through an
 injectable root (``Machine``) and command runner, so tests use fake trees.
 Imports ``rgbmatrix`` at most to report its version (never initialises it)
-and reaches the broker through ``mqtt_link.probe_broker``, never paho.
+and reaches the broker through ``appliance.mqtt.probe``, never paho.
 Exit 0 when nothing FAILs.
 """
 
@@ -56,12 +56,9 @@ def run_command(argv: list[str]) -> str | None:
 
 def default_broker_probe(cfg: MQTTSettings, timeout_s: float) -> tuple[bool, str]:
     """Probe the broker through the engine's MQTT module (the only one importing paho)."""
-    from appliance.mqtt import link as mqtt_link
+    from appliance.mqtt.probe import probe_broker
 
-    probe: BrokerProbe | None = getattr(mqtt_link, "probe_broker", None)
-    if probe is None:
-        return False, "this build has no broker probe"
-    return probe(cfg, timeout_s)
+    return probe_broker(cfg, timeout_s)
 
 
 def boot_config_audio(text: str) -> str | None:

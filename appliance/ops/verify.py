@@ -14,7 +14,7 @@ brightness, animation, parameters, clock) before and after. They run only
 once every MQTT check passed and the bridge proved to be this box; otherwise
 they are SKIP lines with the reason. Credentials come from the files the settings point
 to, plus the monitor's password file (``--monitor-password-file``). Talks MQTT
-only through ``appliance.mqtt.link.CheckClient``. Knows nothing of the render
+only through ``appliance.mqtt.check.CheckClient``. Knows nothing of the render
 loop or Flask.
 """
 
@@ -146,7 +146,7 @@ class Verifier:
         return topics.base(self.settings.mqtt.base_topic, self.settings.device_id)
 
     def mqtt(self, user: str | None, password: str | None) -> Any:
-        from appliance.mqtt.link import CheckClient
+        from appliance.mqtt.check import CheckClient
 
         assert self.settings is not None
         m = self.settings.mqtt

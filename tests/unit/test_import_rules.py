@@ -1,7 +1,7 @@
 """The import rules of the house (DESIGN.md): imports point down only.
 
 - `animations` imports numpy, the standard library and itself: nothing else of ours.
-- in `appliance`, only `mqtt_link` imports paho.
+- only `appliance.mqtt` imports paho (the bridge gets its client and paho's names there).
 - `bridge` never imports the engine's display, render loop or process modules: it
   learns everything else over MQTT.
 """
@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 BRIDGE_MAY_USE = {"appliance", "appliance.wire", "appliance.settings", "appliance.settings.form",
                   "appliance.wire.commands", "appliance.wire.jsonsafe",
                   "appliance.wire.topics", "appliance.logs", "appliance.content.images",
-                  "appliance.cli", "appliance.mqtt.link"}
+                  "appliance.cli", "appliance.mqtt", "appliance.mqtt.client"}
 
 
 def imports(package: str) -> list[tuple[str, str]]:
@@ -43,9 +43,11 @@ def test_animations_import_only_numpy_the_stdlib_and_themselves() -> None:
     assert bad == []
 
 
-def test_only_mqtt_link_imports_paho_in_the_engine() -> None:
-    users = {f for f, m in imports("appliance") if m.split(".")[0] == "paho"}
-    assert users == {"appliance/mqtt/link.py"}
+def test_every_paho_importer_is_under_appliance_mqtt() -> None:
+    users = {f for pkg in ("appliance", "bridge") for f, m in imports(pkg)
+             if m.split(".")[0] == "paho"}
+    assert users, "the import scan found no paho importer at all"
+    assert {f for f in users if not f.startswith("appliance/mqtt/")} == set(), users
 
 
 def test_bounded_json_imports_no_render_display_animations_or_paho() -> None:

@@ -128,8 +128,7 @@ def decommission(path: object) -> int:
             return 1
         base = topics.base(m.base_topic, settings.device_id)
         wanted = [topics.discovery(m.discovery_prefix, settings.device_id)]
-        wanted += [topics.state_topic(base, n) for n in ("state", "animations", "health",
-                                                         "metrics", "info", "config", "status")]
+        wanted += topics.retained_topics(base)
         # PUBACK codes below 0x80 are success (0x10: no subscriber right now).
         codes = {t: c.publish(t, b"", retain=True) for t in wanted}
         refused = [t for t, code in codes.items() if code is None or code >= 0x80]

@@ -13,24 +13,24 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import shutil
-import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from appliance.display.hzeller import (
+from appliance.display.hzeller.preflight import device_checks, module_checks, option_checks
+from appliance.ops.checks import (
     FAIL,
     PASS,
     SKIP,
     WARN,
     Check,
+    Level,
     Machine,
-    device_checks,
-    module_checks,
-    option_checks,
+    Runner,
+    command_output,
+    count,
 )
 from appliance.settings import MQTTSettings, Settings, SettingsError, load
 from appliance.telemetry import SystemProbe, throttle_reasons
@@ -39,19 +39,12 @@ ENGINE_UNIT = "lightbox-engine.service"
 BOOT_CONFIGS = ("/boot/firmware/config.txt", "/boot/config.txt")
 #: config.txt sections that apply to a Pi 4 (settings outside any section apply to all).
 PI4_SECTIONS = frozenset({"", "all", "pi4"})
-Runner = Callable[[list[str]], str | None]
 BrokerProbe = Callable[[MQTTSettings, float], tuple[bool, str]]
 
 
 def run_command(argv: list[str]) -> str | None:
     """Run a command and return its stdout, or None when it is not installed or hangs."""
-    if shutil.which(argv[0]) is None:
-        return None
-    try:
-        return subprocess.run(argv, capture_output=True, text=True, timeout=5,
-                              check=False).stdout
-    except (OSError, subprocess.SubprocessError):
-        return None
+    return command_output(argv, timeout_s=5.0)
 
 
 def default_broker_probe(cfg: MQTTSettings, timeout_s: float) -> tuple[bool, str]:
@@ -92,9 +85,9 @@ class Diagnoser:
     checks: list[Check] = field(default_factory=list)
     settings: Settings | None = None
 
-    def add(self, level: str, name: str, message: str, fix: str = "") -> None:
+    def add(self, level: Level, name: str, message: str, fix: str = "") -> None:
         """Record one finding."""
-        self.checks.append(Check(level, name, message, fix))  # type: ignore[arg-type]
+        self.checks.append(Check(level, name, message, fix))
 
     # ---------------------------------------------------------------- the checks
     def run_all(self) -> list[Check]:
@@ -373,10 +366,7 @@ class Diagnoser:
     # ---------------------------------------------------------------- reporting
     def summary(self) -> dict[str, int]:
         """Count the findings per level."""
-        out: dict[str, int] = {PASS: 0, WARN: 0, FAIL: 0, SKIP: 0}
-        for c in self.checks:
-            out[c.level] += 1
-        return out
+        return {str(level): n for level, n in count(self.checks).items()}
 
     def ok(self) -> bool:
         """True when nothing FAILed."""
@@ -403,7 +393,8 @@ class Diagnoser:
         lines += [c.line() for c in self.checks]
         s = self.summary()
         verdict = "nothing failed" if self.ok() else "fix the FAIL lines first"
-        lines += ["", f"{s[PASS]} PASS, {s[WARN]} WARN, {s[FAIL]} FAIL, {s[SKIP]} SKIP: {verdict}"]
+        lines += ["", f"{s['PASS']} PASS, {s['WARN']} WARN, {s['FAIL']} FAIL, {s['SKIP']} SKIP: "
+                  f"{verdict}"]
         return "\n".join(lines)
 
 

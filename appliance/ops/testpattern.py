@@ -101,9 +101,9 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
 
 
 def _engine_running() -> bool:
-    from appliance.ops.diagnose import run_command
+    from appliance.ops.checks import command_output
 
-    return (run_command(["systemctl", "is-active", ENGINE_UNIT]) or "").strip() == "active"
+    return (command_output(["systemctl", "is-active", ENGINE_UNIT]) or "").strip() == "active"
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:

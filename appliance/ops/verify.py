@@ -24,19 +24,18 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from appliance.cli import settings_arg
+from appliance.ops.checks import FAIL, PASS, SKIP, Check, Completed, count, run_command
 from appliance.settings import Settings, SettingsError, load, read_secret
 from appliance.wire import topics
 
@@ -62,19 +61,10 @@ LOOK_KEYS = ("state", "brightness", "effect", "params", "started_at", "active")
 NO_OP_PARAMS = b"{}"
 
 
-@dataclass
-class Check:
-    """One line of the checklist: PASS, FAIL, or SKIP (not run, with the reason)."""
-
-    name: str
-    ok: bool
-    detail: str = ""
-    skipped: bool = False
-
-    @property
-    def status(self) -> str:
-        """PASS, FAIL or SKIP."""
-        return "SKIP" if self.skipped else "PASS" if self.ok else "FAIL"
+def as_json(c: Check) -> dict[str, Any]:
+    """One checklist line as verify's JSON has always had it."""
+    return {"name": c.name, "ok": c.ok, "detail": c.message, "skipped": c.level is SKIP,
+            "status": str(c.level)}
 
 
 def look(state: dict[str, Any]) -> dict[str, Any]:
@@ -121,16 +111,16 @@ class Verifier:
     # ------------------------------------------------------------------ helpers
     def add(self, name: str, ok: bool, detail: str = "") -> bool:
         """Record one result."""
-        self.checks.append(Check(name, ok, detail))
+        self.checks.append(Check(PASS if ok else FAIL, name, detail))
         return ok
 
     def skip(self, name: str, reason: str) -> None:
         """Record a check that was not run, with the reason."""
-        self.checks.append(Check(name, False, reason, skipped=True))
+        self.checks.append(Check(SKIP, name, reason))
 
     def failed_since(self, start: int) -> list[str]:
         """Names of the checks that failed from index ``start`` on."""
-        return [c.name for c in self.checks[start:] if c.status == "FAIL"]
+        return [c.name for c in self.checks[start:] if c.level is FAIL]
 
     def guard(self, name: str, fn: Callable[[], tuple[bool, str]]) -> bool:
         """Run one check; an exception is a FAIL with its message, never a crash."""
@@ -341,7 +331,7 @@ class Verifier:
                 self.guard(name, lambda: self._round_trip(c))
         finally:
             c.close()
-        if self.checks[-1].status == "FAIL":
+        if self.checks[-1].level is FAIL:
             self.no_writes = "the command round trip failed"
 
     def _round_trip(self, c: Any) -> tuple[bool, str]:
@@ -354,8 +344,8 @@ class Verifier:
         before = json.loads(got[state_t])
         self.state = before
         topic = topics.command(self.base, "params")
-        prefix = topics.reply_prefix(self.settings.mqtt.base_topic, "verify")
-        reply_t = f"{prefix}/{uuid.uuid4().hex[:8]}"
+        reply_t = topics.reply_topic(self.settings.mqtt.base_topic, "verify",
+                                     uuid.uuid4().hex[:8])
         t0 = time.monotonic()
         reply = c.request(topic, NO_OP_PARAMS, reply_t, self.timeout_s)
         if reply is None:
@@ -478,8 +468,7 @@ class Verifier:
             exe = shutil.which("logrotate") or "/usr/sbin/logrotate"
             if not Path(exe).exists():
                 return False, "logrotate is not installed"
-            r = subprocess.run([exe, "--debug", str(conf)], capture_output=True, text=True,
-                               timeout=30)
+            r = _ran(run_command([exe, "--debug", str(conf)], timeout_s=30), exe)
             problems = [ln for ln in r.stderr.splitlines() if ln.startswith("error")]
             if r.returncode != 0 or problems:
                 return False, "; ".join(problems or [r.stderr.strip()[-300:]])
@@ -491,14 +480,21 @@ class Verifier:
 # ---------------------------------------------------------------------------------------
 
 
+def _ran(done: Completed | None, what: str) -> Completed:
+    """The finished program, or an error for the check's FAIL line (missing or hung)."""
+    if done is None:
+        raise RuntimeError(f"{what} is not installed or did not finish in time")
+    return done
+
+
 def _systemctl(verb: str, unit: str) -> str:
-    r = subprocess.run(["systemctl", verb, unit], capture_output=True, text=True, timeout=15)
+    r = _ran(run_command(["systemctl", verb, unit], timeout_s=15), "systemctl")
     return (r.stdout.strip() or r.stderr.strip() or f"exit {r.returncode}").splitlines()[0]
 
 
 def _show(unit: str, *props: str) -> dict[str, str]:
-    r = subprocess.run(["systemctl", "show", unit, *(f"-p{p}" for p in props)],
-                       capture_output=True, text=True, timeout=15)
+    r = _ran(run_command(["systemctl", "show", unit, *(f"-p{p}" for p in props)],
+                         timeout_s=15), "systemctl")
     return dict(line.split("=", 1) for line in r.stdout.splitlines() if "=" in line)
 
 
@@ -540,18 +536,16 @@ def run(args: argparse.Namespace) -> int:
               "box's file (for `lightbox dev`: --settings WORKDIR/settings.json --no-systemd).")
         return 1
     checks = Verifier(args, path).run()
-    count = {s: sum(c.status == s for c in checks) for s in ("PASS", "FAIL", "SKIP")}
-    ok = count["PASS"] == len(checks)
+    n = count(checks)
+    ok = n[PASS] == len(checks)
     if args.json:
-        print(json.dumps({"ok": ok, "passed": count["PASS"], "failed": count["FAIL"],
-                          "skipped": count["SKIP"],
-                          "checks": [{**asdict(c), "status": c.status} for c in checks]},
-                         indent=2))
+        print(json.dumps({"ok": ok, "passed": n[PASS], "failed": n[FAIL], "skipped": n[SKIP],
+                          "checks": [as_json(c) for c in checks]}, indent=2))
     else:
         width = max(len(c.name) for c in checks)
         for c in checks:
-            print(f"{c.status}  {c.name:<{width}}  {c.detail}")
-        print(f"\n{len(checks)} checks: {count['PASS']} passed, {count['FAIL']} failed, "
-              f"{count['SKIP']} skipped")
+            print(f"{c.level}  {c.name:<{width}}  {c.message}")
+        print(f"\n{len(checks)} checks: {n[PASS]} passed, {n[FAIL]} failed, "
+              f"{n[SKIP]} skipped")
         sys.stdout.flush()
     return 0 if ok else 1

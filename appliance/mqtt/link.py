@@ -16,9 +16,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -33,17 +31,19 @@ from appliance.mqtt.client import (
     make_client,
     publish_properties,
 )
+from appliance.mqtt.outbox import OUTBOX_SIZE, Outbox, Outgoing
 from appliance.settings import MQTTSettings, read_secret
 from appliance.wire import commands as wire
 from appliance.wire import jsonsafe, topics
+
+__all__ = ["OUTBOX_SIZE", "CommandHandler", "MQTTLink", "Outbox", "Outgoing", "Responder",
+           "encode"]
 
 log = structlog.get_logger("mqtt")
 
 #: paho's CONNACK reason codes that mean "fix the credentials", not "try again".
 AUTH_FAILURES = {"Bad user name or password", "Not authorized", "Bad username or password"}
 
-#: Messages waiting for the mqtt-out thread; past this the oldest is dropped (and counted).
-OUTBOX_SIZE = 256
 #: Topics (under the base) where only the newest message matters even though not retained.
 LATEST_ONLY = frozenset({"preview"})
 
@@ -84,75 +84,6 @@ class Responder:
             self.link.raw_publish(self.response_topic, encode(body), qos=1, properties=props)
         if body.get("transaction") is not None:
             self.link.raw_publish(self.transaction_topic, encode(body), qos=1)
-
-
-@dataclass
-class Outgoing:
-    """One message waiting in the outbox."""
-
-    topic: str
-    payload: bytes
-    qos: int
-    retain: bool
-    properties: Properties | None = None
-
-
-class Outbox:
-    """Bounded hand-over of publishes from any thread to the link's sender thread.
-
-    ``put`` never blocks on the network: it holds a plain lock for a dictionary
-    update. A message with a ``key`` (retained documents, previews) replaces the
-    waiting one of the same key in place, so the newest state wins and keeps its
-    place in the order (a state queued before a reply still goes out before it).
-    When full, the oldest message is dropped and counted.
-    """
-
-    def __init__(self, maxlen: int = OUTBOX_SIZE) -> None:
-        self._items: OrderedDict[object, Outgoing] = OrderedDict()
-        self._maxlen = maxlen
-        self._cond = threading.Condition()
-        self._seq = 0
-        self._closed = False
-        #: Messages dropped because the outbox was full.
-        self.dropped = 0
-        #: Messages a newer one of the same key replaced before they were sent.
-        self.superseded = 0
-
-    def put(self, msg: Outgoing, key: str | None = None) -> None:
-        """Queue ``msg`` (replacing a waiting one with the same ``key``)."""
-        with self._cond:
-            if key is not None and key in self._items:
-                self._items[key] = msg
-                self.superseded += 1
-                return
-            if key is None:
-                self._seq += 1
-                slot: object = self._seq
-            else:
-                slot = key
-            if len(self._items) >= self._maxlen:
-                self._items.popitem(last=False)
-                self.dropped += 1
-            self._items[slot] = msg
-            self._cond.notify()
-
-    def take(self, timeout_s: float) -> list[Outgoing]:
-        """Everything waiting, in order (waits up to ``timeout_s`` for something)."""
-        with self._cond:
-            if not self._items and not self._closed:
-                self._cond.wait(timeout_s)
-            items = list(self._items.values())
-            self._items.clear()
-            return items
-
-    def close(self) -> None:
-        """Wake the sender for good."""
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
-
-    def __len__(self) -> int:
-        return len(self._items)
 
 
 CommandHandler = Callable[[str, bytes, Responder], None]

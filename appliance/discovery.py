@@ -47,16 +47,9 @@ def _sensor(uid: str, name: str, topic: str, key: str, unit: str | None = None,
     return c
 
 
-def payload(settings: Settings, catalogue: list[dict[str, Any]], info: dict[str, Any]
-            ) -> dict[str, Any]:
-    """Return the device discovery document."""
-    dev_id = settings.device_id
-    base = topics.base(settings.mqtt.base_topic, dev_id)
-    uid = f"lightbox_{dev_id}"
-    effects = [a["name"] for a in catalogue]
-    d = settings.display
-    metrics = topics.state_topic(base, "metrics")
-    components: dict[str, Any] = {
+def _controls(uid: str, base: str, effects: list[str]) -> dict[str, Any]:
+    """The light and the animation select."""
+    return {
         "light": {
             "platform": "light",
             "unique_id": f"{uid}_light",
@@ -81,6 +74,13 @@ def payload(settings: Settings, catalogue: list[dict[str, Any]], info: dict[str,
             "value_template": "{{ value_json.effect }}",
             "options": effects,
         },
+    }
+
+
+def _diagnostics(uid: str, base: str) -> dict[str, Any]:
+    """The diagnostic sensors read from ``metrics``."""
+    metrics = topics.state_topic(base, "metrics")
+    return {
         "fps": _sensor(f"{uid}_fps", "Frame rate", metrics, "fps", "fps", icon="mdi:speedometer"),
         "cpu": _sensor(f"{uid}_cpu", "CPU", metrics, "cpu_percent", "%", icon="mdi:cpu-64-bit"),
         "memory": _sensor(f"{uid}_memory", "Memory", metrics, "rss_mb", "MB",
@@ -94,6 +94,12 @@ def payload(settings: Settings, catalogue: list[dict[str, Any]], info: dict[str,
             **_sensor(f"{uid}_last_boot", "Last boot", metrics, "boot_time",
                       device_class="timestamp", state_class=None),
         },
+    }
+
+
+def _problem_and_identify(uid: str, base: str) -> dict[str, Any]:
+    """The problem binary sensor (from ``health``) and the identify button."""
+    return {
         "problem": {
             "platform": "binary_sensor",
             "unique_id": f"{uid}_problem",
@@ -115,6 +121,18 @@ def payload(settings: Settings, catalogue: list[dict[str, Any]], info: dict[str,
             "entity_category": "config",
         },
     }
+
+
+def payload(settings: Settings, catalogue: list[dict[str, Any]], info: dict[str, Any]
+            ) -> dict[str, Any]:
+    """Return the device discovery document."""
+    dev_id = settings.device_id
+    base = topics.base(settings.mqtt.base_topic, dev_id)
+    uid = f"lightbox_{dev_id}"
+    effects = [a["name"] for a in catalogue]
+    d = settings.display
+    components = {**_controls(uid, base, effects), **_diagnostics(uid, base),
+                  **_problem_and_identify(uid, base)}
     return {
         "dev": {
             "ids": [uid],

@@ -80,6 +80,12 @@ def option_checks(cfg: DisplaySettings) -> list[Check]:
             "use RGB, or the order the solid-colour test patterns reveal (e.g. RBG).")
     if cfg.limit_refresh_rate_hz < 0:
         bad("limit_refresh_rate_hz", "a negative refresh limit", "use 0 (no limit) or e.g. 120.")
+    return out + _unknown_names(cfg)
+
+
+def _unknown_names(cfg: DisplaySettings) -> list[Check]:
+    """Warn about panel types and pixel mappers the library is not known to have."""
+    out: list[Check] = []
     if cfg.panel_type and cfg.panel_type.upper() not in KNOWN_PANEL_TYPES:
         out.append(Check(WARN, "display.panel_type", f"{cfg.panel_type!r} is not a panel type "
                          "the library is known to support",

@@ -32,10 +32,19 @@ SOUND_MODULE = "snd_bcm2835"
 
 def option_checks(cfg: DisplaySettings) -> list[Check]:
     """Check the display options against what the library accepts and the mapping wires."""
+    return _geometry(cfg) + _timing(cfg) + _unknown_names(cfg)
+
+
+def _bad(name: str, message: str, fix: str) -> Check:
+    return Check(FAIL, f"display.{name}", message, fix)
+
+
+def _geometry(cfg: DisplaySettings) -> list[Check]:
+    """Rows, columns, mapping, parallel chains and chain length."""
     out: list[Check] = []
 
     def bad(name: str, message: str, fix: str) -> None:
-        out.append(Check(FAIL, f"display.{name}", message, fix))
+        out.append(_bad(name, message, fix))
 
     if cfg.rows % 2 or not 8 <= cfg.rows <= 64:
         bad("rows", f"{cfg.rows} rows is not an even number from 8 to 64",
@@ -56,6 +65,16 @@ def option_checks(cfg: DisplaySettings) -> list[Check]:
     if not 1 <= cfg.chain_length <= 8:
         bad("chain_length", f"{cfg.chain_length} panels per chain is out of 1..8",
             "set display.chain_length to the number of panels daisy-chained on one connector.")
+    return out
+
+
+def _timing(cfg: DisplaySettings) -> list[Check]:
+    """GPIO speed, PWM, brightness, scan, addressing, colour order and refresh limit."""
+    out: list[Check] = []
+
+    def bad(name: str, message: str, fix: str) -> None:
+        out.append(_bad(name, message, fix))
+
     if not 0 <= cfg.gpio_slowdown <= 5:
         bad("gpio_slowdown", f"{cfg.gpio_slowdown} is out of 0..5",
             "use 4 on a Pi 4 (2 on a Pi 3, 1 on older Pis).")
@@ -80,7 +99,7 @@ def option_checks(cfg: DisplaySettings) -> list[Check]:
             "use RGB, or the order the solid-colour test patterns reveal (e.g. RBG).")
     if cfg.limit_refresh_rate_hz < 0:
         bad("limit_refresh_rate_hz", "a negative refresh limit", "use 0 (no limit) or e.g. 120.")
-    return out + _unknown_names(cfg)
+    return out
 
 
 def _unknown_names(cfg: DisplaySettings) -> list[Check]:

@@ -19,7 +19,13 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from appliance.display.hzeller.preflight import device_checks, module_checks, option_checks
+from appliance.display.hzeller.preflight import (
+    boot_config_audio,
+    boot_config_checks,
+    device_checks,
+    module_checks,
+    option_checks,
+)
 from appliance.ops.checks import (
     FAIL,
     PASS,
@@ -35,10 +41,9 @@ from appliance.ops.checks import (
 from appliance.settings import MQTTSettings, Settings, SettingsError, load
 from appliance.telemetry import SystemProbe, throttle_reasons
 
+__all__ = ["ENGINE_UNIT", "Diagnoser", "boot_config_audio", "run", "run_command"]
+
 ENGINE_UNIT = "lightbox-engine.service"
-BOOT_CONFIGS = ("/boot/firmware/config.txt", "/boot/config.txt")
-#: config.txt sections that apply to a Pi 4 (settings outside any section apply to all).
-PI4_SECTIONS = frozenset({"", "all", "pi4"})
 BrokerProbe = Callable[[MQTTSettings, float], tuple[bool, str]]
 
 
@@ -52,24 +57,6 @@ def default_broker_probe(cfg: MQTTSettings, timeout_s: float) -> tuple[bool, str
     from appliance.mqtt.probe import probe_broker
 
     return probe_broker(cfg, timeout_s)
-
-
-def boot_config_audio(text: str) -> str | None:
-    """Return the last ``dtparam=audio`` value that applies to a Pi 4, or None if unset."""
-    section = ""
-    value: str | None = None
-    for raw in text.splitlines():
-        line = raw.split("#", 1)[0].strip()
-        if line.startswith("[") and line.endswith("]"):
-            section = line[1:-1].strip().lower()
-            continue
-        if section not in PI4_SECTIONS or not line.startswith("dtparam="):
-            continue
-        for param in line[len("dtparam="):].split(","):
-            key, _, val = param.partition("=")
-            if key.strip() == "audio":
-                value = (val.strip() or "on").lower()
-    return value
 
 
 @dataclass
@@ -185,25 +172,7 @@ class Diagnoser:
             self.add(SKIP, "snd_bcm2835", "on-board Pi sound does not exist here")
             return
         self.checks.extend(module_checks(self.machine))
-        for rel in BOOT_CONFIGS:
-            text = self.machine.read(rel)
-            if text is None:
-                continue
-            audio = boot_config_audio(text)
-            if audio == "off":
-                self.add(PASS, "boot config", f"dtparam=audio=off in {rel}")
-            elif audio is None:
-                self.add(WARN, "boot config", f"{rel} does not set dtparam=audio; Raspberry Pi "
-                         "OS images load the sound module unless it is off",
-                         f"add dtparam=audio=off to {rel} and reboot.")
-            else:
-                self.add(WARN, "boot config", f"dtparam=audio={audio} in {rel}: the sound module "
-                         "loads at boot and the LED library then refuses to run",
-                         f"change it to dtparam=audio=off in {rel} and reboot.")
-            return
-        self.add(WARN, "boot config", "neither /boot/firmware/config.txt nor /boot/config.txt "
-                 "is readable", "check that the boot partition is mounted (it is on Raspberry "
-                 "Pi OS) and run diagnose as root.")
+        self.checks.extend(boot_config_checks(self.machine))
 
     def check_cmdline(self, pi: bool) -> None:
         """``isolcpus`` (a core for the refresh thread) and the memory cgroup (MemoryMax)."""

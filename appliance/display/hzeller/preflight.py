@@ -2,8 +2,9 @@
 
 A failed library init can segfault or ``exit(1)`` instead of raising, so the
 display options (against what the library accepts and the mapping wires), the
-device nodes and privileges, the board and the sound module are checked in
-Python first. Also what `lightbox diagnose` reports. Reads the host only
+device nodes and privileges, the board and the sound module (loaded now, or
+turned on in the boot config) are checked in Python first. Also what
+`lightbox diagnose` reports. Reads the host only
 through ``Machine``; imports no rgbmatrix. Knows nothing of MQTT or the render loop.
 """
 
@@ -28,6 +29,9 @@ KNOWN_PIXEL_MAPPERS = ("U-mapper", "V-mapper", "Rotate", "Mirror", "Remap")
 KNOWN_PANEL_TYPES = ("FM6126A", "FM6127")
 #: The sound module that shares the PWM hardware: the library refuses to run with it loaded.
 SOUND_MODULE = "snd_bcm2835"
+BOOT_CONFIGS = ("/boot/firmware/config.txt", "/boot/config.txt")
+#: config.txt sections that apply to a Pi 4 (settings outside any section apply to all).
+PI4_SECTIONS = frozenset({"", "all", "pi4"})
 
 
 def option_checks(cfg: DisplaySettings) -> list[Check]:
@@ -189,3 +193,42 @@ def preflight_checks(cfg: DisplaySettings, machine: Machine) -> list[Check]:
     checks += device_checks(machine, cfg)
     checks += module_checks(machine)
     return checks
+
+
+def boot_config_audio(text: str) -> str | None:
+    """Return the last ``dtparam=audio`` value that applies to a Pi 4, or None if unset."""
+    section = ""
+    value: str | None = None
+    for raw in text.splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if line.startswith("[") and line.endswith("]"):
+            section = line[1:-1].strip().lower()
+            continue
+        if section not in PI4_SECTIONS or not line.startswith("dtparam="):
+            continue
+        for param in line[len("dtparam="):].split(","):
+            key, _, val = param.partition("=")
+            if key.strip() == "audio":
+                value = (val.strip() or "on").lower()
+    return value
+
+
+def boot_config_checks(machine: Machine) -> list[Check]:
+    """Check that the boot config turns the sound module off (``dtparam=audio=off``)."""
+    for rel in BOOT_CONFIGS:
+        text = machine.read(rel)
+        if text is None:
+            continue
+        audio = boot_config_audio(text)
+        if audio == "off":
+            return [Check(PASS, "boot config", f"dtparam=audio=off in {rel}")]
+        if audio is None:
+            return [Check(WARN, "boot config", f"{rel} does not set dtparam=audio; Raspberry Pi "
+                          "OS images load the sound module unless it is off",
+                          f"add dtparam=audio=off to {rel} and reboot.")]
+        return [Check(WARN, "boot config", f"dtparam=audio={audio} in {rel}: the sound module "
+                      "loads at boot and the LED library then refuses to run",
+                      f"change it to dtparam=audio=off in {rel} and reboot.")]
+    return [Check(WARN, "boot config", "neither /boot/firmware/config.txt nor /boot/config.txt "
+                  "is readable", "check that the boot partition is mounted (it is on Raspberry "
+                  "Pi OS) and run diagnose as root.")]

@@ -65,18 +65,16 @@ DECOMMISSION_CLIENT_ID = "lightbox-decommission"
 
 def engine_running(settings: Any) -> str | None:
     """Say why the engine of these settings looks alive (None when it does not)."""
-    import shutil
-    import subprocess
     from pathlib import Path
 
-    from appliance.mqtt.link import CheckClient
+    from appliance.mqtt.check import CheckClient
+    from appliance.ops.checks import command_output
     from appliance.settings import read_secret
     from appliance.wire import topics
 
-    if Path("/run/systemd/system").is_dir() and shutil.which("systemctl"):
-        r = subprocess.run(["systemctl", "is-active", "lightbox-engine.service"],
-                           capture_output=True, text=True, timeout=15)
-        if r.stdout.strip() in ("active", "activating", "reloading"):
+    if Path("/run/systemd/system").is_dir():
+        active = command_output(["systemctl", "is-active", "lightbox-engine.service"], 15.0)
+        if (active or "").strip() in ("active", "activating", "reloading"):
             return "lightbox-engine.service is active"
     b, m = settings.bridge, settings.mqtt
     if b.mqtt_username is None:
@@ -103,7 +101,7 @@ def decommission(path: object) -> int:
     """
     from pathlib import Path
 
-    from appliance.mqtt.link import CheckClient
+    from appliance.mqtt.check import CheckClient
     from appliance.settings import EX_CONFIG, SettingsError, load, read_secret
     from appliance.wire import topics
 
@@ -128,8 +126,7 @@ def decommission(path: object) -> int:
             return 1
         base = topics.base(m.base_topic, settings.device_id)
         wanted = [topics.discovery(m.discovery_prefix, settings.device_id)]
-        wanted += [topics.state_topic(base, n) for n in ("state", "animations", "health",
-                                                         "metrics", "info", "config", "status")]
+        wanted += topics.retained_topics(base)
         # PUBACK codes below 0x80 are success (0x10: no subscriber right now).
         codes = {t: c.publish(t, b"", retain=True) for t in wanted}
         refused = [t for t, code in codes.items() if code is None or code >= 0x80]

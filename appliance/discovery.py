@@ -64,16 +64,10 @@ def _select_template(catalogue: list[dict[str, Any]]) -> str:
     return f"{{{{ 'None' if value_json.effect in {hidden!r} else value_json.effect }}}}"
 
 
-def payload(settings: Settings, catalogue: list[dict[str, Any]], info: dict[str, Any]
-            ) -> dict[str, Any]:
-    """Return the device discovery document."""
-    dev_id = settings.device_id
-    base = topics.base(settings.mqtt.base_topic, dev_id)
-    uid = f"lightbox_{dev_id}"
+def _controls(uid: str, base: str, catalogue: list[dict[str, Any]]) -> dict[str, Any]:
+    """The light and the animation select."""
     effects = effect_names(catalogue)
-    d = settings.display
-    metrics = topics.state_topic(base, "metrics")
-    components: dict[str, Any] = {
+    return {
         "light": {
             "platform": "light",
             "unique_id": f"{uid}_light",
@@ -100,6 +94,13 @@ def payload(settings: Settings, catalogue: list[dict[str, Any]], info: dict[str,
             "value_template": _select_template(catalogue),
             "options": effects,
         },
+    }
+
+
+def _diagnostics(uid: str, base: str) -> dict[str, Any]:
+    """The diagnostic sensors read from ``metrics``."""
+    metrics = topics.state_topic(base, "metrics")
+    return {
         "fps": _sensor(f"{uid}_fps", "Frame rate", metrics, "fps", "fps", icon="mdi:speedometer"),
         "cpu": _sensor(f"{uid}_cpu", "CPU", metrics, "cpu_percent", "%", icon="mdi:cpu-64-bit"),
         "memory": _sensor(f"{uid}_memory", "Memory", metrics, "rss_mb", "MB",
@@ -113,6 +114,12 @@ def payload(settings: Settings, catalogue: list[dict[str, Any]], info: dict[str,
             **_sensor(f"{uid}_last_boot", "Last boot", metrics, "boot_time",
                       device_class="timestamp", state_class=None),
         },
+    }
+
+
+def _problem_and_identify(uid: str, base: str) -> dict[str, Any]:
+    """The problem binary sensor (from ``health``) and the identify button."""
+    return {
         "problem": {
             "platform": "binary_sensor",
             "unique_id": f"{uid}_problem",
@@ -134,6 +141,17 @@ def payload(settings: Settings, catalogue: list[dict[str, Any]], info: dict[str,
             "entity_category": "config",
         },
     }
+
+
+def payload(settings: Settings, catalogue: list[dict[str, Any]], info: dict[str, Any]
+            ) -> dict[str, Any]:
+    """Return the device discovery document."""
+    dev_id = settings.device_id
+    base = topics.base(settings.mqtt.base_topic, dev_id)
+    uid = f"lightbox_{dev_id}"
+    d = settings.display
+    components = {**_controls(uid, base, catalogue), **_diagnostics(uid, base),
+                  **_problem_and_identify(uid, base)}
     return {
         "dev": {
             "ids": [uid],

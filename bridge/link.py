@@ -21,14 +21,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import paho.mqtt.client as mqtt
 import structlog
-from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
-from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from appliance.mqtt.link import apply_tls
+from appliance.mqtt import client as mqtt
+from appliance.mqtt.client import PacketTypes, Properties, SubscribeOptions, make_client
 from appliance.settings import Settings, read_secret
 from appliance.wire import commands as wire
 from appliance.wire import jsonsafe, topics
@@ -113,12 +109,9 @@ class EngineLink:
         """Connect in the background; paho reconnects with back-off."""
         cfg = self.settings.mqtt
         b = self.settings.bridge
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id,
-                             protocol=MQTTProtocolVersion.MQTTv5)
-        if b.mqtt_username:
-            client.username_pw_set(b.mqtt_username, read_secret(b.mqtt_password_file))
-        if cfg.tls is not None:
-            apply_tls(client, cfg.tls)
+        client = make_client(self.client_id, username=b.mqtt_username or None,
+                             password=read_secret(b.mqtt_password_file) if b.mqtt_username
+                             else None, tls=cfg.tls)
         # Floats, as in the engine's link: int() would turn 0.5 s into 0, a tight loop.
         client.reconnect_delay_set(cfg.reconnect_min_s, cfg.reconnect_max_s)  # type: ignore[arg-type]
         client.on_connect = self._on_connect

@@ -1,8 +1,9 @@
 """The emulator driver: RGBMatrixEmulator (optional extra ``emulator``) in a browser or window.
 
-Same interface and the same canvas discipline as the hardware driver (one
-offscreen canvas, ``SetImage`` of a PIL RGB image, ``SwapOnVSync``), so a
-person without a panel sees what the panel would show. The package is
+The same canvas code as the hardware driver (``appliance.display.canvas``:
+one offscreen canvas, ``SetImage`` of a PIL RGB image, ``SwapOnVSync``,
+brightness on matrix and canvas, both framebuffers blanked), so a person
+without a panel sees what the panel would show. The package is
 imported lazily in ``start``. Knows nothing of animations, MQTT or the loop.
 
 RGBMatrixEmulator reads ``emulator_config.json`` from the current directory,
@@ -28,9 +29,9 @@ from typing import Any
 
 import numpy as np
 import structlog
-from PIL import Image
 
 from appliance.display import DisplayError
+from appliance.display.canvas import CanvasDisplay
 from appliance.settings import DisplaySettings
 
 log = structlog.get_logger("display.emulator")
@@ -78,7 +79,7 @@ def _inside(directory: Path) -> Iterator[None]:
             os.chdir(before)
 
 
-class EmulatorDisplay:
+class EmulatorDisplay(CanvasDisplay):
     """A panel drawn by RGBMatrixEmulator."""
 
     name = "emulator"
@@ -91,26 +92,13 @@ class EmulatorDisplay:
         adapter: str | None = None,
         loader: Callable[[str], ModuleType] = importlib.import_module,
     ) -> None:
-        self.cfg = cfg
-        self.width = cfg.width
-        self.height = cfg.height
+        super().__init__(cfg)
         env_dir = os.environ.get(DIR_ENV)
         self.config_dir = config_dir or (Path(env_dir) if env_dir else None)
         self.adapter = adapter or os.environ.get(ADAPTER_ENV) or None
         self.loader = loader
-        self.brightness_pct = cfg.brightness
-        self.frames_shown = 0
-        self.canvases_created = 0
-        self.last_error: str | None = None
         self.version: str | None = None
         self.adapter_name: str | None = None
-        self._matrix: Any = None
-        self._canvas: Any = None
-
-    @property
-    def started(self) -> bool:
-        """True while the emulator holds a matrix."""
-        return self._matrix is not None
 
     def _write_config(self, directory: Path) -> None:
         path = directory / CONFIG_NAME
@@ -156,10 +144,7 @@ class EmulatorDisplay:
                                "display.driver to virtual") from None
         self.version = str(getattr(mod, "__version__", "")) or None
         self.adapter_name = type(getattr(canvas, "display_adapter", None)).__name__
-        self.canvases_created += 1
-        self._matrix, self._canvas = matrix, canvas
-        self.last_error = None
-        self.set_brightness(self.brightness_pct)
+        self._adopt(matrix, canvas)
         log.info("emulator_started", geometry=f"{self.width}x{self.height}",
                  adapter=self.adapter_name, config=str(directory / CONFIG_NAME))
 
@@ -171,48 +156,13 @@ class EmulatorDisplay:
         options.show_refresh_rate = int(self.cfg.show_refresh_rate)
         options.gpio_slowdown = self.cfg.gpio_slowdown
 
-    def show(self, frame: np.ndarray) -> None:
-        """Draw the frame into the offscreen canvas and swap."""
-        if self._canvas is None:
-            raise DisplayError("emulator display is not started")
-        try:
-            self._canvas.SetImage(Image.fromarray(frame, "RGB"))
-            self._canvas = self._matrix.SwapOnVSync(self._canvas)
-        except (Exception, SystemExit) as exc:  # pygame's window close exits
-            self.last_error = f"{type(exc).__name__}: {exc}"
-            raise DisplayError(f"emulator show failed: {self.last_error}") from None
-        self.frames_shown += 1
-
-    def set_brightness(self, pct: int) -> None:
-        """Set the emulated brightness (0-100)."""
-        pct = max(0, min(100, int(pct)))
-        self.brightness_pct = pct
-        if self._matrix is not None:
-            self._matrix.brightness = pct
-
-    def clear(self) -> None:
-        """Darken the emulated panel."""
-        if self._canvas is None:
-            return
-        self._canvas.Clear()
-        self._canvas = self._matrix.SwapOnVSync(self._canvas)
-
-    def stop(self) -> None:
-        """Darken and release."""
-        try:
-            self.clear()
-        finally:
-            self._canvas = None
-            self._matrix = None
+    def _failed(self, action: str, exc: BaseException) -> DisplayError:
+        return DisplayError(f"emulator {action} failed: {type(exc).__name__}: {exc}")
 
     def health(self) -> dict[str, Any]:
         """Return driver facts."""
         return {
-            "driver": self.name,
-            "started": self.started,
-            "frames_shown": self.frames_shown,
-            "canvases_created": self.canvases_created,
-            "geometry": f"{self.width}x{self.height}",
+            **self._health(),
             "adapter": self.adapter_name,
             "emulator_version": self.version,
             "brightness_pct": self.brightness_pct,

@@ -1,8 +1,9 @@
-"""MQTT link: paho lifecycle, Last Will, subscriptions, publishing and replies.
+"""The engine's MQTT link: lifecycle, Last Will, subscriptions, publishing and replies.
 
-The only module of the engine that imports paho. Knows nothing of animations,
-displays or Flask: it hands raw command payloads with a ``Responder`` to a
-callback and publishes what it is given under the device's base topic.
+Gets its paho client from ``appliance.mqtt.client`` (TLS, credentials, no
+Nagle). Knows nothing of animations, displays or Flask: it hands raw command
+payloads with a ``Responder`` to a callback and publishes what it is given
+under the device's base topic.
 
 Publishing never calls paho on the caller's thread: ``publish``/``raw_publish``
 put the message in the ``Outbox`` (bounded, the newest state per topic wins) and
@@ -12,48 +13,39 @@ writes and its reconnects therefore never stall the render loop.
 
 from __future__ import annotations
 
-import contextlib
 import random
-import socket
-import ssl
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-import paho.mqtt.client as mqtt
 import structlog
-from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
-from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from appliance.settings import MQTTSettings, TLSSettings, read_secret
+from appliance.mqtt.client import (
+    MQTT_ERR_NO_CONN,
+    MQTT_ERR_SUCCESS,
+    Client,
+    MQTTMessage,
+    Properties,
+    SubscribeOptions,
+    make_client,
+    publish_properties,
+)
+from appliance.mqtt.outbox import OUTBOX_SIZE, Outbox, Outgoing
+from appliance.settings import MQTTSettings, read_secret
 from appliance.wire import commands as wire
 from appliance.wire import jsonsafe, topics
+
+__all__ = ["OUTBOX_SIZE", "CommandHandler", "MQTTLink", "Outbox", "Outgoing", "Responder",
+           "encode"]
 
 log = structlog.get_logger("mqtt")
 
 #: paho's CONNACK reason codes that mean "fix the credentials", not "try again".
 AUTH_FAILURES = {"Bad user name or password", "Not authorized", "Bad username or password"}
 
-#: Messages waiting for the mqtt-out thread; past this the oldest is dropped (and counted).
-OUTBOX_SIZE = 256
 #: Topics (under the base) where only the newest message matters even though not retained.
 LATEST_ONLY = frozenset({"preview"})
-
-
-def apply_tls(client: mqtt.Client, tls: TLSSettings) -> None:
-    """Set up TLS on a paho client from the settings (shared by every LightBox client)."""
-    client.tls_set(
-        ca_certs=str(tls.ca_file) if tls.ca_file else None,
-        certfile=str(tls.cert_file) if tls.cert_file else None,
-        keyfile=str(tls.key_file) if tls.key_file else None,
-        cert_reqs=ssl.CERT_REQUIRED,
-    )
-    client.tls_insecure_set(tls.insecure)
 
 
 def encode(payload: Any) -> bytes:
@@ -88,81 +80,10 @@ class Responder:
     def __call__(self, body: dict[str, Any]) -> None:
         """Send the reply body."""
         if self.response_topic:
-            props = Properties(PacketTypes.PUBLISH)
-            if self.correlation is not None:
-                props.CorrelationData = self.correlation
+            props = publish_properties(correlation=self.correlation)
             self.link.raw_publish(self.response_topic, encode(body), qos=1, properties=props)
         if body.get("transaction") is not None:
             self.link.raw_publish(self.transaction_topic, encode(body), qos=1)
-
-
-@dataclass
-class Outgoing:
-    """One message waiting in the outbox."""
-
-    topic: str
-    payload: bytes
-    qos: int
-    retain: bool
-    properties: Properties | None = None
-
-
-class Outbox:
-    """Bounded hand-over of publishes from any thread to the link's sender thread.
-
-    ``put`` never blocks on the network: it holds a plain lock for a dictionary
-    update. A message with a ``key`` (retained documents, previews) replaces the
-    waiting one of the same key in place, so the newest state wins and keeps its
-    place in the order (a state queued before a reply still goes out before it).
-    When full, the oldest message is dropped and counted.
-    """
-
-    def __init__(self, maxlen: int = OUTBOX_SIZE) -> None:
-        self._items: OrderedDict[object, Outgoing] = OrderedDict()
-        self._maxlen = maxlen
-        self._cond = threading.Condition()
-        self._seq = 0
-        self._closed = False
-        #: Messages dropped because the outbox was full.
-        self.dropped = 0
-        #: Messages a newer one of the same key replaced before they were sent.
-        self.superseded = 0
-
-    def put(self, msg: Outgoing, key: str | None = None) -> None:
-        """Queue ``msg`` (replacing a waiting one with the same ``key``)."""
-        with self._cond:
-            if key is not None and key in self._items:
-                self._items[key] = msg
-                self.superseded += 1
-                return
-            if key is None:
-                self._seq += 1
-                slot: object = self._seq
-            else:
-                slot = key
-            if len(self._items) >= self._maxlen:
-                self._items.popitem(last=False)
-                self.dropped += 1
-            self._items[slot] = msg
-            self._cond.notify()
-
-    def take(self, timeout_s: float) -> list[Outgoing]:
-        """Everything waiting, in order (waits up to ``timeout_s`` for something)."""
-        with self._cond:
-            if not self._items and not self._closed:
-                self._cond.wait(timeout_s)
-            items = list(self._items.values())
-            self._items.clear()
-            return items
-
-    def close(self) -> None:
-        """Wake the sender for good."""
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
-
-    def __len__(self) -> int:
-        return len(self._items)
 
 
 CommandHandler = Callable[[str, bytes, Responder], None]
@@ -196,29 +117,26 @@ class MQTTLink:
         self.auth_failed = False
         #: Connection attempts (TCP connects started), for the "no tight loop" check.
         self.connect_attempts = 0
-        self.last_attempt_mono = 0.0
-        self.next_retry_s: float | None = None
-        self._lock = threading.Lock()
-        self._client: mqtt.Client | None = None
+        self._client: Client | None = None
         self._ha_timer: threading.Timer | None = None
         self._stopping = False
         self.outbox = Outbox()
         self._sender: threading.Thread | None = None
         #: Publishes paho refused (its queue full, qos 0 offline) or retained ones offline.
         self._paho_dropped = 0
+        #: Publishes handed to paho and not yet sent (qos 0) or acknowledged (qos 1).
+        self._unacked: set[int] = set()
+        #: on_publish can come before ``publish`` returns the mid: remember those.
+        self._acked_early: set[int] = set()
+        self._unacked_lock = threading.Lock()
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
         """Connect in the background; keeps trying until stopped."""
         cfg = self.cfg
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=cfg.client_id or f"lightbox-{self.device_id}",
-            protocol=MQTTProtocolVersion.MQTTv5,
-        )
-        self._set_credentials(client)
-        if cfg.tls is not None:
-            apply_tls(client, cfg.tls)
+        client = make_client(cfg.client_id or f"lightbox-{self.device_id}",
+                             username=cfg.username or None, password=self._password(),
+                             tls=cfg.tls)
         client.will_set(topics.state_topic(self.base, "status"), "offline", qos=1, retain=True)
         # paho doubles the delay from min to max after every failed attempt (floats work,
         # int() would turn 0.5 into 0: a tight loop).
@@ -229,6 +147,7 @@ class MQTTLink:
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         client.on_connect_fail = self._on_connect_fail
+        client.on_publish = self._on_publish
         self._client = client
         self._sender = threading.Thread(target=self._send_loop, name="mqtt-out", daemon=True)
         self._sender.start()
@@ -313,10 +232,34 @@ class MQTTLink:
             log.warning("mqtt_publish_failed", topic=msg.topic, error=str(exc))
             self._paho_dropped += 1
             return
-        if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN) or (
-                info.rc == mqtt.MQTT_ERR_NO_CONN and msg.qos == 0):
+        if info.rc not in (MQTT_ERR_SUCCESS, MQTT_ERR_NO_CONN) or (
+                info.rc == MQTT_ERR_NO_CONN and msg.qos == 0):
             # Queue full (bounded by mqtt.max_queued_messages) or offline qos 0: counted.
             self._paho_dropped += 1
+            return
+        self._track(info.mid)
+
+    def _track(self, mid: int) -> None:
+        """Count a publish paho queued until its on_publish says it left (or was acked)."""
+        with self._unacked_lock:
+            if mid in self._acked_early:
+                self._acked_early.discard(mid)
+            else:
+                self._unacked.add(mid)
+
+    def _on_publish(self, client: Client, userdata: Any, mid: int, reason_code: Any,
+                    properties: Any) -> None:
+        with self._unacked_lock:
+            if mid in self._unacked:
+                self._unacked.discard(mid)
+            else:
+                self._acked_early.add(mid)
+
+    @property
+    def queue_depth(self) -> int:
+        """Publishes paho holds: not yet written (qos 0) or not yet acknowledged (qos 1)."""
+        with self._unacked_lock:
+            return len(self._unacked)
 
     def _stop_sender(self, timeout_s: float) -> None:
         """Send what is queued (up to ``timeout_s``), then end the mqtt-out thread."""
@@ -329,40 +272,36 @@ class MQTTLink:
 
     def status(self) -> dict[str, Any]:
         """Return connection facts for health."""
-        client = self._client
-        depth = 0
-        if client is not None:
-            depth = len(getattr(client, "_out_messages", {}))
         return {
             "connected": self.connected,
             "broker": f"{self.cfg.host}:{self.cfg.port}",
             "reconnects": self.reconnects,
-            "queue_depth": depth,
+            "queue_depth": self.queue_depth,
             "last_error": self.last_error,
             "auth_failed": self.auth_failed,
             "connect_attempts": self.connect_attempts,
             "publish_dropped": self.publish_dropped,
         }
 
-    def _set_credentials(self, client: mqtt.Client) -> None:
-        """(Re)read the password file: fixing it lets the next attempt in, no restart."""
-        if self.cfg.username:
-            try:
-                password = read_secret(self.cfg.password_file)
-            except (OSError, UnicodeDecodeError, IndexError) as exc:
-                log.error("mqtt_password_unreadable", path=str(self.cfg.password_file),
-                          error=str(exc))
-                password = None
-            client.username_pw_set(self.cfg.username, password)
+    def _password(self) -> str | None:
+        """Read the password file (None, logged, when it cannot be read)."""
+        if not self.cfg.username:
+            return None
+        try:
+            return read_secret(self.cfg.password_file)
+        except (OSError, UnicodeDecodeError, IndexError) as exc:
+            log.error("mqtt_password_unreadable", path=str(self.cfg.password_file),
+                      error=str(exc))
+            return None
 
-    def _on_pre_connect(self, client: mqtt.Client, userdata: Any) -> None:
+    def _on_pre_connect(self, client: Client, userdata: Any) -> None:
         self.connect_attempts += 1
-        self.last_attempt_mono = time.monotonic()
-        if self.auth_failed:
-            self._set_credentials(client)
+        if self.auth_failed and self.cfg.username:
+            # Re-read the password file: fixing it lets the next attempt in, no restart.
+            client.username_pw_set(self.cfg.username, self._password())
 
     # ------------------------------------------------------------------ callbacks
-    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any,
+    def _on_connect(self, client: Client, userdata: Any, flags: Any,
                     reason_code: Any, properties: Any) -> None:
         if reason_code.is_failure:
             self.connected = False
@@ -372,7 +311,6 @@ class MQTTLink:
                 retry = self.cfg.auth_retry_s
                 # Credentials do not fix themselves: retry slowly, not at the reconnect pace.
                 client.reconnect_delay_set(retry, retry)  # type: ignore[arg-type]
-                self.next_retry_s = retry
                 log.error("mqtt_auth_failed", error=str(reason_code), username=self.cfg.username,
                           password_file=str(self.cfg.password_file), attempts=self.connect_attempts,
                           retry_in_s=retry,
@@ -387,17 +325,10 @@ class MQTTLink:
             log.info("mqtt_auth_recovered", username=self.cfg.username)
         self.connected = True
         self.auth_failed = False
-        self.next_retry_s = None
         self.last_error = None
         self.connects += 1
         if self.connects > 1:
             self.reconnects += 1
-        # No Nagle: a command's PUBACK and the new state go out back to back, and with
-        # Nagle on the state waits for the broker's delayed ACK (~40 ms on Linux).
-        sock = client.socket()
-        if isinstance(sock, socket.socket):
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         # Retain-as-published: a command published retained keeps its retain flag on
         # live delivery too, not only when the subscription replays it, so it can be
         # refused either way.
@@ -405,7 +336,9 @@ class MQTTLink:
         subs: list[tuple[str, Any]] = [(f, opts) for f in self.subs.filters()]
         subs.append((topics.ha_status(self.cfg.discovery_prefix), 1))
         client.subscribe(subs)
-        client.publish(topics.state_topic(self.base, "status"), "online", qos=1, retain=True)
+        online = client.publish(topics.state_topic(self.base, "status"), "online", qos=1,
+                                retain=True)
+        self._track(online.mid)
         log.info("mqtt_connected", broker=f"{self.cfg.host}:{self.cfg.port}",
                  reconnects=self.reconnects, subscriptions=len(subs))
         try:
@@ -413,12 +346,12 @@ class MQTTLink:
         except Exception as exc:  # a republish problem must not break the link
             log.error("mqtt_on_connected_failed", error=str(exc))
 
-    def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
+    def _on_connect_fail(self, client: Client, userdata: Any) -> None:
         self.connected = False
         self.last_error = "broker unreachable"
         log.warning("mqtt_connect_failed", broker=f"{self.cfg.host}:{self.cfg.port}")
 
-    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any,
+    def _on_disconnect(self, client: Client, userdata: Any, flags: Any,
                        reason_code: Any, properties: Any) -> None:
         was = self.connected
         self.connected = False
@@ -426,7 +359,7 @@ class MQTTLink:
             self.last_error = f"disconnected: {reason_code}"
             log.warning("mqtt_disconnected", reason=str(reason_code))
 
-    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+    def _on_message(self, client: Client, userdata: Any, msg: MQTTMessage) -> None:
         try:
             if msg.topic == topics.ha_status(self.cfg.discovery_prefix):
                 if msg.payload.strip() == b"online" and self.on_ha_online is not None:
@@ -443,7 +376,7 @@ class MQTTLink:
             log.error("mqtt_message_failed", topic=msg.topic,
                       error=f"{type(exc).__name__}: {exc}")
 
-    def _ignore_retained(self, msg: mqtt.MQTTMessage) -> None:
+    def _ignore_retained(self, msg: MQTTMessage) -> None:
         """Never take a command from a retained message: it would replay at every reconnect.
 
         An empty one is someone clearing a retained command (`mosquitto_pub -r -n`):
@@ -457,7 +390,7 @@ class MQTTLink:
         if self.on_retained_command is not None:
             self.on_retained_command(msg.topic)
 
-    def _responder(self, msg: mqtt.MQTTMessage) -> Responder:
+    def _responder(self, msg: MQTTMessage) -> Responder:
         """Return the Responder of a command, its Response Topic checked (contract 5)."""
         props = getattr(msg, "properties", None)
         response_topic = getattr(props, "ResponseTopic", None) if props else None
@@ -481,158 +414,3 @@ class MQTTLink:
         self._ha_timer.daemon = True
         self._ha_timer.start()
         log.info("ha_online_seen", republish_in_s=round(delay, 2))
-
-
-def probe_broker(cfg: MQTTSettings, timeout_s: float = 5.0) -> tuple[bool, str]:
-    """Connect once with the configured credentials and TLS, then leave (for `lightbox diagnose`).
-
-    Uses its own client id, no Last Will and publishes nothing, so a running
-    engine is not disturbed. Returns (ok, what happened in one sentence).
-    """
-    where = f"{cfg.host}:{cfg.port}"
-    password = None
-    if cfg.username:
-        if cfg.password_file is not None and not cfg.password_file.exists():
-            return False, f"mqtt.password_file {cfg.password_file} does not exist"
-        try:
-            password = read_secret(cfg.password_file)
-        except (OSError, UnicodeDecodeError, IndexError) as exc:
-            return False, f"cannot read mqtt.password_file {cfg.password_file}: {exc}"
-    client = mqtt.Client(
-        CallbackAPIVersion.VERSION2,
-        client_id=f"lightbox-diagnose-{random.randrange(16**6):06x}",
-        protocol=MQTTProtocolVersion.MQTTv5,
-    )
-    if cfg.username:
-        client.username_pw_set(cfg.username, password)
-    if cfg.tls is not None:
-        try:
-            apply_tls(client, cfg.tls)
-        except (OSError, ssl.SSLError, ValueError) as exc:
-            return False, f"TLS files unusable: {exc}"
-    done = threading.Event()
-    outcome: list[Any] = []
-
-    def on_connect(c: mqtt.Client, userdata: Any, flags: Any, reason_code: Any,
-                   properties: Any) -> None:
-        outcome.append(reason_code)
-        done.set()
-
-    client.on_connect = on_connect
-    try:
-        client.connect(cfg.host, cfg.port, keepalive=max(5, int(timeout_s) * 2))
-    except (OSError, ssl.SSLError, ValueError) as exc:
-        return False, f"cannot reach {where}: {exc}"
-    client.loop_start()
-    try:
-        if not done.wait(timeout_s):
-            return False, f"{where} accepted TCP but sent no CONNACK within {timeout_s:g} s"
-        rc = outcome[0]
-        if rc.is_failure:
-            return False, f"{where} refused the connection: {rc}"
-        who = cfg.username or "anonymous"
-        return True, f"connected to {where} as {who}" + (" over TLS" if cfg.tls else "")
-    finally:
-        client.disconnect()
-        client.loop_stop()
-
-
-# ---------------------------------------------------------------------------------------
-# One-shot checks (lightbox verify): kept here so paho stays in this one module.
-
-
-class CheckClient:
-    """A short-lived MQTT 5 client for checks: log in, read retained topics, publish, ask."""
-
-    def __init__(self, host: str, port: int, username: str | None, password: str | None,
-                 tls: Any = None, client_id: str = "lightbox-verify") -> None:
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2,
-                                  client_id=f"{client_id}-{random.getrandbits(32):08x}",
-                                  protocol=MQTTProtocolVersion.MQTTv5)
-        if username is not None:
-            self.client.username_pw_set(username, password)
-        if tls is not None:
-            apply_tls(self.client, tls)
-        self.host, self.port = host, port
-        self.messages: dict[str, bytes] = {}
-        self.refused: str | None = None
-        self._cond = threading.Condition()
-        self._connack = threading.Event()
-        self._acks: dict[int, int] = {}
-        self.client.on_connect = self._on_connect
-        self.client.on_message = self._on_message
-        self.client.on_publish = self._on_publish
-        self._sub_done = threading.Event()
-        self.client.on_subscribe = lambda *a: self._sub_done.set()
-
-    def _on_connect(self, client: Any, userdata: Any, flags: Any, rc: Any, props: Any) -> None:
-        self.refused = str(rc) if rc.is_failure else None
-        self._connack.set()
-
-    def _on_message(self, client: Any, userdata: Any, msg: mqtt.MQTTMessage) -> None:
-        with self._cond:
-            self.messages[msg.topic] = bytes(msg.payload)
-            self._cond.notify_all()
-
-    def _on_publish(self, client: Any, userdata: Any, mid: int, rc: Any, props: Any) -> None:
-        with self._cond:
-            self._acks[mid] = int(rc.value) if hasattr(rc, "value") else int(rc)
-            self._cond.notify_all()
-
-    def connect(self, timeout_s: float = 5.0) -> bool:
-        """Connect; True when the broker accepted the login (else see ``refused``)."""
-        try:
-            self.client.connect(self.host, self.port, keepalive=30)
-        except OSError as exc:
-            self.refused = f"cannot reach {self.host}:{self.port}: {exc}"
-            return False
-        self.client.loop_start()
-        if not self._connack.wait(timeout_s):
-            self.refused = "no answer from the broker"
-            return False
-        return self.refused is None
-
-    def read(self, filters: list[str], wait_s: float = 2.0,
-             until: Callable[[dict[str, bytes]], bool] | None = None) -> dict[str, bytes]:
-        """Subscribe and collect messages (retained ones first) for up to ``wait_s``."""
-        self._sub_done.clear()
-        self.client.subscribe([(f, 1) for f in filters])
-        self._sub_done.wait(5)
-        deadline = time.monotonic() + wait_s
-        with self._cond:
-            while time.monotonic() < deadline:
-                if until is not None and until(self.messages):
-                    break
-                self._cond.wait(max(0.0, deadline - time.monotonic()))
-            return dict(self.messages)
-
-    def publish(self, topic: str, payload: bytes, timeout_s: float = 5.0,
-                retain: bool = False) -> int | None:
-        """Publish at qos 1; return the PUBACK reason code (0 ok, 0x87 not authorized)."""
-        info = self.client.publish(topic, payload, qos=1, retain=retain)
-        deadline = time.monotonic() + timeout_s
-        with self._cond:
-            while info.mid not in self._acks and time.monotonic() < deadline:
-                self._cond.wait(max(0.0, deadline - time.monotonic()))
-            return self._acks.get(info.mid)
-
-    def request(self, topic: str, payload: bytes, reply_topic: str,
-                timeout_s: float = 5.0) -> bytes | None:
-        """MQTT 5 request/response: publish with a Response Topic, return the reply."""
-        self.read([reply_topic], wait_s=0)
-        props = Properties(PacketTypes.PUBLISH)
-        props.ResponseTopic = reply_topic
-        props.CorrelationData = f"{random.getrandbits(64):016x}".encode()
-        self.client.publish(topic, payload, qos=1, properties=props)
-        deadline = time.monotonic() + timeout_s
-        with self._cond:
-            while reply_topic not in self.messages and time.monotonic() < deadline:
-                self._cond.wait(max(0.0, deadline - time.monotonic()))
-            reply = self.messages.pop(reply_topic, None)
-        self.client.unsubscribe(reply_topic)
-        return reply
-
-    def close(self) -> None:
-        """Disconnect and stop the network thread."""
-        self.client.disconnect()  # safe on a client that never connected
-        self.client.loop_stop()

@@ -4,7 +4,7 @@ Every check prints PASS, WARN or FAIL with the fix in one sentence (SKIP where
 it does not apply, e.g. on a laptop). Reads the host only through an
 injectable root (``Machine``) and command runner, so tests use fake trees.
 Imports ``rgbmatrix`` at most to report its version (never initialises it)
-and reaches the broker through ``mqtt_link.probe_broker``, never paho.
+and reaches the broker through ``appliance.mqtt.probe``, never paho.
 Exit 0 when nothing FAILs.
 """
 
@@ -13,73 +13,50 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import shutil
-import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from appliance.display.hzeller import (
+from appliance.display.hzeller.preflight import (
+    boot_config_audio,
+    boot_config_checks,
+    device_checks,
+    module_checks,
+    option_checks,
+)
+from appliance.ops.checks import (
     FAIL,
     PASS,
     SKIP,
     WARN,
     Check,
+    Level,
     Machine,
-    device_checks,
-    module_checks,
-    option_checks,
+    Runner,
+    command_output,
+    count,
 )
 from appliance.settings import MQTTSettings, Settings, SettingsError, load
 from appliance.telemetry import SystemProbe, throttle_reasons
 
+__all__ = ["ENGINE_UNIT", "Diagnoser", "boot_config_audio", "run", "run_command"]
+
 ENGINE_UNIT = "lightbox-engine.service"
-BOOT_CONFIGS = ("/boot/firmware/config.txt", "/boot/config.txt")
-#: config.txt sections that apply to a Pi 4 (settings outside any section apply to all).
-PI4_SECTIONS = frozenset({"", "all", "pi4"})
-Runner = Callable[[list[str]], str | None]
 BrokerProbe = Callable[[MQTTSettings, float], tuple[bool, str]]
 
 
 def run_command(argv: list[str]) -> str | None:
     """Run a command and return its stdout, or None when it is not installed or hangs."""
-    if shutil.which(argv[0]) is None:
-        return None
-    try:
-        return subprocess.run(argv, capture_output=True, text=True, timeout=5,
-                              check=False).stdout
-    except (OSError, subprocess.SubprocessError):
-        return None
+    return command_output(argv, timeout_s=5.0)
 
 
 def default_broker_probe(cfg: MQTTSettings, timeout_s: float) -> tuple[bool, str]:
     """Probe the broker through the engine's MQTT module (the only one importing paho)."""
-    from appliance.mqtt import link as mqtt_link
+    from appliance.mqtt.probe import probe_broker
 
-    probe: BrokerProbe | None = getattr(mqtt_link, "probe_broker", None)
-    if probe is None:
-        return False, "this build has no broker probe"
-    return probe(cfg, timeout_s)
-
-
-def boot_config_audio(text: str) -> str | None:
-    """Return the last ``dtparam=audio`` value that applies to a Pi 4, or None if unset."""
-    section = ""
-    value: str | None = None
-    for raw in text.splitlines():
-        line = raw.split("#", 1)[0].strip()
-        if line.startswith("[") and line.endswith("]"):
-            section = line[1:-1].strip().lower()
-            continue
-        if section not in PI4_SECTIONS or not line.startswith("dtparam="):
-            continue
-        for param in line[len("dtparam="):].split(","):
-            key, _, val = param.partition("=")
-            if key.strip() == "audio":
-                value = (val.strip() or "on").lower()
-    return value
+    return probe_broker(cfg, timeout_s)
 
 
 @dataclass
@@ -95,9 +72,9 @@ class Diagnoser:
     checks: list[Check] = field(default_factory=list)
     settings: Settings | None = None
 
-    def add(self, level: str, name: str, message: str, fix: str = "") -> None:
+    def add(self, level: Level, name: str, message: str, fix: str = "") -> None:
         """Record one finding."""
-        self.checks.append(Check(level, name, message, fix))  # type: ignore[arg-type]
+        self.checks.append(Check(level, name, message, fix))
 
     # ---------------------------------------------------------------- the checks
     def run_all(self) -> list[Check]:
@@ -195,25 +172,7 @@ class Diagnoser:
             self.add(SKIP, "snd_bcm2835", "on-board Pi sound does not exist here")
             return
         self.checks.extend(module_checks(self.machine))
-        for rel in BOOT_CONFIGS:
-            text = self.machine.read(rel)
-            if text is None:
-                continue
-            audio = boot_config_audio(text)
-            if audio == "off":
-                self.add(PASS, "boot config", f"dtparam=audio=off in {rel}")
-            elif audio is None:
-                self.add(WARN, "boot config", f"{rel} does not set dtparam=audio; Raspberry Pi "
-                         "OS images load the sound module unless it is off",
-                         f"add dtparam=audio=off to {rel} and reboot.")
-            else:
-                self.add(WARN, "boot config", f"dtparam=audio={audio} in {rel}: the sound module "
-                         "loads at boot and the LED library then refuses to run",
-                         f"change it to dtparam=audio=off in {rel} and reboot.")
-            return
-        self.add(WARN, "boot config", "neither /boot/firmware/config.txt nor /boot/config.txt "
-                 "is readable", "check that the boot partition is mounted (it is on Raspberry "
-                 "Pi OS) and run diagnose as root.")
+        self.checks.extend(boot_config_checks(self.machine))
 
     def check_cmdline(self, pi: bool) -> None:
         """``isolcpus`` (a core for the refresh thread) and the memory cgroup (MemoryMax)."""
@@ -376,10 +335,7 @@ class Diagnoser:
     # ---------------------------------------------------------------- reporting
     def summary(self) -> dict[str, int]:
         """Count the findings per level."""
-        out: dict[str, int] = {PASS: 0, WARN: 0, FAIL: 0, SKIP: 0}
-        for c in self.checks:
-            out[c.level] += 1
-        return out
+        return {str(level): n for level, n in count(self.checks).items()}
 
     def ok(self) -> bool:
         """True when nothing FAILed."""
@@ -406,7 +362,8 @@ class Diagnoser:
         lines += [c.line() for c in self.checks]
         s = self.summary()
         verdict = "nothing failed" if self.ok() else "fix the FAIL lines first"
-        lines += ["", f"{s[PASS]} PASS, {s[WARN]} WARN, {s[FAIL]} FAIL, {s[SKIP]} SKIP: {verdict}"]
+        lines += ["", f"{s['PASS']} PASS, {s['WARN']} WARN, {s['FAIL']} FAIL, {s['SKIP']} SKIP: "
+                  f"{verdict}"]
         return "\n".join(lines)
 
 

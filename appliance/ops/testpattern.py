@@ -101,9 +101,9 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
 
 
 def _engine_running() -> bool:
-    from appliance.ops.diagnose import run_command
+    from appliance.ops.checks import command_output
 
-    return (run_command(["systemctl", "is-active", ENGINE_UNIT]) or "").strip() == "active"
+    return (command_output(["systemctl", "is-active", ENGINE_UNIT]) or "").strip() == "active"
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:
@@ -124,6 +124,22 @@ def virtual_note(display: Display) -> str | None:
             + ". On the Pi set display.driver to auto or rgbmatrix.")
 
 
+def _chosen(args: argparse.Namespace) -> tuple[list[str], float | None] | None:
+    """Return the patterns and seconds each, or None after saying what is wrong."""
+    names = [args.name] if args.name else list(PATTERNS)
+    unknown = [n for n in names if n not in PATTERNS]
+    if unknown:
+        print(f"unknown pattern {unknown[0]!r}; known: {', '.join(PATTERNS)}", file=sys.stderr)
+        return None
+    seconds: float | None = args.seconds
+    if seconds is None and len(names) > 1:
+        seconds = DEFAULT_SECONDS_EACH
+    if seconds is not None and (not math.isfinite(seconds) or seconds <= 0):
+        print("--seconds must be a positive number", file=sys.stderr)
+        return None
+    return names, seconds
+
+
 def run(args: argparse.Namespace) -> int:
     """Show the patterns on the configured display; exit 0 when done or interrupted."""
     from appliance.cli import settings_path
@@ -132,17 +148,10 @@ def run(args: argparse.Namespace) -> int:
         for name in PATTERNS:
             print(describe(name) + "\n")
         return 0
-    names = [args.name] if args.name else list(PATTERNS)
-    unknown = [n for n in names if n not in PATTERNS]
-    if unknown:
-        print(f"unknown pattern {unknown[0]!r}; known: {', '.join(PATTERNS)}", file=sys.stderr)
+    chosen = _chosen(args)
+    if chosen is None:
         return 2
-    seconds = args.seconds
-    if seconds is None and len(names) > 1:
-        seconds = DEFAULT_SECONDS_EACH
-    if seconds is not None and (not math.isfinite(seconds) or seconds <= 0):
-        print("--seconds must be a positive number", file=sys.stderr)
-        return 2
+    names, seconds = chosen
     path = settings_path(args)
     try:
         cfg = load(path).display

@@ -14,7 +14,7 @@ brightness, animation, parameters, clock) before and after. They run only
 once every MQTT check passed and the bridge proved to be this box; otherwise
 they are SKIP lines with the reason. Credentials come from the files the settings point
 to, plus the monitor's password file (``--monitor-password-file``). Talks MQTT
-only through ``appliance.mqtt.link.CheckClient``. Knows nothing of the render
+only through ``appliance.mqtt.check.CheckClient``. Knows nothing of the render
 loop or Flask.
 """
 
@@ -24,20 +24,17 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 import uuid
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from appliance.cli import settings_arg
-from appliance.settings import Settings, SettingsError, load, read_secret
+from appliance.ops.checks import FAIL, PASS, SKIP, Check, Completed, count, run_command
+from appliance.ops.verify_http import NO_OP_PARAMS, HttpChecks, look_changes
+from appliance.settings import SettingsError, load, read_secret
 from appliance.wire import topics
 
 INSTALLED_SETTINGS = Path("/etc/lightbox/settings.json")
@@ -46,46 +43,14 @@ MONITOR_PASSWORD_NAME = "mqtt-monitor.password"
 LOGROTATE_CONF = Path("/etc/logrotate.d/lightbox")
 UNITS = ("mosquitto.service", "lightbox-engine.service", "lightbox-bridge.service",
          "lightbox.target")
-#: GET endpoints of the bridge that must answer 200 (CONTRACT.md section 4).
-GET_ENDPOINTS = ("/", "/api/health", "/api/state", "/api/animations", "/api/metrics",
-                 "/api/info", "/api/config", "/api/config/backup", "/api/config/history",
-                 "/api/images", "/metrics", "/api/openapi.json")
-SSE_ENDPOINT = "/api/events"
 NOT_AUTHORIZED = 0x87
 ROUND_TRIP = "command round trip (a no-op command, state unchanged)"
-BRIDGE_IS_THIS_BOX = "bridge is this box (/api/info device_id)"
 
 
-#: The keys of ``state`` that make up what the panel shows (``version`` is not one).
-LOOK_KEYS = ("state", "brightness", "effect", "params", "started_at", "active")
-#: The write both paths use: no parameter named, so every value stays as it is.
-NO_OP_PARAMS = b"{}"
-
-
-@dataclass
-class Check:
-    """One line of the checklist: PASS, FAIL, or SKIP (not run, with the reason)."""
-
-    name: str
-    ok: bool
-    detail: str = ""
-    skipped: bool = False
-
-    @property
-    def status(self) -> str:
-        """PASS, FAIL or SKIP."""
-        return "SKIP" if self.skipped else "PASS" if self.ok else "FAIL"
-
-
-def look(state: dict[str, Any]) -> dict[str, Any]:
-    """The part of a state that the panel shows."""
-    return {k: state.get(k) for k in LOOK_KEYS}
-
-
-def look_changes(before: dict[str, Any], after: dict[str, Any]) -> str:
-    """Name what differs between two looks ("" when nothing does)."""
-    a, b = look(before), look(after)
-    return ", ".join(f"{k} {a[k]!r} -> {b[k]!r}" for k in LOOK_KEYS if a[k] != b[k])
+def as_json(c: Check) -> dict[str, Any]:
+    """One checklist line as verify's JSON has always had it."""
+    return {"name": c.name, "ok": c.ok, "detail": c.message, "skipped": c.level is SKIP,
+            "status": str(c.level)}
 
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
@@ -105,40 +70,13 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
                         help="seconds to wait for each answer (default: %(default)s)")
 
 
-class Verifier:
+class Verifier(HttpChecks):
     """Runs the checks in order and collects the lines."""
 
     def __init__(self, args: argparse.Namespace, settings_path: Path) -> None:
+        super().__init__(args.timeout)
         self.args = args
         self.path = settings_path
-        self.timeout_s: float = args.timeout
-        self.checks: list[Check] = []
-        self.settings: Settings | None = None
-        self.state: dict[str, Any] | None = None
-        #: Why the write checks must not run (None: they may).
-        self.no_writes: str | None = None
-
-    # ------------------------------------------------------------------ helpers
-    def add(self, name: str, ok: bool, detail: str = "") -> bool:
-        """Record one result."""
-        self.checks.append(Check(name, ok, detail))
-        return ok
-
-    def skip(self, name: str, reason: str) -> None:
-        """Record a check that was not run, with the reason."""
-        self.checks.append(Check(name, False, reason, skipped=True))
-
-    def failed_since(self, start: int) -> list[str]:
-        """Names of the checks that failed from index ``start`` on."""
-        return [c.name for c in self.checks[start:] if c.status == "FAIL"]
-
-    def guard(self, name: str, fn: Callable[[], tuple[bool, str]]) -> bool:
-        """Run one check; an exception is a FAIL with its message, never a crash."""
-        try:
-            ok, detail = fn()
-        except Exception as exc:
-            ok, detail = False, f"{type(exc).__name__}: {exc}"
-        return self.add(name, ok, detail)
 
     @property
     def base(self) -> str:
@@ -146,7 +84,7 @@ class Verifier:
         return topics.base(self.settings.mqtt.base_topic, self.settings.device_id)
 
     def mqtt(self, user: str | None, password: str | None) -> Any:
-        from appliance.mqtt.link import CheckClient
+        from appliance.mqtt.check import CheckClient
 
         assert self.settings is not None
         m = self.settings.mqtt
@@ -341,7 +279,7 @@ class Verifier:
                 self.guard(name, lambda: self._round_trip(c))
         finally:
             c.close()
-        if self.checks[-1].status == "FAIL":
+        if self.checks[-1].level is FAIL:
             self.no_writes = "the command round trip failed"
 
     def _round_trip(self, c: Any) -> tuple[bool, str]:
@@ -354,8 +292,8 @@ class Verifier:
         before = json.loads(got[state_t])
         self.state = before
         topic = topics.command(self.base, "params")
-        prefix = topics.reply_prefix(self.settings.mqtt.base_topic, "verify")
-        reply_t = f"{prefix}/{uuid.uuid4().hex[:8]}"
+        reply_t = topics.reply_topic(self.settings.mqtt.base_topic, "verify",
+                                     uuid.uuid4().hex[:8])
         t0 = time.monotonic()
         reply = c.request(topic, NO_OP_PARAMS, reply_t, self.timeout_s)
         if reply is None:
@@ -381,94 +319,6 @@ class Verifier:
                       f"{before.get('version')} -> {after.get('version')}, "
                       f"{before.get('effect')} unchanged")
 
-    # ------------------------------------------------------------------ HTTP
-    def check_http(self) -> None:
-        assert self.settings is not None
-        b = self.settings.bridge
-        host = "127.0.0.1" if b.host in ("0.0.0.0", "::", "") else b.host
-        root = f"http://{host}:{b.port}"
-        token = read_secret(b.auth_token_file) if b.auth_token_file else None
-        auth = {"Authorization": f"Bearer {token}"} if token else {}
-        if not self.guard(BRIDGE_IS_THIS_BOX, lambda: self._identity(root, auth)):
-            reason = f"the bridge at {root} is not confirmed to be {self.settings.device_id}"
-            for path in GET_ENDPOINTS:
-                self.skip(f"GET {path}", reason)
-            self.no_writes = self.no_writes or reason
-        else:
-            self._http_reads(root, auth)
-        self._http_writes(root, auth, token)
-
-    def _identity(self, root: str, auth: dict[str, str]) -> tuple[bool, str]:
-        """The bridge that answers must speak for the device these settings describe."""
-        assert self.settings is not None
-        want = self.settings.device_id
-        status, _, body = _http("GET", root + "/api/info", auth, None, self.timeout_s)
-        if status != 200:
-            return False, f"GET {root}/api/info: {status} {body[:160]!r}"
-        got = json.loads(body).get("device_id")
-        if got != want:
-            return False, (f"{root} answers for device_id {got!r}, the settings say {want!r}: "
-                           "another LightBox (or another dev run) holds this port")
-        return True, f"{root} is {want}"
-
-    def _http_reads(self, root: str, auth: dict[str, str]) -> None:
-        for path in GET_ENDPOINTS:
-            def one(p: str = path) -> tuple[bool, str]:
-                status, headers, body = _http("GET", root + p, auth, None, self.timeout_s)
-                detail = f"{status} {headers.get('Content-Type', '')}".strip()
-                if status != 200:
-                    detail += f": {body[:200]!r}"
-                return status == 200, detail
-
-            self.guard(f"GET {path}", one)
-
-        def sse() -> tuple[bool, str]:
-            status, headers, _ = _http("GET", root + SSE_ENDPOINT, auth, None, self.timeout_s,
-                                       read_body=False)
-            ctype = headers.get("Content-Type", "")
-            return status == 200 and "text/event-stream" in ctype, f"{status} {ctype}"
-
-        self.guard(f"GET {SSE_ENDPOINT} (stream opens)", sse)
-
-        def headers_ok() -> tuple[bool, str]:
-            _, headers, _ = _http("GET", root + "/", auth, None, self.timeout_s)
-            want = ("Content-Security-Policy", "X-Content-Type-Options")
-            missing = [h for h in want if h not in headers]
-            return not missing, "missing " + ", ".join(missing) if missing else "present"
-
-        self.guard("security headers", headers_ok)
-
-    def _http_writes(self, root: str, auth: dict[str, str], token: str | None) -> None:
-        """The no-op ``POST /api/params {}``: refused without the token, applied with it."""
-        no_token_name = "writes need the token (401 without)"
-        with_token_name = "write with the token (a no-op, state unchanged)"
-        if self.no_writes is not None:
-            self.skip(no_token_name, self.no_writes)
-            self.skip(with_token_name, self.no_writes)
-            return
-        url = root + "/api/params"
-        if token is None:
-            self.add(no_token_name, False,
-                     "bridge.auth_token_file is not set: anyone on the LAN can write")
-        else:
-            def no_token() -> tuple[bool, str]:
-                status, _, _ = _http("POST", url, {}, NO_OP_PARAMS, self.timeout_s)
-                return status == 401, f"POST {url} {{}} without token: {status}"
-
-            self.guard(no_token_name, no_token)
-
-        def with_token() -> tuple[bool, str]:
-            before = self.state or {}
-            status, _, body = _http("POST", url, auth, NO_OP_PARAMS, self.timeout_s)
-            if status != 200:
-                return False, f"POST {url} {{}}: {status} {body[:160]!r}"
-            changed = look_changes(before, json.loads(body).get("state") or {})
-            if changed:
-                return False, f"the panel changed during the check: {changed}"
-            return True, f"POST {url} {{}}: 200, {before.get('effect')} unchanged"
-
-        self.guard(with_token_name, with_token)
-
     def check_logrotate(self) -> None:
         conf = Path(self.args.logrotate_conf)
 
@@ -478,8 +328,7 @@ class Verifier:
             exe = shutil.which("logrotate") or "/usr/sbin/logrotate"
             if not Path(exe).exists():
                 return False, "logrotate is not installed"
-            r = subprocess.run([exe, "--debug", str(conf)], capture_output=True, text=True,
-                               timeout=30)
+            r = _ran(run_command([exe, "--debug", str(conf)], timeout_s=30), exe)
             problems = [ln for ln in r.stderr.splitlines() if ln.startswith("error")]
             if r.returncode != 0 or problems:
                 return False, "; ".join(problems or [r.stderr.strip()[-300:]])
@@ -491,33 +340,22 @@ class Verifier:
 # ---------------------------------------------------------------------------------------
 
 
+def _ran(done: Completed | None, what: str) -> Completed:
+    """The finished program, or an error for the check's FAIL line (missing or hung)."""
+    if done is None:
+        raise RuntimeError(f"{what} is not installed or did not finish in time")
+    return done
+
+
 def _systemctl(verb: str, unit: str) -> str:
-    r = subprocess.run(["systemctl", verb, unit], capture_output=True, text=True, timeout=15)
+    r = _ran(run_command(["systemctl", verb, unit], timeout_s=15), "systemctl")
     return (r.stdout.strip() or r.stderr.strip() or f"exit {r.returncode}").splitlines()[0]
 
 
 def _show(unit: str, *props: str) -> dict[str, str]:
-    r = subprocess.run(["systemctl", "show", unit, *(f"-p{p}" for p in props)],
-                       capture_output=True, text=True, timeout=15)
+    r = _ran(run_command(["systemctl", "show", unit, *(f"-p{p}" for p in props)],
+                         timeout_s=15), "systemctl")
     return dict(line.split("=", 1) for line in r.stdout.splitlines() if "=" in line)
-
-
-def _http(method: str, url: str, headers: dict[str, str], body: bytes | None,
-          timeout_s: float, read_body: bool = True) -> tuple[int, dict[str, str], bytes]:
-    hdrs = {"Accept": "application/json, text/html;q=0.9, */*;q=0.5", **headers}
-    if body is not None:
-        hdrs["Content-Type"] = "application/json"
-    req = urllib.request.Request(url, data=body, method=method, headers=hdrs)
-    try:
-        with urllib.request.urlopen(req, timeout=timeout_s) as resp:
-            data = resp.read() if read_body else b""
-            return resp.status, dict(resp.headers.items()), data
-    except urllib.error.HTTPError as err:
-        data = err.read() if read_body else b""
-        return err.code, dict(err.headers.items()), data
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        return 0, {}, f"no answer: {reason}".encode()
 
 
 def default_path(cli_value: str | None) -> Path:
@@ -540,18 +378,16 @@ def run(args: argparse.Namespace) -> int:
               "box's file (for `lightbox dev`: --settings WORKDIR/settings.json --no-systemd).")
         return 1
     checks = Verifier(args, path).run()
-    count = {s: sum(c.status == s for c in checks) for s in ("PASS", "FAIL", "SKIP")}
-    ok = count["PASS"] == len(checks)
+    n = count(checks)
+    ok = n[PASS] == len(checks)
     if args.json:
-        print(json.dumps({"ok": ok, "passed": count["PASS"], "failed": count["FAIL"],
-                          "skipped": count["SKIP"],
-                          "checks": [{**asdict(c), "status": c.status} for c in checks]},
-                         indent=2))
+        print(json.dumps({"ok": ok, "passed": n[PASS], "failed": n[FAIL], "skipped": n[SKIP],
+                          "checks": [as_json(c) for c in checks]}, indent=2))
     else:
         width = max(len(c.name) for c in checks)
         for c in checks:
-            print(f"{c.status}  {c.name:<{width}}  {c.detail}")
-        print(f"\n{len(checks)} checks: {count['PASS']} passed, {count['FAIL']} failed, "
-              f"{count['SKIP']} skipped")
+            print(f"{c.level}  {c.name:<{width}}  {c.message}")
+        print(f"\n{len(checks)} checks: {n[PASS]} passed, {n[FAIL]} failed, "
+              f"{n[SKIP]} skipped")
         sys.stdout.flush()
     return 0 if ok else 1

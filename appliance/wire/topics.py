@@ -59,6 +59,21 @@ def reply_prefix(base_topic: str, client: str) -> str:
     return f"{base_topic}/{REPLY_SEGMENT}/{client}"
 
 
+def reply_topic(base_topic: str, client: str, request: str) -> str:
+    """Return one request's Response Topic, ``<base_topic>/_reply/<client>/<request>``."""
+    return f"{reply_prefix(base_topic, client)}/{request}"
+
+
+def retained_topics(base_: str) -> list[str]:
+    """Return every retained topic under ``base_``, ``status`` last.
+
+    The order for clearing them (``lightbox decommission``): whoever watches
+    ``status`` sees the box online until the rest is gone.
+    """
+    return [state_topic(base_, n) for n in RETAINED if n != "status"] + [
+        state_topic(base_, "status")]
+
+
 #: The longest Response Topic the engine answers on, in UTF-8 bytes (MQTT allows 65,535).
 MAX_REPLY_TOPIC_BYTES = 256
 

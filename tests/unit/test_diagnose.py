@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from appliance.display.hzeller import Machine
 from appliance.ops import diagnose
+from appliance.ops.checks import Machine
 from appliance.ops.diagnose import ENGINE_UNIT, Diagnoser, boot_config_audio
 from appliance.settings import MQTTSettings
 from tests.unit.fixtures_sys import load_sound_module, make_tree, overheat, remove_device_nodes

@@ -32,14 +32,10 @@ ROOT = Path(__file__).resolve().parents[2]
 BRIDGE_MAY_USE = {"appliance", "appliance.wire", "appliance.settings", "appliance.settings.form",
                   "appliance.wire.commands", "appliance.wire.jsonsafe",
                   "appliance.wire.topics", "appliance.logs", "appliance.content.images",
-                  "appliance.cli", "appliance.mqtt.link"}
+                  "appliance.cli", "appliance.mqtt", "appliance.mqtt.client"}
 #: Product code whose paho imports are checked (tests and benchmarks drive a broker
 #: themselves and are not part of the appliance).
 PRODUCT = ("appliance", "bridge", "animations")
-#: Files outside appliance/mqtt/ that still import paho directly. TEMPORARY: the bridge's
-#: MQTT client moves onto appliance.mqtt's client factory in the redesign (issue 13);
-#: the lead drops this allowance when that lands. Add nothing here.
-PAHO_ALLOWED_FOR_NOW = {"bridge/link.py"}
 
 #: Modules (and their submodules) a process may not load, by what it imports.
 RENDER_SIDE = ("animations", "appliance.render", "appliance.display", "rgbmatrix")
@@ -106,7 +102,7 @@ def test_only_appliance_mqtt_imports_paho() -> None:
     users = {f for pkg in PRODUCT for f, m in imports(pkg) if m.split(".")[0] == "paho"}
     assert users, "no paho importer found: the check looks in the wrong place"
     outside = {f for f in users if not f.startswith("appliance/mqtt/")}
-    assert outside <= PAHO_ALLOWED_FOR_NOW, outside - PAHO_ALLOWED_FOR_NOW
+    assert outside == set(), outside
 
 
 def test_bounded_json_imports_no_render_display_animations_or_paho() -> None:

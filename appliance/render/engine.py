@@ -680,7 +680,7 @@ class Engine:
         anim = self.settings.animation
         try:
             return self._make(anim.default, {})
-        except ParamError as exc:
+        except (ParamError, UnknownImageError) as exc:
             log.warning("default_animation_invalid", animation=anim.default, error=str(exc))
             return self._make(anim.fallback, {})
 

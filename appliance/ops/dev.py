@@ -218,12 +218,19 @@ def start_children(live: Path, workdir: Path, children: Children) -> None:
             [*cmd, "bridge", "--settings", str(live)], env=env)))
 
 
+
 def run(args: argparse.Namespace) -> int:
     """Run broker + engine + bridge until Ctrl-C."""
     source = settings_path(args)
     workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="lightbox-dev-"))
-    workdir.mkdir(parents=True, exist_ok=True)
-    lock = lock_workdir(workdir)
+    try:
+        workdir.mkdir(parents=True, exist_ok=True)
+        lock = lock_workdir(workdir)
+    except OSError as exc:
+        print(f"lightbox dev: cannot use {workdir} as the work folder: "
+              f"{exc.strerror or exc}; pick a folder you can write with --workdir DIR",
+              file=sys.stderr)
+        return 1
     if lock is None:
         print(f"lightbox dev: {workdir} is in use by another lightbox dev; stop it first "
               "or pick another --workdir", file=sys.stderr)

@@ -73,10 +73,11 @@ def default_settings_path(cli_value: str | None) -> Path:
 
 
 def read_secret(path: Path | None) -> str | None:
-    """Return the first line of a secret file, or None when no file is configured."""
-    if path is None:
+    """Return the first line of a secret file ("" when empty), or None when there is none."""
+    if path is None or not path.exists():
         return None
-    return path.read_text(encoding="utf-8").splitlines()[0].strip() if path.exists() else None
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return lines[0].strip() if lines else ""
 
 
 def to_json_bytes(data: Mapping[str, Any]) -> bytes:

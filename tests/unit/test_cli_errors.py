@@ -138,3 +138,11 @@ def test_bridge_with_a_missing_tls_file_exits_78(tmp_path: Path) -> None:
     r = lightbox("bridge", "--settings", str(settings), cwd=tmp_path)
     assert "Traceback" not in r.stderr and r.returncode == 78
     assert "mqtt.tls" in r.stderr
+
+
+def test_dev_with_a_work_folder_it_cannot_create_says_so(tmp_path: Path) -> None:
+    # A path below a plain file cannot be a folder, even for root (chmod would not stop root).
+    (tmp_path / "plain").write_text("")
+    r = lightbox("dev", "--workdir", str(tmp_path / "plain" / "dev"), cwd=tmp_path)
+    assert "Traceback" not in r.stderr and r.returncode == 1
+    assert "cannot use" in r.stderr and "--workdir" in r.stderr

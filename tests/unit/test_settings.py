@@ -158,3 +158,13 @@ def test_the_store_validates_with_its_catalogue(tmp_path: Path) -> None:
     assert s.SettingsStore(path, catalogue=None).load().animation.default == "nope"
     with pytest.raises(s.SettingsError, match="unknown animation 'nope'"):
         s.SettingsStore(path).load()
+
+
+def test_read_secret_reads_the_first_line_and_says_empty_without_crashing(tmp_path: Path) -> None:
+    f = tmp_path / "secret"
+    assert s.read_secret(None) is None
+    assert s.read_secret(f) is None  # no such file
+    f.write_text("")
+    assert s.read_secret(f) == ""  # an empty file is not a crash (it was an IndexError)
+    f.write_text("  tok3n \nsecond line\n")
+    assert s.read_secret(f) == "tok3n"

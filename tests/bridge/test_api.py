@@ -302,7 +302,6 @@ def test_prometheus_metrics_all_prefixed(stack: Stack) -> None:
     assert re.search(r'^lightbox_health_status\{status="(ok|degraded)"\} 1\.0$', r.text, re.M)
 
 
-
 # ---------------------------------------------------------------------- live events
 class SSE:
     """A minimal Server-Sent Events reader over requests."""

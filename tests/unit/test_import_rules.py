@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 #: appliance modules the bridge may use: settings, wire models, bounded JSON, topics, logging,
 #: images, the CLI helpers and the MQTT helpers (no display, no render loop).
 BRIDGE_MAY_USE = {"appliance", "appliance.wire", "appliance.settings", "appliance.settings.form",
-                  "appliance.wire.commands", "appliance.wire.jsonsafe",
+                  "appliance.wire.commands", "appliance.wire.jsonsafe", "appliance.wire.payloads",
                   "appliance.wire.topics", "appliance.logs", "appliance.content.images",
                   "appliance.cli", "appliance.mqtt.link"}
 

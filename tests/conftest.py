@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from appliance.ops.broker import BrokerError, LocalBroker
-from tests.support import LightboxProcess, MQTTProbe, engine_settings, wait_until
+from appliance.testing import LightboxProcess, MQTTProbe, engine_settings, wait_until
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import MQTTProbe
+from appliance.testing import MQTTProbe
 
 #: Fault tests that run in-process (no broker, no engine subprocess): not integration.
 IN_PROCESS_MODULES = frozenset({"test_bounded.py"})

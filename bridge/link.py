@@ -7,7 +7,8 @@ reply topic subscribed once, a bounded wait) and the fan-out of every message
 to listeners (the Server-Sent Events hub). Only retained messages count on the
 retained topics: it subscribes with MQTT 5 retain-as-published, so a live
 retained update keeps its flag, and a non-retained ``offline`` on ``status``
-from anyone is ignored. Knows nothing of Flask or HTTP.
+from anyone is ignored. ``MqttEngineLink`` is the real ``bridge.ports.EngineLink``;
+every topic comes from ``appliance.wire.topics``. Knows nothing of Flask or HTTP.
 """
 
 from __future__ import annotations

@@ -21,12 +21,11 @@ from flask import Blueprint, Response, current_app, request
 from appliance import settings as settings_mod
 from appliance.content.images import ImageError, UnknownImageError
 from appliance.settings import form as settings_schema
-from appliance.wire import jsonsafe
+from appliance.wire import jsonsafe, topics
 from appliance.wire.commands import CommandError, parse_command
 from bridge.deps import Deps, Limits
 from bridge.errors import ApiError, from_engine
 from bridge.events import HubFull, format_event
-from bridge.link import EngineOffline, EngineTimeout
 from bridge.models import (
     AnimationBody,
     BrightnessBody,
@@ -35,6 +34,7 @@ from bridge.models import (
     PowerBody,
     validate_body,
 )
+from bridge.ports import EngineOffline, EngineTimeout
 
 log = structlog.get_logger("bridge.api")
 
@@ -42,7 +42,6 @@ JSON_MAX_BYTES = 64 * 1024
 RESTORE_MAX_BYTES = 256 * 1024
 IMAGE_ERROR_STATUS = {"too_large": 413, "unsupported_media_type": 415, "images_full": 507,
                       "storage_full": 507}
-SNAPSHOT_TOPICS = ("info", "animations", "state", "health", "metrics", "config")
 
 
 def deps() -> Deps:
@@ -209,7 +208,7 @@ def make_api(limits: Limits) -> Blueprint:
         view.__name__ = f"get_{name}"
         return view
 
-    for name in ("state", "animations", "metrics", "info"):
+    for name in topics.HTTP_READABLE:
         bp.add_url_rule(f"/api/{name}", endpoint=f"get_{name}", view_func=reads(retained(name)),
                         methods=["GET"])
 
@@ -370,7 +369,7 @@ def make_api(limits: Limits) -> Blueprint:
             raise ApiError(503, "too_many_streams", str(exc),
                            headers={"Retry-After": "10"}) from None
         initial = [format_event("status", d.link.engine_status())]
-        for name in SNAPSHOT_TOPICS:
+        for name in topics.SSE_SNAPSHOT:
             value = d.link.value(name)
             if value is not None:
                 initial.append(format_event(name, redact(value) if name == "config" else value))

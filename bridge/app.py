@@ -31,8 +31,8 @@ from bridge.api import health_age_s, json_response, make_api
 from bridge.deps import Deps, Limits
 from bridge.errors import ApiError
 from bridge.events import EventHub
-from bridge.link import EngineLink
 from bridge.metrics import BridgeMetrics
+from bridge.ports import EngineLink
 from bridge.security import (
     UNSAFE_METHODS,
     Auth,

@@ -49,7 +49,7 @@ def load_settings(args: argparse.Namespace) -> Settings:
 def run(args: argparse.Namespace) -> int:
     """Serve until SIGTERM/SIGINT."""
     from bridge.app import create_app
-    from bridge.link import EngineLink
+    from bridge.link import MqttEngineLink
     from bridge.server import create_server
 
     settings = load_settings(args)
@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
             return EX_CONFIG
     host = args.host or b.host
     port = args.port or b.port
-    link = EngineLink(settings)
+    link = MqttEngineLink(settings)
     app = create_app(settings, link=link, auth_token=token)
     try:
         server = create_server(app, b, host, port)

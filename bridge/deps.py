@@ -13,8 +13,8 @@ from typing import Any
 from appliance.content.images import ImageStore
 from appliance.settings import Settings
 from bridge.events import EventHub
-from bridge.link import EngineLink
 from bridge.metrics import BridgeMetrics
+from bridge.ports import EngineLink
 from bridge.security import Auth
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]

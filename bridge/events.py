@@ -17,13 +17,12 @@ from typing import Any
 
 import structlog
 
-from appliance.wire import jsonsafe
+from appliance.wire import jsonsafe, topics
 
 log = structlog.get_logger("bridge.events")
 
 #: Engine topics forwarded as SSE events (SSE event name = topic name).
-FORWARDED = ("status", "state", "health", "metrics", "events", "preview", "animations",
-             "info", "config")
+FORWARDED = frozenset(topics.SSE_FORWARDED)
 HEARTBEAT_S = 15.0
 
 

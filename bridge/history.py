@@ -19,7 +19,7 @@ from flask import Blueprint, Flask, Response
 
 from bridge.api import json_response
 from bridge.deps import Deps, Limits
-from bridge.link import EngineLink
+from bridge.ports import EngineLink
 
 #: How much history is kept and served.
 WINDOW_S = 600.0

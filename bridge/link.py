@@ -7,7 +7,8 @@ reply topic subscribed once, a bounded wait) and the fan-out of every message
 to listeners (the Server-Sent Events hub). Only retained messages count on the
 retained topics: it subscribes with MQTT 5 retain-as-published, so a live
 retained update keeps its flag, and a non-retained ``offline`` on ``status``
-from anyone is ignored. Knows nothing of Flask or HTTP.
+from anyone is ignored. ``MqttEngineLink`` is the real ``bridge.ports.EngineLink``;
+every topic comes from ``appliance.wire.topics``. Knows nothing of Flask or HTTP.
 """
 
 from __future__ import annotations
@@ -17,8 +18,6 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -28,35 +27,18 @@ from appliance.mqtt.client import PacketTypes, Properties, SubscribeOptions, mak
 from appliance.settings import Settings, read_secret
 from appliance.wire import commands as wire
 from appliance.wire import jsonsafe, topics
+from bridge.ports import Cached, EngineOffline, EngineTimeout, Listener, Reply
+
+__all__ = ["Cached", "EngineOffline", "EngineTimeout", "MqttEngineLink", "decode"]
 
 log = structlog.get_logger("bridge.mqtt")
 
-#: Topics under ``<base>`` the bridge listens to (retained ones are cached).
-LIVE = ("events", "preview")
 #: How often to renew a preview request while someone watches (engine ttl is 30 s).
 PREVIEW_RENEW_S = 20.0
 PREVIEW_TTL_S = 30.0
 #: At most one warning a minute per topic about ignored non-retained messages.
 IGNORED_LOG_EVERY_S = 60.0
 
-Listener = Callable[[str, Any], None]
-
-
-class EngineOffline(Exception):
-    """The engine is offline (or its status is unknown, or the broker is unreachable)."""
-
-
-class EngineTimeout(Exception):
-    """The engine did not answer in time."""
-
-
-@dataclass
-class Cached:
-    """One retained topic's latest value."""
-
-    value: Any
-    received_mono: float
-    received_wall: float
 
 
 class _Pending:
@@ -64,7 +46,7 @@ class _Pending:
 
     def __init__(self) -> None:
         self.event = threading.Event()
-        self.reply: dict[str, Any] | None = None
+        self.reply: Reply | None = None
 
 
 def decode(name: str, payload: bytes) -> Any:
@@ -80,14 +62,17 @@ def decode(name: str, payload: bytes) -> Any:
         return text
 
 
-class EngineLink:
-    """One MQTT client per bridge process. ``start()`` connects; ``stop()`` disconnects."""
+class MqttEngineLink:
+    """The real ``bridge.ports.EngineLink``: one MQTT client per bridge process.
+
+    ``start()`` connects; ``stop()`` disconnects.
+    """
 
     def __init__(self, settings: Settings, client_id: str | None = None) -> None:
         self.settings = settings
         self.base = topics.base(settings.mqtt.base_topic, settings.device_id)
         self.client_id = client_id or f"lightbox-bridge-{settings.device_id}-{uuid.uuid4().hex[:6]}"
-        self.reply_topic = topics.reply_prefix(settings.mqtt.base_topic, self.client_id) + "/http"
+        self.reply_topic = topics.reply_topic(settings.mqtt.base_topic, self.client_id, "http")
         self.connected = False
         self.connects = 0
         self.last_error: str | None = None
@@ -155,7 +140,7 @@ class EngineLink:
         return v if v in ("online", "offline") else "unknown"
 
     # ------------------------------------------------------------------ requests
-    def request(self, action: str, body: Any, timeout_s: float | None = None) -> dict[str, Any]:
+    def request(self, action: str, body: Any, timeout_s: float | None = None) -> Reply:
         """Send ``cmd/<action>`` as an MQTT 5 request and return the engine's reply."""
         status = self.engine_status()
         client = self._client
@@ -224,7 +209,8 @@ class EngineLink:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         # Retain-as-published: without it a retained update delivered live arrives
         # with retain=False and could not be told from a stray non-retained message.
-        client.subscribe([(f"{self.base}/+", SubscribeOptions(qos=1, retainAsPublished=True)),
+        retained = SubscribeOptions(qos=1, retainAsPublished=True)
+        client.subscribe([(topics.under_base(self.base), retained),
                           (self.reply_topic, SubscribeOptions(qos=1))])
         with self._preview_lock:
             self._preview_until = 0.0
@@ -247,10 +233,8 @@ class EngineLink:
             if msg.topic == self.reply_topic:
                 self._on_reply(msg)
                 return
-            name = msg.topic[len(self.base) + 1 :]
-            if "/" in name or not msg.topic.startswith(self.base + "/"):
-                return
-            if name not in topics.RETAINED and name not in LIVE:
+            name = topics.name_under(self.base, msg.topic)
+            if name is None or (name not in topics.RETAINED and name not in topics.LIVE):
                 return
             if name in topics.RETAINED and not msg.retain:
                 self._ignore_non_retained(name)
@@ -270,7 +254,7 @@ class EngineLink:
         last = self._ignored_logged.get(name)
         if last is None or now - last >= IGNORED_LOG_EVERY_S:
             self._ignored_logged[name] = now
-            log.warning("bridge_non_retained_ignored", topic=f"{self.base}/{name}",
+            log.warning("bridge_non_retained_ignored", topic=topics.state_topic(self.base, name),
                         ignored_total=self.non_retained_ignored,
                         hint="the engine publishes this topic retained only; "
                              "someone else published on it")

@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from bridge.link import EngineLink
+from bridge.ports import EngineLink
 
 PREFIX = "lightbox_"
 #: Metric fields whose unit deserves a clearer Prometheus name.

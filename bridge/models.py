@@ -1,63 +1,55 @@
-"""HTTP request bodies: strict pydantic models, validated at the edge.
+"""HTTP request bodies: strict views of the wire payload models, validated at the edge.
 
 Owns the shapes the HTTP API accepts (stricter than MQTT: JSON objects only,
-no bare values, no type coercion) and turning validation errors into HTTP
-errors that name the field. The OpenAPI document is generated from them.
-Knows nothing of MQTT or Flask routing.
+no bare values, no type coercion, no ``transaction``) as views of
+``appliance.wire.payloads`` (one definition of every field's limits), the
+login body, and turning validation errors into HTTP errors that name the
+field. The OpenAPI document is generated from them. Knows nothing of MQTT or
+Flask routing.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 
 from appliance.wire.commands import command_error
+from appliance.wire.payloads import (
+    AnimationPayload,
+    BrightnessPayload,
+    HttpAnimationName,
+    IdentifyPayload,
+    PowerPayload,
+    StrictBody,
+    strict_view,
+)
 from bridge.errors import ApiError
 
 
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+def _any_case(cls: type[StrictBody], v: Any) -> Any:
+    return v.upper() if isinstance(v, str) else v
 
 
-class AnimationBody(_Body):
-    """Switch animation (``cmd/animation``)."""
-
-    name: Annotated[str, Field(min_length=1, max_length=32)]
-    params: dict[str, Any] = Field(default_factory=dict)
-    start_at: Annotated[float, Field(gt=0)] | None = None
-
-
-class BrightnessBody(_Body):
-    """Brightness in percent; 0 turns the display off and keeps the level."""
-
-    brightness: Annotated[int, Field(ge=0, le=100)]
+AnimationBody = strict_view(AnimationPayload, "AnimationBody",
+                            "Switch animation (``cmd/animation``).",
+                            fields={"name": (HttpAnimationName, ...)})
+BrightnessBody = strict_view(BrightnessPayload, "BrightnessBody",
+                             "Brightness in percent; 0 turns the display off and keeps the level.")
+PowerBody = strict_view(PowerPayload, "PowerBody",
+                        "Power state, in any case (`on`, `On`, `ON`), as ``cmd/power`` takes it.",
+                        validators={"_any_case": field_validator("state", mode="before")(
+                            classmethod(_any_case))})  # type: ignore[dict-item]
+IdentifyBody = strict_view(IdentifyPayload, "IdentifyBody", "Flash the panel for a few seconds.")
 
 
-class PowerBody(_Body):
-    """Power state, in any case (`on`, `On`, `ON`), as ``cmd/power`` takes it."""
-
-    state: Literal["ON", "OFF", "TOGGLE"]
-
-    @field_validator("state", mode="before")
-    @classmethod
-    def _any_case(cls, v: Any) -> Any:
-        return v.upper() if isinstance(v, str) else v
-
-
-class IdentifyBody(_Body):
-    """Flash the panel for a few seconds."""
-
-    seconds: Annotated[float, Field(gt=0, le=60)] = 5.0
-
-
-class LoginBody(_Body):
+class LoginBody(StrictBody):
     """The bridge token, exchanged for an HttpOnly session cookie."""
 
     token: Annotated[str, Field(min_length=1, max_length=512)]
 
 
-M = TypeVar("M", bound=_Body)
+M = TypeVar("M", bound=StrictBody)
 
 
 def validate_body(model: type[M], data: Any) -> M:

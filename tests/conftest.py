@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 from appliance.ops.broker import BrokerError, LocalBroker
-from tests.support import LightboxProcess, MQTTProbe, engine_settings, wait_until
+from appliance.testing import LightboxProcess, MQTTProbe, engine_settings, wait_until
+from appliance.testing import start_broker as start_local_broker
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -64,12 +65,13 @@ def start_broker(workdir: Path, persistent: bool = False) -> LocalBroker:
     need("mosquitto", shutil.which("mosquitto") is not None
          or Path("/usr/sbin/mosquitto").exists(),
          "install it with `apt-get install mosquitto mosquitto-clients` (scripts/test does)")
-    b = LocalBroker(workdir, persistent=persistent)
     try:
-        b.start()
+        # The harness's start retries on a fresh port: on a shared machine another
+        # broker can take the chosen port before mosquitto binds it.
+        return start_local_broker(workdir, persistent=persistent)
     except BrokerError as exc:
         need("mosquitto", False, str(exc))
-    return b
+        raise
 
 
 @pytest.fixture

@@ -1,14 +1,17 @@
 """Command payloads as strict pydantic models, shared by MQTT and HTTP.
 
-Owns the shapes a command may take on the wire. Imports nothing of the engine, the
-bridge, paho or the render loop.
+Owns the shapes a command may take on the wire, and ``strict_view``: the HTTP
+bodies are views of the same models (JSON objects only, no coercion, no
+``transaction``), so a field's limits are written once. Imports nothing of the
+engine, the bridge, paho or the render loop.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from appliance.wire.errors import Transaction
 
@@ -65,3 +68,35 @@ class PreviewPayload(PayloadModel):
     fps: Annotated[float, Field(gt=0, le=15)] = 5.0
     ttl_s: Annotated[float, Field(gt=0, le=600)] = 30.0
     transaction: Transaction = None
+
+
+class StrictBody(BaseModel):
+    """Base of the HTTP views: a JSON object, no type coercion, no unknown keys."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+#: The longest animation name the HTTP API passes on (the engine's catalogue decides
+#: which exist; over MQTT a longer name is simply an unknown animation).
+ANIMATION_NAME_MAX = 32
+#: An animation name as HTTP takes it: 1 to ANIMATION_NAME_MAX characters.
+HttpAnimationName = Annotated[str, Field(min_length=1, max_length=ANIMATION_NAME_MAX)]
+
+
+def strict_view(model: type[PayloadModel], name: str, doc: str, *,
+                drop: tuple[str, ...] = ("transaction",),
+                fields: Mapping[str, tuple[Any, Any]] | None = None,
+                validators: Mapping[str, Callable[..., Any]] | None = None,
+                ) -> type[StrictBody]:
+    """Return ``model`` as a strict HTTP body named ``name``: same fields and limits.
+
+    ``drop`` removes wire-only fields, ``fields`` tightens one (``(annotation,
+    default)`` as ``pydantic.create_model`` takes it), ``validators`` adds
+    ``field_validator``s by name.
+    """
+    spec: dict[str, Any] = {n: (f.annotation, f) for n, f in model.model_fields.items()
+                            if n not in drop}
+    spec.update(fields or {})
+    view: type[StrictBody] = create_model(name, __base__=StrictBody, __doc__=doc,
+                                          __validators__=dict(validators or {}), **spec)
+    return view

@@ -9,6 +9,15 @@ from dataclasses import dataclass
 
 #: Retained topics the engine publishes under its base.
 RETAINED = ("status", "state", "animations", "health", "metrics", "info", "config")
+#: Non-retained topics the engine publishes under its base (live events, preview frames).
+LIVE = ("events", "preview")
+#: Retained topics the HTTP API serves as they are (``GET /api/<name>``).
+HTTP_READABLE = ("state", "animations", "metrics", "info")
+#: Retained topics a new Server-Sent Events stream starts with, in this order
+#: (after ``status``, which the bridge reports from its own view of the link).
+SSE_SNAPSHOT = ("info", "animations", "state", "health", "metrics", "config")
+#: Every engine topic forwarded to Server-Sent Events streams (event name = topic name).
+SSE_FORWARDED = (*RETAINED, *LIVE)
 #: Command actions; each is ``<base>/cmd/<action>`` (``set`` is ``<base>/set``).
 COMMANDS = (
     "animation",
@@ -33,6 +42,20 @@ def base(base_topic: str, device_id: str) -> str:
 def state_topic(base_: str, name: str) -> str:
     """Return a topic the engine publishes, e.g. ``lightbox/kitchen/health``."""
     return f"{base_}/{name}"
+
+
+def under_base(base_: str) -> str:
+    """Return the filter for every topic one level under ``base_`` (``<base>/+``)."""
+    return f"{base_}/+"
+
+
+def name_under(base_: str, topic: str) -> str | None:
+    """Return ``name`` for ``<base>/<name>`` (one level), else None."""
+    prefix = base_ + "/"
+    if not topic.startswith(prefix):
+        return None
+    name = topic[len(prefix):]
+    return name if name and "/" not in name else None
 
 
 def command(base_: str, action: str) -> str:

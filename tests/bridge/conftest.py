@@ -20,7 +20,7 @@ import pytest
 import requests
 
 from appliance.ops.broker import LocalBroker, free_port
-from tests.support import LightboxProcess, MQTTProbe, engine_settings, wait_until
+from appliance.testing import LightboxProcess, MQTTProbe, engine_settings, wait_until
 
 
 @dataclass

@@ -19,9 +19,6 @@ import pytest
 import requests
 
 from appliance.ops.broker import LocalBroker
-from appliance.settings import Settings
-from bridge.app import create_app
-from bridge.link import EngineLink
 from tests.bridge.conftest import Stack
 from tests.support import MQTTProbe, wait_until
 
@@ -142,27 +139,6 @@ def test_command_errors_map_onto_http(stack: Stack, path: str, body: Any, status
     assert after["version"] == before["version"]  # a bad command changes nothing
 
 
-def test_bodies_must_be_json(stack: Stack) -> None:
-    r = stack.send("POST", "/api/brightness", data="brightness=50",
-                   headers={"Content-Type": "application/x-www-form-urlencoded"})
-    assert r.status_code == 415 and error_of(r)["code"] == "unsupported_media_type"
-    r = stack.send("POST", "/api/brightness", data="{not json",
-                   headers={"Content-Type": "application/json"})
-    assert r.status_code == 400 and error_of(r)["code"] == "bad_json"
-    r = stack.send("POST", "/api/brightness", data='{"brightness": NaN}',
-                   headers={"Content-Type": "application/json"})
-    assert r.status_code == 400
-    big = json.dumps({"name": "plasma", "params": {"x": "a" * 70000}})
-    r = stack.send("POST", "/api/animation", data=big, headers={"Content-Type": "application/json"})
-    assert r.status_code == 413 and error_of(r)["code"] == "too_large"
-
-
-def test_unknown_paths_and_methods_are_json(stack: Stack) -> None:
-    r = stack.get("/api/nope")
-    assert r.status_code == 404 and error_of(r)["code"] == "not_found"
-    r = stack.send("DELETE", "/api/state")
-    assert r.status_code == 405 and "GET" in r.headers["Allow"]
-    assert "Traceback" not in r.text
 
 
 # ---------------------------------------------------------------------- security
@@ -324,21 +300,6 @@ def test_prometheus_metrics_all_prefixed(stack: Stack) -> None:
                      "lightbox_bridge_command_seconds_bucket", "lightbox_bridge_sse_clients"):
         assert expected in names, expected
     assert re.search(r'^lightbox_health_status\{status="(ok|degraded)"\} 1\.0$', r.text, re.M)
-
-
-def test_openapi_describes_every_route(stack: Stack) -> None:
-    spec = stack.get("/api/openapi.json").json()
-    assert spec["openapi"].startswith("3.")
-    app = create_app(Settings(device_id="x"), link=EngineLink(Settings(device_id="x")))
-    missing = []
-    for rule in app.url_map.iter_rules():
-        path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule)
-        for method in rule.methods or ():
-            if method in ("HEAD", "OPTIONS"):
-                continue
-            if method.lower() not in spec["paths"].get(path, {}):
-                missing.append(f"{method} {path}")
-    assert not missing, missing
 
 
 # ---------------------------------------------------------------------- live events

@@ -20,12 +20,27 @@ from typing import Any
 
 import pytest
 
-from tests.support import MQTTProbe
+from appliance.testing import MQTTProbe
 
-pytestmark = pytest.mark.integration
+#: Fault tests that run in-process (no broker, no engine subprocess): not integration.
+IN_PROCESS_MODULES = frozenset({"test_bounded.py"})
+HERE = Path(__file__).resolve().parent
 
 EVIL_MODULE = "tests.faults.evil_animations"
 REPO = Path(__file__).resolve().parents[2]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every fault test that needs a broker or engine processes as ``integration``.
+
+    A ``pytestmark`` in a conftest marks nothing (pytest reads it from test modules
+    only), so ``-m "not integration"`` used to select tests that start engines and
+    kill brokers. The hook sees the whole session's items: only ours are marked.
+    """
+    for item in items:
+        path = Path(str(item.path)).resolve()
+        if path.parent == HERE and path.name not in IN_PROCESS_MODULES:
+            item.add_marker(pytest.mark.integration)
 
 
 def report_figure(test: str, **figures: Any) -> None:

@@ -1,0 +1,172 @@
+"""A fake engine behind the ``bridge.ports.EngineLink`` port: answers like an engine, no broker.
+
+Owns a cache of the retained documents an engine publishes (status, state,
+animations, health, metrics, info, config), a small command interpreter that
+changes the state the way the engine does and publishes it before it replies
+(``{"ok": true, "state": {...}}``, or ``{"ok": false, "error": {...}}`` for an
+unknown animation), scripted replies, and switches for the two failures
+(offline, no answer). Every request is recorded. Knows nothing of Flask or paho.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from animations import REGISTRY
+from appliance.settings import Settings
+from appliance.settings import merge as merge_settings
+from appliance.wire import topics
+from bridge.ports import Cached, EngineOffline, EngineTimeout, Listener, Reply
+
+#: A reply the test scripts: a fixed reply, or a function of the request body.
+Scripted = Reply | Callable[[Any], Reply]
+
+#: What a real engine publishes on ``<base>/animations``: the built-in catalogue itself, so
+#: settings that name any built-in (the default fallback ``breathe`` among them) validate.
+CATALOGUE: list[dict[str, Any]] = REGISTRY.catalogue()
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+def engine_documents(settings: Settings) -> dict[str, Any]:
+    """Return the retained documents a freshly started engine publishes."""
+    w, h = settings.display.width, settings.display.height
+    return {
+        "status": "online",
+        "state": {"state": "ON", "brightness": 80, "effect": "plasma",
+                  "color_mode": "brightness", "params": {"speed": 1.0}, "version": 1,
+                  "started_at": time.time()},
+        "animations": copy.deepcopy(CATALOGUE),
+        "health": {"status": "ok", "reasons": [], "checks": {}, "ts": _now_iso(),
+                   "uptime_s": 1.0},
+        "metrics": {"fps": 30.0, "target_fps": 30, "frames_total": 300, "frames_dropped": 0,
+                    "uptime_s": 10.0},
+        "info": {"device_id": settings.device_id, "version": "test",
+                 "display": {"driver": "virtual", "width": w, "height": h},
+                 "preview": {"width": w, "height": h, "format": "rgb24"}},
+        "config": {"settings": settings.model_dump(mode="json"), "source": "file",
+                   "history": [{"ts": _now_iso(), "source": "file", "changes": []}]},
+    }
+
+
+class FakeEngineLink:
+    """An ``EngineLink`` that is its own engine: commands change its retained state."""
+
+    def __init__(self, settings: Settings | None = None, *, online: bool = True) -> None:
+        self.settings = settings or Settings(device_id="fake")
+        self.connected = True
+        self.last_error: str | None = None
+        self._cache: dict[str, Cached] = {}
+        self._listeners: list[Listener] = []
+        #: (action, body) of every request that reached the engine.
+        self.requests: list[tuple[str, Any]] = []
+        #: Replies by action, used instead of the interpreter.
+        self.replies: dict[str, Scripted] = {}
+        #: When True the engine takes the command and never answers (EngineTimeout).
+        self.silent = False
+        self.preview_requests = 0
+        for name, value in engine_documents(self.settings).items():
+            self.publish(name, value)
+        if not online:
+            self.publish("status", "offline")
+
+    # ------------------------------------------------------------------ the engine's side
+    def publish(self, name: str, value: Any) -> None:
+        """Deliver a message on ``<base>/<name>`` as the broker would (retained ones cached)."""
+        if name in topics.RETAINED:
+            if value is None:
+                self._cache.pop(name, None)
+            else:
+                self._cache[name] = Cached(value, time.monotonic(), time.time())
+        for listener in list(self._listeners):
+            listener(name, value)
+
+    def forget(self, name: str) -> None:
+        """Drop a retained document, as if the engine had never published it."""
+        self._cache.pop(name, None)
+
+    def disconnect(self, error: str = "broker unreachable") -> None:
+        """Lose the broker: status becomes unknown."""
+        self.connected = False
+        self.last_error = error
+        for listener in list(self._listeners):
+            listener("status", "unknown")
+
+    # ------------------------------------------------------------------ EngineLink
+    def get(self, name: str) -> Cached | None:
+        """Return the cached retained topic ``name``, or None when never seen."""
+        return self._cache.get(name)
+
+    def value(self, name: str) -> Any:
+        """Return the cached value of ``name`` or None."""
+        c = self._cache.get(name)
+        return c.value if c is not None else None
+
+    def engine_status(self) -> str:
+        """``online``, ``offline`` or ``unknown``, like the MQTT link."""
+        if not self.connected:
+            return "unknown"
+        v = self.value("status")
+        return v if v in ("online", "offline") else "unknown"
+
+    def request(self, action: str, body: Any, timeout_s: float | None = None) -> Reply:
+        """Apply the command like the engine and return its reply."""
+        status = self.engine_status()
+        if status != "online":
+            raise EngineOffline(f"engine is {status}")
+        self.requests.append((action, copy.deepcopy(body)))
+        if self.silent:
+            timeout = self.settings.bridge.command_timeout_s if timeout_s is None else timeout_s
+            raise EngineTimeout(f"the engine did not answer within {timeout:g} s")
+        scripted = self.replies.get(action)
+        if scripted is not None:
+            return scripted(body) if callable(scripted) else copy.deepcopy(scripted)
+        return self._apply(action, body)
+
+    def want_preview(self) -> None:
+        """Count preview renewals."""
+        self.preview_requests += 1
+
+    def add_listener(self, listener: Listener) -> None:
+        """Call ``listener(name, value)`` for every message."""
+        self._listeners.append(listener)
+
+    # ------------------------------------------------------------------ the interpreter
+    def _apply(self, action: str, body: Any) -> Reply:
+        state = copy.deepcopy(self.value("state"))
+        if action == "animation":
+            names = {a["name"] for a in self.value("animations") or []}
+            if body["name"] not in names:
+                return {"ok": False, "error": {"code": "unknown_animation", "field": "name",
+                                               "message": f"no animation named {body['name']!r}"}}
+            state.update(effect=body["name"], params=dict(body.get("params") or {}))
+        elif action == "brightness":
+            if body["brightness"] == 0:
+                state["state"] = "OFF"
+            else:
+                state.update(state="ON", brightness=body["brightness"])
+        elif action == "power":
+            wanted = body["state"]
+            if wanted == "TOGGLE":
+                wanted = "OFF" if state["state"] == "ON" else "ON"
+            state["state"] = wanted
+        elif action == "params":
+            state["params"] = {**state.get("params", {}), **body}
+        elif action == "config":
+            self._apply_config(body)
+        state["version"] = state.get("version", 0) + 1
+        self.publish("state", state)
+        return {"ok": True, "state": state}
+
+    def _apply_config(self, body: dict[str, Any]) -> None:
+        cfg = copy.deepcopy(self.value("config"))
+        patch = {k: v for k, v in body.items() if k != "replace"}
+        cfg["settings"] = patch if body.get("replace") else merge_settings(cfg["settings"], patch)
+        cfg["history"] = [*cfg.get("history", []),
+                          {"ts": _now_iso(), "source": "http", "changes": sorted(patch)}]
+        self.publish("config", cfg)

@@ -9,7 +9,7 @@ import pytest
 from appliance.settings import Settings
 from bridge.app import create_app
 from bridge.history import MetricsHistory
-from bridge.link import EngineLink
+from bridge.link import MqttEngineLink
 from tests.bridge.conftest import Stack
 from tests.support import wait_until
 
@@ -38,7 +38,7 @@ def test_history_keeps_numbers_and_nulls_only() -> None:
 
 def test_route_serves_what_the_app_kept() -> None:
     settings = Settings(device_id="x")
-    app = create_app(settings, link=EngineLink(settings))
+    app = create_app(settings, link=MqttEngineLink(settings))
     hist = app.extensions["lightbox_history"]
     client = app.test_client()
     empty = client.get("/api/metrics/history")

@@ -26,23 +26,24 @@ from appliance import __version__
 from appliance import settings as settings_mod
 from appliance.display import Display, make_display
 from appliance.mqtt.link import MQTTLink, Responder
-from appliance.render.engine import Engine, ReplyFn
+from appliance.render.engine import ApplySettings, Engine, ReplyFn
 from appliance.settings import EX_CONFIG, Settings, SettingsError, SettingsStore
 from appliance.settings.form import RESTART_PREFIXES
 from appliance.systemd import SystemdNotifier
 from appliance.telemetry import ConfigStatus, SystemProbe, Telemetry, iso_now
 from appliance.wire.commands import (
-    Command,
+    ApplyConfig,
     CommandError,
-    error_reply,
+    Invalid,
+    Meta,
+    Reload,
+    Reply,
     parse_command,
     transaction_of,
 )
 
 log = structlog.get_logger("service")
 
-#: Meta keys a cmd/config payload may carry besides settings.
-CONFIG_META = ("replace",)
 CONTROL_QUEUE_SIZE = 64
 HISTORY_PUBLISHED = 20
 #: Public test hook: comma-separated modules imported at start-up, so that animations
@@ -83,7 +84,8 @@ class EngineService:
         self.uncapped = uncapped
         self._display_override = display
         self.stop_event = threading.Event()
-        self.control: queue.Queue[tuple[Command, ReplyFn | None]] = queue.Queue(CONTROL_QUEUE_SIZE)
+        self.control: queue.Queue[tuple[ConfigCommand, ReplyFn | None]] = queue.Queue(
+            CONTROL_QUEUE_SIZE)
         self.config_status = ConfigStatus()
         self.notifier = SystemdNotifier()
         self.settings: Settings
@@ -205,7 +207,7 @@ class EngineService:
             log.info("stop_requested", signal=signal.Signals(signum).name)
 
         def reload(signum: int, frame: FrameType | None) -> None:
-            self._submit_control(Command("reload", source="signal"), None)
+            self._submit_control(Reload(meta=Meta(source="signal")), None)
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
@@ -277,22 +279,22 @@ class EngineService:
         if responder.refusal is not None:
             # Checked before the payload: a reply must not go where the link refused it.
             err = CommandError("bad_response_topic", responder.refusal)
-            self.engine.reject(Command(action, transaction=transaction_of(payload)), err,
+            self.engine.reject(Invalid(action, meta=Meta(transaction_of(payload))), err,
                                responder)
             return
         try:
-            cmd = parse_command(action, payload, now=self.engine.clock.wall())
+            cmd = parse_command(action, payload, now=self.engine.clock.wall(),
+                                source=responder.source)
         except CommandError as err:
-            cmd = Command(action, transaction=transaction_of(payload), source=responder.source)
-            self.engine.reject(cmd, err, responder)
+            meta = Meta(transaction_of(payload), responder.source)
+            self.engine.reject(Invalid(action, meta=meta), err, responder)
             return
-        cmd.source = responder.source
-        if action in ("config", "reload"):
+        if isinstance(cmd, ApplyConfig | Reload):
             self._submit_control(cmd, responder)
         else:
             self.engine.submit(cmd, responder)
 
-    def _submit_control(self, cmd: Command, reply: ReplyFn | None) -> None:
+    def _submit_control(self, cmd: ConfigCommand, reply: ReplyFn | None) -> None:
         try:
             self.control.put_nowait((cmd, reply))
         except queue.Full:
@@ -313,19 +315,19 @@ class EngineService:
             except Exception as exc:  # a bug here must not kill configuration for good
                 log.exception("config_handler_failed", error=str(exc))
                 if reply is not None:
-                    reply(error_reply(CommandError("internal", "configuration change failed"),
-                                      cmd.transaction))
+                    err = CommandError("internal", "configuration change failed")
+                    reply(Reply(False, cmd.transaction, error=err).as_json())
 
-    def _proposed(self, cmd: Command, old: Settings) -> tuple[Settings, list[str]]:
+    def _proposed(self, cmd: ConfigCommand, old: Settings) -> tuple[Settings, list[str]]:
         """Return the settings a reload or a remote change would put in force, and the
         local-only paths a restore kept; raise CommandError/SettingsError for a bad one.
 
         Remote changes (``cmd/config``, whatever the topic form) never change a local-only
         setting: a patch that would is refused, a restore keeps the values in force.
         """
-        if cmd.action == "reload":
+        if isinstance(cmd, Reload):
             return self.store.load(), []
-        patch = dict(cmd.config or {})
+        patch = dict(cmd.patch)
         replace = patch.pop("replace", False)
         if not isinstance(replace, bool):
             raise CommandError("invalid_value", "replace must be true or false", "replace")
@@ -342,9 +344,9 @@ class EngineService:
                 "(then cmd/reload), not remotely", forbidden[0])
         return settings_mod.validate(doc), []
 
-    def _handle_config(self, cmd: Command, reply: ReplyFn | None) -> None:
+    def _handle_config(self, cmd: ConfigCommand, reply: ReplyFn | None) -> None:
         old = self.engine.settings
-        source = "file" if cmd.action == "reload" else cmd.source
+        source = "file" if isinstance(cmd, Reload) else cmd.source
         try:
             new, kept = self._proposed(cmd, old)
         except SettingsError as exc:
@@ -362,11 +364,11 @@ class EngineService:
         if outcome is not None and not outcome.get("ok"):
             self._config_rejected(cmd, CommandError(**_err_args(outcome)), reply)
             return
-        if not changes and cmd.action == "config" and self._file_holds(new):
+        if not changes and isinstance(cmd, ApplyConfig) and self._file_holds(new):
             # Nothing changed: no backup, no history row pushing real backups out.
             self._config_reply(cmd, reply, [], [], kept)
             return
-        if cmd.action == "config":
+        if isinstance(cmd, ApplyConfig):
             try:
                 self.store.save(new, source=source, old=old)
             except OSError as exc:
@@ -378,7 +380,7 @@ class EngineService:
                           if c["path"].startswith(RESTART_PREFIXES)})
         self.config_status.restart_required = restart_needed(self.started, new)
         self.config_status.last_change = iso_now()
-        if cmd.action == "reload":
+        if isinstance(cmd, Reload):
             self.config_status.source = "file"
             self.config_status.error = None
         log.info("config_changed", source=source, changes=[c["path"] for c in changes],
@@ -397,17 +399,14 @@ class EngineService:
             return False
         return settings_mod.dump(on_disk) == settings_mod.dump(settings)
 
-    def _config_reply(self, cmd: Command, reply: ReplyFn | None, changes: list[dict[str, Any]],
-                      restart: list[str], kept: list[str]) -> None:
+    def _config_reply(self, cmd: ConfigCommand, reply: ReplyFn | None,
+                      changes: list[dict[str, Any]], restart: list[str], kept: list[str]) -> None:
         if reply is None:
             return
-        body: dict[str, Any] = {"ok": True, "state": self.engine.state(),
-                                "changes": changes, "restart_required": restart}
-        if cmd.action == "config" and (cmd.config or {}).get("replace") is True:
-            body["kept"] = kept
-        if cmd.transaction is not None:
-            body["transaction"] = cmd.transaction
-        reply(body)
+        replaced = isinstance(cmd, ApplyConfig) and cmd.replace
+        reply(Reply(True, cmd.transaction, state=self.engine.state(), changes=tuple(changes),
+                    restart_required=tuple(restart),
+                    kept=tuple(kept) if replaced else None).as_json())
 
     def _apply_and_wait(self, new: Settings) -> dict[str, Any] | None:
         done = threading.Event()
@@ -417,14 +416,14 @@ class EngineService:
             result.update(body)
             done.set()
 
-        self.engine.submit(Command("apply_settings", source="config", extra={"settings": new}),
-                           got)
+        self.engine.submit(ApplySettings(settings=new, meta=Meta(source="config")), got)
         if not done.wait(timeout=5.0):
             return {"ok": False, "error": {"code": "timeout",
                                            "message": "render loop did not apply the settings"}}
         return result
 
-    def _config_rejected(self, cmd: Command, err: CommandError, reply: ReplyFn | None) -> None:
+    def _config_rejected(self, cmd: ConfigCommand, err: CommandError,
+                         reply: ReplyFn | None) -> None:
         log.warning("config_rejected", source=cmd.source, code=err.code, error=err.message)
         self.engine.event("config_rejected", source=cmd.source, code=err.code,
                           error=err.message[:500], field=err.field)
@@ -464,6 +463,10 @@ class EngineService:
             self._saved_version = self.engine.state_version
         except OSError as exc:
             log.warning("state_save_failed", path=str(self.state_file), error=str(exc))
+
+
+#: The commands the control thread handles (settings changes), not the render loop.
+ConfigCommand = ApplyConfig | Reload
 
 
 def restart_needed(started: Settings, saved: Settings) -> list[str]:

@@ -15,7 +15,7 @@ import traceback
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol, assert_never
 
 import numpy as np
 import structlog
@@ -28,7 +28,23 @@ from appliance.render.clock import Clock, RealClock
 from appliance.render.frame import FrameError, FrameGuard
 from appliance.render.sandbox import AnimationHang, DrawWorker, Sandbox
 from appliance.settings import Settings
-from appliance.wire.commands import Command, CommandError, error_reply, ok_reply
+from appliance.wire.commands import (
+    ApplyConfig,
+    BaseCommand,
+    Command,
+    CommandError,
+    Identify,
+    Invalid,
+    LightState,
+    Preview,
+    Reload,
+    Reply,
+    SetAnimation,
+    SetBrightness,
+    SetLight,
+    SetParams,
+    SetPower,
+)
 
 log = structlog.get_logger("engine")
 
@@ -103,11 +119,23 @@ class NullNotifier:
         """Drop the message."""
 
 
+@dataclass(frozen=True)
+class ApplySettings(BaseCommand):
+    """Put validated settings in force (from the config service; never from the wire)."""
+
+    ACTION: ClassVar[str] = "apply_settings"
+    settings: Settings
+
+
+#: What the render loop applies: every wire command plus the config service's own.
+EngineCommand = Command | ApplySettings
+
+
 @dataclass
 class Pending:
     """A command waiting for the render loop, with the way to answer it."""
 
-    command: Command
+    command: EngineCommand | Invalid
     reply: ReplyFn | None = None
     #: Set when the command was rejected at the edge: the loop only counts and answers it.
     error: CommandError | None = None
@@ -139,7 +167,7 @@ class CommandQueue:
             self.arrived.set()
         if dropped is not None and dropped.reply is not None:
             err = CommandError("superseded", "a newer command replaced this one before it ran")
-            dropped.reply(error_reply(err, dropped.command.transaction))
+            dropped.reply(Reply(False, dropped.command.transaction, error=err).as_json())
 
     def drain(self) -> list[Pending]:
         """Take every queued command, oldest first."""
@@ -379,7 +407,7 @@ class Engine:
         inst.epoch_at_t0 = self.clock.wall()
         return ActiveAnimation(name, inst, resolved, self.clock.monotonic())
 
-    def submit(self, command: Command, reply: ReplyFn | None = None) -> None:
+    def submit(self, command: EngineCommand, reply: ReplyFn | None = None) -> None:
         """Queue a validated command for the render loop (thread-safe)."""
         self.queue.put(Pending(command, reply))
 
@@ -763,6 +791,7 @@ class Engine:
                 self._rejected(item.command, item.error)
                 replies.append((item, item.error))
                 continue
+            assert not isinstance(item.command, Invalid)  # an Invalid always has its error
             try:
                 self._apply(item.command, now)
                 replies.append((item, None))
@@ -779,78 +808,87 @@ class Engine:
                 continue
             if outcome is None:
                 assert state is not None
-                item.reply(ok_reply(state, item.command.transaction))
+                item.reply(Reply(True, item.command.transaction, state=state).as_json())
             else:
-                item.reply(error_reply(outcome, item.command.transaction))
+                item.reply(Reply(False, item.command.transaction, error=outcome).as_json())
 
-    def reject(self, command: Command, err: CommandError, reply: ReplyFn | None = None) -> None:
+    def reject(self, command: EngineCommand | Invalid, err: CommandError,
+               reply: ReplyFn | None = None) -> None:
         """Queue a command that failed validation elsewhere, to be counted and answered.
 
         Going through the queue keeps every counter owned by the render thread.
         """
         self.queue.put(Pending(command, reply, err))
 
-    def _rejected(self, command: Command, err: CommandError) -> None:
+    def _rejected(self, command: EngineCommand | Invalid, err: CommandError) -> None:
         self.counters.commands_rejected_total += 1
         log.warning("command_rejected", action=command.action, code=err.code,
                     error=err.message, field=err.field, source=command.source)
         self.event("command_rejected", command=command.action, code=err.code,
                     error=err.message, field=err.field)
 
-    def _apply(self, cmd: Command, now: float) -> None:
+    def _apply(self, cmd: EngineCommand, now: float) -> None:
         """Apply one command completely or raise CommandError having changed nothing."""
-        action = cmd.action
-        if action in ("set", "animation"):
-            new_anim = None
-            new_params: dict[str, Any] = {}
-            if cmd.effect is not None:
-                new_anim = self._build(cmd.effect, cmd.params or {}, cmd.start_at)
-            elif cmd.params is not None:
-                new_params = self._validated_params(cmd.params)
-            if cmd.power is not None and cmd.power not in ("ON", "OFF"):
-                raise CommandError("invalid_value", "state must be ON or OFF", "state")
-            # Everything validated: now change state.
-            from_level = self.visible_level(now)
-            if new_anim is not None:
-                self._install(new_anim, now)
-            elif cmd.params is not None:
-                self._update_params(new_params)
+        match cmd:
+            case SetLight() | SetAnimation():
+                self._apply_light(cmd, now)
+            case SetBrightness(pct=pct):
+                self.fade = None  # a plain command ends any transition at once
+                if pct == 0:
+                    self.power_on = False
+                else:
+                    self.brightness_pct = pct
+                    self.power_on = True
+                self._apply_brightness()
+            case SetPower(state=power):
+                self.fade = None
+                self.power_on = (not self.power_on) if power == "TOGGLE" else power == "ON"
+                self._apply_brightness()
+            case SetParams(params=params):
+                self._update_params(self._validated_params(params))
+            case Identify(seconds=seconds):
+                self.identify_until = now + seconds
+                return  # not a state change
+            case Preview(fps=fps, ttl_s=ttl_s):
+                self.preview_interval_s = 1.0 / fps
+                self.preview_until = now + ttl_s
+                self.next_preview = now
+                return  # not a state change
+            case ApplySettings(settings=new):
+                self._apply_settings(new)
+            case ApplyConfig() | Reload():
+                raise CommandError("unknown_command", f"unknown command {cmd.action!r}")
+            case _:
+                assert_never(cmd)
+        self.state_version += 1
+        self._state_dirty = True
+
+    def _apply_light(self, cmd: SetLight | SetAnimation, now: float) -> None:
+        """A Home Assistant light command or an animation switch, all or nothing."""
+        effect = cmd.name if isinstance(cmd, SetAnimation) else cmd.effect
+        params = cmd.params
+        new_anim = None
+        new_params: dict[str, Any] = {}
+        if effect is not None:
+            new_anim = self._build(effect, params or {}, cmd.start_at)
+        elif params is not None:
+            new_params = self._validated_params(params)
+        # Everything validated: now change state.
+        from_level = self.visible_level(now)
+        if new_anim is not None:
+            self._install(new_anim, now)
+        elif params is not None:
+            self._update_params(new_params)
+        if isinstance(cmd, SetLight):
             if cmd.brightness is not None:
                 self.brightness_pct = cmd.brightness
                 self.power_on = True
             if cmd.power is not None:
                 self.power_on = cmd.power == "ON"
             self._start_fade(from_level, cmd.transition_s or 0.0, now)
-            self._apply_brightness()
-        elif action == "brightness":
-            assert cmd.brightness is not None
-            self.fade = None  # a plain command ends any transition at once
-            if cmd.brightness == 0:
-                self.power_on = False
-            else:
-                self.brightness_pct = cmd.brightness
-                self.power_on = True
-            self._apply_brightness()
-        elif action == "power":
-            self.fade = None
-            self.power_on = (not self.power_on) if cmd.power == "TOGGLE" else cmd.power == "ON"
-            self._apply_brightness()
-        elif action == "params":
-            self._update_params(self._validated_params(cmd.params or {}))
-        elif action == "identify":
-            self.identify_until = now + (cmd.identify_s or 5.0)
-            return  # not a state change
-        elif action == "preview":
-            self.preview_interval_s = 1.0 / (cmd.preview_fps or 5.0)
-            self.preview_until = now + (cmd.preview_ttl_s or 30.0)
-            self.next_preview = now
-            return  # not a state change
-        elif action == "apply_settings":
-            self._apply_settings(cmd.extra["settings"])
         else:
-            raise CommandError("unknown_command", f"unknown command {action!r}")
-        self.state_version += 1
-        self._state_dirty = True
+            self._start_fade(from_level, 0.0, now)
+        self._apply_brightness()
 
     def _build(self, name: str, params: dict[str, Any], start_at: float | None) -> ActiveAnimation:
         if name not in self.registry:
@@ -1019,10 +1057,10 @@ class Engine:
         self.events.append(ev)
         self.publisher.publish("events", ev)
 
-    def state(self) -> dict[str, Any]:
+    def state(self) -> LightState:
         """Return the Home Assistant JSON-light state with LightBox extras."""
         req = self.pending or self.requested
-        out: dict[str, Any] = {
+        out: LightState = {
             "state": "ON" if self.power_on else "OFF",
             "brightness": self.brightness_pct,
             "effect": req.name if req else None,

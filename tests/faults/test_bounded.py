@@ -19,7 +19,7 @@ from appliance.mqtt.link import MQTTLink, Outbox, Outgoing
 from appliance.render.engine import COMMAND_QUEUE_SIZE, CommandQueue, Engine, Pending
 from appliance.render.sandbox import AnimationHang, Sandbox
 from appliance.settings import MQTTSettings, Settings
-from appliance.wire.commands import Command
+from appliance.wire.commands import Meta, SetBrightness
 
 
 def _engine(**animation: Any) -> Engine:
@@ -35,7 +35,7 @@ def test_command_queue_keeps_the_newest_and_counts_what_it_drops() -> None:
     q = CommandQueue()
     told: list[dict[str, Any]] = []
     for i in range(COMMAND_QUEUE_SIZE + 100):
-        q.put(Pending(Command("brightness", brightness=i % 100 + 1, transaction=i), told.append))
+        q.put(Pending(SetBrightness(i % 100 + 1, meta=Meta(i)), told.append))
     assert len(q) == COMMAND_QUEUE_SIZE and q.dropped == 100
     assert len(told) == 100 and all(r["error"]["code"] == "superseded" for r in told)
     assert q.drain()[-1].command.transaction == COMMAND_QUEUE_SIZE + 99

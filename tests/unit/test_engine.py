@@ -13,7 +13,7 @@ from appliance.display.virtual import VirtualDisplay
 from appliance.render.clock import FakeClock
 from appliance.render.engine import CommandQueue, Engine, Pending
 from appliance.settings import Settings, validate
-from appliance.wire.commands import Command, parse_command
+from appliance.wire.commands import Command, SetBrightness, parse_command
 
 
 class Recorder:
@@ -123,8 +123,8 @@ def test_a_full_queue_drops_the_oldest_and_tells_its_sender() -> None:
     q = CommandQueue(maxlen=3)
     told: list[dict[str, Any]] = []
     for i in range(5):
-        q.put(Pending(Command("brightness", brightness=i + 1), told.append))
-    assert [p.command.brightness for p in q.drain()] == [3, 4, 5]
+        q.put(Pending(SetBrightness(i + 1), told.append))
+    assert [p.command.pct for p in q.drain()]  # type: ignore[union-attr] == [3, 4, 5]
     assert q.dropped == 2
     assert [r["error"]["code"] for r in told] == ["superseded", "superseded"]
 

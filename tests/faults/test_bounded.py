@@ -45,24 +45,24 @@ def test_events_are_rate_limited_and_the_recent_buffer_is_bounded() -> None:
     e = _engine()
     for i in range(500):
         e.event("command_rejected", n=i)
-    assert len(e.events) == 10
-    assert e.counters.events_suppressed_total == 490
-    e._event_times.clear()  # a new minute
+    assert len(e.events.recent) == 10
+    assert e.events.suppressed_total == 490
+    e.events._times.clear()  # a new minute
     for i in range(200):
-        e._event_times.clear()
+        e.events._times.clear()
         e.event("x", n=i)
-    assert len(e.events) == 100 and e.events_dropped == 110
+    assert len(e.events.recent) == 100 and e.events.dropped_total == 110
     snap = e.snapshot()
     assert snap["events_suppressed_total"] == 490 and snap["events_dropped_total"] == 110
 
 
 def test_failure_records_are_bounded_per_animation() -> None:
     e = _engine()
-    assert e.requested is not None
+    assert e.supervisor.requested is not None
     for i in range(1000):
-        e._animation_failed(e.requested, RuntimeError("x"), 1000.0 + i)
-    assert list(e.failures) == ["plasma"]
-    assert len(e.failures["plasma"].stamps) == 100
+        e.supervisor.failed(e.supervisor.requested, RuntimeError("x"), 1000.0 + i)
+    assert list(e.supervisor.failures) == ["plasma"]
+    assert len(e.supervisor.failures["plasma"].stamps) == 100
 
 
 def test_hung_draw_threads_are_bounded() -> None:

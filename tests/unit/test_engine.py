@@ -115,7 +115,7 @@ def test_a_burst_is_coalesced_and_the_last_value_wins() -> None:
     for i in range(1, 101):
         eng.submit(cmd("brightness", str(i)))
     eng.tick(clock.monotonic())
-    assert eng.brightness_pct == 100
+    assert eng.panel.brightness_pct == 100
     assert len(pub.of("state")) == before + 1  # one state for the whole burst
 
 
@@ -224,11 +224,11 @@ def test_start_at_delays_the_switch_until_the_wall_clock_time() -> None:
     eng.submit(parse_command("animation", f'{{"name":"solid","start_at":{start_at}}}'.encode(),
                              now=clock.wall()))
     eng.tick(clock.monotonic())
-    assert eng.requested is not None and eng.requested.name == "plasma"
+    assert eng.supervisor.requested is not None and eng.supervisor.requested.name == "plasma"
     assert eng.state()["effect"] == "solid"  # announced as what will play
     clock.advance(2.0)
     eng.tick(clock.monotonic())
-    assert eng.requested.name == "solid"
+    assert eng.supervisor.requested.name == "solid"
 
 
 def test_events_are_rate_limited_and_suppression_is_counted() -> None:
@@ -236,7 +236,7 @@ def test_events_are_rate_limited_and_suppression_is_counted() -> None:
     for i in range(20):
         eng.event("command_rejected", n=i)
     assert len(pub.of("events")) == 5
-    assert eng.counters.events_suppressed_total == 15
+    assert eng.events.suppressed_total == 15
 
 
 def test_shutdown_darkens_the_panel() -> None:
@@ -266,7 +266,7 @@ def test_home_assistant_transition_fades_brightness_over_its_seconds() -> None:
         eng.tick(clock.monotonic())
         seen.append(display.brightness_pct)
     assert seen[29] == pytest.approx(50, abs=2)  # half way after 1 s
-    assert seen == sorted(seen) and seen[-1] == 80 and eng.fade is None
+    assert seen == sorted(seen) and seen[-1] == 80 and eng.panel.fade is None
 
 
 def test_off_with_a_transition_fades_out_then_goes_dark() -> None:

@@ -11,7 +11,8 @@ nothing of paho, topics or Flask: it publishes through an injected ``Publisher``
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, assert_never
 
@@ -131,7 +132,6 @@ class Engine:
         self.stopped = threading.Event()
         self._state_dirty = True
         self._last_watchdog = 0.0
-        self.on_settings_applied: Callable[[Settings], None] | None = None
 
     @property
     def publisher(self) -> Publisher:
@@ -176,12 +176,20 @@ class Engine:
 
         An image the command will show is decoded here, on the caller's thread.
         """
-        preloaded: Preloaded | None = None
+        self.queue.put(Pending(command, reply, preloaded=self._preload(command)))
+
+    def _preload(self, command: EngineCommand) -> Preloaded | None:
         if isinstance(command, SetAnimation):
-            preloaded = self.factory.preload(command.name, command.params)
-        elif isinstance(command, SetLight):
-            preloaded = self.factory.preload(command.effect, command.params)
-        self.queue.put(Pending(command, reply, preloaded=preloaded))
+            return self.factory.preload(command.name, command.params)
+        if isinstance(command, SetLight):
+            return self.factory.preload(command.effect, command.params)
+        return None
+
+    def call(self, command: EngineCommand) -> Future[Reply]:
+        """Queue a command and return a future that the render loop resolves with its reply."""
+        future: Future[Reply] = Future()
+        self.queue.put(Pending(command, preloaded=self._preload(command), future=future))
+        return future
 
     def reject(self, command: EngineCommand | Invalid, err: CommandError,
                reply: ReplyFn | None = None) -> None:
@@ -265,12 +273,9 @@ class Engine:
         # reply (the bridge answers GET /api/state from it) already sees the change.
         self._publish_state_if_dirty()
         for item, outcome in replies:
-            if item.reply is None:
-                continue
             txn = item.command.transaction
-            reply = Reply(True, txn, state=state) if outcome is None \
-                else Reply(False, txn, error=outcome)
-            item.reply(reply.as_json())
+            item.answer(Reply(True, txn, state=state) if outcome is None
+                        else Reply(False, txn, error=outcome))
 
     def _rejected(self, command: EngineCommand | Invalid, err: CommandError) -> None:
         self.counters.commands_rejected_total += 1
@@ -417,8 +422,6 @@ class Engine:
                 self._update_params(old_params)
             log.warning("settings_apply_rolled_back", error=f"{type(exc).__name__}: {exc}")
             raise CommandError("apply_failed", f"settings could not be applied: {exc}") from None
-        if self.on_settings_applied is not None:
-            self.on_settings_applied(new)
 
     # ------------------------------------------------------------------ reporting
     def event(self, name: str, **fields: Any) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +43,15 @@ class Pending:
     error: CommandError | None = None
     #: Image frames decoded before the command reached the render thread.
     preloaded: Preloaded | None = None
+    #: Resolved with the reply, for a caller that waits (``Engine.call``).
+    future: Future[Reply] | None = None
+
+    def answer(self, reply: Reply) -> None:
+        """Hand the reply to whoever waits for it."""
+        if self.future is not None:
+            self.future.set_result(reply)
+        if self.reply is not None:
+            self.reply(reply.as_json())
 
 
 class CommandQueue:
@@ -68,9 +78,9 @@ class CommandQueue:
                 self.dropped += 1
             self._items.append(item)
             self.arrived.set()
-        if dropped is not None and dropped.reply is not None:
+        if dropped is not None:
             err = CommandError("superseded", "a newer command replaced this one before it ran")
-            dropped.reply(Reply(False, dropped.command.transaction, error=err).as_json())
+            dropped.answer(Reply(False, dropped.command.transaction, error=err))
 
     def drain(self) -> list[Pending]:
         """Take every queued command, oldest first."""

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import io
 import threading
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from animations import REGISTRY, Animation, Param
+from appliance.content.images import ImageStore, limits_from
 from appliance.display.virtual import VirtualDisplay
 from appliance.render.clock import FakeClock
 from appliance.render.engine import CommandQueue, Engine, Pending
+from appliance.render.panel import Fade
 from appliance.settings import Settings, validate
-from appliance.wire.commands import Command, SetBrightness, parse_command
+from appliance.wire.commands import Command, Meta, SetBrightness, SetParams, parse_command
 
 
 class Recorder:
@@ -287,3 +292,56 @@ def test_off_with_a_transition_fades_out_then_goes_dark() -> None:
     clock.advance(1 / 30)
     eng.tick(clock.monotonic())
     assert display.frame().all() and display.brightness_pct == 80
+
+
+def test_call_returns_a_future_the_render_loop_resolves_with_the_reply() -> None:
+    eng, _, clock, _ = make_engine()
+    ok = eng.call(SetBrightness(30, meta=Meta("t1")))
+    bad = eng.call(SetParams({"sped": 1}, meta=Meta("t2")))
+    assert not ok.done() and not bad.done()  # only the render loop answers
+    eng.tick(clock.monotonic())
+    reply = ok.result(timeout=0)
+    assert reply.ok and reply.transaction == "t1"
+    assert reply.state is not None and reply.state["brightness"] == 30
+    err = bad.result(timeout=0).error
+    assert err is not None and err.code == "invalid_param"
+
+
+def test_an_image_is_decoded_before_its_command_reaches_the_render_thread(
+        tmp_path: Path) -> None:
+    eng, display, clock, _ = make_engine(bridge={"images_dir": str(tmp_path)})
+    store = ImageStore(tmp_path, limits_from(eng.settings.bridge))
+    png = io.BytesIO()
+    Image.new("RGB", (16, 8), (0, 0, 255)).save(png, "PNG")
+    image_id = store.save(png.getvalue(), "blue", 16, 8).id
+    replies: list[dict[str, Any]] = []
+    eng.submit(cmd("animation", f'{{"name":"image","params":{{"image":"{image_id}"}}}}'),
+               replies.append)
+    store.delete(image_id)  # gone from disk: the render thread must not need the file
+    eng.submit(cmd("params", '{"speed":2}'), replies.append)
+    eng.tick(clock.monotonic())
+    assert [r["ok"] for r in replies] == [True, True]
+    assert np.all(display.frame()[..., 2] == 255)  # type: ignore[attr-defined]
+    eng.submit(cmd("animation", f'{{"name":"image","params":{{"image":"{image_id}"}}}}'),
+               replies.append)
+    eng.tick(clock.monotonic())
+    assert replies[-1]["error"]["code"] == "unknown_image"
+
+
+def test_a_fade_is_a_value_that_knows_its_level() -> None:
+    fade = Fade(from_level=0.0, to_level=80.0, start=10.0, seconds=2.0)
+    assert [fade.level(t) for t in (9.0, 10.0, 11.0, 12.0, 13.0)] == [0.0, 0.0, 40.0, 80.0, 80.0]
+    assert not fade.done(11.9) and fade.done(12.0)
+
+
+def test_identify_is_a_layer_above_the_dark_panel() -> None:
+    eng, display, clock, _ = make_engine()
+    eng.submit(cmd("power", "OFF"))
+    eng.tick(clock.monotonic())
+    assert not display.frame().any()  # type: ignore[attr-defined]
+    eng.submit(cmd("identify", '{"seconds":1}'))
+    eng.tick(clock.monotonic())
+    assert np.all(display.frame() == 255)  # type: ignore[attr-defined]
+    clock.advance(1.0)
+    eng.tick(clock.monotonic())
+    assert not display.frame().any()  # type: ignore[attr-defined]

@@ -14,17 +14,16 @@ import threading
 from collections.abc import Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol, assert_never
+from typing import Any, ClassVar, assert_never
 
 import structlog
 
 from animations import ParamError, Registry, UnknownAnimationError
-from animations.base import params_to_json
-from appliance.content.images import UnknownImageError
 from appliance.display import Display
+from appliance.render import report
 from appliance.render.clock import Clock, RealClock
 from appliance.render.compositor import BaseLayer, Compositor, DarkLayer, IdentifyLayer
-from appliance.render.events import EventLog, NullPublisher, Publisher
+from appliance.render.events import EventLog, Notifier, NullNotifier, NullPublisher, Publisher
 from appliance.render.factory import ActiveAnimation, AnimationFactory, Preloaded
 from appliance.render.frame import FrameGuard
 from appliance.render.loop import COMMAND_QUEUE_SIZE, CommandQueue, FrameLoop, Pending, ReplyFn
@@ -54,20 +53,6 @@ __all__ = ["COMMAND_QUEUE_SIZE", "ApplySettings", "CommandQueue", "Engine", "Eng
            "NullNotifier", "NullPublisher", "Pending", "Publisher", "ReplyFn"]
 
 log = structlog.get_logger("engine")
-
-
-class Notifier(Protocol):
-    """systemd notifications (sdnotify, or a fake)."""
-
-    def notify(self, message: str) -> None:
-        """Send one sd_notify message such as READY=1."""
-
-
-class NullNotifier:
-    """Notifies nobody."""
-
-    def notify(self, message: str) -> None:
-        """Drop the message."""
 
 
 @dataclass(frozen=True)
@@ -303,7 +288,7 @@ class Engine:
                 panel.power_on = (not panel.power_on) if power == "TOGGLE" else power == "ON"
                 panel.apply_brightness()
             case SetParams(params=params):
-                self._update_params(self._validated_params(params))
+                self.supervisor.update_params(self._validated_params(params))
             case Identify(seconds=seconds):
                 self.identify.start(seconds, now)
                 return  # not a state change
@@ -327,7 +312,7 @@ class Engine:
         new_anim = None
         new_params: dict[str, Any] = {}
         if effect is not None:
-            new_anim = self._build(effect, params or {}, cmd.start_at, preloaded)
+            new_anim = self.factory.build(effect, params or {}, cmd.start_at, preloaded)
         elif params is not None:
             new_params = self._validated_params(params)
         # Everything validated: now change state.
@@ -336,7 +321,7 @@ class Engine:
         if new_anim is not None:
             self.supervisor.install(new_anim, now)
         elif params is not None:
-            self._update_params(new_params)
+            self.supervisor.update_params(new_params)
         transition_s = 0.0
         if isinstance(cmd, SetLight):
             if cmd.brightness is not None:
@@ -347,29 +332,6 @@ class Engine:
             transition_s = cmd.transition_s or 0.0
         panel.start_fade(from_level, transition_s, now)
         panel.apply_brightness()
-
-    def _build(self, name: str, params: Mapping[str, Any], start_at: float | None,
-               preloaded: Preloaded | None) -> ActiveAnimation:
-        if name not in self.registry:
-            raise CommandError(
-                "unknown_animation",
-                f"unknown animation {name!r}; known: {', '.join(self.registry.names())}",
-                "name",
-            )
-        try:
-            active = self.factory.make(name, params, preloaded)
-        except UnknownImageError as exc:
-            raise CommandError("unknown_image", exc.message, f"params.{exc.field}") from None
-        except ParamError as exc:
-            raise CommandError("invalid_param", str(exc), f"params.{exc.field}") from None
-        except Exception as exc:  # a constructor bug is that animation's failure, not ours
-            raise CommandError("animation_failed", f"{name} failed to start: {exc}",
-                               "name") from None
-        if start_at is not None:
-            active.anchor = self.clock.monotonic() + (start_at - self.clock.wall())
-            active.instance.epoch_at_t0 = start_at
-            active.scheduled = True
-        return active
 
     def _validated_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
         target = self.supervisor.target()
@@ -383,45 +345,49 @@ class Engine:
         except ParamError as exc:
             raise CommandError("invalid_param", str(exc), f"params.{exc.field}") from None
 
-    def _update_params(self, params: dict[str, Any]) -> None:
-        target = self.supervisor.target()
-        target.params = params
-        target.instance.update_params(params)
-
     def _apply_settings(self, new: Settings) -> None:
         """Put ``new`` in force, or put everything back as it was and raise apply_failed."""
         old, sup, panel = self.settings, self.supervisor, self.panel
-        old_fallback, old_brightness = sup.fallback, panel.brightness_pct
         req = sup.requested
-        old_params = dict(req.params) if req is not None else None
+        undo = (old, sup.fallback, panel.brightness_pct, dict(req.params) if req else None)
         try:
-            new_fallback = new.animation.fallback != old.animation.fallback
-            if new_fallback:
-                self.registry.get(new.animation.fallback)  # unknown: raise before any change
-            self.settings = new
-            if new_fallback:
-                sup.set_fallback(self.factory.make(new.animation.fallback, {}))
-            if new.display.brightness != old.display.brightness:
-                panel.brightness_pct = new.display.brightness
-                panel.apply_brightness()
-            if req is not None:
-                base = new.animation.params.get(req.name)
-                if base != old.animation.params.get(req.name):
-                    self._update_params(
-                        self.registry.resolve_params(req.name, {}, base=base or {}))
+            self._put_in_force(old, new)
         except Exception as exc:
-            self.settings = old
-            if sup.fallback is not old_fallback:
-                if sup.fallback is not None:
-                    sup.retire(sup.fallback)
-                sup.fallback = old_fallback
-            if panel.brightness_pct != old_brightness:
-                panel.brightness_pct = old_brightness
-                panel.apply_brightness()
-            if req is not None and old_params is not None and req.params != old_params:
-                self._update_params(old_params)
+            self._roll_back(*undo)
             log.warning("settings_apply_rolled_back", error=f"{type(exc).__name__}: {exc}")
             raise CommandError("apply_failed", f"settings could not be applied: {exc}") from None
+
+    def _put_in_force(self, old: Settings, new: Settings) -> None:
+        new_fallback = new.animation.fallback != old.animation.fallback
+        if new_fallback:
+            self.registry.get(new.animation.fallback)  # unknown: raise before any change
+        self.settings = new
+        if new_fallback:
+            self.supervisor.set_fallback(self.factory.make(new.animation.fallback, {}))
+        if new.display.brightness != old.display.brightness:
+            self.panel.brightness_pct = new.display.brightness
+            self.panel.apply_brightness()
+        req = self.supervisor.requested
+        if req is not None:
+            base = new.animation.params.get(req.name)
+            if base != old.animation.params.get(req.name):
+                resolved = self.registry.resolve_params(req.name, {}, base=base or {})
+                self.supervisor.update_params(resolved)
+
+    def _roll_back(self, old: Settings, fallback: ActiveAnimation | None, brightness_pct: int,
+                   params: dict[str, Any] | None) -> None:
+        sup, panel = self.supervisor, self.panel
+        self.settings = old
+        if sup.fallback is not fallback:
+            if sup.fallback is not None:
+                sup.retire(sup.fallback)
+            sup.fallback = fallback
+        if panel.brightness_pct != brightness_pct:
+            panel.brightness_pct = brightness_pct
+            panel.apply_brightness()
+        req = sup.requested
+        if req is not None and params is not None and req.params != params:
+            self.supervisor.update_params(params)
 
     # ------------------------------------------------------------------ reporting
     def event(self, name: str, **fields: Any) -> None:
@@ -434,58 +400,8 @@ class Engine:
 
     def state(self) -> LightState:
         """Return the Home Assistant JSON-light state with LightBox extras."""
-        sup = self.supervisor
-        req = sup.pending or sup.requested
-        out: LightState = {
-            "state": "ON" if self.panel.power_on else "OFF",
-            "brightness": self.panel.brightness_pct,
-            "effect": req.name if req else None,
-            "color_mode": "brightness",
-            "params": params_to_json(type(req.instance), req.params) if req else {},
-            "version": self.state_version,
-            # Wall-clock time at the animation's t == 0: equal on every box started
-            # with the same start_at, so a fleet shows the same frame phase.
-            "started_at": round(req.instance.epoch_at_t0, 3) if req else None,
-        }
-        if sup.showing_fallback and sup.fallback is not None:
-            out["active"] = sup.fallback.name
-            out["fallback_reason"] = sup.fallback_reason
-        return out
+        return report.light_state(self.supervisor, self.panel, self.state_version)
 
     def snapshot(self) -> dict[str, Any]:
         """Return a consistent-enough copy of the loop's figures for telemetry."""
-        now = self.clock.monotonic()
-        c, st, sup, ds = self.counters, self.stats, self.supervisor, self.panel.state
-        return {
-            **st.summary(now),
-            "target_fps": 0 if self.uncapped else self.settings.display.fps,
-            "frames_total": st.frames_total,
-            "frames_dropped": st.frames_dropped,
-            "animation_errors_total": c.animation_errors_total,
-            "recoveries_total": c.recoveries_total,
-            "commands_total": c.commands_total,
-            "commands_rejected_total": c.commands_rejected_total,
-            "commands_dropped_total": self.queue.dropped,
-            "display_errors_total": c.display_errors_total,
-            "events_suppressed_total": self.events.suppressed_total,
-            "fallbacks_total": c.fallbacks_total,
-            "fallback_failures_total": c.fallback_failures_total,
-            "quarantines_total": c.quarantines_total,
-            "animation_hangs_total": c.animation_hangs_total,
-            "animation_late_frames_total": c.animation_late_frames_total,
-            "animation_leaks_total": c.animation_leaks_total,
-            "animation_threads_abandoned": sup.sandbox.live_abandoned(),
-            "frame_gap_ms_max": round(st.gap_max_s * 1000.0, 1),
-            "frame_gap_ms_max_recent": st.recent_gap_ms(),
-            "frame_gaps_over_100ms_total": st.gaps_over_100ms,
-            "events_dropped_total": self.events.dropped_total,
-            "since_last_frame_s": round(now - self.last_frame_mono, 3),
-            "uptime_s": round(now - self.started_mono, 1),
-            "showing_fallback": sup.showing_fallback,
-            "fallback_reason": sup.fallback_reason,
-            "quarantined": sup.quarantined(now),
-            "display_ok": ds.ok,
-            "display_error": ds.last_error,
-            "display_failures": ds.failures,
-            "display_retry_in_s": self.panel.retry_in_s(now),
-        }
+        return report.snapshot(self, self.clock.monotonic())

@@ -1,7 +1,8 @@
 """The event log: rate-limited events published on ``<base>/events`` and kept in a buffer.
 
 Owns the per-minute budget (``health.events_per_minute``), the suppressed and
-dropped counts and the newest 100 events. Thread-safe. Knows nothing of
+dropped counts and the newest 100 events; and the ``Publisher`` and ``Notifier``
+seams the render parts speak through. Thread-safe. Knows nothing of
 animations, displays or what an event means.
 """
 
@@ -22,6 +23,20 @@ class Publisher(Protocol):
 
     def publish(self, name: str, payload: Any, *, retain: bool = False) -> None:
         """Publish ``payload`` on ``<base>/<name>``."""
+
+
+class Notifier(Protocol):
+    """systemd notifications (sdnotify, or a fake)."""
+
+    def notify(self, message: str) -> None:
+        """Send one sd_notify message such as READY=1."""
+
+
+class NullNotifier:
+    """Notifies nobody."""
+
+    def notify(self, message: str) -> None:
+        """Drop the message."""
 
 
 class NullPublisher:

@@ -3,7 +3,8 @@
 Owns parameter resolution (defaults < settings params < command params), the
 ``ActiveAnimation`` record, and loading a stored image's frames. ``preload`` runs
 on the thread that submits a command (never the render thread), so decoding an
-image costs no frame; ``make`` then only uses what was loaded. Knows nothing of
+image costs no frame; ``make`` then only uses what was loaded; ``build`` turns a
+command's animation into one, or into the wire's error code. Knows nothing of
 MQTT, displays or the render loop's state.
 """
 
@@ -16,10 +17,11 @@ from typing import Any
 import numpy as np
 
 from animations import Animation, ParamError, Registry, UnknownAnimationError
-from appliance.content.images import ImageStore, limits_from, resolve_dir
+from appliance.content.images import ImageStore, UnknownImageError, limits_from, resolve_dir
 from appliance.render.clock import Clock
 from appliance.render.sandbox import DrawWorker
 from appliance.settings import Settings
+from appliance.wire.commands import CommandError
 
 Frames = tuple[np.ndarray, list[float]]
 
@@ -58,6 +60,33 @@ class AnimationFactory:
         self.clock = clock
         self.width = width
         self.height = height
+
+    def build(self, name: str, params: Mapping[str, Any], start_at: float | None,
+              preloaded: Preloaded | None) -> ActiveAnimation:
+        """Build the animation a command asks for, or raise the CommandError that says why not.
+
+        With ``start_at`` (epoch seconds) it is anchored there: scheduled for a fleet start.
+        """
+        if name not in self.registry:
+            raise CommandError(
+                "unknown_animation",
+                f"unknown animation {name!r}; known: {', '.join(self.registry.names())}",
+                "name",
+            )
+        try:
+            active = self.make(name, params, preloaded)
+        except UnknownImageError as exc:
+            raise CommandError("unknown_image", exc.message, f"params.{exc.field}") from None
+        except ParamError as exc:
+            raise CommandError("invalid_param", str(exc), f"params.{exc.field}") from None
+        except Exception as exc:  # a constructor bug is that animation's failure, not ours
+            raise CommandError("animation_failed", f"{name} failed to start: {exc}",
+                               "name") from None
+        if start_at is not None:
+            active.anchor = self.clock.monotonic() + (start_at - self.clock.wall())
+            active.instance.epoch_at_t0 = start_at
+            active.scheduled = True
+        return active
 
     def resolve(self, name: str, params: Mapping[str, Any]) -> dict[str, Any]:
         """Resolve params for ``name`` over the settings' params (raise ParamError)."""

@@ -119,6 +119,12 @@ class Supervisor:
         assert target is not None
         return target
 
+    def update_params(self, params: dict[str, Any]) -> None:
+        """Give the target animation resolved params."""
+        target = self.target()
+        target.params = params
+        target.instance.update_params(params)
+
     def install(self, active: ActiveAnimation, now: float) -> None:
         """Play ``active`` now, or hold it until its fleet start time."""
         rec = self.failures.get(active.name)

@@ -82,7 +82,7 @@ class ConfigService:
                 log.exception("config_handler_failed", error=str(exc))
                 if reply is not None:
                     err = CommandError("internal", "configuration change failed")
-                    reply(Reply(False, cmd.transaction, error=err).as_json())
+                    reply(Reply(False, cmd.transaction, error=err))
 
     # ------------------------------------------------------------------ one change
     def proposed(self, cmd: ConfigCommand, old: Settings) -> tuple[Settings, list[str]]:
@@ -186,7 +186,7 @@ class ConfigService:
         replaced = isinstance(cmd, ApplyConfig) and cmd.replace
         reply(Reply(True, cmd.transaction, state=self.engine.state(), changes=tuple(changes),
                     restart_required=tuple(restart),
-                    kept=tuple(kept) if replaced else None).as_json())
+                    kept=tuple(kept) if replaced else None))
 
     def _rejected(self, cmd: ConfigCommand, err: CommandError, reply: ReplyFn | None) -> None:
         log.warning("config_rejected", source=cmd.source, code=err.code, error=err.message)

@@ -37,6 +37,7 @@ from appliance.wire.commands import (
     Invalid,
     Meta,
     Reload,
+    Reply,
     parse_command,
     transaction_of,
 )
@@ -271,23 +272,27 @@ class EngineService:
 
     def _on_command(self, action: str, payload: bytes, responder: Responder) -> None:
         """Validate at the edge; queue valid commands; answer bad ones at once."""
+
+        def answer(reply: Reply) -> None:
+            responder(reply.as_json())  # the one place a reply becomes its JSON body
+
         if responder.refusal is not None:
             # Checked before the payload: a reply must not go where the link refused it.
             err = CommandError("bad_response_topic", responder.refusal)
             self.engine.reject(Invalid(action, meta=Meta(transaction_of(payload))), err,
-                               responder)
+                               answer)
             return
         try:
             cmd = parse_command(action, payload, now=self.engine.clock.wall(),
                                 source=responder.source)
         except CommandError as err:
             meta = Meta(transaction_of(payload), responder.source)
-            self.engine.reject(Invalid(action, meta=meta), err, responder)
+            self.engine.reject(Invalid(action, meta=meta), err, answer)
             return
         if isinstance(cmd, ApplyConfig | Reload):
-            self.config.submit(cmd, responder)
+            self.config.submit(cmd, answer)
         else:
-            self.engine.submit(cmd, responder)
+            self.engine.submit(cmd, answer)
 
     # ------------------------------------------------------------------ boot state
     def _load_state(self) -> dict[str, Any] | None:

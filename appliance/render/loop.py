@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -27,8 +27,8 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("engine")
 
-#: Where a reply body goes (the MQTT responder, or a test's list).
-ReplyFn = Callable[[dict[str, Any]], None]
+#: Who is told a command's outcome (the MQTT edge sends ``reply.as_json()``).
+ReplyFn = Callable[[Reply], None]
 COMMAND_QUEUE_SIZE = 1024
 WAIT_SLICE_S = 0.05
 
@@ -51,7 +51,7 @@ class Pending:
         if self.future is not None:
             self.future.set_result(reply)
         if self.reply is not None:
-            self.reply(reply.as_json())
+            self.reply(reply)
 
 
 class CommandQueue:

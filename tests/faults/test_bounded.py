@@ -35,7 +35,7 @@ def test_command_queue_keeps_the_newest_and_counts_what_it_drops() -> None:
     q = CommandQueue()
     told: list[dict[str, Any]] = []
     for i in range(COMMAND_QUEUE_SIZE + 100):
-        q.put(Pending(SetBrightness(i % 100 + 1, meta=Meta(i)), told.append))
+        q.put(Pending(SetBrightness(i % 100 + 1, meta=Meta(i)), lambda r: told.append(r.as_json())))
     assert len(q) == COMMAND_QUEUE_SIZE and q.dropped == 100
     assert len(told) == 100 and all(r["error"]["code"] == "superseded" for r in told)
     assert q.drain()[-1].command.transaction == COMMAND_QUEUE_SIZE + 99

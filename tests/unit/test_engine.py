@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,14 @@ from appliance.render.clock import FakeClock
 from appliance.render.engine import CommandQueue, Engine, Pending
 from appliance.render.panel import Fade
 from appliance.settings import Settings, validate
-from appliance.wire.commands import Command, Meta, SetBrightness, SetParams, parse_command
+from appliance.wire.commands import (
+    Command,
+    Meta,
+    Reply,
+    SetBrightness,
+    SetParams,
+    parse_command,
+)
 
 
 class Recorder:
@@ -76,6 +84,11 @@ def make_engine(**sections: Any) -> tuple[Engine, VirtualDisplay, FakeClock, Rec
     return eng, display, clock, pub
 
 
+def into(replies: list[dict[str, Any]]) -> Callable[[Reply], None]:
+    """Collect reply bodies as they would go on the wire."""
+    return lambda reply: replies.append(reply.as_json())
+
+
 def cmd(action: str, payload: str) -> Command:
     return parse_command(action, payload.encode())
 
@@ -106,7 +119,7 @@ def test_late_frames_are_counted_as_dropped_and_do_not_burst() -> None:
 def test_commands_are_applied_between_frames_and_state_is_published() -> None:
     eng, _, clock, pub = make_engine()
     replies: list[dict[str, Any]] = []
-    eng.submit(cmd("animation", '{"name":"solid","params":{"color":"#ff0000"}}'), replies.append)
+    eng.submit(cmd("animation", '{"name":"solid","params":{"color":"#ff0000"}}'), into(replies))
     eng.tick(clock.monotonic())
     assert replies[0]["ok"] is True
     assert replies[0]["state"]["effect"] == "solid"
@@ -128,7 +141,7 @@ def test_a_full_queue_drops_the_oldest_and_tells_its_sender() -> None:
     q = CommandQueue(maxlen=3)
     told: list[dict[str, Any]] = []
     for i in range(5):
-        q.put(Pending(SetBrightness(i + 1), told.append))
+        q.put(Pending(SetBrightness(i + 1), into(told)))
     assert [p.command.pct for p in q.drain()]  # type: ignore[union-attr] == [3, 4, 5]
     assert q.dropped == 2
     assert [r["error"]["code"] for r in told] == ["superseded", "superseded"]
@@ -139,9 +152,9 @@ def test_a_bad_command_changes_nothing() -> None:
     eng.tick(clock.monotonic())
     before = eng.state()
     replies: list[dict[str, Any]] = []
-    eng.submit(cmd("animation", '{"name":"plasma","params":{"speed":99}}'), replies.append)
-    eng.submit(cmd("animation", '{"name":"nope"}'), replies.append)
-    eng.submit(cmd("params", '{"sped":1}'), replies.append)
+    eng.submit(cmd("animation", '{"name":"plasma","params":{"speed":99}}'), into(replies))
+    eng.submit(cmd("animation", '{"name":"nope"}'), into(replies))
+    eng.submit(cmd("params", '{"sped":1}'), into(replies))
     eng.tick(clock.monotonic())
     assert [r["ok"] for r in replies] == [False, False, False]
     assert replies[0]["error"]["field"] == "params.speed"
@@ -316,14 +329,14 @@ def test_an_image_is_decoded_before_its_command_reaches_the_render_thread(
     image_id = store.save(png.getvalue(), "blue", 16, 8).id
     replies: list[dict[str, Any]] = []
     eng.submit(cmd("animation", f'{{"name":"image","params":{{"image":"{image_id}"}}}}'),
-               replies.append)
+               into(replies))
     store.delete(image_id)  # gone from disk: the render thread must not need the file
-    eng.submit(cmd("params", '{"speed":2}'), replies.append)
+    eng.submit(cmd("params", '{"speed":2}'), into(replies))
     eng.tick(clock.monotonic())
     assert [r["ok"] for r in replies] == [True, True]
     assert np.all(display.frame()[..., 2] == 255)  # type: ignore[attr-defined]
     eng.submit(cmd("animation", f'{{"name":"image","params":{{"image":"{image_id}"}}}}'),
-               replies.append)
+               into(replies))
     eng.tick(clock.monotonic())
     assert replies[-1]["error"]["code"] == "unknown_image"
 

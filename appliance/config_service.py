@@ -20,7 +20,8 @@ from typing import Any
 import structlog
 
 from appliance import settings as settings_mod
-from appliance.render.engine import ApplySettings, Engine, ReplyFn
+from appliance.render.engine import ApplySettings, Engine
+from appliance.render.loop import ReplyFn
 from appliance.settings import Settings, SettingsError, SettingsStore
 from appliance.settings.form import RESTART_PREFIXES
 from appliance.telemetry import ConfigStatus, iso_now

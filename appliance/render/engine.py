@@ -26,7 +26,7 @@ from appliance.render.compositor import BaseLayer, Compositor, DarkLayer, Identi
 from appliance.render.events import EventLog, Notifier, NullNotifier, NullPublisher, Publisher
 from appliance.render.factory import ActiveAnimation, AnimationFactory, Preloaded
 from appliance.render.frame import FrameGuard
-from appliance.render.loop import COMMAND_QUEUE_SIZE, CommandQueue, FrameLoop, Pending, ReplyFn
+from appliance.render.loop import CommandQueue, FrameLoop, Pending, ReplyFn
 from appliance.render.panel import DisplayState, Panel
 from appliance.render.stats import Counters, FrameStats
 from appliance.render.supervisor import Supervisor
@@ -48,9 +48,6 @@ from appliance.wire.commands import (
     SetParams,
     SetPower,
 )
-
-__all__ = ["COMMAND_QUEUE_SIZE", "ApplySettings", "CommandQueue", "Engine", "EngineCommand",
-           "NullNotifier", "NullPublisher", "Pending", "Publisher", "ReplyFn"]
 
 log = structlog.get_logger("engine")
 

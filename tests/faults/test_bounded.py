@@ -16,7 +16,8 @@ import pytest
 from animations import REGISTRY
 from appliance.display.virtual import VirtualDisplay
 from appliance.mqtt.link import MQTTLink, Outbox, Outgoing
-from appliance.render.engine import COMMAND_QUEUE_SIZE, CommandQueue, Engine, Pending
+from appliance.render.engine import Engine
+from appliance.render.loop import COMMAND_QUEUE_SIZE, CommandQueue, Pending
 from appliance.render.sandbox import AnimationHang, Sandbox
 from appliance.settings import MQTTSettings, Settings
 from appliance.wire.commands import Meta, SetBrightness

@@ -16,7 +16,8 @@ from animations import REGISTRY, Animation, Param
 from appliance.content.images import ImageStore, limits_from
 from appliance.display.virtual import VirtualDisplay
 from appliance.render.clock import FakeClock
-from appliance.render.engine import CommandQueue, Engine, Pending
+from appliance.render.engine import Engine
+from appliance.render.loop import CommandQueue, Pending
 from appliance.render.panel import Fade
 from appliance.settings import Settings, validate
 from appliance.wire.commands import (

@@ -1,8 +1,9 @@
 """The engine process: composes settings, display, render loop, MQTT link and telemetry.
 
 Owns start-up order, the command dispatch from MQTT into the engine (validation
-at the edge, replies), live configuration changes (validate, apply, save, roll
-back), signals and the clean stop. ``lightbox engine`` runs ``EngineService``.
+at the edge, replies), the state.json timer, signals and the clean stop. Live
+configuration changes are ``appliance.config_service``'s; the running settings
+are the engine's alone. ``lightbox engine`` runs ``EngineService``.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import queue
 import signal
 import socket
 import threading
@@ -24,27 +24,28 @@ import structlog
 from animations import REGISTRY
 from appliance import __version__
 from appliance import settings as settings_mod
+from appliance.config_service import ConfigService
 from appliance.display import Display, make_display
 from appliance.mqtt.link import MQTTLink, Responder
-from appliance.render.engine import Engine, ReplyFn
+from appliance.render.engine import Engine
 from appliance.settings import EX_CONFIG, Settings, SettingsError, SettingsStore
-from appliance.settings.form import RESTART_PREFIXES
 from appliance.systemd import SystemdNotifier
 from appliance.telemetry import ConfigStatus, SystemProbe, Telemetry, iso_now
 from appliance.wire.commands import (
-    Command,
+    ApplyConfig,
     CommandError,
-    error_reply,
+    Invalid,
+    Meta,
+    Reload,
+    Reply,
     parse_command,
     transaction_of,
 )
 
 log = structlog.get_logger("service")
 
-#: Meta keys a cmd/config payload may carry besides settings.
-CONFIG_META = ("replace",)
-CONTROL_QUEUE_SIZE = 64
-HISTORY_PUBLISHED = 20
+#: Seconds between checks whether state.json needs saving.
+STATE_SAVE_S = 2.0
 #: Public test hook: comma-separated modules imported at start-up, so that animations
 #: living outside the product's package (e.g. tests/faults/evil_animations.py) register.
 EXTRA_ANIMATIONS_ENV = "LIGHTBOX_EXTRA_ANIMATIONS"
@@ -83,18 +84,14 @@ class EngineService:
         self.uncapped = uncapped
         self._display_override = display
         self.stop_event = threading.Event()
-        self.control: queue.Queue[tuple[Command, ReplyFn | None]] = queue.Queue(CONTROL_QUEUE_SIZE)
         self.config_status = ConfigStatus()
         self.notifier = SystemdNotifier()
-        self.settings: Settings
-        #: The settings this process started with: restart_required is measured against them.
-        self.started: Settings
         self.engine: Engine
+        self.config: ConfigService
         self.link: MQTTLink
         self.telemetry: Telemetry
         self.state_file: Path = state_dir(settings_path) / "state.json"
         self._saved_version = -1
-        self.control_dropped = 0
         self._stop_requested_at: float | None = None
         self.memwatch: Any = None
 
@@ -130,9 +127,7 @@ class EngineService:
         # JSON lines too (JSON when stdout is not a TTY); redone below with the settings.
         logs.configure("info", "auto", None, "engine")
         extra = load_extra_animations()
-        self.settings = self.load_settings()
-        self.started = self.settings
-        cfg = self.settings
+        cfg = self.load_settings()
         logs.configure(cfg.logging.level, cfg.logging.format, cfg.logging.dir, "engine")
         if extra:
             log.warning("extra_animations_loaded", modules=extra,
@@ -149,10 +144,12 @@ class EngineService:
         display = self._display_override or make_display(cfg.display)
         self.engine = Engine(cfg, display, REGISTRY, publisher=None, notifier=self.notifier,
                              uncapped=self.uncapped, version=__version__)
-        self.engine.on_settings_applied = self._settings_applied
         self.link = MQTTLink(cfg.mqtt, cfg.device_id, self._on_command, self._on_connected,
                              self._on_ha_online, self._on_retained_command)
         self.engine.publisher = self.link
+        self.config = ConfigService(
+            self.engine, self.store, self.settings_path, cfg, self.config_status,
+            lambda name, body: self.link.publish(name, body, retain=True))
         self.telemetry = Telemetry(
             snapshot=self._snapshot,
             mqtt_status=self.link.status,
@@ -173,7 +170,8 @@ class EngineService:
         self._install_signals()
         self.link.start()
         self.telemetry.start()
-        threading.Thread(target=self._control_loop, name="control", daemon=True).start()
+        self.config.start(self.stop_event)
+        threading.Thread(target=self._state_timer, name="state", daemon=True).start()
         threading.Thread(target=self._ready_when_drawing, name="ready", daemon=True).start()
         try:
             self.engine.run(self.stop_event)
@@ -186,7 +184,7 @@ class EngineService:
         snap = self.engine.snapshot()
         snap["mqtt_publish_dropped_total"] = self.link.publish_dropped
         snap["mqtt_connect_attempts_total"] = self.link.connect_attempts
-        snap["control_dropped_total"] = self.control_dropped
+        snap["control_dropped_total"] = self.config.dropped
         if self.memwatch is not None:
             snap["tracemalloc_mb"] = self.memwatch.traced_mb()
         return snap
@@ -205,7 +203,7 @@ class EngineService:
             log.info("stop_requested", signal=signal.Signals(signum).name)
 
         def reload(signum: int, frame: FrameType | None) -> None:
-            self._submit_control(Command("reload", source="signal"), None)
+            self.config.reload()
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
@@ -230,7 +228,7 @@ class EngineService:
         self.link.publish("animations", REGISTRY.catalogue(), retain=True)
         self.link.publish("info", self.info(), retain=True)
         self.link.publish("state", self.engine.state(), retain=True)
-        self._publish_config()
+        self.config.publish_config()
         self.telemetry.publish_now()
         self._publish_discovery()
         if self.link.reconnects:
@@ -254,14 +252,14 @@ class EngineService:
     def info(self) -> dict[str, Any]:
         """Return the retained ``info`` document."""
         d = self.engine.display
+        ds = self.engine.settings.display
         pw, ph = self.engine.preview_geometry()
         return {
-            "device_id": self.settings.device_id,
+            "device_id": self.engine.settings.device_id,
             "version": __version__,
             "display": {"driver": d.name, "width": d.width, "height": d.height,
-                        "rows": self.settings.display.rows, "cols": self.settings.display.cols,
-                        "chain_length": self.settings.display.chain_length,
-                        "parallel": self.settings.display.parallel},
+                        "rows": ds.rows, "cols": ds.cols, "chain_length": ds.chain_length,
+                        "parallel": ds.parallel},
             "preview": {"width": pw, "height": ph, "format": "rgb24"},
             "host": socket.gethostname(),
             "python": platform.python_version(),
@@ -274,174 +272,27 @@ class EngineService:
 
     def _on_command(self, action: str, payload: bytes, responder: Responder) -> None:
         """Validate at the edge; queue valid commands; answer bad ones at once."""
+
+        def answer(reply: Reply) -> None:
+            responder(reply.as_json())  # the one place a reply becomes its JSON body
+
         if responder.refusal is not None:
             # Checked before the payload: a reply must not go where the link refused it.
             err = CommandError("bad_response_topic", responder.refusal)
-            self.engine.reject(Command(action, transaction=transaction_of(payload)), err,
-                               responder)
+            self.engine.reject(Invalid(action, meta=Meta(transaction_of(payload))), err,
+                               answer)
             return
         try:
-            cmd = parse_command(action, payload, now=self.engine.clock.wall())
+            cmd = parse_command(action, payload, now=self.engine.clock.wall(),
+                                source=responder.source)
         except CommandError as err:
-            cmd = Command(action, transaction=transaction_of(payload), source=responder.source)
-            self.engine.reject(cmd, err, responder)
+            meta = Meta(transaction_of(payload), responder.source)
+            self.engine.reject(Invalid(action, meta=meta), err, answer)
             return
-        cmd.source = responder.source
-        if action in ("config", "reload"):
-            self._submit_control(cmd, responder)
+        if isinstance(cmd, ApplyConfig | Reload):
+            self.config.submit(cmd, answer)
         else:
-            self.engine.submit(cmd, responder)
-
-    def _submit_control(self, cmd: Command, reply: ReplyFn | None) -> None:
-        try:
-            self.control.put_nowait((cmd, reply))
-        except queue.Full:
-            self.control_dropped += 1
-            err = CommandError("busy", "too many configuration changes queued; try again")
-            self.engine.reject(cmd, err, reply)
-
-    # ------------------------------------------------------------------ configuration
-    def _control_loop(self) -> None:
-        while not self.stop_event.is_set():
-            try:
-                cmd, reply = self.control.get(timeout=2.0)
-            except queue.Empty:
-                self._save_state_if_changed()
-                continue
-            try:
-                self._handle_config(cmd, reply)
-            except Exception as exc:  # a bug here must not kill configuration for good
-                log.exception("config_handler_failed", error=str(exc))
-                if reply is not None:
-                    reply(error_reply(CommandError("internal", "configuration change failed"),
-                                      cmd.transaction))
-
-    def _proposed(self, cmd: Command, old: Settings) -> tuple[Settings, list[str]]:
-        """Return the settings a reload or a remote change would put in force, and the
-        local-only paths a restore kept; raise CommandError/SettingsError for a bad one.
-
-        Remote changes (``cmd/config``, whatever the topic form) never change a local-only
-        setting: a patch that would is refused, a restore keeps the values in force.
-        """
-        if cmd.action == "reload":
-            return self.store.load(), []
-        patch = dict(cmd.config or {})
-        replace = patch.pop("replace", False)
-        if not isinstance(replace, bool):
-            raise CommandError("invalid_value", "replace must be true or false", "replace")
-        current = settings_mod.dump(old)
-        if replace:
-            doc, kept = settings_mod.keep_local_only(current, patch)
-            return settings_mod.validate(doc), kept
-        doc = settings_mod.merge(current, patch)
-        forbidden = settings_mod.local_only_changes(current, doc)
-        if forbidden:
-            raise CommandError(
-                "forbidden_field",
-                f"{', '.join(forbidden)} can only be changed in settings.json on the box "
-                "(then cmd/reload), not remotely", forbidden[0])
-        return settings_mod.validate(doc), []
-
-    def _handle_config(self, cmd: Command, reply: ReplyFn | None) -> None:
-        old = self.engine.settings
-        source = "file" if cmd.action == "reload" else cmd.source
-        try:
-            new, kept = self._proposed(cmd, old)
-        except SettingsError as exc:
-            first = exc.problems[0][0] if exc.problems else None
-            err = CommandError("invalid_settings", "; ".join(exc.lines()), first)
-            self._config_rejected(cmd, err, reply)
-            return
-        except CommandError as err:
-            self._config_rejected(cmd, err, reply)
-            return
-        changes = settings_mod.diff_paths(settings_mod.dump(old), settings_mod.dump(new))
-        # Apply first (on the render loop, which also counts the command), then save;
-        # roll back if saving fails.
-        outcome = self._apply_and_wait(new)
-        if outcome is not None and not outcome.get("ok"):
-            self._config_rejected(cmd, CommandError(**_err_args(outcome)), reply)
-            return
-        if not changes and cmd.action == "config" and self._file_holds(new):
-            # Nothing changed: no backup, no history row pushing real backups out.
-            self._config_reply(cmd, reply, [], [], kept)
-            return
-        if cmd.action == "config":
-            try:
-                self.store.save(new, source=source, old=old)
-            except OSError as exc:
-                self._apply_and_wait(old)
-                self._config_rejected(
-                    cmd, CommandError("save_failed", f"settings could not be saved: {exc}"), reply)
-                return
-        restart = sorted({c["path"] for c in changes
-                          if c["path"].startswith(RESTART_PREFIXES)})
-        self.config_status.restart_required = restart_needed(self.started, new)
-        self.config_status.last_change = iso_now()
-        if cmd.action == "reload":
-            self.config_status.source = "file"
-            self.config_status.error = None
-        log.info("config_changed", source=source, changes=[c["path"] for c in changes],
-                 restart_required=restart)
-        self.engine.event("config_changed", source=source,
-                           changes=[c["path"] for c in changes][:50],
-                           restart_required=restart or None)
-        self._publish_config()
-        self._config_reply(cmd, reply, changes, restart, kept)
-
-    def _file_holds(self, settings: Settings) -> bool:
-        """Say whether the file on disk already holds exactly these settings."""
-        try:
-            on_disk = self.store.load()
-        except SettingsError:
-            return False
-        return settings_mod.dump(on_disk) == settings_mod.dump(settings)
-
-    def _config_reply(self, cmd: Command, reply: ReplyFn | None, changes: list[dict[str, Any]],
-                      restart: list[str], kept: list[str]) -> None:
-        if reply is None:
-            return
-        body: dict[str, Any] = {"ok": True, "state": self.engine.state(),
-                                "changes": changes, "restart_required": restart}
-        if cmd.action == "config" and (cmd.config or {}).get("replace") is True:
-            body["kept"] = kept
-        if cmd.transaction is not None:
-            body["transaction"] = cmd.transaction
-        reply(body)
-
-    def _apply_and_wait(self, new: Settings) -> dict[str, Any] | None:
-        done = threading.Event()
-        result: dict[str, Any] = {}
-
-        def got(body: dict[str, Any]) -> None:
-            result.update(body)
-            done.set()
-
-        self.engine.submit(Command("apply_settings", source="config", extra={"settings": new}),
-                           got)
-        if not done.wait(timeout=5.0):
-            return {"ok": False, "error": {"code": "timeout",
-                                           "message": "render loop did not apply the settings"}}
-        return result
-
-    def _config_rejected(self, cmd: Command, err: CommandError, reply: ReplyFn | None) -> None:
-        log.warning("config_rejected", source=cmd.source, code=err.code, error=err.message)
-        self.engine.event("config_rejected", source=cmd.source, code=err.code,
-                          error=err.message[:500], field=err.field)
-        self.engine.reject(cmd, err, reply)
-
-    def _settings_applied(self, new: Settings) -> None:
-        self.settings = new
-
-    def _publish_config(self) -> None:
-        self.link.publish("config", {
-            "settings": settings_mod.redacted(self.engine.settings),
-            "source": self.config_status.source,
-            "path": str(self.settings_path),
-            "last_change": self.config_status.last_change,
-            "restart_required": self.config_status.restart_required,
-            "history": self.store.history(HISTORY_PUBLISHED),
-        }, retain=True)
+            self.engine.submit(cmd, answer)
 
     # ------------------------------------------------------------------ boot state
     def _load_state(self) -> dict[str, Any] | None:
@@ -450,6 +301,15 @@ class EngineService:
         except (OSError, ValueError):
             return None
         return data if isinstance(data, dict) else None
+
+    def _state_timer(self) -> None:
+        """Save state.json shortly after the state changes, and notice a deleted playing image.
+
+        Both read or write the disk, so both run here and never on the render loop.
+        """
+        while not self.stop_event.wait(STATE_SAVE_S):
+            self.engine.watch_image()
+            self._save_state_if_changed()
 
     def _save_state_if_changed(self) -> None:
         if self.engine.state_version != self._saved_version:
@@ -464,16 +324,3 @@ class EngineService:
             self._saved_version = self.engine.state_version
         except OSError as exc:
             log.warning("state_save_failed", path=str(self.state_file), error=str(exc))
-
-
-def restart_needed(started: Settings, saved: Settings) -> list[str]:
-    """Paths under RESTART_PREFIXES where the saved settings differ from those in force
-    since start-up: empty again once a value is set back to the one the process runs with."""
-    changes = settings_mod.diff_paths(settings_mod.dump(started), settings_mod.dump(saved))
-    return sorted({c["path"] for c in changes if c["path"].startswith(RESTART_PREFIXES)})
-
-
-def _err_args(outcome: dict[str, Any]) -> dict[str, Any]:
-    e = outcome.get("error") or {}
-    return {"code": e.get("code", "apply_failed"), "message": e.get("message", "apply failed"),
-            "field": e.get("field")}

@@ -149,6 +149,10 @@ class ConfigStatus:
     restart_required: list[str] = field(default_factory=list)
 
 
+#: One health check's verdict: its status, the reasons for it, and the facts it reports.
+Verdict = tuple[str, list[str], dict[str, Any]]
+
+
 def evaluate(
     snap: dict[str, Any],
     mqtt: dict[str, Any],
@@ -160,14 +164,26 @@ def evaluate(
     """Return the health document's ``status``, ``reasons`` and ``checks``."""
     checks: dict[str, dict[str, Any]] = {}
     reasons: list[str] = []
-
-    def check(name: str, status: str, why: list[str], **facts: Any) -> None:
+    verdicts = (
+        ("render", _render_check(snap, cfg)),
+        ("display", _display_check(snap, display_name)),
+        ("mqtt", _mqtt_check(mqtt)),
+        ("config", _config_check(config)),
+        ("system", _system_check(system, cfg)),
+    )
+    for name, (status, why, facts) in verdicts:
         checks[name] = {"status": status, **facts}
         if why:
             checks[name]["reasons"] = why
             reasons.extend(f"{name}: {w}" for w in why)
+    return {
+        "status": worst([c["status"] for c in checks.values()]),
+        "reasons": reasons,
+        "checks": checks,
+    }
 
-    # render
+
+def _render_check(snap: dict[str, Any], cfg: HealthSettings) -> Verdict:
     why: list[str] = []
     status = OK
     target = snap["target_fps"]
@@ -183,75 +199,73 @@ def evaluate(
     if snap["quarantined"]:
         status = worst([status, DEGRADED])
         why.append("quarantined: " + ", ".join(snap["quarantined"]))
-    check("render", status, why, fps=snap["fps"], target_fps=target,
-          frame_ms_p99=snap["frame_ms_p99"], animation_errors=snap["animation_errors_total"],
-          fallback=snap["showing_fallback"], quarantined=snap["quarantined"])
+    return status, why, {
+        "fps": snap["fps"], "target_fps": target, "frame_ms_p99": snap["frame_ms_p99"],
+        "animation_errors": snap["animation_errors_total"],
+        "fallback": snap["showing_fallback"], "quarantined": snap["quarantined"]}
 
-    # display
+
+def _display_check(snap: dict[str, Any], display_name: str) -> Verdict:
     if snap["display_ok"]:
-        check("display", OK, [], driver=display_name, failures=0)
-    else:
-        check("display", FAILED,
-              [f"{display_name} driver failed: {snap['display_error']}; retrying in "
-               f"{snap['display_retry_in_s']} s"],
-              driver=display_name, error=snap["display_error"],
-              failures=snap["display_failures"], retry_in_s=snap["display_retry_in_s"])
+        return OK, [], {"driver": display_name, "failures": 0}
+    return FAILED, [
+        f"{display_name} driver failed: {snap['display_error']}; retrying in "
+        f"{snap['display_retry_in_s']} s"], {
+        "driver": display_name, "error": snap["display_error"],
+        "failures": snap["display_failures"], "retry_in_s": snap["display_retry_in_s"]}
 
-    # mqtt
-    mstatus = OK if mqtt.get("connected") else DEGRADED
-    mwhy = [] if mqtt.get("connected") else [
+
+def _mqtt_check(mqtt: dict[str, Any]) -> Verdict:
+    status = OK if mqtt.get("connected") else DEGRADED
+    why = [] if mqtt.get("connected") else [
         f"broker not connected ({mqtt.get('last_error') or 'connecting'})"]
     if mqtt.get("auth_failed"):
         # Needs a person: the credentials will not fix themselves.
-        mstatus = FAILED
-        mwhy = [f"broker refused the credentials ({mqtt.get('last_error')}): check "
-                "mqtt.username and mqtt.password_file"]
-    check("mqtt", mstatus, mwhy, **mqtt)
+        status = FAILED
+        why = [f"broker refused the credentials ({mqtt.get('last_error')}): check "
+               "mqtt.username and mqtt.password_file"]
+    return status, why, dict(mqtt)
 
-    # config
-    cwhy = []
-    cstatus = OK
+
+def _config_check(config: ConfigStatus) -> Verdict:
+    why = []
+    status = OK
     if config.source != "file":
-        cstatus = DEGRADED
-        cwhy.append(f"settings file invalid, running from {config.source}: {config.error}")
+        status = DEGRADED
+        why.append(f"settings file invalid, running from {config.source}: {config.error}")
     if config.restart_required:
-        cstatus = worst([cstatus, DEGRADED])
-        cwhy.append("restart needed for: " + ", ".join(config.restart_required))
-    check("config", cstatus, cwhy, source=config.source, last_change=config.last_change)
+        status = worst([status, DEGRADED])
+        why.append("restart needed for: " + ", ".join(config.restart_required))
+    return status, why, {"source": config.source, "last_change": config.last_change}
 
-    # system
-    swhy = []
-    sstatus = OK
+
+def _system_check(system: dict[str, Any], cfg: HealthSettings) -> Verdict:
+    why = []
+    status = OK
     temp = system.get("cpu_temp_c")
     if temp is not None and temp >= cfg.temp_failed_c:
-        sstatus = FAILED
-        swhy.append(f"CPU at {temp} C (limit {cfg.temp_failed_c} C)")
+        status = FAILED
+        why.append(f"CPU at {temp} C (limit {cfg.temp_failed_c} C)")
     elif temp is not None and temp >= cfg.temp_degraded_c:
-        sstatus = DEGRADED
-        swhy.append(f"CPU at {temp} C (warning at {cfg.temp_degraded_c} C)")
+        status = DEGRADED
+        why.append(f"CPU at {temp} C (warning at {cfg.temp_degraded_c} C)")
+    degraded: list[str] = []
     thr = system.get("throttled")
     if thr and thr & 0xF:
-        sstatus = worst([sstatus, DEGRADED])
-        swhy.append("; ".join(throttle_reasons(thr & 0xF)))
+        degraded.append("; ".join(throttle_reasons(thr & 0xF)))
     rss = system.get("rss_mb") or 0.0
     if rss >= cfg.rss_degraded_mb:
-        sstatus = worst([sstatus, DEGRADED])
-        swhy.append(f"memory {rss} MB of a {cfg.rss_limit_mb:.0f} MB limit")
+        degraded.append(f"memory {rss} MB of a {cfg.rss_limit_mb:.0f} MB limit")
     cpu = system.get("cpu_percent") or 0.0
     if cpu >= cfg.cpu_quota_pct * 0.9:
-        sstatus = worst([sstatus, DEGRADED])
-        swhy.append(f"CPU {cpu}% near the {cfg.cpu_quota_pct:.0f}% quota")
+        degraded.append(f"CPU {cpu}% near the {cfg.cpu_quota_pct:.0f}% quota")
     disk = system.get("disk_free_mb")
     if disk is not None and disk < cfg.disk_degraded_mb:
-        sstatus = worst([sstatus, DEGRADED])
-        swhy.append(f"only {disk} MB free for state")
-    check("system", sstatus, swhy, **system)
-
-    return {
-        "status": worst([c["status"] for c in checks.values()]),
-        "reasons": reasons,
-        "checks": checks,
-    }
+        degraded.append(f"only {disk} MB free for state")
+    if degraded:
+        status = worst([status, DEGRADED])
+        why.extend(degraded)
+    return status, why, dict(system)
 
 
 class Telemetry:

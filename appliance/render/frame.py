@@ -30,6 +30,13 @@ class FrameGuard:
         self.shape = (height, width, 3)
         self._out = np.zeros(self.shape, np.uint8)
         self._f32 = np.zeros(self.shape, np.float32)
+        #: Frames made so far: tells whether ``last`` still holds a given frame.
+        self.frames = 0
+
+    @property
+    def last(self) -> np.ndarray:
+        """The frame the last call returned (the reused buffer; zeros before the first)."""
+        return self._out
 
     def __call__(self, pixels: Any) -> np.ndarray:
         """Return a safe uint8 frame for ``pixels`` or raise FrameError."""
@@ -39,6 +46,7 @@ class FrameGuard:
             raise FrameError(f"frame shape {pixels.shape} does not match panel {self.shape}")
         kind = pixels.dtype.kind
         out = self._out
+        self.frames += 1
         if pixels.dtype == np.uint8:
             np.copyto(out, pixels)
         elif kind == "f":

@@ -93,7 +93,6 @@ class Sandbox:
         self.max_abandoned = max_abandoned
         self.abandoned: list[DrawWorker] = []
         self.abandoned_total = 0
-        self.started_total = 0
 
     def new_worker(self, name: str) -> DrawWorker:
         """Start a worker, or raise AnimationHang when too many hung threads are left."""
@@ -102,7 +101,6 @@ class Sandbox:
                 f"{self.live_abandoned()} hung animation threads are still running; "
                 "not starting another until they end (restart the engine to clear them)"
             )
-        self.started_total += 1
         return DrawWorker(name)
 
     def abandon(self, worker: DrawWorker) -> None:

@@ -1,9 +1,11 @@
 """Wire models: command payloads in, replies and errors out.
 
 Validates at the edge: ``parse_command(action, payload)`` turns raw MQTT bytes
-into a typed ``Command`` or raises ``CommandError`` with a code, a human message
-and the offending field. Payloads are decoded by ``appliance.wire.jsonsafe`` (bounded
-nesting, finite numbers, no duplicate keys: ``bad_json`` otherwise). Shared by
+into one of the frozen command dataclasses (the ``Command`` union, dispatched by the
+engine with ``match``) or raises ``CommandError`` with a code, a human message and the
+offending field. Replies are ``Reply`` values (``as_json()`` is the body). Payloads
+are decoded by ``appliance.wire.jsonsafe`` (bounded nesting, finite numbers, no
+duplicate keys: ``bad_json`` otherwise). Shared by
 the engine and the bridge. Knows nothing of paho, displays, the render loop or Flask.
 """
 
@@ -11,8 +13,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar, Literal, NotRequired, TypedDict
 
 from pydantic import ValidationError
 
@@ -34,28 +37,186 @@ MAX_PAYLOAD_BYTES = 64 * 1024
 #: How far from now a ``start_at`` may be, either way (contract section 5).
 START_AT_WINDOW_S = 24 * 3600.0
 
-@dataclass
-class Command:
-    """A validated command, ready for the render loop.
+#: Animation parameter values by name (JSON values; each animation's schema checks them).
+Params = dict[str, Any]
+#: One settings change in a config reply: ``{"path", "old", "new"}``.
+Change = Mapping[str, object]
 
-    Only the fields of its action are set. ``transaction`` is echoed on
-    ``<base>/response``; the reply route is attached by the MQTT link.
-    """
+@dataclass(frozen=True)
+class Meta:
+    """Request metadata every command carries: the echoed transaction and its source."""
 
-    action: str
+    transaction: Transaction = None
+    #: Where it came from (``http``, ``mqtt``, ``signal``, ``config``): a label for logs.
+    source: str = "mqtt"
+
+
+@dataclass(frozen=True, kw_only=True)
+class BaseCommand:
+    ACTION: ClassVar[str] = ""
+    meta: Meta = Meta()
+
+    @property
+    def action(self) -> str:
+        """The command's name on the wire (``cmd/<action>``)."""
+        return self.ACTION
+
+    @property
+    def transaction(self) -> Transaction:
+        """The transaction to echo in the reply."""
+        return self.meta.transaction
+
+    @property
+    def source(self) -> str:
+        """Where the command came from."""
+        return self.meta.source
+
+
+@dataclass(frozen=True)
+class SetLight(BaseCommand):
+    """Home Assistant JSON light (``<base>/set``): any subset of its fields."""
+
+    ACTION: ClassVar[str] = "set"
     effect: str | None = None
-    params: dict[str, Any] | None = None
+    params: Params | None = None
     brightness: int | None = None
-    power: str | None = None
+    power: Literal["ON", "OFF"] | None = None
     transition_s: float | None = None
     start_at: float | None = None
-    config: dict[str, Any] | None = None
-    identify_s: float | None = None
-    preview_fps: float | None = None
-    preview_ttl_s: float | None = None
+
+
+@dataclass(frozen=True)
+class SetAnimation(BaseCommand):
+    """Switch animation, optionally at a fleet start time."""
+
+    ACTION: ClassVar[str] = "animation"
+    name: str
+    params: Params = field(default_factory=dict)
+    start_at: float | None = None
+
+
+@dataclass(frozen=True)
+class SetBrightness(BaseCommand):
+    """Brightness 0-100 (0 turns the display off and keeps the last level)."""
+
+    ACTION: ClassVar[str] = "brightness"
+    pct: int
+
+
+@dataclass(frozen=True)
+class SetPower(BaseCommand):
+    """Power ON, OFF or TOGGLE."""
+
+    ACTION: ClassVar[str] = "power"
+    state: Literal["ON", "OFF", "TOGGLE"]
+
+
+@dataclass(frozen=True)
+class SetParams(BaseCommand):
+    """Change parameters of the animation on screen (or the one scheduled)."""
+
+    ACTION: ClassVar[str] = "params"
+    params: Params
+
+
+@dataclass(frozen=True)
+class ApplyConfig(BaseCommand):
+    """A remote settings change: a patch (or, with ``replace``, a whole document)."""
+
+    ACTION: ClassVar[str] = "config"
+    #: The settings document (JSON), still holding the ``replace`` meta key if given.
+    patch: Mapping[str, object]
+
+    @property
+    def replace(self) -> bool:
+        """True when the patch asked to replace the whole document."""
+        return self.patch.get("replace") is True
+
+
+@dataclass(frozen=True)
+class Reload(BaseCommand):
+    """Re-read settings.json and apply it."""
+
+    ACTION: ClassVar[str] = "reload"
+
+
+@dataclass(frozen=True)
+class Identify(BaseCommand):
+    """Flash the panel to find it."""
+
+    ACTION: ClassVar[str] = "identify"
+    seconds: float = 5.0
+
+
+@dataclass(frozen=True)
+class Preview(BaseCommand):
+    """Stream downscaled frames on ``<base>/preview`` for a while."""
+
+    ACTION: ClassVar[str] = "preview"
+    fps: float = 5.0
+    ttl_s: float = 30.0
+
+
+@dataclass(frozen=True)
+class Invalid(BaseCommand):
+    """A command refused at the edge: only its name and meta survive, to be counted and answered."""
+
+    name: str
+
+    @property
+    def action(self) -> str:
+        """The action the refused payload was sent to."""
+        return self.name
+
+
+#: Every command a payload can become.
+Command = (SetLight | SetAnimation | SetBrightness | SetPower | SetParams | ApplyConfig | Reload
+           | Identify | Preview)
+
+
+class LightState(TypedDict):
+    """The retained ``state`` document (Home Assistant JSON light plus LightBox extras)."""
+
+    state: Literal["ON", "OFF"]
+    brightness: int
+    effect: str | None
+    color_mode: str
+    params: Params
+    version: int
+    started_at: float | None
+    active: NotRequired[str]
+    fallback_reason: NotRequired[str | None]
+
+
+@dataclass(frozen=True)
+class Reply:
+    """The answer to one command; ``as_json()`` is the body on its response topic."""
+
+    ok: bool
     transaction: Transaction = None
-    source: str = "mqtt"
-    extra: dict[str, Any] = field(default_factory=dict)
+    state: LightState | None = None
+    error: CommandError | None = None
+    #: Settings changes (cmd/config and cmd/reload only).
+    changes: tuple[Change, ...] | None = None
+    restart_required: tuple[str, ...] | None = None
+    kept: tuple[str, ...] | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        """Return the JSON body (keys in the contract's order)."""
+        out: dict[str, Any] = {"ok": self.ok}
+        if self.error is not None:
+            out["error"] = self.error.as_dict()
+        else:
+            out["state"] = self.state
+        if self.changes is not None:
+            out["changes"] = list(self.changes)
+        if self.restart_required is not None:
+            out["restart_required"] = list(self.restart_required)
+        if self.kept is not None:
+            out["kept"] = list(self.kept)
+        if self.transaction is not None:
+            out["transaction"] = self.transaction
+        return out
 
 
 #: MQTT 5 user property naming where a command came from; the bridge sets it to `http`.
@@ -144,66 +305,97 @@ def _check_start_at(start_at: float | None, now: float | None) -> None:
             f"({now:.0f}), got {start_at:.6g}", "start_at")
 
 
-def parse_command(action: str, payload: bytes, now: float | None = None) -> Command:
-    """Validate a raw command payload for ``action`` and return a typed Command.
+def parse_command(action: str, payload: bytes, now: float | None = None,
+                  source: str = "mqtt") -> Command:
+    """Validate a raw command payload for ``action`` and return its typed command.
 
     ``now`` (epoch seconds, default the wall clock) is what ``start_at`` is checked
-    against. Numbers are finite by construction: the decoder refuses the others.
+    against; ``source`` goes into the command's meta. Numbers are finite by
+    construction: the decoder refuses the others.
     """
     data = _decode(payload)
-    if action == "set":
-        m = _validate(SetPayload, data)
-        _check_start_at(m.start_at, now)
-        return Command(
-            action, effect=m.effect, params=m.params, brightness=m.brightness,
-            power=m.state, transition_s=m.transition, start_at=m.start_at,
-            transaction=m.transaction,
-        )
-    if action == "animation":
-        if isinstance(data, str):
-            data = {"name": data}
-        m = _validate(AnimationPayload, data)
-        _check_start_at(m.start_at, now)
-        return Command(action, effect=m.name, params=m.params, start_at=m.start_at,
-                       transaction=m.transaction)
-    if action == "brightness":
-        if isinstance(data, int | float) and not isinstance(data, bool):
-            data = {"brightness": data}
-        elif isinstance(data, str):
-            raise CommandError("invalid_value", f"brightness must be a number 0-100, got {data!r}",
-                               "brightness")
-        m = _validate(BrightnessPayload, data)
-        return Command(action, brightness=m.brightness, transaction=m.transaction)
-    if action == "power":
-        if isinstance(data, str):
-            data = {"state": data.upper()}
-        elif isinstance(data, dict) and isinstance(data.get("state"), str):
-            data = {**data, "state": data["state"].upper()}
-        m = _validate(PowerPayload, data)
-        return Command(action, power=m.state, transaction=m.transaction)
-    if action in ("params", "config"):
-        if not isinstance(data, dict):
-            raise CommandError("invalid_payload", f"{action} must be a JSON object")
+    parser = _PARSERS.get(action)
+    if parser is None:
+        raise CommandError("unknown_command", f"unknown command {action!r}")
+    return parser(data, now, source)
+
+
+def _parse_set(data: Any, now: float | None, source: str) -> Command:
+    m = _validate(SetPayload, data)
+    _check_start_at(m.start_at, now)
+    return SetLight(effect=m.effect, params=m.params, brightness=m.brightness, power=m.state,
+                    transition_s=m.transition, start_at=m.start_at,
+                    meta=Meta(m.transaction, source))
+
+
+def _parse_animation(data: Any, now: float | None, source: str) -> Command:
+    if isinstance(data, str):
+        data = {"name": data}
+    m = _validate(AnimationPayload, data)
+    _check_start_at(m.start_at, now)
+    return SetAnimation(m.name, m.params, m.start_at, meta=Meta(m.transaction, source))
+
+
+def _parse_brightness(data: Any, now: float | None, source: str) -> Command:
+    if isinstance(data, int | float) and not isinstance(data, bool):
+        data = {"brightness": data}
+    elif isinstance(data, str):
+        raise CommandError("invalid_value", f"brightness must be a number 0-100, got {data!r}",
+                           "brightness")
+    m = _validate(BrightnessPayload, data)
+    return SetBrightness(m.brightness, meta=Meta(m.transaction, source))
+
+
+def _parse_power(data: Any, now: float | None, source: str) -> Command:
+    if isinstance(data, str):
+        data = {"state": data.upper()}
+    elif isinstance(data, dict) and isinstance(data.get("state"), str):
+        data = {**data, "state": data["state"].upper()}
+    m = _validate(PowerPayload, data)
+    return SetPower(m.state, meta=Meta(m.transaction, source))
+
+
+def _object(action: str, data: Any) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise CommandError("invalid_payload", f"{action} must be a JSON object")
+    return data
+
+
+def _parse_params(data: Any, now: float | None, source: str) -> Command:
+    body, txn = _split_transaction(_object("params", data))
+    return SetParams(body, meta=Meta(txn, source))
+
+
+def _parse_config(data: Any, now: float | None, source: str) -> Command:
+    body, txn = _split_transaction(_object("config", data))
+    return ApplyConfig(body, meta=Meta(txn, source))
+
+
+def _parse_reload(data: Any, now: float | None, source: str) -> Command:
+    txn = None
+    if isinstance(data, dict):
         body, txn = _split_transaction(data)
-        if action == "params":
-            return Command(action, params=body, transaction=txn)
-        return Command(action, config=body, transaction=txn)
-    if action == "reload":
-        txn = None
-        if isinstance(data, dict):
-            body, txn = _split_transaction(data)
-            if body:
-                key = next(iter(body))
-                raise CommandError("unknown_field", f"unknown key {key!r}", key)
-        return Command(action, transaction=txn)
-    if action == "identify":
-        m = _validate(IdentifyPayload, data if data is not None else {})
-        return Command(action, identify_s=m.seconds, transaction=m.transaction)
-    if action == "preview":
-        m = _validate(PreviewPayload, data if data is not None else {})
-        return Command(action, preview_fps=m.fps, preview_ttl_s=m.ttl_s,
-                       transaction=m.transaction)
-    raise CommandError("unknown_command", f"unknown command {action!r}")
+        if body:
+            key = next(iter(body))
+            raise CommandError("unknown_field", f"unknown key {key!r}", key)
+    return Reload(meta=Meta(txn, source))
+
+
+def _parse_identify(data: Any, now: float | None, source: str) -> Command:
+    m = _validate(IdentifyPayload, data if data is not None else {})
+    return Identify(m.seconds, meta=Meta(m.transaction, source))
+
+
+def _parse_preview(data: Any, now: float | None, source: str) -> Command:
+    m = _validate(PreviewPayload, data if data is not None else {})
+    return Preview(m.fps, m.ttl_s, meta=Meta(m.transaction, source))
+
+
+_PARSERS: dict[str, Callable[[Any, float | None, str], Command]] = {
+    "set": _parse_set, "animation": _parse_animation, "brightness": _parse_brightness,
+    "power": _parse_power, "params": _parse_params, "config": _parse_config,
+    "reload": _parse_reload, "identify": _parse_identify, "preview": _parse_preview,
+}
 
 
 def transaction_of(payload: bytes) -> Transaction:
@@ -219,19 +411,3 @@ def transaction_of(payload: bytes) -> Transaction:
         if isinstance(txn, str | int) and not isinstance(txn, bool):
             return txn
     return None
-
-
-def ok_reply(state: dict[str, Any], transaction: Transaction = None) -> dict[str, Any]:
-    """Return a success reply body."""
-    out: dict[str, Any] = {"ok": True, "state": state}
-    if transaction is not None:
-        out["transaction"] = transaction
-    return out
-
-
-def error_reply(err: CommandError, transaction: Transaction = None) -> dict[str, Any]:
-    """Return a failure reply body."""
-    out: dict[str, Any] = {"ok": False, "error": err.as_dict()}
-    if transaction is not None:
-        out["transaction"] = transaction
-    return out

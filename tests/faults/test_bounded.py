@@ -16,10 +16,11 @@ import pytest
 from animations import REGISTRY
 from appliance.display.virtual import VirtualDisplay
 from appliance.mqtt.link import MQTTLink, Outbox, Outgoing
-from appliance.render.engine import COMMAND_QUEUE_SIZE, CommandQueue, Engine, Pending
+from appliance.render.engine import Engine
+from appliance.render.loop import COMMAND_QUEUE_SIZE, CommandQueue, Pending
 from appliance.render.sandbox import AnimationHang, Sandbox
 from appliance.settings import MQTTSettings, Settings
-from appliance.wire.commands import Command
+from appliance.wire.commands import Meta, SetBrightness
 
 
 def _engine(**animation: Any) -> Engine:
@@ -35,7 +36,7 @@ def test_command_queue_keeps_the_newest_and_counts_what_it_drops() -> None:
     q = CommandQueue()
     told: list[dict[str, Any]] = []
     for i in range(COMMAND_QUEUE_SIZE + 100):
-        q.put(Pending(Command("brightness", brightness=i % 100 + 1, transaction=i), told.append))
+        q.put(Pending(SetBrightness(i % 100 + 1, meta=Meta(i)), lambda r: told.append(r.as_json())))
     assert len(q) == COMMAND_QUEUE_SIZE and q.dropped == 100
     assert len(told) == 100 and all(r["error"]["code"] == "superseded" for r in told)
     assert q.drain()[-1].command.transaction == COMMAND_QUEUE_SIZE + 99
@@ -45,24 +46,24 @@ def test_events_are_rate_limited_and_the_recent_buffer_is_bounded() -> None:
     e = _engine()
     for i in range(500):
         e.event("command_rejected", n=i)
-    assert len(e.events) == 10
-    assert e.counters.events_suppressed_total == 490
-    e._event_times.clear()  # a new minute
+    assert len(e.events.recent) == 10
+    assert e.events.suppressed_total == 490
+    e.events._times.clear()  # a new minute
     for i in range(200):
-        e._event_times.clear()
+        e.events._times.clear()
         e.event("x", n=i)
-    assert len(e.events) == 100 and e.events_dropped == 110
+    assert len(e.events.recent) == 100 and e.events.dropped_total == 110
     snap = e.snapshot()
     assert snap["events_suppressed_total"] == 490 and snap["events_dropped_total"] == 110
 
 
 def test_failure_records_are_bounded_per_animation() -> None:
     e = _engine()
-    assert e.requested is not None
+    assert e.supervisor.requested is not None
     for i in range(1000):
-        e._animation_failed(e.requested, RuntimeError("x"), 1000.0 + i)
-    assert list(e.failures) == ["plasma"]
-    assert len(e.failures["plasma"].stamps) == 100
+        e.supervisor.failed(e.supervisor.requested, RuntimeError("x"), 1000.0 + i)
+    assert list(e.supervisor.failures) == ["plasma"]
+    assert len(e.supervisor.failures["plasma"].stamps) == 100
 
 
 def test_hung_draw_threads_are_bounded() -> None:

@@ -2,18 +2,32 @@
 
 from __future__ import annotations
 
+import io
 import threading
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from animations import REGISTRY, Animation, Param
+from appliance.content.images import ImageStore, limits_from
 from appliance.display.virtual import VirtualDisplay
 from appliance.render.clock import FakeClock
-from appliance.render.engine import CommandQueue, Engine, Pending
+from appliance.render.engine import Engine
+from appliance.render.loop import CommandQueue, Pending
+from appliance.render.panel import Fade
 from appliance.settings import Settings, validate
-from appliance.wire.commands import Command, parse_command
+from appliance.wire.commands import (
+    Command,
+    Meta,
+    Reply,
+    SetBrightness,
+    SetParams,
+    parse_command,
+)
 
 
 class Recorder:
@@ -71,6 +85,11 @@ def make_engine(**sections: Any) -> tuple[Engine, VirtualDisplay, FakeClock, Rec
     return eng, display, clock, pub
 
 
+def into(replies: list[dict[str, Any]]) -> Callable[[Reply], None]:
+    """Collect reply bodies as they would go on the wire."""
+    return lambda reply: replies.append(reply.as_json())
+
+
 def cmd(action: str, payload: str) -> Command:
     return parse_command(action, payload.encode())
 
@@ -101,7 +120,7 @@ def test_late_frames_are_counted_as_dropped_and_do_not_burst() -> None:
 def test_commands_are_applied_between_frames_and_state_is_published() -> None:
     eng, _, clock, pub = make_engine()
     replies: list[dict[str, Any]] = []
-    eng.submit(cmd("animation", '{"name":"solid","params":{"color":"#ff0000"}}'), replies.append)
+    eng.submit(cmd("animation", '{"name":"solid","params":{"color":"#ff0000"}}'), into(replies))
     eng.tick(clock.monotonic())
     assert replies[0]["ok"] is True
     assert replies[0]["state"]["effect"] == "solid"
@@ -115,7 +134,7 @@ def test_a_burst_is_coalesced_and_the_last_value_wins() -> None:
     for i in range(1, 101):
         eng.submit(cmd("brightness", str(i)))
     eng.tick(clock.monotonic())
-    assert eng.brightness_pct == 100
+    assert eng.panel.brightness_pct == 100
     assert len(pub.of("state")) == before + 1  # one state for the whole burst
 
 
@@ -123,8 +142,8 @@ def test_a_full_queue_drops_the_oldest_and_tells_its_sender() -> None:
     q = CommandQueue(maxlen=3)
     told: list[dict[str, Any]] = []
     for i in range(5):
-        q.put(Pending(Command("brightness", brightness=i + 1), told.append))
-    assert [p.command.brightness for p in q.drain()] == [3, 4, 5]
+        q.put(Pending(SetBrightness(i + 1), into(told)))
+    assert [p.command.pct for p in q.drain()]  # type: ignore[union-attr] == [3, 4, 5]
     assert q.dropped == 2
     assert [r["error"]["code"] for r in told] == ["superseded", "superseded"]
 
@@ -134,9 +153,9 @@ def test_a_bad_command_changes_nothing() -> None:
     eng.tick(clock.monotonic())
     before = eng.state()
     replies: list[dict[str, Any]] = []
-    eng.submit(cmd("animation", '{"name":"plasma","params":{"speed":99}}'), replies.append)
-    eng.submit(cmd("animation", '{"name":"nope"}'), replies.append)
-    eng.submit(cmd("params", '{"sped":1}'), replies.append)
+    eng.submit(cmd("animation", '{"name":"plasma","params":{"speed":99}}'), into(replies))
+    eng.submit(cmd("animation", '{"name":"nope"}'), into(replies))
+    eng.submit(cmd("params", '{"sped":1}'), into(replies))
     eng.tick(clock.monotonic())
     assert [r["ok"] for r in replies] == [False, False, False]
     assert replies[0]["error"]["field"] == "params.speed"
@@ -224,11 +243,11 @@ def test_start_at_delays_the_switch_until_the_wall_clock_time() -> None:
     eng.submit(parse_command("animation", f'{{"name":"solid","start_at":{start_at}}}'.encode(),
                              now=clock.wall()))
     eng.tick(clock.monotonic())
-    assert eng.requested is not None and eng.requested.name == "plasma"
+    assert eng.supervisor.requested is not None and eng.supervisor.requested.name == "plasma"
     assert eng.state()["effect"] == "solid"  # announced as what will play
     clock.advance(2.0)
     eng.tick(clock.monotonic())
-    assert eng.requested.name == "solid"
+    assert eng.supervisor.requested.name == "solid"
 
 
 def test_events_are_rate_limited_and_suppression_is_counted() -> None:
@@ -236,7 +255,7 @@ def test_events_are_rate_limited_and_suppression_is_counted() -> None:
     for i in range(20):
         eng.event("command_rejected", n=i)
     assert len(pub.of("events")) == 5
-    assert eng.counters.events_suppressed_total == 15
+    assert eng.events.suppressed_total == 15
 
 
 def test_shutdown_darkens_the_panel() -> None:
@@ -266,7 +285,7 @@ def test_home_assistant_transition_fades_brightness_over_its_seconds() -> None:
         eng.tick(clock.monotonic())
         seen.append(display.brightness_pct)
     assert seen[29] == pytest.approx(50, abs=2)  # half way after 1 s
-    assert seen == sorted(seen) and seen[-1] == 80 and eng.fade is None
+    assert seen == sorted(seen) and seen[-1] == 80 and eng.panel.fade is None
 
 
 def test_off_with_a_transition_fades_out_then_goes_dark() -> None:
@@ -287,3 +306,56 @@ def test_off_with_a_transition_fades_out_then_goes_dark() -> None:
     clock.advance(1 / 30)
     eng.tick(clock.monotonic())
     assert display.frame().all() and display.brightness_pct == 80
+
+
+def test_call_returns_a_future_the_render_loop_resolves_with_the_reply() -> None:
+    eng, _, clock, _ = make_engine()
+    ok = eng.call(SetBrightness(30, meta=Meta("t1")))
+    bad = eng.call(SetParams({"sped": 1}, meta=Meta("t2")))
+    assert not ok.done() and not bad.done()  # only the render loop answers
+    eng.tick(clock.monotonic())
+    reply = ok.result(timeout=0)
+    assert reply.ok and reply.transaction == "t1"
+    assert reply.state is not None and reply.state["brightness"] == 30
+    err = bad.result(timeout=0).error
+    assert err is not None and err.code == "invalid_param"
+
+
+def test_an_image_is_decoded_before_its_command_reaches_the_render_thread(
+        tmp_path: Path) -> None:
+    eng, display, clock, _ = make_engine(bridge={"images_dir": str(tmp_path)})
+    store = ImageStore(tmp_path, limits_from(eng.settings.bridge))
+    png = io.BytesIO()
+    Image.new("RGB", (16, 8), (0, 0, 255)).save(png, "PNG")
+    image_id = store.save(png.getvalue(), "blue", 16, 8).id
+    replies: list[dict[str, Any]] = []
+    eng.submit(cmd("animation", f'{{"name":"image","params":{{"image":"{image_id}"}}}}'),
+               into(replies))
+    store.delete(image_id)  # gone from disk: the render thread must not need the file
+    eng.submit(cmd("params", '{"speed":2}'), into(replies))
+    eng.tick(clock.monotonic())
+    assert [r["ok"] for r in replies] == [True, True]
+    assert np.all(display.frame()[..., 2] == 255)  # type: ignore[attr-defined]
+    eng.submit(cmd("animation", f'{{"name":"image","params":{{"image":"{image_id}"}}}}'),
+               into(replies))
+    eng.tick(clock.monotonic())
+    assert replies[-1]["error"]["code"] == "unknown_image"
+
+
+def test_a_fade_is_a_value_that_knows_its_level() -> None:
+    fade = Fade(from_level=0.0, to_level=80.0, start=10.0, seconds=2.0)
+    assert [fade.level(t) for t in (9.0, 10.0, 11.0, 12.0, 13.0)] == [0.0, 0.0, 40.0, 80.0, 80.0]
+    assert not fade.done(11.9) and fade.done(12.0)
+
+
+def test_identify_is_a_layer_above_the_dark_panel() -> None:
+    eng, display, clock, _ = make_engine()
+    eng.submit(cmd("power", "OFF"))
+    eng.tick(clock.monotonic())
+    assert not display.frame().any()  # type: ignore[attr-defined]
+    eng.submit(cmd("identify", '{"seconds":1}'))
+    eng.tick(clock.monotonic())
+    assert np.all(display.frame() == 255)  # type: ignore[attr-defined]
+    clock.advance(1.0)
+    eng.tick(clock.monotonic())
+    assert not display.frame().any()  # type: ignore[attr-defined]

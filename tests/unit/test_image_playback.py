@@ -13,7 +13,7 @@ from appliance.display.virtual import VirtualDisplay
 from appliance.render.clock import FakeClock
 from appliance.render.engine import Engine
 from appliance.settings import validate
-from appliance.wire.commands import parse_command
+from appliance.wire.commands import Reply, parse_command
 from tests.bridge import images_util
 
 
@@ -40,10 +40,10 @@ def make_engine(images: Path, **animation: Any) -> tuple[Engine, FakeClock, Reco
 
 
 def play(eng: Engine, clock: FakeClock, payload: str) -> dict[str, Any]:
-    replies: list[dict[str, Any]] = []
+    replies: list[Reply] = []
     eng.submit(parse_command("animation", payload.encode()), replies.append)
     eng.tick(clock.monotonic())
-    return replies[0]
+    return replies[0].as_json()
 
 
 def test_image_without_a_picture_is_refused_not_shown_dark(tmp_path: Path) -> None:
@@ -52,7 +52,7 @@ def test_image_without_a_picture_is_refused_not_shown_dark(tmp_path: Path) -> No
     assert reply["ok"] is False
     assert reply["error"]["field"] == "params.image"
     assert "uploaded image" in reply["error"]["message"]
-    assert eng.requested is not None and eng.requested.name == "plasma"
+    assert eng.supervisor.requested is not None and eng.supervisor.requested.name == "plasma"
 
 
 def test_a_deleted_playing_image_gives_way_to_the_default_with_an_event(tmp_path: Path) -> None:
@@ -64,14 +64,15 @@ def test_a_deleted_playing_image_gives_way_to_the_default_with_an_event(tmp_path
     assert np.all(eng.display.frame()[..., 1] == 255)  # type: ignore[attr-defined]
     for _ in range(3):  # still there: it keeps playing
         clock.advance(1.0)
+        eng.watch_image()  # the service's timer thread asks, the render loop acts
         eng.tick(clock.monotonic())
-    assert eng.requested is not None and eng.requested.name == "image"
+    assert eng.supervisor.requested is not None and eng.supervisor.requested.name == "image"
 
     store.delete(info.id)
-    for _ in range(3):
-        clock.advance(1.0)
-        eng.tick(clock.monotonic())
-    assert eng.requested is not None and eng.requested.name == "plasma"
+    clock.advance(1.0)
+    eng.watch_image()
+    eng.tick(clock.monotonic())
+    assert eng.supervisor.requested is not None and eng.supervisor.requested.name == "plasma"
     state = pub.of("state")[-1]
     assert state["effect"] == "plasma" and "image" not in state["params"]
     events = [e for e in pub.of("events") if e.get("event") == "image_deleted"]
@@ -83,12 +84,12 @@ def test_when_the_default_is_the_deleted_image_the_fallback_shows(tmp_path: Path
     info = store.save(images_util.png((0, 0, 255), (16, 8)), "blue.png", 16, 8)
     eng, clock, _ = make_engine(tmp_path / "images", default="image", fallback="breathe",
                                 params={"image": {"image": info.id}})
-    assert eng.requested is not None and eng.requested.name == "image"
+    assert eng.supervisor.requested is not None and eng.supervisor.requested.name == "image"
     store.delete(info.id)
-    for _ in range(3):
-        clock.advance(1.0)
-        eng.tick(clock.monotonic())
-    assert eng.requested is not None and eng.requested.name == "breathe"
+    clock.advance(1.0)
+    eng.watch_image()
+    eng.tick(clock.monotonic())
+    assert eng.supervisor.requested is not None and eng.supervisor.requested.name == "breathe"
 
 
 def test_boot_with_a_deleted_image_starts_the_default(tmp_path: Path) -> None:
@@ -96,7 +97,7 @@ def test_boot_with_a_deleted_image_starts_the_default(tmp_path: Path) -> None:
                          "animation": {"default": "plasma"}})
     eng = Engine(settings, VirtualDisplay(16, 8), REGISTRY, clock=FakeClock())
     eng.start({"effect": "image", "params": {"image": "0123456789abcdef"}})
-    assert eng.requested is not None and eng.requested.name == "plasma"
+    assert eng.supervisor.requested is not None and eng.supervisor.requested.name == "plasma"
 
 
 def test_a_default_image_that_is_gone_boots_the_fallback(tmp_path: Path) -> None:
@@ -105,4 +106,4 @@ def test_a_default_image_that_is_gone_boots_the_fallback(tmp_path: Path) -> None
                                        "params": {"image": {"image": "0123456789abcdef"}}}})
     eng = Engine(settings, VirtualDisplay(16, 8), REGISTRY, clock=FakeClock())
     eng.start()
-    assert eng.requested is not None and eng.requested.name == "breathe"
+    assert eng.supervisor.requested is not None and eng.supervisor.requested.name == "breathe"

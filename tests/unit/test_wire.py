@@ -7,29 +7,61 @@ import time
 import pytest
 
 from appliance.wire import topics
-from appliance.wire.commands import CommandError, parse_command, transaction_of
+from appliance.wire.commands import (
+    ApplyConfig,
+    Command,
+    CommandError,
+    Identify,
+    Meta,
+    Preview,
+    Reload,
+    Reply,
+    SetAnimation,
+    SetBrightness,
+    SetLight,
+    SetParams,
+    SetPower,
+    parse_command,
+    transaction_of,
+)
 
 
 @pytest.mark.parametrize(
-    ("action", "payload", "field_", "value"),
+    ("action", "payload", "expected"),
     [
-        ("animation", "plasma", "effect", "plasma"),
-        ("animation", '{"name":"fire","params":{"speed":2}}', "params", {"speed": 2}),
-        ("brightness", "42", "brightness", 42),
-        ("brightness", '{"brightness":0}', "brightness", 0),
-        ("power", "on", "power", "ON"),
-        ("power", "TOGGLE", "power", "TOGGLE"),
-        ("power", '{"state":"off"}', "power", "OFF"),
-        ("params", '{"speed":3}', "params", {"speed": 3}),
+        ("animation", "plasma", SetAnimation("plasma")),
+        ("animation", '{"name":"fire","params":{"speed":2}}', SetAnimation("fire", {"speed": 2})),
+        ("brightness", "42", SetBrightness(42)),
+        ("brightness", '{"brightness":0}', SetBrightness(0)),
+        ("power", "on", SetPower("ON")),
+        ("power", "TOGGLE", SetPower("TOGGLE")),
+        ("power", '{"state":"off"}', SetPower("OFF")),
+        ("params", '{"speed":3}', SetParams({"speed": 3})),
         ("set", '{"state":"ON","brightness":40,"effect":"plasma","transition":2}',
-         "brightness", 40),
-        ("identify", "", "identify_s", 5.0),
-        ("preview", '{"fps":5,"ttl_s":30}', "preview_fps", 5.0),
-        ("config", '{"display":{"brightness":50}}', "config", {"display": {"brightness": 50}}),
+         SetLight(effect="plasma", brightness=40, power="ON", transition_s=2.0)),
+        ("identify", "", Identify(5.0)),
+        ("preview", '{"fps":5,"ttl_s":30}', Preview(5.0, 30.0)),
+        ("config", '{"display":{"brightness":50}}', ApplyConfig({"display": {"brightness": 50}})),
+        ("reload", "", Reload()),
     ],
 )
-def test_valid_commands(action: str, payload: str, field_: str, value: object) -> None:
-    assert getattr(parse_command(action, payload.encode()), field_) == value
+def test_valid_commands(action: str, payload: str, expected: Command) -> None:
+    assert parse_command(action, payload.encode()) == expected
+
+
+def test_a_command_carries_its_transaction_and_source_in_its_meta() -> None:
+    cmd = parse_command("brightness", b'{"brightness":7,"transaction":"t9"}', source="http")
+    assert cmd == SetBrightness(7, meta=Meta("t9", "http"))
+    assert (cmd.action, cmd.transaction, cmd.source) == ("brightness", "t9", "http")
+
+
+def test_replies_serialise_in_the_contract_shape() -> None:
+    err = CommandError("invalid_value", "nope", "brightness")
+    assert Reply(False, "t", error=err).as_json() == {
+        "ok": False, "error": {"code": "invalid_value", "message": "nope", "field": "brightness"},
+        "transaction": "t"}
+    assert list(Reply(True, 3, changes=(), restart_required=()).as_json()) == [
+        "ok", "state", "changes", "restart_required", "transaction"]
 
 
 @pytest.mark.parametrize(

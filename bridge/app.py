@@ -26,8 +26,17 @@ from werkzeug.wrappers.response import Response as WerkzeugResponse
 from appliance import __version__
 from appliance.content.images import ImageStore, limits_from, resolve_dir
 from appliance.settings import Settings
-from bridge import history, openapi, ratelimit
-from bridge.api import health_age_s, json_response, make_api
+from bridge import (
+    api_config,
+    api_control,
+    api_images,
+    api_read,
+    api_session,
+    history,
+    openapi,
+    ratelimit,
+)
+from bridge.api_read import health_age_s
 from bridge.deps import Deps, Limits
 from bridge.errors import ApiError
 from bridge.events import EventHub
@@ -41,6 +50,8 @@ from bridge.security import (
     add_headers,
     check_same_origin,
 )
+from bridge.web import deps as _deps
+from bridge.web import json_response
 
 log = structlog.get_logger("bridge.app")
 access = structlog.get_logger("access")
@@ -94,7 +105,8 @@ def create_app(settings: Settings, *, link: EngineLink, auth_token: str | None =
         uploads=limiter.shared_limit(b.rate_limit_uploads, scope="uploads"),
         login=limiter.shared_limit(b.rate_limit_login, scope="login"),
     )
-    app.register_blueprint(make_api(limits))
+    for api in (api_read, api_control, api_config, api_images, api_session):
+        app.register_blueprint(api.blueprint(limits))
     app.register_blueprint(_pages(limits))
     history.install(app, link, limits)
     _install_hooks(app, deps, limiter)
@@ -144,14 +156,15 @@ def _no_cache(resp: WerkzeugResponse) -> WerkzeugResponse:
     return resp
 
 
-def _deps() -> Deps:
-    from flask import current_app
-
-    d: Deps = current_app.extensions["lightbox"]
-    return d
-
-
 def _install_hooks(app: Flask, deps: Deps, limiter: Limiter) -> None:
+    """The security guard before every request, the access log and error handlers."""
+    _install_guard(app, deps)
+    _install_access_log(app, deps)
+    _install_error_handlers(app, limiter)
+
+
+def _install_guard(app: Flask, deps: Deps) -> None:
+    """Refuse unknown Hosts, cross-site writes and unauthenticated writes."""
     allowed = list(deps.settings.bridge.allowed_origins)
     hosts = HostCheck(deps.settings.bridge.allowed_hosts, allowed)
 
@@ -163,6 +176,10 @@ def _install_hooks(app: Flask, deps: Deps, limiter: Limiter) -> None:
             check_same_origin(request, allowed)
             if request.path not in AUTH_EXEMPT:
                 deps.auth.require(request)
+
+
+def _install_access_log(app: Flask, deps: Deps) -> None:
+    """Security headers, the request counter and one access line per write or error."""
 
     @app.after_request
     def finish(response: Response) -> Response:
@@ -181,6 +198,19 @@ def _install_hooks(app: Flask, deps: Deps, limiter: Limiter) -> None:
             access.debug("http_request", **fields)
         return response
 
+
+def _error_code(exc: HTTPException) -> str:
+    """The house error code of a werkzeug HTTP error."""
+    if exc.code == 413:
+        return "too_large"
+    if exc.code == 415:
+        return "unsupported_media_type"
+    return (exc.name or "error").lower().replace(" ", "_").replace("'", "")
+
+
+def _install_error_handlers(app: Flask, limiter: Limiter) -> None:
+    """One JSON error shape for every error, never a stack trace."""
+
     @app.errorhandler(ApiError)
     def api_error(err: ApiError) -> Response:
         return json_response(err.body(), err.status, err.headers)
@@ -188,14 +218,9 @@ def _install_hooks(app: Flask, deps: Deps, limiter: Limiter) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:
         code = exc.code or 500
-        name = (exc.name or "error").lower().replace(" ", "_").replace("'", "")
-        if code == 413:
-            name = "too_large"
-        if code == 415:
-            name = "unsupported_media_type"
         if code == 429:
             return _rate_limited(exc, limiter)
-        err = ApiError(code, name, exc.description or exc.name or "error")
+        err = ApiError(code, _error_code(exc), exc.description or exc.name or "error")
         resp = json_response(err.body(), code)
         if code == 405 and exc.get_response().headers.get("Allow"):
             resp.headers["Allow"] = exc.get_response().headers["Allow"]

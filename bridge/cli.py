@@ -1,6 +1,6 @@
 """`lightbox bridge`: load settings, connect the MQTT link, serve the app with waitress.
 
-Owns the bridge process lifecycle: settings (exit 78 when invalid), logging,
+Owns the bridge process lifecycle: settings (exit 78 when missing or invalid), logging,
 the auth token file, starting the production WSGI server (waitress, never
 Flask's development server; see ``bridge.server``) and a clean stop on
 SIGTERM/SIGINT. Knows nothing of the render loop or the display.
@@ -34,10 +34,16 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
 
 
 def load_settings(args: argparse.Namespace) -> Settings:
-    """Return the settings, defaults when the file does not exist; exit 78 when invalid."""
+    """Return the settings; exit 78 when the file does not exist or is invalid.
+
+    A missing file is not "run on defaults": a mistyped ``--settings`` would otherwise
+    serve a bridge for the wrong device on the wrong broker without a word.
+    """
     path = settings_path(args)
     if not path.exists():
-        return Settings()
+        print(f"lightbox bridge: the settings file {path} does not exist; name the right one "
+              "with --settings PATH (or $LIGHTBOX_SETTINGS)", file=sys.stderr)
+        raise SystemExit(EX_CONFIG)
     try:
         return load(path, catalogue=None)  # animation names are the engine's to check
     except SettingsError as exc:

@@ -17,9 +17,9 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response
 
-from bridge.api import json_response
 from bridge.deps import Deps, Limits
 from bridge.ports import EngineLink
+from bridge.web import json_response
 
 #: How much history is kept and served.
 WINDOW_S = 600.0

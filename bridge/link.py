@@ -13,8 +13,6 @@ every topic comes from ``appliance.wire.topics``. Knows nothing of Flask or HTTP
 
 from __future__ import annotations
 
-import contextlib
-import socket
 import threading
 import time
 import uuid
@@ -38,7 +36,6 @@ PREVIEW_RENEW_S = 20.0
 PREVIEW_TTL_S = 30.0
 #: At most one warning a minute per topic about ignored non-retained messages.
 IGNORED_LOG_EVERY_S = 60.0
-
 
 
 class _Pending:
@@ -201,12 +198,6 @@ class MqttEngineLink:
         self.connected = True
         self.connects += 1
         self.last_error = None
-        # No Nagle: a request and its PUBACK are small back-to-back packets; with Nagle
-        # on, the second waits for a delayed ACK (~40 ms on Linux) on every round trip.
-        sock = client.socket()
-        if isinstance(sock, socket.socket):
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         # Retain-as-published: without it a retained update delivered live arrives
         # with retain=False and could not be told from a stray non-retained message.
         retained = SubscribeOptions(qos=1, retainAsPublished=True)

@@ -168,16 +168,9 @@ def _model(cls: Any) -> dict[str, Any]:
     return schema
 
 
-def spec(version: str) -> dict[str, Any]:
-    """Return the OpenAPI document."""
-    cmd = WRITE_ERRORS
-    retained = {
-        name: {"get": _op(f"The engine's retained `{name}` topic", _json(schema), READ_ERRORS,
-                          tag="state", example=f"curl http://lightbox:5001/api/{name}")}
-        for name, schema in (("state", _ref("State")), ("animations", {"type": "array"}),
-                             ("metrics", ANY_OBJECT), ("info", ANY_OBJECT))
-    }
-    paths: dict[str, Any] = {
+def _ui_paths() -> dict[str, Any]:
+    """The pages, their static files and the Prometheus exposition."""
+    return {
         "/": {"get": {"summary": "The web UI (redirects to /login when auth is on)",
                       "tags": ["ui"],
                       "responses": {"200": {"description": "HTML page",
@@ -200,17 +193,37 @@ def spec(version: str) -> dict[str, Any]:
             "responses": {"200": {"description": "Prometheus text format",
                                   "content": {"text/plain": {"schema": {"type": "string"}}}},
                           **_errors((405, 429))}}},
+    }
+
+
+def _read_paths() -> dict[str, Any]:
+    """This document, health, the retained topics and the metrics history."""
+    retained = {
+        f"/api/{name}": {"get": _op(f"The engine's retained `{name}` topic", _json(schema),
+                                    READ_ERRORS, tag="state",
+                                    example=f"curl http://lightbox:5001/api/{name}")}
+        for name, schema in (("state", _ref("State")), ("animations", {"type": "array"}),
+                             ("metrics", ANY_OBJECT), ("info", ANY_OBJECT))
+    }
+    return {
         "/api/openapi.json": {"get": _op("This document", _json(ANY_OBJECT), (405, 429),
                                          tag="monitoring")},
         "/api/health": {"get": _op(
             "200 when the engine is online, its health fresh and not failed",
             _json(_ref("Health")),
             (405, 429), tag="monitoring", example="curl -i http://lightbox:5001/api/health")},
-        **{f"/api/{k}": v for k, v in retained.items()},
+        **retained,
         "/api/metrics/history": {"get": _op(
             "The last minutes of `metrics` the bridge kept (oldest first), for charts",
             _json(METRICS_HISTORY_SCHEMA), (405, 429), tag="monitoring",
             example="curl http://lightbox:5001/api/metrics/history")},
+    }
+
+
+def _control_paths() -> dict[str, Any]:
+    """The commands: each a POST mapped onto one ``cmd/<action>``."""
+    cmd = WRITE_ERRORS
+    return {
         "/api/animation": {"post": _op(
             "Switch animation (cmd/animation)", _json(_ref("Reply")), cmd, tag="control",
             body=_body(_model(AnimationBody)), write=True)},
@@ -226,6 +239,13 @@ def spec(version: str) -> dict[str, Any]:
         "/api/identify": {"post": _op(
             "Flash the panel to find it (cmd/identify)", _json(_ref("Reply")), cmd,
             tag="control", body=_body(_model(IdentifyBody), required=False), write=True)},
+    }
+
+
+def _settings_paths() -> dict[str, Any]:
+    """Settings: read, change, backup, restore, the form's schema and the change log."""
+    cmd = WRITE_ERRORS
+    return {
         "/api/config": {
             "get": _op("Settings (secrets redacted), source, restart flags, recent changes",
                        _json(ANY_OBJECT), READ_ERRORS, tag="settings"),
@@ -250,6 +270,12 @@ def spec(version: str) -> dict[str, Any]:
             "The change log", _json({"type": "object", "properties": {
                 "history": {"type": "array"}}, "required": ["history"]}),
             READ_ERRORS, tag="settings")},
+    }
+
+
+def _image_paths() -> dict[str, Any]:
+    """Uploaded pictures: upload, list, fetch, delete."""
+    return {
         "/api/images": {
             "get": _op("Uploaded images", _json({"type": "object", "properties": {
                 "images": {"type": "array", "items": _ref("Image")}},
@@ -279,6 +305,12 @@ def spec(version: str) -> dict[str, Any]:
                 "deleted": {"type": "string"}}, "required": ["deleted"]}),
                 (401, 403, 404, 405, 429), tag="images", write=True),
         },
+    }
+
+
+def _session_paths() -> dict[str, Any]:
+    """The live event stream and the UI's login session."""
+    return {
         "/api/events": {"get": {
             "summary": "Server-Sent Events: status, state, health, metrics, events, config, "
                        "info, animations and (with ?preview=1) preview frames as base64 rgb24",
@@ -298,6 +330,12 @@ def spec(version: str) -> dict[str, Any]:
                                     "drop its cookie", _json(ANY_OBJECT),
                                     (403, 405, 429), tag="auth")},
     }
+
+
+def spec(version: str) -> dict[str, Any]:
+    """Return the OpenAPI document (paths in the order the groups are listed)."""
+    paths: dict[str, Any] = {**_ui_paths(), **_read_paths(), **_control_paths(),
+                             **_settings_paths(), **_image_paths(), **_session_paths()}
     return {
         "openapi": "3.1.0",
         "info": {"title": "LightBox bridge", "version": version,

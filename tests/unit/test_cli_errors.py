@@ -38,7 +38,8 @@ def test_bridge_on_a_busy_port_says_so_and_exits_75(tmp_path: Path) -> None:
 
 
 def test_bridge_on_an_address_not_of_this_machine_exits_78(tmp_path: Path) -> None:
-    r = lightbox("bridge", "--settings", str(tmp_path / "none.json"), "--host", "192.0.2.1",
+    settings = _write(tmp_path / "settings.json", {})
+    r = lightbox("bridge", "--settings", str(settings), "--host", "192.0.2.1",
                  "--port", "5999", cwd=tmp_path)
     assert "Traceback" not in r.stderr
     assert r.returncode == 78 and "--host" in r.stderr and "192.0.2.1:5999" in r.stderr
@@ -126,6 +127,18 @@ def test_decommission_with_a_missing_settings_file_exits_78(tmp_path: Path) -> N
     r = lightbox("decommission", "--settings", str(tmp_path / "none.json"), cwd=tmp_path)
     assert "Traceback" not in r.stderr and r.returncode == 78
     assert "does not exist" in r.stderr
+
+
+def test_bridge_with_a_missing_settings_file_says_so_in_one_line_and_exits_78(
+        tmp_path: Path) -> None:
+    missing = tmp_path / "typo.json"
+    r = lightbox("bridge", "--settings", str(missing), cwd=tmp_path)
+    assert "Traceback" not in r.stderr and r.returncode == 78
+    assert r.stderr.strip().splitlines() == [
+        f"lightbox bridge: the settings file {missing} does not exist; name the right one "
+        "with --settings PATH (or $LIGHTBOX_SETTINGS)"]
+    from_env = lightbox("bridge", cwd=tmp_path, env={"LIGHTBOX_SETTINGS": str(missing)})
+    assert from_env.returncode == 78 and str(missing) in from_env.stderr
 
 
 def test_bridge_with_a_missing_tls_file_exits_78(tmp_path: Path) -> None:

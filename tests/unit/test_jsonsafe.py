@@ -14,9 +14,9 @@ from appliance import settings as settings_mod
 from appliance.mqtt.link import encode
 from appliance.wire import jsonsafe
 from appliance.wire.jsonsafe import MAX_DEPTH, JSONError
-from bridge.api import json_response
 from bridge.events import format_event
 from bridge.link import decode as bridge_decode
+from bridge.web import json_response
 
 
 def strict(text: str | bytes) -> Any:

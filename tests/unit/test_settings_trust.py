@@ -175,9 +175,9 @@ def test_redacted_settings_go_through_the_redaction(monkeypatch: pytest.MonkeyPa
 
 
 def test_the_change_log_and_the_bridge_use_the_same_redaction() -> None:
-    from bridge import api
+    from bridge import web
 
-    assert api.redact is s.redact
+    assert web.redact is s.redact
     changes = [{"path": "mqtt.password", "old": "a", "new": "b"},
                {"path": "mqtt.password_file", "old": "/a", "new": "/b"}]
     assert s.redact_changes(changes) == [

@@ -26,6 +26,7 @@ from appliance import __version__
 from appliance import settings as settings_mod
 from appliance.config_service import ConfigService
 from appliance.display import Display, make_display
+from appliance.mqtt.client import tls_problems
 from appliance.mqtt.link import MQTTLink, Responder
 from appliance.render.engine import Engine
 from appliance.settings import EX_CONFIG, Settings, SettingsError, SettingsStore
@@ -141,6 +142,12 @@ class EngineService:
         if memwatch.enabled():
             self.memwatch = memwatch.MemWatch()
             self.memwatch.start()
+        tls = tls_problems(cfg.mqtt.tls) if cfg.mqtt.tls else []
+        for line in tls:
+            log.error("settings_unusable", path=str(self.settings_path), problem=line,
+                      hint="fix mqtt.tls in the settings file", exit_code=EX_CONFIG)
+        if tls:
+            return EX_CONFIG
         display = self._display_override or make_display(cfg.display)
         self.engine = Engine(cfg, display, REGISTRY, publisher=None, notifier=self.notifier,
                              uncapped=self.uncapped, version=__version__)

@@ -37,6 +37,7 @@ __all__ = [
     "make_client",
     "publish_properties",
     "set_nodelay",
+    "tls_problems",
 ]
 
 
@@ -49,6 +50,21 @@ def apply_tls(client: Client, tls: TLSSettings) -> None:
         cert_reqs=ssl.CERT_REQUIRED,
     )
     client.tls_insecure_set(tls.insecure)
+
+
+def tls_problems(tls: TLSSettings) -> list[str]:
+    """Return one ``mqtt.tls.<key>: ...`` line per TLS file that cannot be read."""
+    problems = []
+    for key in ("ca_file", "cert_file", "key_file"):
+        path = getattr(tls, key)
+        if path is None:
+            continue
+        try:
+            with Path(path).open("rb"):
+                pass
+        except OSError as exc:
+            problems.append(f"mqtt.tls.{key}: cannot read {path}: {exc.strerror or exc}")
+    return problems
 
 
 def set_nodelay(sock: Any) -> None:

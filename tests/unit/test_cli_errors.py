@@ -159,3 +159,13 @@ def test_dev_with_a_work_folder_it_cannot_create_says_so(tmp_path: Path) -> None
     r = lightbox("dev", "--workdir", str(tmp_path / "plain" / "dev"), cwd=tmp_path)
     assert "Traceback" not in r.stderr and r.returncode == 1
     assert "cannot use" in r.stderr and "--workdir" in r.stderr
+
+
+def test_engine_with_a_missing_tls_file_names_it_and_exits_78(tmp_path: Path) -> None:
+    settings = _write(tmp_path / "s.json", {
+        "display": {"driver": "virtual"},
+        "mqtt": {"port": 1, "tls": {"ca_file": str(tmp_path / "ca.pem")}}})
+    r = lightbox("engine", "--settings", str(settings), cwd=tmp_path)
+    out = r.stdout + r.stderr
+    assert "Traceback" not in out and r.returncode == 78
+    assert "mqtt.tls.ca_file: cannot read" in out

@@ -113,49 +113,7 @@ class Param:
 
     def coerce(self, value: Any) -> Any:
         """Return ``value`` converted to this parameter's type, or raise ParamError."""
-        t = self.type
-        if t == "bool":
-            if isinstance(value, bool):
-                return value
-            raise ParamError(self.name, f"expected true or false, got {value!r}")
-        if t in ("int", "float"):
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ParamError(self.name, f"expected a number, got {value!r}")
-            if isinstance(value, float) and not math.isfinite(value):
-                raise ParamError(self.name, f"expected a finite number, got {value!r}")
-            assert self.min is not None and self.max is not None
-            if t == "int":
-                if isinstance(value, float) and not value.is_integer():
-                    raise ParamError(self.name, f"expected an integer, got {value!r}")
-                value = int(value)
-            elif abs(value) > 1e300:  # an integer this large would overflow float()
-                raise ParamError(self.name, f"out of range {_num(self.min)}..{_num(self.max)}")
-            else:
-                value = float(value)
-            if not self.min <= value <= self.max:
-                raise ParamError(
-                    self.name, f"{value!r} is out of range {_num(self.min)}..{_num(self.max)}"
-                )
-            return value
-        if t == "color":
-            try:
-                return parse_colour(value)
-            except ValueError as exc:
-                raise ParamError(self.name, str(exc)) from None
-        if t == "choice":
-            if value not in self.choices:
-                raise ParamError(
-                    self.name, f"{value!r} is not one of: {', '.join(self.choices)}"
-                )
-            return value
-        # string
-        if not isinstance(value, str):
-            raise ParamError(self.name, f"expected text, got {value!r}")
-        if len(value) > self.max_length:
-            raise ParamError(self.name, f"text longer than {self.max_length} characters")
-        if any(ord(ch) < 32 for ch in value):
-            raise ParamError(self.name, "text must not contain control characters")
-        return value
+        return _COERCERS[self.type](self, value)
 
     def describe(self) -> dict[str, Any]:
         """Return this parameter as a catalogue entry (JSON-ready)."""
@@ -190,6 +148,68 @@ class Param:
 
 def _num(x: float) -> int | float:
     return int(x) if float(x).is_integer() else x
+
+
+# One small coercer per parameter type; Param.coerce dispatches on ``Param.type``.
+
+
+def _coerce_bool(p: Param, value: Any) -> Any:
+    if isinstance(value, bool):
+        return value
+    raise ParamError(p.name, f"expected true or false, got {value!r}")
+
+
+def _coerce_number(p: Param, value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ParamError(p.name, f"expected a number, got {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ParamError(p.name, f"expected a finite number, got {value!r}")
+    assert p.min is not None and p.max is not None
+    if p.type == "int":
+        if isinstance(value, float) and not value.is_integer():
+            raise ParamError(p.name, f"expected an integer, got {value!r}")
+        value = int(value)
+    elif abs(value) > 1e300:  # an integer this large would overflow float()
+        raise ParamError(p.name, f"out of range {_num(p.min)}..{_num(p.max)}")
+    else:
+        value = float(value)
+    if not p.min <= value <= p.max:
+        raise ParamError(p.name, f"{value!r} is out of range {_num(p.min)}..{_num(p.max)}")
+    return value
+
+
+def _coerce_color(p: Param, value: Any) -> Any:
+    try:
+        return parse_colour(value)
+    except ValueError as exc:
+        raise ParamError(p.name, str(exc)) from None
+
+
+def _coerce_choice(p: Param, value: Any) -> Any:
+    if value not in p.choices:
+        raise ParamError(p.name, f"{value!r} is not one of: {', '.join(p.choices)}")
+    return value
+
+
+def _coerce_string(p: Param, value: Any) -> Any:
+    if not isinstance(value, str):
+        raise ParamError(p.name, f"expected text, got {value!r}")
+    if len(value) > p.max_length:
+        raise ParamError(p.name, f"text longer than {p.max_length} characters")
+    if any(ord(ch) < 32 for ch in value):
+        raise ParamError(p.name, "text must not contain control characters")
+    return value
+
+
+_COERCERS: dict[str, Callable[[Param, Any], Any]] = {
+    "bool": _coerce_bool,
+    "int": _coerce_number,
+    "float": _coerce_number,
+    "color": _coerce_color,
+    "choice": _coerce_choice,
+    "string": _coerce_string,
+}
+
 
 
 class Animation(abc.ABC):

@@ -9,11 +9,21 @@ files, clocks or sleep.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
 from animations.base import TIMES, Animation, Param, register
 from animations.common import Splat, finite_time, hsv_to_rgb, to_bytes, wrap
+
+
+class _Points(NamedTuple):
+    """Points to splat, gathered per part (rockets, sparks) and drawn in one call."""
+
+    xs: list[np.ndarray]
+    ys: list[np.ndarray]
+    cols: list[np.ndarray]
+    wts: list[np.ndarray]
 
 
 @register
@@ -76,54 +86,58 @@ class Fireworks(Animation):
         tau = t - (k + self._jitter[i]) * interval
         bx = self._bx[i] * (w - 1)
         by = self._by[i] * (h - 1)
-        xs: list[np.ndarray] = []
-        ys: list[np.ndarray] = []
-        cols: list[np.ndarray] = []
-        wts: list[np.ndarray] = []
+        parts = _Points([], [], [], [])
         rising = (tau >= 0.0) & (tau < self.RISE_S)
         if rising.any():
-            # The rocket: a dot slowing as it climbs, with a short spark trail.
-            f = 1.0 - (1.0 - tau[rising] / self.RISE_S) ** 2
-            ry = (h - 1) + (by[rising] - (h - 1)) * f
-            trail = self._rocket_trail * (0.6 + 0.8 * (1.0 - f))[:, None]  # (r, 4)
-            xs.append(np.repeat(bx[rising], 4))
-            ys.append((ry[:, None] + trail).ravel())
-            # (np.repeat, not np.broadcast_to: the latter costs more than the maths here.)
-            cols.append(np.repeat(self._rocket_rgb[None, :], xs[-1].size, axis=0))
-            wts.append(np.repeat(self._rocket_w[None, :], len(f), axis=0).ravel())
+            self._rockets(parts, tau[rising], bx[rising], by[rising])
         age = tau - self.RISE_S
         live = (age >= 0.0) & (age < self.LIFE_S)
         if live.any():
-            bi = i[live]
-            a_now = age[live]
-            # Sparks: fast out, air drag, then falling; a trail sample behind each.
-            a = np.maximum(a_now[:, None] - self._trail_s, 0.0)[..., None]  # (b, samples, 1)
-            radius = 0.3 * min(w, h) * self.p["size"] + 1.0
-            spread = radius * (1.0 - np.exp(-3.0 * a)) / (1.0 - math.exp(-3.0 * self.LIFE_S))
-            g = 0.45 * h * self.p["gravity"]
-            x = bx[live][:, None, None] + self._vx[bi][:, None, :] * spread
-            y = by[live][:, None, None] + self._vy[bi][:, None, :] * spread + 0.5 * g * a * a
-            life = 1.0 - a_now / self.LIFE_S
-            weight = (900.0 * life**1.5)[:, None, None] * self._trail_w  # (b, samples, 1)
-            if self.p["sparkle"]:
-                angle = np.float32(wrap(t, 1000 * math.tau))
-                flick = np.sin(self._rate[bi] * angle + self._phase[bi])
-                flick *= np.float32(0.35)
-                flick += np.float32(0.65)
-            else:
-                flick = self._no_flicker
-            weight = weight * flick[:, None, :] if flick.ndim == 2 else weight * flick
-            # White-hot at first, then the burst's colour.
-            hot = np.maximum(0.0, 1.0 - a_now * 5.0)[:, None]
-            rgb = self._rgb[bi] * (1.0 - hot) + hot  # (b, 3)
-            xs.append(x.ravel())
-            ys.append(y.ravel())
-            cols.append(np.repeat(rgb, x.shape[1] * x.shape[2], axis=0))
-            wts.append(weight.ravel())
-        if xs:
-            splat.add_nearest(np.concatenate(xs), np.concatenate(ys), np.concatenate(cols),
-                              np.concatenate(wts))
+            self._sparks(parts, t, i[live], age[live], bx[live], by[live])
+        if parts.xs:
+            splat.add_nearest(np.concatenate(parts.xs), np.concatenate(parts.ys),
+                              np.concatenate(parts.cols), np.concatenate(parts.wts))
         return to_bytes(splat.frame, self._bytes)
+
+    def _rockets(self, parts: _Points, tau: np.ndarray, bx: np.ndarray, by: np.ndarray) -> None:
+        """The rockets: a dot slowing as it climbs, with a short spark trail."""
+        h = self.height
+        f = 1.0 - (1.0 - tau / self.RISE_S) ** 2
+        ry = (h - 1) + (by - (h - 1)) * f
+        trail = self._rocket_trail * (0.6 + 0.8 * (1.0 - f))[:, None]  # (r, 4)
+        parts.xs.append(np.repeat(bx, 4))
+        parts.ys.append((ry[:, None] + trail).ravel())
+        # (np.repeat, not np.broadcast_to: the latter costs more than the maths here.)
+        parts.cols.append(np.repeat(self._rocket_rgb[None, :], parts.xs[-1].size, axis=0))
+        parts.wts.append(np.repeat(self._rocket_w[None, :], len(f), axis=0).ravel())
+
+    def _sparks(self, parts: _Points, t: float, bi: np.ndarray, a_now: np.ndarray,
+                bx: np.ndarray, by: np.ndarray) -> None:
+        """Sparks: fast out, air drag, then falling; a trail sample behind each."""
+        w, h = self.width, self.height
+        a = np.maximum(a_now[:, None] - self._trail_s, 0.0)[..., None]  # (b, samples, 1)
+        radius = 0.3 * min(w, h) * self.p["size"] + 1.0
+        spread = radius * (1.0 - np.exp(-3.0 * a)) / (1.0 - math.exp(-3.0 * self.LIFE_S))
+        g = 0.45 * h * self.p["gravity"]
+        x = bx[:, None, None] + self._vx[bi][:, None, :] * spread
+        y = by[:, None, None] + self._vy[bi][:, None, :] * spread + 0.5 * g * a * a
+        life = 1.0 - a_now / self.LIFE_S
+        weight = (900.0 * life**1.5)[:, None, None] * self._trail_w  # (b, samples, 1)
+        if self.p["sparkle"]:
+            angle = np.float32(wrap(t, 1000 * math.tau))
+            flick = np.sin(self._rate[bi] * angle + self._phase[bi])
+            flick *= np.float32(0.35)
+            flick += np.float32(0.65)
+        else:
+            flick = self._no_flicker
+        weight = weight * flick[:, None, :] if flick.ndim == 2 else weight * flick
+        # White-hot at first, then the burst's colour.
+        hot = np.maximum(0.0, 1.0 - a_now * 5.0)[:, None]
+        rgb = self._rgb[bi] * (1.0 - hot) + hot  # (b, 3)
+        parts.xs.append(x.ravel())
+        parts.ys.append(y.ravel())
+        parts.cols.append(np.repeat(rgb, x.shape[1] * x.shape[2], axis=0))
+        parts.wts.append(weight.ravel())
 
 
 @register

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -53,10 +54,21 @@ def sink_floor(broker: LocalBroker, n: int) -> dict[str, Any]:
             "read_rate_per_s": rnd(n / (got - start), 0)}
 
 
-def run(broker: LocalBroker, workdir: Path, quick: bool) -> tuple[dict[str, Any], list[Check]]:
-    """Flood the engine and watch its frame rate and final state (after the paho floor)."""
-    n = 10_000
-    floor = sink_floor(broker, n)
+@dataclass
+class _Flood:
+    """What one flood run saw: send times, the final state's arrival, the metrics."""
+
+    start: float
+    sent: float
+    got: float
+    final_ok: bool
+    m0: dict[str, Any]
+    m1: dict[str, Any]
+    hist: list[tuple[float, dict[str, Any]]]
+
+
+def _flood(broker: LocalBroker, workdir: Path, n: int) -> _Flood:
+    """Run an engine, send the flood, wait for the final state and whole metrics intervals."""
     with EngineRun(broker, workdir / "flood", engine_settings(broker, 64, 64, FPS)) as r:
         sender = Client(broker, name="bench-flood").connect()
         try:
@@ -83,6 +95,16 @@ def run(broker: LocalBroker, workdir: Path, quick: bool) -> tuple[dict[str, Any]
         finally:
             sender.close()
         hist = r.metrics_since(t_m0)
+    return _Flood(start, sent, got, final_ok, m0, m1, hist)
+
+
+def run(broker: LocalBroker, workdir: Path, quick: bool) -> tuple[dict[str, Any], list[Check]]:
+    """Flood the engine and watch its frame rate and final state (after the paho floor)."""
+    n = 10_000
+    floor = sink_floor(broker, n)
+    f = _flood(broker, workdir, n)
+    start, sent, got, final_ok, m0, m1, hist = (f.start, f.sent, f.got, f.final_ok, f.m0,
+                                                 f.m1, f.hist)
     rates = []
     for (ta, a), (tb, b) in itertools.pairwise(hist):
         if tb - ta > 0.2:

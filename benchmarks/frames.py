@@ -18,6 +18,7 @@ from __future__ import annotations
 import gc
 import time
 import tracemalloc
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -143,93 +144,126 @@ def _allocations(anim: Animation, guard: FrameGuard, display: VirtualDisplay, t0
     }
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """How much to time per animation and size."""
+
+    repeats: int
+    n_subject: int
+    n_base: int
+    alloc_frames: int
+
+
+@dataclass
+class _Samples:
+    """Everything timed for one animation at one size (milliseconds)."""
+
+    dtype: str = ""
+    subject: list[float] = field(default_factory=list)
+    subject_cpu: list[float] = field(default_factory=list)
+    p99s: list[float] = field(default_factory=list)
+    cpu_p99s: list[float] = field(default_factory=list)
+    overhead: list[float] = field(default_factory=list)
+    fromarray: list[float] = field(default_factory=list)
+    baseline: list[float] = field(default_factory=list)
+    ratios: list[float] = field(default_factory=list)
+    alloc: dict[str, float] = field(default_factory=dict)
+
+
+def _sample(name: str, w: int, h: int, plan: _Plan) -> _Samples:
+    """Time one animation at one size: subject and baseline interleaved, then allocations."""
+    anim = REGISTRY.create(name, w, h, {})
+    base_anim = REGISTRY.create(name, w, h, {})
+    guard = FrameGuard(w, h)
+    display = VirtualDisplay(w, h)
+    display.start()
+    canvas = RecordingCanvas(w, h)
+    got = _Samples()
+    t = tb = 0.0
+    # Warm-up: caches, lazily built grids.
+    t = _time_subject(anim, guard, display, t, 10, [])
+    tb = _time_baseline(base_anim, canvas, tb, 1, [])
+    pixels = anim.draw(t).copy()
+    got.dtype = str(pixels.dtype)
+    for _ in range(plan.repeats):
+        s: list[float] = []
+        sc: list[float] = []
+        b: list[float] = []
+        t = _time_subject(anim, guard, display, t, plan.n_subject, s, sc)
+        tb = _time_baseline(base_anim, canvas, tb, plan.n_base, b)
+        _time_overhead(pixels, guard, display, plan.n_subject, got.overhead)
+        _time_fromarray(guard(pixels), plan.n_subject // 4, got.fromarray)
+        got.subject += s
+        got.subject_cpu += sc
+        got.p99s.append(pct(s, 99))
+        got.cpu_p99s.append(pct(sc, 99))
+        got.baseline += b
+        got.ratios.append(median(b) / max(median(s), 1e-9))
+    gc.collect()
+    got.alloc = _allocations(anim, guard, display, t, plan.alloc_frames)
+    return got
+
+
+def _row(name: str, w: int, h: int, got: _Samples) -> dict[str, Any]:
+    """One animation and size as a result row."""
+    return {
+        "animation": name,
+        "size": f"{w}x{h}",
+        "dtype": got.dtype,
+        "frame_ms_p50": rnd(median(got.subject), 4),
+        "frame_ms_p99": rnd(median(got.p99s), 4),
+        "frame_ms_p99_pooled": rnd(pct(got.subject, 99), 4),
+        "frame_ms_max": rnd(max(got.subject), 4),
+        "frame_cpu_ms_p50": rnd(median(got.subject_cpu), 4),
+        "frame_cpu_ms_p99": rnd(median(got.cpu_p99s), 4),
+        "overhead_ms_p50": rnd(median(got.overhead), 4),
+        "overhead_ms_p99": rnd(pct(got.overhead, 99), 4),
+        "pil_fromarray_ms_p50": rnd(median(got.fromarray), 4),
+        "baseline_ms_p50": rnd(median(got.baseline), 3),
+        "baseline_ms_p99": rnd(pct(got.baseline, 99), 3),
+        "speedup": rnd(median(got.ratios), 1),
+        "speedup_min": rnd(min(got.ratios), 1),
+        "frames_timed": len(got.subject),
+        "baseline_frames_timed": len(got.baseline),
+        **got.alloc,
+    }
+
+
+def _checks(name: str, w: int, h: int, got: _Samples) -> list[Check]:
+    """The targets for one animation and size."""
+    # The target is the frame's cost: CPU time of the drawing thread, which a busy
+    # machine does not inflate; wall-clock p99 is reported beside it.
+    checks: list[Check] = []
+    p99 = median(got.cpu_p99s)
+    label = f"{name} {w}x{h}"
+    wall = f"wall p99 {rnd(median(got.p99s), 3)} ms"
+    if (w, h) == (64, 64):
+        checks.append(check("frames", f"{label} p99 (CPU)", p99, "ms", "<", 0.7, note=wall))
+    elif (w, h) == (128, 64):
+        checks.append(check("frames", f"{label} p99 (CPU)", p99, "ms", "<", 1.5, note=wall))
+    if (w, h) != (64, 32):
+        checks.append(check("frames", f"{label} vs per-pixel", median(got.ratios), "x",
+                            ">=", 10))
+    return checks
+
+
 def run(quick: bool) -> tuple[dict[str, Any], list[Check]]:
     """Measure every registered animation at every size."""
-    repeats = 3 if quick else 7
-    n_subject = 60 if quick else 300
-    n_base = 3 if quick else 12
-    alloc_frames = 20 if quick else 100
+    plan = _Plan(repeats=3 if quick else 7, n_subject=60 if quick else 300,
+                 n_base=3 if quick else 12, alloc_frames=20 if quick else 100)
     results: list[dict[str, Any]] = []
     checks: list[Check] = []
     for name in REGISTRY.names():
         for w, h in SIZES:
-            anim = REGISTRY.create(name, w, h, {})
-            base_anim = REGISTRY.create(name, w, h, {})
-            guard = FrameGuard(w, h)
-            display = VirtualDisplay(w, h)
-            display.start()
-            canvas = RecordingCanvas(w, h)
-            subject: list[float] = []
-            subject_cpu: list[float] = []
-            p99s: list[float] = []
-            cpu_p99s: list[float] = []
-            overhead: list[float] = []
-            fromarray: list[float] = []
-            baseline: list[float] = []
-            ratios: list[float] = []
-            t = tb = 0.0
-            # Warm-up: caches, lazily built grids.
-            t = _time_subject(anim, guard, display, t, 10, [])
-            tb = _time_baseline(base_anim, canvas, tb, 1, [])
-            pixels = anim.draw(t).copy()
-            for _ in range(repeats):
-                s: list[float] = []
-                sc: list[float] = []
-                b: list[float] = []
-                t = _time_subject(anim, guard, display, t, n_subject, s, sc)
-                tb = _time_baseline(base_anim, canvas, tb, n_base, b)
-                _time_overhead(pixels, guard, display, n_subject, overhead)
-                _time_fromarray(guard(pixels), n_subject // 4, fromarray)
-                subject += s
-                subject_cpu += sc
-                p99s.append(pct(s, 99))
-                cpu_p99s.append(pct(sc, 99))
-                baseline += b
-                ratios.append(median(b) / max(median(s), 1e-9))
-            gc.collect()
-            alloc = _allocations(anim, guard, display, t, alloc_frames)
-            row = {
-                "animation": name,
-                "size": f"{w}x{h}",
-                "dtype": str(pixels.dtype),
-                "frame_ms_p50": rnd(median(subject), 4),
-                "frame_ms_p99": rnd(median(p99s), 4),
-                "frame_ms_p99_pooled": rnd(pct(subject, 99), 4),
-                "frame_ms_max": rnd(max(subject), 4),
-                "frame_cpu_ms_p50": rnd(median(subject_cpu), 4),
-                "frame_cpu_ms_p99": rnd(median(cpu_p99s), 4),
-                "overhead_ms_p50": rnd(median(overhead), 4),
-                "overhead_ms_p99": rnd(pct(overhead, 99), 4),
-                "pil_fromarray_ms_p50": rnd(median(fromarray), 4),
-                "baseline_ms_p50": rnd(median(baseline), 3),
-                "baseline_ms_p99": rnd(pct(baseline, 99), 3),
-                "speedup": rnd(median(ratios), 1),
-                "speedup_min": rnd(min(ratios), 1),
-                "frames_timed": len(subject),
-                "baseline_frames_timed": len(baseline),
-                **alloc,
-            }
-            results.append(row)
-            # The target is the frame's cost: CPU time of the drawing thread, which a busy
-            # machine does not inflate; wall-clock p99 is reported beside it.
-            p99 = median(cpu_p99s)
-            label = f"{name} {w}x{h}"
-            wall = f"wall p99 {rnd(median(p99s), 3)} ms"
-            if (w, h) == (64, 64):
-                checks.append(check("frames", f"{label} p99 (CPU)", p99, "ms", "<", 0.7,
-                                    note=wall))
-            elif (w, h) == (128, 64):
-                checks.append(check("frames", f"{label} p99 (CPU)", p99, "ms", "<", 1.5,
-                                    note=wall))
-            if (w, h) != (64, 32):
-                checks.append(check("frames", f"{label} vs per-pixel", median(ratios), "x",
-                                    ">=", 10))
+            got = _sample(name, w, h, plan)
+            results.append(_row(name, w, h, got))
+            checks += _checks(name, w, h, got)
     summary = {
         "sizes": [f"{w}x{h}" for w, h in SIZES],
         "animations": REGISTRY.names(),
-        "repeats": repeats,
-        "frames_per_repeat": n_subject,
-        "baseline_frames_per_repeat": n_base,
+        "repeats": plan.repeats,
+        "frames_per_repeat": plan.n_subject,
+        "baseline_frames_per_repeat": plan.n_base,
         "baseline": "per-pixel Python loop calling SetPixel on a recording canvas "
                     "(numpy drawing kept, so the speed-up is a lower bound)",
         "results": results,

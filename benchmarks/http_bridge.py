@@ -75,6 +75,37 @@ def _load(port: int, path: str, seconds: float, concurrency: int) -> dict[str, A
     return result
 
 
+def _start_floor(port: int, threads: int, workdir: Path) -> subprocess.Popen[bytes]:
+    """Start the trivial WSGI app (the floor) on waitress with ``threads`` threads."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.trivial_wsgi", str(port), str(threads)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        env=child_env(workdir),
+    )
+
+
+def _post_rounds(http_port: int, floor_port: int, n: int, rng: random.Random,
+                 bridge_ms: list[float], floor_ms: list[float], statuses: dict[str, int]) -> None:
+    """``n`` POST /api/animation to the bridge, each interleaved with one to the floor."""
+    bconn = http.client.HTTPConnection("127.0.0.1", http_port, timeout=10)
+    fconn = http.client.HTTPConnection("127.0.0.1", floor_port, timeout=10)
+    names = ["breathe", "plasma"]
+    for i in range(n):
+        body = {"name": names[i % 2]}
+        for which in ((0, 1) if i % 2 else (1, 0)):
+            time.sleep(rng.uniform(0, 1 / FPS))
+            if which == 0:
+                ms, st = _post_ms(fconn, "/api/animation", body)
+                floor_ms.append(ms)
+            else:
+                ms, st = _post_ms(bconn, "/api/animation", body)
+                statuses[str(st)] = statuses.get(str(st), 0) + 1
+                if st == 200:
+                    bridge_ms.append(ms)
+    bconn.close()
+    fconn.close()
+
+
 def run(broker: LocalBroker, workdir: Path, quick: bool) -> tuple[dict[str, Any], list[Check]]:
     """Measure the bridge against the trivial app, interleaved."""
     if not available():
@@ -91,11 +122,7 @@ def run(broker: LocalBroker, workdir: Path, quick: bool) -> tuple[dict[str, Any]
     }
     threads = 8
     floor_port = free_port()
-    floor_proc = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.trivial_wsgi", str(floor_port), str(threads)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        env=child_env(workdir),
-    )
+    floor_proc = _start_floor(floor_port, threads, workdir)
     rng = random.Random(11)
     bridge_ms: list[float] = []
     floor_ms: list[float] = []
@@ -108,23 +135,7 @@ def run(broker: LocalBroker, workdir: Path, quick: bool) -> tuple[dict[str, Any]
             try:
                 _wait_http(floor_port, "/")
                 _wait_http(http_port, "/api/health")
-                bconn = http.client.HTTPConnection("127.0.0.1", http_port, timeout=10)
-                fconn = http.client.HTTPConnection("127.0.0.1", floor_port, timeout=10)
-                names = ["breathe", "plasma"]
-                for i in range(n):
-                    body = {"name": names[i % 2]}
-                    for which in ((0, 1) if i % 2 else (1, 0)):
-                        time.sleep(rng.uniform(0, 1 / FPS))
-                        if which == 0:
-                            ms, st = _post_ms(fconn, "/api/animation", body)
-                            floor_ms.append(ms)
-                        else:
-                            ms, st = _post_ms(bconn, "/api/animation", body)
-                            statuses[str(st)] = statuses.get(str(st), 0) + 1
-                            if st == 200:
-                                bridge_ms.append(ms)
-                bconn.close()
-                fconn.close()
+                _post_rounds(http_port, floor_port, n, rng, bridge_ms, floor_ms, statuses)
                 for _ in range(rounds):
                     floor_loads.append(_load(floor_port, "/api/health", load_s, concurrency))
                     bridge_loads.append(_load(http_port, "/api/health", load_s, concurrency))
@@ -135,6 +146,14 @@ def run(broker: LocalBroker, workdir: Path, quick: bool) -> tuple[dict[str, Any]
         floor_proc.wait(10)
         if floor_proc.stdout:
             floor_proc.stdout.close()
+    return _report(threads, concurrency, load_s, bridge_ms, floor_ms, statuses, bridge_loads,
+                   floor_loads)
+
+
+def _report(threads: int, concurrency: int, load_s: float, bridge_ms: list[float],
+            floor_ms: list[float], statuses: dict[str, int], bridge_loads: list[dict[str, Any]],
+            floor_loads: list[dict[str, Any]]) -> tuple[dict[str, Any], list[Check]]:
+    """The section's figures and checks from the raw timings."""
     bridge_rps = median([x["ok_rps"] for x in bridge_loads])
     floor_rps = median([x["ok_rps"] for x in floor_loads])
     out = {

@@ -108,6 +108,36 @@ def summary(ms: list[float]) -> dict[str, Any]:
             "p99_ms": rnd(pct(ms, 99), 3), "max_ms": rnd(max(ms) if ms else None, 3)}
 
 
+def _brightness_rounds(r: EngineRun, rt: RoundTrip, rng: random.Random, n: int,
+                       floor: dict[int, list[float]], bright: dict[int, list[float]]) -> None:
+    """``n`` brightness round trips, each interleaved with a broker-floor echo."""
+    level = 50
+    for i in range(n):
+        # qos 0 (Home Assistant's default) for every command, qos 1 for every 4th.
+        for qos in ((0, 1) if i % 4 == 0 else (0,)):
+            level = 10 + (level - 10 + 1 + rng.randrange(80)) % 89  # a new value
+            for which in ((0, 1) if i % 2 else (1, 0)):
+                time.sleep(rng.uniform(0, 1 / FPS))
+                if which == 0:
+                    token = f"{i}-{qos}-{rng.random()}"
+                    floor[qos].append(rt.time(PING, token, PONG, _equals(token.encode()), qos))
+                else:
+                    bright[qos].append(rt.time(
+                        r.cmd("brightness"), str(level), r.topic("state"),
+                        _state_has("brightness", level), qos))
+
+
+def _animation_rounds(r: EngineRun, rt: RoundTrip, rng: random.Random, n_anim: int,
+                      anim: list[float]) -> None:
+    """``n_anim`` animation-change round trips, alternating two animations."""
+    names = ["breathe", "plasma"]
+    for i in range(n_anim):
+        name = names[i % 2]
+        time.sleep(rng.uniform(0, 1 / FPS))
+        anim.append(rt.time(r.cmd("animation"), name, r.topic("state"),
+                            _state_has("effect", name)))
+
+
 def run(broker: LocalBroker, workdir: Path, quick: bool, n: int | None = None
         ) -> tuple[dict[str, Any], list[Check]]:
     """Interleave ``n`` command->state round trips with broker-floor echoes."""
@@ -123,27 +153,8 @@ def run(broker: LocalBroker, workdir: Path, quick: bool, n: int | None = None
             client = r.client
             client.subscribe(PONG)
             rt = RoundTrip(client)
-            level = 50
-            for i in range(n):
-                # qos 0 (Home Assistant's default) for every command, qos 1 for every 4th.
-                for qos in ((0, 1) if i % 4 == 0 else (0,)):
-                    level = 10 + (level - 10 + 1 + rng.randrange(80)) % 89  # a new value
-                    for which in ((0, 1) if i % 2 else (1, 0)):
-                        time.sleep(rng.uniform(0, 1 / FPS))
-                        if which == 0:
-                            token = f"{i}-{qos}-{rng.random()}"
-                            floor[qos].append(rt.time(PING, token, PONG, _equals(token.encode()),
-                                                      qos))
-                        else:
-                            bright[qos].append(rt.time(
-                                r.cmd("brightness"), str(level), r.topic("state"),
-                                _state_has("brightness", level), qos))
-            names = ["breathe", "plasma"]
-            for i in range(n_anim):
-                name = names[i % 2]
-                time.sleep(rng.uniform(0, 1 / FPS))
-                anim.append(rt.time(r.cmd("animation"), name, r.topic("state"),
-                                    _state_has("effect", name)))
+            _brightness_rounds(r, rt, rng, n, floor, bright)
+            _animation_rounds(r, rt, rng, n_anim, anim)
             client.hook = None
     finally:
         stop_echo(echo)

@@ -1,9 +1,9 @@
-"""The engine's MQTT link: lifecycle, Last Will, subscriptions, publishing and replies.
+"""The engine's MQTT link: lifecycle, Last Will, subscriptions and publishing.
 
 Gets its paho client from ``appliance.mqtt.client`` (TLS, credentials, no
 Nagle). Knows nothing of animations, displays or Flask: it hands raw command
-payloads with a ``Responder`` to a callback and publishes what it is given
-under the device's base topic.
+payloads with a ``Responder`` (``appliance.mqtt.reply``) to a callback and
+publishes what it is given under the device's base topic.
 
 Publishing never calls paho on the caller's thread: ``publish``/``raw_publish``
 put the message in the ``Outbox`` (bounded, the newest state per topic wins) and
@@ -29,12 +29,11 @@ from appliance.mqtt.client import (
     Properties,
     SubscribeOptions,
     make_client,
-    publish_properties,
 )
 from appliance.mqtt.outbox import OUTBOX_SIZE, Outbox, Outgoing
+from appliance.mqtt.reply import Responder, encode, responder_for
 from appliance.settings import MQTTSettings, read_secret
-from appliance.wire import commands as wire
-from appliance.wire import jsonsafe, topics
+from appliance.wire import topics
 
 __all__ = ["OUTBOX_SIZE", "CommandHandler", "MQTTLink", "Outbox", "Outgoing", "Responder",
            "encode"]
@@ -46,44 +45,6 @@ AUTH_FAILURES = {"Bad user name or password", "Not authorized", "Bad username or
 
 #: Topics (under the base) where only the newest message matters even though not retained.
 LATEST_ONLY = frozenset({"preview"})
-
-
-def encode(payload: Any) -> bytes:
-    """Encode a payload: bytes as-is, str as UTF-8, anything else as compact, finite JSON."""
-    if isinstance(payload, bytes):
-        return payload
-    if isinstance(payload, str):
-        return payload.encode()
-    return jsonsafe.dumps(payload).encode()
-
-
-class Responder:
-    """Answers one command: on its MQTT 5 Response Topic and, with a transaction, on response.
-
-    ``refusal`` says why the command's Response Topic may not be answered on
-    (``topics.reply_topic_problem``); such a Responder never publishes there, and
-    the command must be refused with ``bad_response_topic``. ``source`` is where
-    the command says it came from (``wire.command_source``): a label for the
-    config history, never a permission.
-    """
-
-    def __init__(self, link: MQTTLink, response_topic: str | None,
-                 correlation: bytes | None, transaction_topic: str,
-                 refusal: str | None = None, source: str = "mqtt") -> None:
-        self.link = link
-        self.source = source
-        self.response_topic = None if refusal is not None else response_topic
-        self.correlation = correlation
-        self.transaction_topic = transaction_topic
-        self.refusal = refusal
-
-    def __call__(self, body: dict[str, Any]) -> None:
-        """Send the reply body."""
-        if self.response_topic:
-            props = publish_properties(correlation=self.correlation)
-            self.link.raw_publish(self.response_topic, encode(body), qos=1, properties=props)
-        if body.get("transaction") is not None:
-            self.link.raw_publish(self.transaction_topic, encode(body), qos=1)
 
 
 CommandHandler = Callable[[str, bytes, Responder], None]
@@ -371,7 +332,8 @@ class MQTTLink:
             if msg.retain:
                 self._ignore_retained(msg)
                 return
-            self.on_command(action, bytes(msg.payload), self._responder(msg))
+            responder = responder_for(self, msg, self.cfg, self.base)
+            self.on_command(action, bytes(msg.payload), responder)
         except Exception as exc:  # never let a message kill paho's thread
             log.error("mqtt_message_failed", topic=msg.topic,
                       error=f"{type(exc).__name__}: {exc}")
@@ -389,20 +351,6 @@ class MQTTLink:
                     fix=f"clear it: mosquitto_pub -r -n -t '{msg.topic}'")
         if self.on_retained_command is not None:
             self.on_retained_command(msg.topic)
-
-    def _responder(self, msg: MQTTMessage) -> Responder:
-        """Return the Responder of a command, its Response Topic checked (contract 5)."""
-        props = getattr(msg, "properties", None)
-        response_topic = getattr(props, "ResponseTopic", None) if props else None
-        correlation = getattr(props, "CorrelationData", None) if props else None
-        refusal = None
-        if response_topic is not None:
-            refusal = topics.reply_topic_problem(response_topic, self.cfg.base_topic,
-                                                 self.cfg.discovery_prefix)
-        user_props = getattr(props, "UserProperty", None) if props else None
-        return Responder(self, response_topic, correlation,
-                         topics.state_topic(self.base, "response"), refusal,
-                         wire.command_source(user_props))
 
     def _schedule_ha_republish(self) -> None:
         if self._ha_timer is not None:

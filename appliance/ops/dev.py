@@ -219,9 +219,8 @@ def start_children(live: Path, workdir: Path, children: Children) -> None:
 
 
 
-def run(args: argparse.Namespace) -> int:
-    """Run broker + engine + bridge until Ctrl-C."""
-    source = settings_path(args)
+def claim_workdir(args: argparse.Namespace) -> tuple[Path, IO[str]] | None:
+    """Create and lock the work folder; None (after one sentence on stderr) if it cannot be."""
     workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="lightbox-dev-"))
     try:
         workdir.mkdir(parents=True, exist_ok=True)
@@ -230,20 +229,37 @@ def run(args: argparse.Namespace) -> int:
         print(f"lightbox dev: cannot use {workdir} as the work folder: "
               f"{exc.strerror or exc}; pick a folder you can write with --workdir DIR",
               file=sys.stderr)
-        return 1
+        return None
     if lock is None:
         print(f"lightbox dev: {workdir} is in use by another lightbox dev; stop it first "
               "or pick another --workdir", file=sys.stderr)
-        return 1
-    live = workdir / "settings.json"
+        return None
+    return workdir, lock
+
+
+def seed_or_explain(live: Path, source: Path, reset: bool) -> Seeded | None:
+    """seed(), printing the problems (and how to recover) instead of raising."""
     try:
-        start = seed(live, source, args.reset)
+        return seed(live, source, reset)
     except SettingsError as exc:
         for line in exc.lines():
             print(f"{exc.source}: {line}", file=sys.stderr)
         if exc.source == str(live):
             print(f"lightbox dev: fix {live}, or start with --reset to re-seed it from {source}",
                   file=sys.stderr)
+        return None
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run broker + engine + bridge until Ctrl-C."""
+    source = settings_path(args)
+    claimed = claim_workdir(args)
+    if claimed is None:
+        return 1
+    workdir, lock = claimed
+    live = workdir / "settings.json"
+    start = seed_or_explain(live, source, args.reset)
+    if start is None:
         return EX_CONFIG
     if not args.workdir:
         start.origin += "; a new temp folder each start: pass --workdir DIR to keep changes"

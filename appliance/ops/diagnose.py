@@ -38,8 +38,9 @@ from appliance.ops.checks import (
     command_output,
     count,
 )
+from appliance.ops.hostchecks import cmdline_checks, power_check, temperature_check
 from appliance.settings import MQTTSettings, Settings, SettingsError, load
-from appliance.telemetry import SystemProbe, throttle_reasons
+from appliance.telemetry import SystemProbe
 
 __all__ = ["ENGINE_UNIT", "Diagnoser", "boot_config_audio", "run", "run_command"]
 
@@ -176,91 +177,20 @@ class Diagnoser:
 
     def check_cmdline(self, pi: bool) -> None:
         """``isolcpus`` (a core for the refresh thread) and the memory cgroup (MemoryMax)."""
-        cmdline = self.machine.read("/proc/cmdline")
-        args = cmdline.split() if cmdline else []
-        if not pi:
-            self.add(SKIP, "isolcpus", "only matters for the panel's refresh thread on a Pi")
-        else:
-            iso = [a for a in args if a.startswith("isolcpus=")]
-            if iso:
-                self.add(PASS, "isolcpus", f"{iso[-1]}: the refresh thread gets a core to itself")
-            else:
-                self.add(WARN, "isolcpus", "no isolcpus on the kernel command line: other work "
-                         "can interrupt the refresh thread (visible flicker)",
-                         "append isolcpus=3 to the single line of /boot/firmware/cmdline.txt "
-                         "and reboot.")
-        controllers = self.machine.read("/sys/fs/cgroup/cgroup.controllers")
-        enabled = False
-        for a in args:  # later arguments win, as in the kernel
-            if a == "cgroup_enable=memory":
-                enabled = True
-            elif a == "cgroup_disable=memory":
-                enabled = False
-        if controllers is not None:
-            enabled = "memory" in controllers.split()
-        if cmdline is None and controllers is None:
-            self.add(WARN, "memory cgroup", "cannot read /proc/cmdline or cgroup controllers",
-                     "run diagnose on the target machine with /proc and /sys mounted.")
-        elif enabled:
-            self.add(PASS, "memory cgroup", "enabled: the service's MemoryMax= is enforced")
-        elif pi:
-            self.add(WARN, "memory cgroup", "the memory controller is off: the service's "
-                     "MemoryMax= does nothing",
-                     "append cgroup_enable=memory cgroup_memory=1 to /boot/firmware/cmdline.txt "
-                     "and reboot.")
-        else:
-            self.add(WARN, "memory cgroup", "the memory controller is off: an installed "
-                     "service's MemoryMax= would do nothing",
-                     "nothing to do for `lightbox dev`; for the service, enable the memory "
-                     "cgroup on the kernel command line the way your distribution documents.")
+        self.checks.extend(cmdline_checks(
+            self.machine.read("/proc/cmdline"),
+            self.machine.read("/sys/fs/cgroup/cgroup.controllers"), pi))
 
     def _probe(self) -> SystemProbe:
         return SystemProbe(root=self.machine.root, run=self.run)
 
     def check_power(self, pi: bool) -> None:
         """Under-voltage and throttling, now and since boot."""
-        if not pi:
-            self.add(SKIP, "power", "no Pi firmware to report under-voltage")
-            return
-        word = self._probe().throttled()
-        if word is None:
-            self.add(WARN, "power", "cannot read the throttling flags (no vcgencmd, no rpi_volt "
-                     "sensor)", "install libraspberrypi-bin (vcgencmd) and run diagnose again.")
-            return
-        now, past = word & 0xF, word & 0xF0000
-        supply = ("use the official 5.1 V 3 A supply for the Pi and a separate 5 V supply "
-                  "sized for the panels (about 4 A per 64x32 panel at full white).")
-        if now & 0x1:
-            self.add(FAIL, "power", f"under-voltage NOW (0x{word:x}: "
-                     + "; ".join(throttle_reasons(word)) + ")", supply)
-        elif now:
-            self.add(WARN, "power", f"throttled now (0x{word:x}: "
-                     + "; ".join(throttle_reasons(now)) + ")",
-                     "improve cooling (heatsink or fan) and check the supply.")
-        elif past:
-            self.add(WARN, "power", f"since boot: {'; '.join(throttle_reasons(past))} "
-                     f"(0x{word:x})", supply)
-        else:
-            self.add(PASS, "power", "no under-voltage or throttling since boot")
+        self.checks.append(power_check(self._probe().throttled() if pi else None, pi))
 
     def check_temperature(self, settings: Settings, pi: bool) -> None:
         """CPU temperature against the health thresholds."""
-        temp = self._probe().cpu_temp_c()
-        h = settings.health
-        if temp is None:
-            if pi:
-                self.add(WARN, "temperature", "no thermal_zone0 reading",
-                         "check that /sys is mounted; the health report will lack temperature.")
-            else:
-                self.add(SKIP, "temperature", "no CPU temperature sensor here")
-        elif temp >= h.temp_failed_c:
-            self.add(FAIL, "temperature", f"CPU at {temp} C (limit {h.temp_failed_c} C)",
-                     "add a heatsink or fan and give the case air; the Pi throttles at 80-85 C.")
-        elif temp >= h.temp_degraded_c:
-            self.add(WARN, "temperature", f"CPU at {temp} C (warning at {h.temp_degraded_c} C)",
-                     "add a heatsink or fan before the Pi starts throttling.")
-        else:
-            self.add(PASS, "temperature", f"CPU at {temp} C")
+        self.checks.append(temperature_check(self._probe().cpu_temp_c(), settings.health, pi))
 
     def check_display_options(self, settings: Settings, pi: bool) -> None:
         """Display options plausible for the library and for this board."""

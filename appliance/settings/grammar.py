@@ -134,16 +134,12 @@ def pixel_mappers(value: str, chain: int, parallel: int) -> str | None:
 def _mapper_param(mapper: str, param: str, chain: int, parallel: int) -> str | None:
     match mapper:
         case "Rotate":
-            if param and not (re.fullmatch(r"[+-]?\d{1,4}", param) and int(param) % 90 == 0):
-                return "the angle must be a multiple of 90, e.g. Rotate:90"
+            return _rotate_param(param)
         case "Mirror":
             if param not in ("", "H", "h", "V", "v"):
                 return "the parameter is H or V"
         case "U-mapper":
-            if param:
-                return "U-mapper takes no parameter"
-            if chain < 2 or chain % 2:
-                return f"needs an even display.chain_length of at least 2 (it is {chain})"
+            return _u_mapper_param(param, chain)
         case "V-mapper":
             if param.upper() not in ("", "Z"):
                 return "the only parameter is Z"
@@ -152,6 +148,20 @@ def _mapper_param(mapper: str, param: str, chain: int, parallel: int) -> str | N
                 return "the parameters are Z and/or F"
         case "Remap":
             return _remap_param(param, chain * parallel)
+    return None
+
+
+def _rotate_param(param: str) -> str | None:
+    if param and not (re.fullmatch(r"[+-]?\d{1,4}", param) and int(param) % 90 == 0):
+        return "the angle must be a multiple of 90, e.g. Rotate:90"
+    return None
+
+
+def _u_mapper_param(param: str, chain: int) -> str | None:
+    if param:
+        return "U-mapper takes no parameter"
+    if chain < 2 or chain % 2:
+        return f"needs an even display.chain_length of at least 2 (it is {chain})"
     return None
 
 

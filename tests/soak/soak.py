@@ -119,29 +119,9 @@ def run_soak(workdir: Path, *, seconds: float | None = None, frames: int | None 
     commander.start()
     t0 = time.monotonic()
     samples: list[dict[str, Any]] = []
-    last_frames = 0
     try:
-        while True:
-            time.sleep(sample_s if not frames else min(sample_s, 2.0))
-            now = time.monotonic() - t0
-            m = watcher.last(f"lightbox/{DEV}/metrics") or {}
-            sample = {"t_s": round(now, 1), "rss_mb": round(proc.memory_info().rss / 2**20, 2),
-                      "frames_total": m.get("frames_total"), "fps": m.get("fps"),
-                      "frames_dropped": m.get("frames_dropped"),
-                      "frame_ms_p99": m.get("frame_ms_p99"),
-                      "tracemalloc_mb": m.get("tracemalloc_mb")}
-            samples.append(sample)
-            last_frames = m.get("frames_total") or last_frames
-            if progress:
-                print(json.dumps(sample), flush=True)
-            if not eng.alive():
-                break
-            if commands is not None and not _all_counted(commander, m):
-                continue
-            if seconds and now >= seconds:
-                break
-            if frames and last_frames >= frames:
-                break
+        _sample_until(samples, watcher, proc, eng, commander, t0, sample_s=sample_s,
+                      seconds=seconds, frames=frames, commands=commands, progress=progress)
     finally:
         commander.stop.set()
         commander.join(5)
@@ -191,6 +171,35 @@ def run_soak(workdir: Path, *, seconds: float | None = None, frames: int | None 
         "log": str(eng.log_path),
     }
     return report
+
+
+def _sample_until(samples: list[dict[str, Any]], watcher: MQTTProbe, proc: psutil.Process,
+                  eng: LightboxProcess, commander: Commander, t0: float, *, sample_s: float,
+                  seconds: float | None, frames: int | None, commands: int | None,
+                  progress: bool) -> None:
+    """Sample RSS and metrics every ``sample_s`` until the run's bound (or the engine dies)."""
+    last_frames = 0
+    while True:
+        time.sleep(sample_s if not frames else min(sample_s, 2.0))
+        now = time.monotonic() - t0
+        m = watcher.last(f"lightbox/{DEV}/metrics") or {}
+        sample = {"t_s": round(now, 1), "rss_mb": round(proc.memory_info().rss / 2**20, 2),
+                  "frames_total": m.get("frames_total"), "fps": m.get("fps"),
+                  "frames_dropped": m.get("frames_dropped"),
+                  "frame_ms_p99": m.get("frame_ms_p99"),
+                  "tracemalloc_mb": m.get("tracemalloc_mb")}
+        samples.append(sample)
+        last_frames = m.get("frames_total") or last_frames
+        if progress:
+            print(json.dumps(sample), flush=True)
+        if not eng.alive():
+            break
+        if commands is not None and not _all_counted(commander, m):
+            continue
+        if seconds and now >= seconds:
+            break
+        if frames and last_frames >= frames:
+            break
 
 
 def _all_counted(commander: Commander, metrics: dict[str, Any]) -> bool:

@@ -35,6 +35,21 @@ TOPIC_RE = re.compile(r"^[^#+]+$")
 
 def check_payload(doc: dict[str, Any]) -> list[str]:
     """Return every rule the payload breaks (empty when it is valid)."""
+    problems = _block_problems(doc)
+    cmps = doc.get("cmps") or doc.get("components")
+    if not isinstance(cmps, dict) or not cmps:
+        return [*problems, "components are required"]
+    uids = []
+    for key, c in cmps.items():
+        uids.append(c.get("uniq_id") or c.get("unique_id"))
+        problems += _component_problems(f"component {key}", c)
+    if len(set(uids)) != len(uids):
+        problems.append("unique ids must be unique")
+    return problems
+
+
+def _block_problems(doc: dict[str, Any]) -> list[str]:
+    """The top level, the device block and the origin block."""
     problems = []
     unknown = set(doc) - TOP_KEYS
     if unknown:
@@ -49,54 +64,62 @@ def check_payload(doc: dict[str, Any]) -> list[str]:
         problems.append("origin block with a name is required for device discovery")
     elif set(origin) - ORIGIN_KEYS:
         problems.append(f"unknown origin keys {set(origin) - ORIGIN_KEYS}")
-    cmps = doc.get("cmps") or doc.get("components")
-    if not isinstance(cmps, dict) or not cmps:
-        return [*problems, "components are required"]
-    uids = []
-    for key, c in cmps.items():
-        where = f"component {key}"
-        platform = c.get("p") or c.get("platform")
-        if platform not in PLATFORMS:
-            problems.append(f"{where}: platform {platform!r} is not valid")
-        uid = c.get("uniq_id") or c.get("unique_id")
-        if not uid:
-            problems.append(f"{where}: unique_id is required")
-        uids.append(uid)
-        cat = c.get("ent_cat") or c.get("entity_category")
-        if cat is not None and cat not in ENTITY_CATEGORIES:
-            problems.append(f"{where}: entity_category {cat!r} is not valid")
-        for tkey in ("state_topic", "command_topic", "json_attributes_topic"):
-            if tkey in c and not TOPIC_RE.match(c[tkey]):
-                problems.append(f"{where}: {tkey} must be a topic without wildcards")
-        if platform == "light":
-            if (c.get("schema") or "default") != "json":
-                problems.append(f"{where}: LightBox lights use the JSON schema")
-            modes = set(c.get("supported_color_modes") or [])
-            if modes not in JSON_LIGHT_MODES:
-                problems.append(f"{where}: supported_color_modes must be brightness or onoff "
-                                f"alone, got {modes}")
-            if c.get("brightness") and c.get("brightness_scale") not in (None, 100):
-                problems.append(f"{where}: brightness_scale must be 100 (percent)")
-            if c.get("effect") and not c.get("effect_list"):
-                problems.append(f"{where}: effect needs an effect_list")
-            if "command_topic" not in c:
-                problems.append(f"{where}: a light needs a command_topic")
-        if platform == "select" and not c.get("options"):
-            problems.append(f"{where}: a select needs options")
-        if platform == "sensor":
-            if c.get("device_class") not in SENSOR_DEVICE_CLASSES:
-                problems.append(f"{where}: unexpected device_class {c.get('device_class')}")
-            if c.get("device_class") == "timestamp" and c.get("state_class"):
-                problems.append(f"{where}: a timestamp sensor has no state_class")
-            if cat != "diagnostic":
-                problems.append(f"{where}: sensors about the box are diagnostic")
-        if platform == "binary_sensor" and c.get("device_class") == "problem" \
-                and cat != "diagnostic":
-            problems.append(f"{where}: the problem sensor is diagnostic")
-        if platform == "button" and "command_topic" not in c:
-            problems.append(f"{where}: a button needs a command_topic")
-    if len(set(uids)) != len(uids):
-        problems.append("unique ids must be unique")
+    return problems
+
+
+def _component_problems(where: str, c: dict[str, Any]) -> list[str]:
+    """The rules every component follows, then its platform's own."""
+    problems = []
+    platform = c.get("p") or c.get("platform")
+    if platform not in PLATFORMS:
+        problems.append(f"{where}: platform {platform!r} is not valid")
+    if not (c.get("uniq_id") or c.get("unique_id")):
+        problems.append(f"{where}: unique_id is required")
+    cat = c.get("ent_cat") or c.get("entity_category")
+    if cat is not None and cat not in ENTITY_CATEGORIES:
+        problems.append(f"{where}: entity_category {cat!r} is not valid")
+    for tkey in ("state_topic", "command_topic", "json_attributes_topic"):
+        if tkey in c and not TOPIC_RE.match(c[tkey]):
+            problems.append(f"{where}: {tkey} must be a topic without wildcards")
+    if platform == "light":
+        problems += _light_problems(where, c)
+    if platform == "select" and not c.get("options"):
+        problems.append(f"{where}: a select needs options")
+    if platform == "sensor":
+        problems += _sensor_problems(where, c, cat)
+    if platform == "binary_sensor" and c.get("device_class") == "problem" \
+            and cat != "diagnostic":
+        problems.append(f"{where}: the problem sensor is diagnostic")
+    if platform == "button" and "command_topic" not in c:
+        problems.append(f"{where}: a button needs a command_topic")
+    return problems
+
+
+def _light_problems(where: str, c: dict[str, Any]) -> list[str]:
+    problems = []
+    if (c.get("schema") or "default") != "json":
+        problems.append(f"{where}: LightBox lights use the JSON schema")
+    modes = set(c.get("supported_color_modes") or [])
+    if modes not in JSON_LIGHT_MODES:
+        problems.append(f"{where}: supported_color_modes must be brightness or onoff "
+                        f"alone, got {modes}")
+    if c.get("brightness") and c.get("brightness_scale") not in (None, 100):
+        problems.append(f"{where}: brightness_scale must be 100 (percent)")
+    if c.get("effect") and not c.get("effect_list"):
+        problems.append(f"{where}: effect needs an effect_list")
+    if "command_topic" not in c:
+        problems.append(f"{where}: a light needs a command_topic")
+    return problems
+
+
+def _sensor_problems(where: str, c: dict[str, Any], cat: Any) -> list[str]:
+    problems = []
+    if c.get("device_class") not in SENSOR_DEVICE_CLASSES:
+        problems.append(f"{where}: unexpected device_class {c.get('device_class')}")
+    if c.get("device_class") == "timestamp" and c.get("state_class"):
+        problems.append(f"{where}: a timestamp sensor has no state_class")
+    if cat != "diagnostic":
+        problems.append(f"{where}: sensors about the box are diagnostic")
     return problems
 
 

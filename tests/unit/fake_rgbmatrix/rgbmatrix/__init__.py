@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import warnings
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -124,38 +125,34 @@ class RGBMatrixOptions:
         self.set_calls.append(name)
 
 
-def _validate(o: dict[str, Any]) -> None:
-    errors = []
-    if o["rows"] < 8 or o["rows"] > 64 or o["rows"] % 2:
-        errors.append("rows")
-    if o["cols"] < 16:
-        errors.append("cols")
-    if o["chain_length"] < 1:
-        errors.append("chain_length")
-    if not 1 <= o["parallel"] <= 3:
-        errors.append("parallel")
-    if not 1 <= o["brightness"] <= 100:
-        errors.append("brightness")
-    if not 1 <= o["pwm_bits"] <= 11:
-        errors.append("pwm_bits")
-    if o["scan_mode"] > 1:
-        errors.append("scan_mode")
-    if o["row_address_type"] > 5:
-        errors.append("row_address_type")
-    if o["multiplexing"] > MUXERS:
-        errors.append("multiplexing")
-    if not 50 <= o["pwm_lsb_nanoseconds"] <= 3000:
-        errors.append("pwm_lsb_nanoseconds")
-    if o["pwm_dither_bits"] > 2:
-        errors.append("pwm_dither_bits")
+def _bad_sequence(o: dict[str, Any]) -> bool:
     seq = (o["led_rgb_sequence"] or b"").upper()
-    if len(seq) != 3 or set(seq) != set(b"RGB"):
-        errors.append("led_rgb_sequence")
-    if (o["hardware_mapping"] or b"").decode() not in (
-        "regular", "adafruit-hat", "adafruit-hat-pwm", "regular-pi1", "classic",
-        "classic-pi1", "compute-module",
-    ):
-        errors.append("hardware_mapping")
+    return len(seq) != 3 or set(seq) != set(b"RGB")
+
+
+_MAPPINGS = ("regular", "adafruit-hat", "adafruit-hat-pwm", "regular-pi1", "classic",
+             "classic-pi1", "compute-module")
+
+#: What the C++ library refuses, option by option, in the order it reports them.
+_INVALID: tuple[tuple[str, Callable[[dict[str, Any]], bool]], ...] = (
+    ("rows", lambda o: o["rows"] < 8 or o["rows"] > 64 or o["rows"] % 2 != 0),
+    ("cols", lambda o: o["cols"] < 16),
+    ("chain_length", lambda o: o["chain_length"] < 1),
+    ("parallel", lambda o: not 1 <= o["parallel"] <= 3),
+    ("brightness", lambda o: not 1 <= o["brightness"] <= 100),
+    ("pwm_bits", lambda o: not 1 <= o["pwm_bits"] <= 11),
+    ("scan_mode", lambda o: o["scan_mode"] > 1),
+    ("row_address_type", lambda o: o["row_address_type"] > 5),
+    ("multiplexing", lambda o: o["multiplexing"] > MUXERS),
+    ("pwm_lsb_nanoseconds", lambda o: not 50 <= o["pwm_lsb_nanoseconds"] <= 3000),
+    ("pwm_dither_bits", lambda o: o["pwm_dither_bits"] > 2),
+    ("led_rgb_sequence", _bad_sequence),
+    ("hardware_mapping", lambda o: (o["hardware_mapping"] or b"").decode() not in _MAPPINGS),
+)
+
+
+def _validate(o: dict[str, Any]) -> None:
+    errors = [name for name, invalid in _INVALID if invalid(o)]
     if errors:
         # The C++ prints and returns NULL; the binding raises.
         raise Exception("RGBMatrix creation failed: invalid " + ", ".join(errors))

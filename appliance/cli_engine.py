@@ -68,8 +68,8 @@ def engine_running(settings: Any) -> str | None:
     from pathlib import Path
 
     from appliance.mqtt.check import CheckClient
-    from appliance.ops.checks import command_output
     from appliance.settings import read_secret
+    from appliance.system import command_output
     from appliance.wire import topics
 
     if Path("/run/systemd/system").is_dir():

@@ -25,7 +25,8 @@ from appliance.render.loop import ReplyFn
 from appliance.settings import Settings, SettingsError, SettingsStore
 from appliance.settings.form import RESTART_PREFIXES
 from appliance.telemetry import ConfigStatus, iso_now
-from appliance.wire.commands import ApplyConfig, CommandError, Meta, Reload, Reply
+from appliance.wire.commands import ApplyConfig, CommandError, Meta, Reload
+from appliance.wire.replies import Reply
 
 log = structlog.get_logger("service")
 

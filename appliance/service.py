@@ -30,18 +30,19 @@ from appliance.mqtt.client import tls_problems
 from appliance.mqtt.link import MQTTLink, Responder
 from appliance.render.engine import Engine
 from appliance.settings import EX_CONFIG, Settings, SettingsError, SettingsStore
+from appliance.system import SystemProbe
 from appliance.systemd import SystemdNotifier
-from appliance.telemetry import ConfigStatus, SystemProbe, Telemetry, iso_now
+from appliance.telemetry import ConfigStatus, Telemetry, iso_now
 from appliance.wire.commands import (
     ApplyConfig,
     CommandError,
     Invalid,
     Meta,
     Reload,
-    Reply,
     parse_command,
     transaction_of,
 )
+from appliance.wire.replies import Reply
 
 log = structlog.get_logger("service")
 
@@ -142,13 +143,38 @@ class EngineService:
         if memwatch.enabled():
             self.memwatch = memwatch.MemWatch()
             self.memwatch.start()
-        tls = tls_problems(cfg.mqtt.tls) if cfg.mqtt.tls else []
-        for line in tls:
-            log.error("settings_unusable", path=str(self.settings_path), problem=line,
-                      hint="fix mqtt.tls in the settings file", exit_code=EX_CONFIG)
-        if tls:
+        if self._tls_unusable(cfg):
             return EX_CONFIG
         display = self._display_override or make_display(cfg.display)
+        self._compose(cfg, display)
+        self.engine.start(self._load_state() if cfg.animation.boot == "last" else None)
+        if cfg.display.drop_privileges and display.name != "rgbmatrix":
+            # rgbmatrix drops root inside its own init; the others need none at all.
+            from appliance.privileges import drop_to
+
+            drop_to(cfg.display.drop_priv_user, cfg.display.drop_priv_group)
+        self._install_signals()
+        self.link.start()
+        self.telemetry.start()
+        self.config.start(self.stop_event)
+        threading.Thread(target=self._state_timer, name="state", daemon=True).start()
+        threading.Thread(target=self._ready_when_drawing, name="ready", daemon=True).start()
+        try:
+            self.engine.run(self.stop_event)
+        finally:
+            self._stop()
+        return 0
+
+    def _tls_unusable(self, cfg: Settings) -> bool:
+        """Log one line per unreadable ``mqtt.tls`` file (before the display starts)."""
+        problems = tls_problems(cfg.mqtt.tls) if cfg.mqtt.tls else []
+        for line in problems:
+            log.error("settings_unusable", path=str(self.settings_path), problem=line,
+                      hint="fix mqtt.tls in the settings file", exit_code=EX_CONFIG)
+        return bool(problems)
+
+    def _compose(self, cfg: Settings, display: Display) -> None:
+        """Build the engine, its MQTT link, the config service and telemetry (no I/O yet)."""
         self.engine = Engine(cfg, display, REGISTRY, publisher=None, notifier=self.notifier,
                              uncapped=self.uncapped, version=__version__)
         self.link = MQTTLink(cfg.mqtt, cfg.device_id, self._on_command, self._on_connected,
@@ -168,23 +194,6 @@ class EngineService:
             display_name=display.name,
             boot_time=iso_now(),
         )
-        self.engine.start(self._load_state() if cfg.animation.boot == "last" else None)
-        if cfg.display.drop_privileges and display.name != "rgbmatrix":
-            # rgbmatrix drops root inside its own init; the others need none at all.
-            from appliance.privileges import drop_to
-
-            drop_to(cfg.display.drop_priv_user, cfg.display.drop_priv_group)
-        self._install_signals()
-        self.link.start()
-        self.telemetry.start()
-        self.config.start(self.stop_event)
-        threading.Thread(target=self._state_timer, name="state", daemon=True).start()
-        threading.Thread(target=self._ready_when_drawing, name="ready", daemon=True).start()
-        try:
-            self.engine.run(self.stop_event)
-        finally:
-            self._stop()
-        return 0
 
     def _snapshot(self) -> dict[str, Any]:
         """The engine's figures plus the link's and the service's own counters."""

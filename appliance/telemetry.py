@@ -1,27 +1,24 @@
 """Health and metrics: what the engine says about itself, computed off the render loop.
 
 Owns the health checks (render, display, mqtt, config, system), the metrics
-document, the system probes (temperature, throttling, CPU, memory, disk) and
-the thread that publishes them. Reads the engine only through ``snapshot()``.
+document (from ``appliance.system``'s readings) and the thread that publishes
+them. Reads the engine only through ``snapshot()``.
 Knows nothing of paho or Flask.
 """
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-import psutil
 import structlog
 
 from appliance.settings import HealthSettings
+from appliance.system import SystemProbe, throttle_reasons
 
 log = structlog.get_logger("telemetry")
 
@@ -36,19 +33,6 @@ RELIABILITY_METRICS = (
 )
 _RANK = {OK: 0, DEGRADED: 1, FAILED: 2}
 
-#: Bits of the Pi firmware's get_throttled word.
-THROTTLE_BITS = {
-    0: "under-voltage now",
-    1: "ARM frequency capped now",
-    2: "throttled now",
-    3: "soft temperature limit now",
-    16: "under-voltage has occurred",
-    17: "ARM frequency capping has occurred",
-    18: "throttling has occurred",
-    19: "soft temperature limit has occurred",
-}
-
-
 def worst(statuses: list[str]) -> str:
     """Return the worst of several check statuses."""
     return max(statuses, key=lambda s: _RANK[s], default=OK)
@@ -57,86 +41,6 @@ def worst(statuses: list[str]) -> str:
 def iso_now() -> str:
     """Return the current UTC time in ISO 8601."""
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-@dataclass
-class SystemProbe:
-    """Reads the machine's sensors; every missing sensor reads as None, never an error."""
-
-    root: Path = Path("/")
-    state_dir: Path = Path(".")
-    run: Callable[[list[str]], str | None] | None = None
-    cpu_window_s: float = 5.0
-    _proc: psutil.Process = field(default_factory=psutil.Process)
-    _cpu: float = 0.0
-    _cpu_at: float = 0.0
-
-    def __post_init__(self) -> None:
-        self._proc.cpu_percent(None)  # prime: the first call always returns 0.0
-        self._cpu_at = time.monotonic()
-
-    def cpu_temp_c(self) -> float | None:
-        """CPU temperature from thermal_zone0, in degrees C."""
-        try:
-            raw = (self.root / "sys/class/thermal/thermal_zone0/temp").read_text().strip()
-            return round(int(raw) / 1000.0, 1)
-        except (OSError, ValueError):
-            return None
-
-    def throttled(self) -> int | None:
-        """The firmware's throttled bit field (hwmon under-voltage alarm as a fallback)."""
-        out = self._run(["vcgencmd", "get_throttled"])
-        if out and "=" in out:
-            try:
-                return int(out.strip().split("=", 1)[1], 16)
-            except ValueError:
-                pass
-        hwmon = self.root / "sys/class/hwmon"
-        try:
-            for d in hwmon.iterdir():
-                if (d / "name").read_text().strip() == "rpi_volt":
-                    alarm = int((d / "in0_lcrit_alarm").read_text().strip())
-                    return 0x1 if alarm else 0
-        except (OSError, ValueError):
-            pass
-        return None
-
-    def _run(self, argv: list[str]) -> str | None:
-        if self.run is not None:
-            return self.run(argv)
-        if shutil.which(argv[0]) is None:
-            return None
-        try:
-            return subprocess.run(argv, capture_output=True, text=True, timeout=2,
-                                  check=False).stdout
-        except (OSError, subprocess.SubprocessError):
-            return None
-
-    def cpu_percent(self) -> float:
-        """Process CPU % of one core, averaged over at least ``cpu_window_s``."""
-        now = time.monotonic()
-        if now - self._cpu_at >= self.cpu_window_s:
-            self._cpu = round(self._proc.cpu_percent(None), 1)
-            self._cpu_at = now
-        return self._cpu
-
-    def rss_mb(self) -> float:
-        """Resident memory of this process in MB."""
-        return round(self._proc.memory_info().rss / 1_048_576, 1)
-
-    def disk_free_mb(self) -> float | None:
-        """Free space where the state lives, in MB."""
-        try:
-            return round(shutil.disk_usage(self.state_dir).free / 1_048_576, 1)
-        except OSError:
-            return None
-
-
-def throttle_reasons(word: int | None) -> list[str]:
-    """Describe the set bits of a get_throttled word."""
-    if not word:
-        return []
-    return [text for bit, text in THROTTLE_BITS.items() if word & (1 << bit)]
 
 
 @dataclass

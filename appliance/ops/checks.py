@@ -11,8 +11,6 @@ check concludes.
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -114,32 +112,6 @@ class Machine:
         """True when the node exists and is readable and writable by this process."""
         p = self.path(rel)
         return p.exists() and self.access(p, os.R_OK | os.W_OK)
-
-
-@dataclass(frozen=True)
-class Completed:
-    """What a finished program left: its exit code and its text output."""
-
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-def run_command(argv: list[str], timeout_s: float = 5.0) -> Completed | None:
-    """Run a program; None when it is not installed, cannot start or outlives ``timeout_s``."""
-    if shutil.which(argv[0]) is None:
-        return None
-    try:
-        r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return Completed(r.returncode, r.stdout, r.stderr)
-
-
-def command_output(argv: list[str], timeout_s: float = 5.0) -> str | None:
-    """Return a program's stdout, or None when it is missing or hangs (see ``run_command``)."""
-    done = run_command(argv, timeout_s)
-    return None if done is None else done.stdout
 
 
 #: A runner as the checks take it (injectable: tests answer with canned output).

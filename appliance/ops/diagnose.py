@@ -35,12 +35,11 @@ from appliance.ops.checks import (
     Level,
     Machine,
     Runner,
-    command_output,
     count,
 )
 from appliance.ops.hostchecks import cmdline_checks, power_check, temperature_check
 from appliance.settings import MQTTSettings, Settings, SettingsError, load
-from appliance.telemetry import SystemProbe
+from appliance.system import SystemProbe, command_output
 
 __all__ = ["ENGINE_UNIT", "Diagnoser", "boot_config_audio", "run", "run_command"]
 

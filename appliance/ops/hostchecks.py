@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from appliance.ops.checks import FAIL, PASS, SKIP, WARN, Check
 from appliance.settings import HealthSettings
-from appliance.telemetry import throttle_reasons
+from appliance.system import throttle_reasons
 
 __all__ = ["cmdline_checks", "power_check", "temperature_check"]
 

@@ -101,7 +101,7 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
 
 
 def _engine_running() -> bool:
-    from appliance.ops.checks import command_output
+    from appliance.system import command_output
 
     return (command_output(["systemctl", "is-active", ENGINE_UNIT]) or "").strip() == "active"
 

@@ -32,9 +32,10 @@ from pathlib import Path
 from typing import Any
 
 from appliance.cli import settings_arg
-from appliance.ops.checks import FAIL, PASS, SKIP, Check, Completed, count, run_command
+from appliance.ops.checks import FAIL, PASS, SKIP, Check, count
 from appliance.ops.verify_http import NO_OP_PARAMS, HttpChecks, look_changes
 from appliance.settings import SettingsError, load, read_secret
+from appliance.system import Completed, run_command
 from appliance.wire import topics
 
 INSTALLED_SETTINGS = Path("/etc/lightbox/settings.json")

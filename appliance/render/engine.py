@@ -25,8 +25,9 @@ from appliance.render import report
 from appliance.render.clock import Clock, RealClock
 from appliance.render.compositor import BaseLayer, Compositor, DarkLayer, IdentifyLayer
 from appliance.render.events import EventLog, Notifier, NullNotifier, NullPublisher, Publisher
-from appliance.render.factory import ActiveAnimation, AnimationFactory, Preloaded
+from appliance.render.factory import AnimationFactory, Preloaded
 from appliance.render.frame import FrameGuard
+from appliance.render.live_settings import LiveSettings
 from appliance.render.loop import CommandQueue, FrameLoop, Pending, ReplyFn
 from appliance.render.panel import DisplayState, Panel
 from appliance.render.stats import Counters, FrameStats
@@ -39,16 +40,15 @@ from appliance.wire.commands import (
     CommandError,
     Identify,
     Invalid,
-    LightState,
     Preview,
     Reload,
-    Reply,
     SetAnimation,
     SetBrightness,
     SetLight,
     SetParams,
     SetPower,
 )
+from appliance.wire.replies import LightState, Reply
 
 log = structlog.get_logger("engine")
 
@@ -116,6 +116,8 @@ class Engine:
             DarkLayer(self.width, self.height, self.panel.dark),
             BaseLayer(self.supervisor.draw),
         ])
+        self.live = LiveSettings(registry, self.factory, self.supervisor, self.panel,
+                                 lambda new: setattr(self, "settings", new))
         self.state_version = 0
         self.started_mono = self.clock.monotonic()
         self.last_frame_mono = self.started_mono
@@ -292,17 +294,9 @@ class Engine:
             case SetLight() | SetAnimation():
                 self._apply_light(cmd, now, preloaded)
             case SetBrightness(pct=pct):
-                panel.fade = None  # a plain command ends any transition at once
-                if pct == 0:
-                    panel.power_on = False
-                else:
-                    panel.brightness_pct = pct
-                    panel.power_on = True
-                panel.apply_brightness()
+                panel.set_brightness(pct)  # a plain command ends any transition at once
             case SetPower(state=power):
-                panel.fade = None
-                panel.power_on = (not panel.power_on) if power == "TOGGLE" else power == "ON"
-                panel.apply_brightness()
+                panel.set_power(power)
             case SetParams(params=params):
                 self.supervisor.update_params(self._validated_params(params))
             case Identify(seconds=seconds):
@@ -376,47 +370,13 @@ class Engine:
 
     def _apply_settings(self, new: Settings) -> None:
         """Put ``new`` in force, or put everything back as it was and raise apply_failed."""
-        old, sup, panel = self.settings, self.supervisor, self.panel
-        req = sup.requested
-        undo = (old, sup.fallback, panel.brightness_pct, dict(req.params) if req else None)
+        undo = self.live.undo_point(self.settings)
         try:
-            self._put_in_force(old, new)
+            self.live.put_in_force(self.settings, new)
         except Exception as exc:
-            self._roll_back(*undo)
+            self.live.roll_back(undo)
             log.warning("settings_apply_rolled_back", error=f"{type(exc).__name__}: {exc}")
             raise CommandError("apply_failed", f"settings could not be applied: {exc}") from None
-
-    def _put_in_force(self, old: Settings, new: Settings) -> None:
-        new_fallback = new.animation.fallback != old.animation.fallback
-        if new_fallback:
-            self.registry.get(new.animation.fallback)  # unknown: raise before any change
-        self.settings = new
-        if new_fallback:
-            self.supervisor.set_fallback(self.factory.make(new.animation.fallback, {}))
-        if new.display.brightness != old.display.brightness:
-            self.panel.brightness_pct = new.display.brightness
-            self.panel.apply_brightness()
-        req = self.supervisor.requested
-        if req is not None:
-            base = new.animation.params.get(req.name)
-            if base != old.animation.params.get(req.name):
-                resolved = self.registry.resolve_params(req.name, {}, base=base or {})
-                self.supervisor.update_params(resolved)
-
-    def _roll_back(self, old: Settings, fallback: ActiveAnimation | None, brightness_pct: int,
-                   params: dict[str, Any] | None) -> None:
-        sup, panel = self.supervisor, self.panel
-        self.settings = old
-        if sup.fallback is not fallback:
-            if sup.fallback is not None:
-                sup.retire(sup.fallback)
-            sup.fallback = fallback
-        if panel.brightness_pct != brightness_pct:
-            panel.brightness_pct = brightness_pct
-            panel.apply_brightness()
-        req = sup.requested
-        if req is not None and params is not None and req.params != params:
-            self.supervisor.update_params(params)
 
     # ------------------------------------------------------------------ reporting
     def event(self, name: str, **fields: Any) -> None:

@@ -19,7 +19,8 @@ import structlog
 
 from appliance.render.clock import Clock
 from appliance.render.stats import FrameStats
-from appliance.wire.commands import CommandError, Invalid, Reply
+from appliance.wire.commands import CommandError, Invalid
+from appliance.wire.replies import Reply
 
 if TYPE_CHECKING:
     from appliance.render.engine import EngineCommand

@@ -118,6 +118,22 @@ class Panel:
             except Exception as exc:
                 self.failed(exc, now)
 
+    def set_brightness(self, pct: int) -> None:
+        """``cmd/brightness``: 0 turns the panel off and keeps the level; ends any fade."""
+        self.fade = None
+        if pct == 0:
+            self.power_on = False
+        else:
+            self.brightness_pct = pct
+            self.power_on = True
+        self.apply_brightness()
+
+    def set_power(self, power: str) -> None:
+        """``cmd/power``: ON, OFF or TOGGLE; ends any fade."""
+        self.fade = None
+        self.power_on = (not self.power_on) if power == "TOGGLE" else power == "ON"
+        self.apply_brightness()
+
     def apply_brightness(self) -> None:
         """Set the display to the brightness in force (unless a transition is running)."""
         if not self.state.ok or self.fade is not None:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from animations.base import params_to_json
 from appliance.render.panel import Panel
 from appliance.render.supervisor import Supervisor
-from appliance.wire.commands import LightState
+from appliance.wire.replies import LightState
 
 if TYPE_CHECKING:
     from appliance.render.engine import Engine

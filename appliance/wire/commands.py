@@ -15,7 +15,7 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, NotRequired, TypedDict
+from typing import Any, ClassVar, Literal
 
 from pydantic import ValidationError
 
@@ -30,6 +30,7 @@ from appliance.wire.payloads import (
     PreviewPayload,
     SetPayload,
 )
+from appliance.wire.replies import Params
 
 #: Keys that carry request metadata rather than command content.
 TRANSACTION_KEY = "transaction"
@@ -37,10 +38,6 @@ MAX_PAYLOAD_BYTES = 64 * 1024
 #: How far from now a ``start_at`` may be, either way (contract section 5).
 START_AT_WINDOW_S = 24 * 3600.0
 
-#: Animation parameter values by name (JSON values; each animation's schema checks them).
-Params = dict[str, Any]
-#: One settings change in a config reply: ``{"path", "old", "new"}``.
-Change = Mapping[str, object]
 
 @dataclass(frozen=True)
 class Meta:
@@ -172,51 +169,6 @@ class Invalid(BaseCommand):
 #: Every command a payload can become.
 Command = (SetLight | SetAnimation | SetBrightness | SetPower | SetParams | ApplyConfig | Reload
            | Identify | Preview)
-
-
-class LightState(TypedDict):
-    """The retained ``state`` document (Home Assistant JSON light plus LightBox extras)."""
-
-    state: Literal["ON", "OFF"]
-    brightness: int
-    effect: str | None
-    color_mode: str
-    params: Params
-    version: int
-    started_at: float | None
-    active: NotRequired[str]
-    fallback_reason: NotRequired[str | None]
-
-
-@dataclass(frozen=True)
-class Reply:
-    """The answer to one command; ``as_json()`` is the body on its response topic."""
-
-    ok: bool
-    transaction: Transaction = None
-    state: LightState | None = None
-    error: CommandError | None = None
-    #: Settings changes (cmd/config and cmd/reload only).
-    changes: tuple[Change, ...] | None = None
-    restart_required: tuple[str, ...] | None = None
-    kept: tuple[str, ...] | None = None
-
-    def as_json(self) -> dict[str, Any]:
-        """Return the JSON body (keys in the contract's order)."""
-        out: dict[str, Any] = {"ok": self.ok}
-        if self.error is not None:
-            out["error"] = self.error.as_dict()
-        else:
-            out["state"] = self.state
-        if self.changes is not None:
-            out["changes"] = list(self.changes)
-        if self.restart_required is not None:
-            out["restart_required"] = list(self.restart_required)
-        if self.kept is not None:
-            out["kept"] = list(self.kept)
-        if self.transaction is not None:
-            out["transaction"] = self.transaction
-        return out
 
 
 #: MQTT 5 user property naming where a command came from; the bridge sets it to `http`.

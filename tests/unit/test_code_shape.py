@@ -1,10 +1,9 @@
 """The house's size limits (issue 13): no module over 400 lines, no function over 60.
 
 ruff holds complexity, branches and statements (C90, PLR0912, PLR0915 in pyproject.toml);
-it has no rule for lines, so this walks the product packages with ``ast``. What is still
-being split up in another branch is listed in ALLOWED with the reason; an entry that no
-longer breaks its limit fails the test too, so the list shrinks as the work lands and cannot
-rot.
+it has no rule for lines, so this walks the product packages with ``ast``. A deliberate
+exception would be listed in ALLOWED with its reason (there is none); an entry that no
+longer breaks its limit fails the test too, so the list cannot rot.
 """
 
 from __future__ import annotations
@@ -19,19 +18,9 @@ PACKAGES = ("appliance", "bridge", "animations", "benchmarks")
 MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 60
 
-#: TEMPORARY exemptions, ``path`` (the module's length) or ``path::qualified.function``, each
-#: with why. These are being split up in parallel branches; the lead empties this dict after
-#: merging them (with the per-file-ignores of pyproject.toml).
-ALLOWED: dict[str, str] = {
-    "appliance/render/engine.py": "the render pipeline split (engine into loop, compositor, "
-                                  "supervisor, panel) is in another branch",
-    "appliance/render/engine.py::Engine.__init__": "goes with the render pipeline split",
-    "appliance/service.py": "the config service split is in another branch",
-    "appliance/telemetry.py::evaluate": "health evaluation split is in another branch",
-    "bridge/api.py": "the bridge routes split is in another branch",
-    "bridge/api.py::make_api": "the bridge routes split is in another branch",
-    "bridge/openapi.py::spec": "the OpenAPI document split is in another branch",
-}
+#: Deliberate exemptions, ``path`` (the module's length) or ``path::qualified.function``, each
+#: with why. Empty since the redesign (issue 13) landed; keep it that way.
+ALLOWED: dict[str, str] = {}
 
 
 def _modules() -> Iterator[Path]:

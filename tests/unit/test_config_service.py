@@ -16,7 +16,8 @@ from appliance.config_service import ConfigService
 from appliance.render.engine import ApplySettings
 from appliance.settings import Settings, SettingsStore
 from appliance.telemetry import ConfigStatus
-from appliance.wire.commands import CommandError, Reply
+from appliance.wire.commands import CommandError
+from appliance.wire.replies import Reply
 
 
 class FakeEngine:

@@ -13,7 +13,8 @@ from appliance.display.virtual import VirtualDisplay
 from appliance.render.clock import FakeClock
 from appliance.render.engine import Engine
 from appliance.settings import validate
-from appliance.wire.commands import Reply, parse_command
+from appliance.wire.commands import parse_command
+from appliance.wire.replies import Reply
 from tests.bridge import images_util
 
 

@@ -15,7 +15,8 @@ from appliance.display.virtual import VirtualDisplay
 from appliance.render.clock import FakeClock
 from appliance.render.engine import Engine
 from appliance.settings import HealthSettings, validate
-from appliance.telemetry import ConfigStatus, SystemProbe, Telemetry, evaluate, throttle_reasons
+from appliance.system import SystemProbe, throttle_reasons
+from appliance.telemetry import ConfigStatus, Telemetry, evaluate
 
 CFG = HealthSettings()
 

@@ -1,0 +1,63 @@
+"""Replies: the answer to one command, and the retained ``state`` document it carries.
+
+Shared by the engine (which builds them), the MQTT edge (``as_json``) and the bridge.
+Imports nothing of the engine, paho or the render loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, NotRequired, TypedDict
+
+from appliance.wire.errors import CommandError, Transaction
+
+#: Animation parameters by name, as the catalogue describes them.
+Params = dict[str, Any]
+#: One settings change row (``{"path", "old", "new"}``), read-only.
+Change = Mapping[str, object]
+
+
+class LightState(TypedDict):
+    """The retained ``state`` document (Home Assistant JSON light plus LightBox extras)."""
+
+    state: Literal["ON", "OFF"]
+    brightness: int
+    effect: str | None
+    color_mode: str
+    params: Params
+    version: int
+    started_at: float | None
+    active: NotRequired[str]
+    fallback_reason: NotRequired[str | None]
+
+
+@dataclass(frozen=True)
+class Reply:
+    """The answer to one command; ``as_json()`` is the body on its response topic."""
+
+    ok: bool
+    transaction: Transaction = None
+    state: LightState | None = None
+    error: CommandError | None = None
+    #: Settings changes (cmd/config and cmd/reload only).
+    changes: tuple[Change, ...] | None = None
+    restart_required: tuple[str, ...] | None = None
+    kept: tuple[str, ...] | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        """Return the JSON body (keys in the contract's order)."""
+        out: dict[str, Any] = {"ok": self.ok}
+        if self.error is not None:
+            out["error"] = self.error.as_dict()
+        else:
+            out["state"] = self.state
+        if self.changes is not None:
+            out["changes"] = list(self.changes)
+        if self.restart_required is not None:
+            out["restart_required"] = list(self.restart_required)
+        if self.kept is not None:
+            out["kept"] = list(self.kept)
+        if self.transaction is not None:
+            out["transaction"] = self.transaction
+        return out

@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from typing import Any
+from typing import Any, cast
 
 import structlog
 
@@ -262,9 +262,10 @@ class MqttEngineLink:
         try:
             body = jsonsafe.loads(bytes(msg.payload).decode("utf-8"))
         except (jsonsafe.JSONError, UnicodeDecodeError):
-            body = {"ok": False, "error": {"code": "invalid_reply",
-                                           "message": "the engine sent an unreadable reply"}}
-        pending.reply = body if isinstance(body, dict) else {"ok": False, "error": {
+            body = None
+        # A reply is an object with a boolean "ok"; anything else is the engine's fault.
+        ok = isinstance(body, dict) and isinstance(body.get("ok"), bool)
+        pending.reply = cast(Reply, body) if ok else {"ok": False, "error": {
             "code": "invalid_reply", "message": "the engine sent an unreadable reply"}}
         pending.event.set()
 

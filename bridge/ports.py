@@ -14,10 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from appliance.wire.replies import ReplyBody
+
 #: Called with (topic name under the base, decoded value) for every engine message.
 Listener = Callable[[str, Any], None]
-#: An engine reply: ``{"ok": true, ...}`` or ``{"ok": false, "error": {...}}``.
-Reply = dict[str, Any]
+#: An engine reply as received: ``{"ok": true, ...}`` or ``{"ok": false, "error": {...}}``.
+Reply = ReplyBody
 
 
 class EngineOffline(Exception):

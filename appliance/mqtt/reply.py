@@ -9,6 +9,7 @@ does: the reply body is built elsewhere.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from appliance.mqtt.client import MQTTMessage, Properties, publish_properties
@@ -55,7 +56,7 @@ class Responder:
         self.transaction_topic = transaction_topic
         self.refusal = refusal
 
-    def __call__(self, body: dict[str, Any]) -> None:
+    def __call__(self, body: Mapping[str, Any]) -> None:
         """Send the reply body."""
         if self.response_topic:
             props = publish_properties(correlation=self.correlation)

@@ -5,9 +5,17 @@ Imports nothing of the engine, the bridge, paho or the render loop.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import NotRequired, TypedDict
 
 Transaction = str | int | None
+
+
+class ErrorBody(TypedDict):
+    """``error`` in a reply: the code, a human message and the field it names."""
+
+    code: str
+    message: str
+    field: NotRequired[str]
 
 
 class CommandError(Exception):
@@ -19,9 +27,9 @@ class CommandError(Exception):
         self.message = message
         self.field = field
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> ErrorBody:
         """Return the JSON error object of a reply."""
-        d: dict[str, Any] = {"code": self.code, "message": self.message}
+        d: ErrorBody = {"code": self.code, "message": self.message}
         if self.field is not None:
             d["field"] = self.field
         return d

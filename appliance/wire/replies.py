@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, NotRequired, TypedDict
 
-from appliance.wire.errors import CommandError, Transaction
+from appliance.wire.errors import CommandError, ErrorBody, Transaction
 
 #: Animation parameters by name, as the catalogue describes them.
 Params = dict[str, Any]
@@ -32,6 +32,18 @@ class LightState(TypedDict):
     fallback_reason: NotRequired[str | None]
 
 
+class ReplyBody(TypedDict):
+    """A reply as it crosses the wire (what ``Reply.as_json`` gives and the bridge reads)."""
+
+    ok: bool
+    state: NotRequired[LightState | None]
+    error: NotRequired[ErrorBody]
+    changes: NotRequired[list[Change]]
+    restart_required: NotRequired[list[str]]
+    kept: NotRequired[list[str]]
+    transaction: NotRequired[Transaction]
+
+
 @dataclass(frozen=True)
 class Reply:
     """The answer to one command; ``as_json()`` is the body on its response topic."""
@@ -45,9 +57,9 @@ class Reply:
     restart_required: tuple[str, ...] | None = None
     kept: tuple[str, ...] | None = None
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self) -> ReplyBody:
         """Return the JSON body (keys in the contract's order)."""
-        out: dict[str, Any] = {"ok": self.ok}
+        out: ReplyBody = {"ok": self.ok}
         if self.error is not None:
             out["error"] = self.error.as_dict()
         else:

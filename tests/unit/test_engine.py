@@ -20,14 +20,8 @@ from appliance.render.engine import Engine
 from appliance.render.loop import CommandQueue, Pending
 from appliance.render.panel import Fade
 from appliance.settings import Settings, validate
-from appliance.wire.commands import (
-    Command,
-    Meta,
-    Reply,
-    SetBrightness,
-    SetParams,
-    parse_command,
-)
+from appliance.wire.commands import Command, Meta, SetBrightness, SetParams, parse_command
+from appliance.wire.replies import Reply
 
 
 class Recorder:

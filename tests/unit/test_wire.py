@@ -15,7 +15,6 @@ from appliance.wire.commands import (
     Meta,
     Preview,
     Reload,
-    Reply,
     SetAnimation,
     SetBrightness,
     SetLight,
@@ -24,6 +23,7 @@ from appliance.wire.commands import (
     parse_command,
     transaction_of,
 )
+from appliance.wire.replies import Reply
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ from appliance.settings import form as settings_schema
 from appliance.wire import jsonsafe
 from bridge.deps import Limits
 from bridge.errors import ApiError
-from bridge.web import cached, deps, json_response, read_json, redact, send_command
+from bridge.web import add_routes, cached, deps, json_response, read_json, redact, send_command
 
 RESTORE_MAX_BYTES = 256 * 1024
 
@@ -108,17 +108,11 @@ def _validate_settings(data: dict[str, Any]) -> None:
 
 def blueprint(limits: Limits) -> Blueprint:
     """Return the settings routes: reads under the reads limit, changes under writes."""
-    bp = Blueprint("api_config", __name__)
-    bp.add_url_rule("/api/config", endpoint="get_config", view_func=limits.reads(get_config),
-                    methods=["GET"])
-    bp.add_url_rule("/api/config", endpoint="patch_config",
-                    view_func=limits.writes(patch_config), methods=["PATCH"])
-    bp.add_url_rule("/api/config/backup", endpoint="backup", view_func=limits.reads(backup),
-                    methods=["GET"])
-    bp.add_url_rule("/api/config/restore", endpoint="restore",
-                    view_func=limits.writes(restore), methods=["POST"])
-    bp.add_url_rule("/api/config/schema", endpoint="config_schema",
-                    view_func=limits.reads(config_schema), methods=["GET"])
-    bp.add_url_rule("/api/config/history", endpoint="history",
-                    view_func=limits.reads(history), methods=["GET"])
-    return bp
+    return add_routes(Blueprint("api_config", __name__), [
+        ("GET", "/api/config", get_config, limits.reads),
+        ("PATCH", "/api/config", patch_config, limits.writes),
+        ("GET", "/api/config/backup", backup, limits.reads),
+        ("POST", "/api/config/restore", restore, limits.writes),
+        ("GET", "/api/config/schema", config_schema, limits.reads),
+        ("GET", "/api/config/history", history, limits.reads),
+    ])

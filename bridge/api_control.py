@@ -13,7 +13,7 @@ from flask import Blueprint, Response, request
 from bridge.deps import Limits
 from bridge.errors import ApiError
 from bridge.models import AnimationBody, BrightnessBody, IdentifyBody, PowerBody, validate_body
-from bridge.web import read_json, send_command
+from bridge.web import add_routes, read_json, send_command
 
 
 def animation() -> Response:
@@ -48,10 +48,10 @@ def identify() -> Response:
 
 def blueprint(limits: Limits) -> Blueprint:
     """Return the command routes, each under the writes limit."""
-    bp = Blueprint("api_control", __name__)
-    for rule, view in (("/api/animation", animation), ("/api/brightness", brightness),
-                       ("/api/power", power), ("/api/params", params),
-                       ("/api/identify", identify)):
-        bp.add_url_rule(rule, endpoint=view.__name__, view_func=limits.writes(view),
-                        methods=["POST"])
-    return bp
+    return add_routes(Blueprint("api_control", __name__), [
+        ("POST", "/api/animation", animation, limits.writes),
+        ("POST", "/api/brightness", brightness, limits.writes),
+        ("POST", "/api/power", power, limits.writes),
+        ("POST", "/api/params", params, limits.writes),
+        ("POST", "/api/identify", identify, limits.writes),
+    ])

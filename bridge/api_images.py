@@ -15,7 +15,7 @@ from flask import Blueprint, Response, request
 from appliance.content.images import ImageError, UnknownImageError
 from bridge.deps import Limits
 from bridge.errors import ApiError
-from bridge.web import deps, json_response
+from bridge.web import add_routes, deps, json_response
 
 log = structlog.get_logger("bridge.api")
 
@@ -87,13 +87,9 @@ def delete_image(image_id: str) -> Response:
 
 def blueprint(limits: Limits) -> Blueprint:
     """Return the image routes: uploads, reads and deletes (a write) each limited."""
-    bp = Blueprint("api_images", __name__)
-    bp.add_url_rule("/api/images", endpoint="upload", view_func=limits.uploads(upload),
-                    methods=["POST"])
-    bp.add_url_rule("/api/images", endpoint="list_images",
-                    view_func=limits.reads(list_images), methods=["GET"])
-    bp.add_url_rule("/api/images/<image_id>", endpoint="get_image",
-                    view_func=limits.reads(get_image), methods=["GET"])
-    bp.add_url_rule("/api/images/<image_id>", endpoint="delete_image",
-                    view_func=limits.writes(delete_image), methods=["DELETE"])
-    return bp
+    return add_routes(Blueprint("api_images", __name__), [
+        ("POST", "/api/images", upload, limits.uploads),
+        ("GET", "/api/images", list_images, limits.reads),
+        ("GET", "/api/images/<image_id>", get_image, limits.reads),
+        ("DELETE", "/api/images/<image_id>", delete_image, limits.writes),
+    ])

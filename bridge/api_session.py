@@ -14,7 +14,7 @@ from flask import Blueprint, Response, request
 from bridge.deps import Limits
 from bridge.errors import ApiError
 from bridge.models import LoginBody, validate_body
-from bridge.web import deps, json_response, read_json
+from bridge.web import add_routes, deps, json_response, read_json
 
 log = structlog.get_logger("bridge.api")
 
@@ -50,11 +50,8 @@ def logout() -> Response:
 
 def blueprint(limits: Limits) -> Blueprint:
     """Return the session routes."""
-    bp = Blueprint("api_session", __name__)
-    bp.add_url_rule("/api/session", endpoint="session", view_func=limits.reads(session),
-                    methods=["GET"])
-    bp.add_url_rule("/api/login", endpoint="login_view", view_func=limits.login(login_view),
-                    methods=["POST"])
-    bp.add_url_rule("/api/logout", endpoint="logout", view_func=limits.writes(logout),
-                    methods=["POST"])
-    return bp
+    return add_routes(Blueprint("api_session", __name__), [
+        ("GET", "/api/session", session, limits.reads),
+        ("POST", "/api/login", login_view, limits.login),
+        ("POST", "/api/logout", logout, limits.writes),
+    ])

@@ -3,21 +3,23 @@
 Owns ``deps()`` (the app's ``Deps``), ``json_response`` (compact, never a
 non-finite number), ``read_json`` (JSON only, size-capped, the bounded
 decoder), ``cached`` (a retained topic or 503) and ``send_command`` (validate
-like the engine, one MQTT 5 request, the reply mapped onto HTTP). Knows no
-routes and nothing of paho, the render loop or the display.
+like the engine, one MQTT 5 request, the reply mapped onto HTTP), and
+``add_routes`` (a blueprint's route table). Knows nothing of paho, the render
+loop or the display.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from flask import Response, current_app, request
+from flask import Blueprint, Response, current_app, request
 
 from appliance import settings as settings_mod
 from appliance.wire import jsonsafe
 from appliance.wire.commands import CommandError, parse_command
-from bridge.deps import Deps
+from bridge.deps import Decorator, Deps
 from bridge.errors import ApiError, from_engine
 from bridge.ports import EngineOffline, EngineTimeout
 
@@ -95,3 +97,14 @@ def send_command(action: str, body: Any) -> Response:
         return json_response(reply)
     d.metrics.command_errors.labels(action, "rejected").inc()
     raise from_engine(reply.get("error"))
+
+
+#: One route: HTTP method, URL rule, the view and the rate limit that guards it.
+Route = tuple[str, str, Callable[..., Any], Decorator]
+
+
+def add_routes(bp: Blueprint, routes: Iterable[Route]) -> Blueprint:
+    """Add each route to ``bp``, its endpoint named after its view."""
+    for method, rule, view, limit in routes:
+        bp.add_url_rule(rule, endpoint=view.__name__, view_func=limit(view), methods=[method])
+    return bp

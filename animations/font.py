@@ -109,6 +109,25 @@ def _render(font: Font, text: str, scale: int) -> np.ndarray:
     return out
 
 
+#: Rows and columns of a 2-D region, as slices.
+Slices = tuple[slice, slice]
+
+
+def clip(frame_shape: tuple[int, ...], box_shape: tuple[int, ...], x: int, y: int
+         ) -> tuple[Slices, Slices] | None:
+    """Return the part of a box with its top-left at (x, y) that lies inside the frame.
+
+    As (frame slices, box slices); None when none of it does.
+    """
+    fh, fw = frame_shape[:2]
+    bh, bw = box_shape[:2]
+    x0, y0 = max(x, 0), max(y, 0)
+    x1, y1 = min(x + bw, fw), min(y + bh, fh)
+    if x0 >= x1 or y0 >= y1:
+        return None
+    return (slice(y0, y1), slice(x0, x1)), (slice(y0 - y, y1 - y), slice(x0 - x, x1 - x))
+
+
 def blit(
     frame: np.ndarray, bitmap: np.ndarray, x: int, y: int, colour: np.ndarray | tuple[int, ...]
 ) -> None:
@@ -116,11 +135,7 @@ def blit(
 
     The bitmap is clipped to the frame, so any position (even far off the panel) is safe.
     """
-    fh, fw = frame.shape[:2]
-    bh, bw = bitmap.shape
-    x0, y0 = max(x, 0), max(y, 0)
-    x1, y1 = min(x + bw, fw), min(y + bh, fh)
-    if x0 >= x1 or y0 >= y1:
-        return
-    region = frame[y0:y1, x0:x1]
-    region[bitmap[y0 - y : y1 - y, x0 - x : x1 - x]] = colour
+    part = clip(frame.shape, bitmap.shape, x, y)
+    if part is not None:
+        inside, of_bitmap = part
+        frame[inside][bitmap[of_bitmap]] = colour

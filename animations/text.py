@@ -17,7 +17,7 @@ import numpy as np
 
 from animations.base import TIMES, Animation, Param, register
 from animations.common import LUT_SIZE, finite_time, hue_lut, wrap
-from animations.font import FONT_3X5, FONT_5X7, Font, blit
+from animations.font import FONT_3X5, FONT_5X7, Font, blit, clip
 
 # time.localtime accepts this range on every platform we run on (year 1970-9999); a day
 # less leaves room for any zone's offset in datetime (which stops at year 9999).
@@ -199,11 +199,7 @@ class ScrollingText(Animation):
 
 def _blit_image(frame: np.ndarray, mask: np.ndarray, image: np.ndarray, x: int, y: int) -> None:
     """Copy ``image`` (h, w, 3) into ``frame`` where ``mask`` is set, top-left at (x, y)."""
-    fh, fw = frame.shape[:2]
-    bh, bw = mask.shape
-    x0, y0 = max(x, 0), max(y, 0)
-    x1, y1 = min(x + bw, fw), min(y + bh, fh)
-    if x0 >= x1 or y0 >= y1:
-        return
-    sub = (slice(y0 - y, y1 - y), slice(x0 - x, x1 - x))
-    np.copyto(frame[y0:y1, x0:x1], image[sub], where=mask[sub][..., None])
+    part = clip(frame.shape, mask.shape, x, y)
+    if part is not None:
+        inside, sub = part
+        np.copyto(frame[inside], image[sub], where=mask[sub][..., None])

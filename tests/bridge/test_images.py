@@ -299,4 +299,4 @@ def test_the_engine_boots_its_default_when_the_saved_image_was_deleted(tmp_path:
                          "animation": {"default": "breathe"}})
     eng = Engine(settings, VirtualDisplay(16, 8), REGISTRY, clock=FakeClock())
     eng.start({"effect": "image", "params": {"image": "0123456789abcdef"}})
-    assert eng.requested is not None and eng.requested.name == "breathe"
+    assert eng.supervisor.requested is not None and eng.supervisor.requested.name == "breathe"

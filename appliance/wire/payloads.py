@@ -100,3 +100,36 @@ def strict_view(model: type[PayloadModel], name: str, doc: str, *,
     view: type[StrictBody] = create_model(name, __base__=StrictBody, __doc__=doc,
                                           __validators__=dict(validators or {}), **spec)
     return view
+
+
+#: A notification id (contract section 7).
+NOTIFICATION_ID = r"^[A-Za-z0-9_.-]{1,64}$"
+#: A colour as ``#rrggbb``.
+HEX_COLOUR = r"^#[0-9a-fA-F]{6}$"
+#: The longest notification text, in characters (code points).
+NOTIFY_TEXT_MAX = 280
+
+
+class NotifyPayload(PayloadModel):
+    """``cmd/notify``: a message over whatever is playing (a bare string is the text)."""
+
+    text: Annotated[str, Field(min_length=1, max_length=NOTIFY_TEXT_MAX)]
+    id: Annotated[str, Field(pattern=NOTIFICATION_ID)] | None = None
+    color: Annotated[str, Field(pattern=HEX_COLOUR)] = "#ffffff"
+    background: Annotated[str, Field(pattern=HEX_COLOUR)] | None = None
+    icon: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    position: Literal["banner", "fullscreen"] = "banner"
+    duration_s: Annotated[float, Field(ge=1, le=3600)] = 8.0
+    priority: Annotated[int, Field(ge=0, le=100, strict=True)] = 50
+    hold: bool = False
+    wake: bool = False
+    ttl_s: Annotated[float, Field(ge=1, le=86400)] = 600.0
+    transaction: Transaction = None
+
+
+class DismissPayload(PayloadModel):
+    """``cmd/notify/dismiss``: ``{"id": ...}``; the bare forms (an id, ``all``, empty) map here."""
+
+    id: Annotated[str, Field(pattern=NOTIFICATION_ID)] | None = None
+    all: bool = False
+    transaction: Transaction = None

@@ -8,7 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 #: Retained topics the engine publishes under its base.
-RETAINED = ("status", "state", "animations", "health", "metrics", "info", "config")
+RETAINED = ("status", "state", "animations", "health", "metrics", "info", "config",
+            "notifications", "icons")
 #: Non-retained topics the engine publishes under its base (live events, preview frames).
 LIVE = ("events", "preview")
 #: Retained topics the HTTP API serves as they are (``GET /api/<name>``).
@@ -28,6 +29,8 @@ COMMANDS = (
     "reload",
     "identify",
     "preview",
+    "notify",
+    "notify/dismiss",
 )
 #: Response topics for MQTT 5 request/response live under ``<base_topic>/_reply/``;
 #: the leading underscore keeps them clear of device ids.

@@ -1,10 +1,13 @@
-"""The compositor: a stack of layers, highest priority first, drawn through ONE choke point.
+"""The compositor: a stack of layers, bottom to top, drawn through ONE choke point.
 
-Owns the layer stack and the frame guard (``appliance.render.frame``): the first
-layer that has something to show this frame wins (a priority muxer: identify over
-the dark panel over the base animation; live input and notifications slot in
-above the base), and whatever it shows has passed the guard. When no layer
-draws, the frame is black. Knows nothing of MQTT, commands or displays.
+Owns the layer stack and the frame guard (``appliance.render.frame``). Bottom to
+top: the base animation, live input (empty until realtime input lands), the dark
+panel (power off), a notification, identify. Each layer draws OVER the frame
+below it (a banner covers a band; outside it the pixels below are untouched) and
+whatever it gives passes the guard. A layer that covers the whole panel this frame
+(``opaque``) spares the layers below it their drawing; their clocks run on anyway
+(an animation's time comes from the clock, never from the frames drawn). Knows
+nothing of MQTT, commands or displays.
 """
 
 from __future__ import annotations
@@ -18,12 +21,15 @@ from appliance.render.frame import FrameGuard
 
 
 class Layer(Protocol):
-    """One source of frames; returns a guarded frame, or None to let lower layers show."""
+    """One source of pixels in the stack."""
 
     name: str
 
-    def draw(self, now: float, guard: FrameGuard) -> np.ndarray | None:
-        """Return this frame through ``guard``, or None when this layer shows nothing now."""
+    def opaque(self, now: float) -> bool:
+        """True when this layer covers the whole panel this frame."""
+
+    def draw(self, now: float, below: np.ndarray, guard: FrameGuard) -> np.ndarray | None:
+        """Return this frame drawn over ``below`` through ``guard``, or None to leave it."""
 
 
 class IdentifyLayer:
@@ -39,7 +45,11 @@ class IdentifyLayer:
         """Flash for ``seconds`` from ``now``."""
         self.until = now + seconds
 
-    def draw(self, now: float, guard: FrameGuard) -> np.ndarray | None:
+    def opaque(self, now: float) -> bool:
+        """Covers everything while identifying."""
+        return now < self.until
+
+    def draw(self, now: float, below: np.ndarray, guard: FrameGuard) -> np.ndarray | None:
         """White or black while identifying, else nothing."""
         if now >= self.until:
             return None
@@ -57,9 +67,27 @@ class DarkLayer:
         self.dark = dark
         self._black = np.zeros((height, width, 3), np.uint8)
 
-    def draw(self, now: float, guard: FrameGuard) -> np.ndarray | None:
+    def opaque(self, now: float) -> bool:
+        """Covers everything while the panel is off."""
+        return self.dark()
+
+    def draw(self, now: float, below: np.ndarray, guard: FrameGuard) -> np.ndarray | None:
         """Black when off, else nothing."""
         return guard(self._black) if self.dark() else None
+
+
+class LiveLayer:
+    """Realtime input (contract section 9): empty until that input lands."""
+
+    name = "live"
+
+    def opaque(self, now: float) -> bool:
+        """Never covers anything yet."""
+        return False
+
+    def draw(self, now: float, below: np.ndarray, guard: FrameGuard) -> np.ndarray | None:
+        """Nothing to show yet."""
+        return None
 
 
 class BaseLayer:
@@ -70,23 +98,38 @@ class BaseLayer:
     def __init__(self, draw: Callable[[float], np.ndarray | None]) -> None:
         self._draw = draw
 
-    def draw(self, now: float, guard: FrameGuard) -> np.ndarray | None:
+    def opaque(self, now: float) -> bool:
+        """An animation fills the panel."""
+        return True
+
+    def draw(self, now: float, below: np.ndarray, guard: FrameGuard) -> np.ndarray | None:
         """The supervised animation's frame, or None when even the fallback failed."""
         return self._draw(now)
 
 
 class Compositor:
-    """Draws the first layer that has a frame; black when none has."""
+    """Draws the stack bottom to top from the highest layer that covers the panel."""
 
     def __init__(self, guard: FrameGuard, layers: Sequence[Layer]) -> None:
+        """``layers`` bottom first."""
         self.guard = guard
         self.layers = list(layers)
         self._black = np.zeros(guard.shape, np.uint8)
 
+    def layer(self, name: str) -> Layer:
+        """The layer called ``name``."""
+        return next(la for la in self.layers if la.name == name)
+
     def render(self, now: float) -> np.ndarray:
         """Return this frame: C-contiguous uint8 ``(H, W, 3)``, owned by the guard."""
-        for layer in self.layers:
-            frame = layer.draw(now, self.guard)
-            if frame is not None:
-                return frame
-        return self.guard(self._black)
+        first = 0
+        for i in range(len(self.layers) - 1, -1, -1):
+            if self.layers[i].opaque(now):
+                first = i
+                break
+        frame: np.ndarray | None = None
+        for layer in self.layers[first:]:
+            out = layer.draw(now, self._black if frame is None else frame, self.guard)
+            if out is not None:
+                frame = out
+        return self.guard(self._black) if frame is None else frame

@@ -13,8 +13,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from concurrent.futures import Future
-from dataclasses import dataclass
-from typing import Any, ClassVar, assert_never
+from typing import Any, assert_never
 
 import structlog
 
@@ -23,23 +22,31 @@ from appliance.content.images import UnknownImageError
 from appliance.display import Display
 from appliance.render import report
 from appliance.render.clock import Clock, RealClock
-from appliance.render.compositor import BaseLayer, Compositor, DarkLayer, IdentifyLayer
+from appliance.render.compositor import (
+    BaseLayer,
+    Compositor,
+    DarkLayer,
+    IdentifyLayer,
+    LiveLayer,
+)
 from appliance.render.events import EventLog, Notifier, NullNotifier, NullPublisher, Publisher
 from appliance.render.factory import AnimationFactory, Preloaded
 from appliance.render.frame import FrameGuard
 from appliance.render.live_settings import LiveSettings
 from appliance.render.loop import CommandQueue, FrameLoop, Pending, ReplyFn
+from appliance.render.notices import Notices
+from appliance.render.own_commands import ApplySettings, EngineCommand, LeaveImage
 from appliance.render.panel import DisplayState, Panel
 from appliance.render.stats import Counters, FrameStats
 from appliance.render.supervisor import Supervisor
 from appliance.settings import Settings
 from appliance.wire.commands import (
     ApplyConfig,
-    BaseCommand,
-    Command,
     CommandError,
+    Dismiss,
     Identify,
     Invalid,
+    Notify,
     Preview,
     Reload,
     SetAnimation,
@@ -51,26 +58,6 @@ from appliance.wire.commands import (
 from appliance.wire.replies import LightState, Reply
 
 log = structlog.get_logger("engine")
-
-
-@dataclass(frozen=True)
-class ApplySettings(BaseCommand):
-    """Put validated settings in force (from the config service; never from the wire)."""
-
-    ACTION: ClassVar[str] = "apply_settings"
-    settings: Settings
-
-
-@dataclass(frozen=True)
-class LeaveImage(BaseCommand):
-    """Stop showing a stored image whose file is gone (from ``watch_image``; never the wire)."""
-
-    ACTION: ClassVar[str] = "leave_image"
-    image_id: str = ""
-
-
-#: What the render loop applies: every wire command plus the engine's own.
-EngineCommand = Command | ApplySettings | LeaveImage
 
 
 class Engine:
@@ -111,11 +98,14 @@ class Engine:
                                      lambda: self.settings.animation, self.frame_interval_s,
                                      self.event, self._changed)
         self.identify = IdentifyLayer(self.width, self.height)
-        self.compositor = Compositor(guard, [
-            self.identify,
+        self.notices = Notices(self.width, self.height, self.clock, lambda: self.panel.power_on,
+                               self.event, lambda name, body: self.publisher.publish(
+                                   name, body, retain=True), self._changed,
+                               lambda: self.settings.bridge.images_dir)
+        self.compositor = Compositor(guard, [  # bottom to top (contract section 6)
+            BaseLayer(self.supervisor.draw), LiveLayer(),
             DarkLayer(self.width, self.height, self.panel.dark),
-            BaseLayer(self.supervisor.draw),
-        ])
+            self.notices.layer, self.identify])
         self.live = LiveSettings(registry, self.factory, self.supervisor, self.panel,
                                  lambda new: setattr(self, "settings", new))
         self.state_version = 0
@@ -167,9 +157,15 @@ class Engine:
     def submit(self, command: EngineCommand, reply: ReplyFn | None = None) -> None:
         """Queue a validated command for the render loop (thread-safe).
 
-        An image the command will show is decoded here, on the caller's thread.
+        An image the command will show (or a notification's icon) is read here, on the
+        caller's thread.
         """
-        self.queue.put(Pending(command, reply, preloaded=self._preload(command)))
+        try:
+            icon = self.notices.resolve_icon(command) if isinstance(command, Notify) else None
+        except CommandError as err:
+            self.reject(command, err, reply)
+            return
+        self.queue.put(Pending(command, reply, preloaded=self._preload(command), icon=icon))
 
     def _preload(self, command: EngineCommand) -> Preloaded | None:
         if isinstance(command, SetAnimation):
@@ -228,6 +224,7 @@ class Engine:
     def tick(self, now: float) -> None:
         """Apply queued commands and draw one frame."""
         self._apply_commands(now)
+        self.notices.step(now)
         self.supervisor.start_due(now)
         self.panel.step_fade(now)
         self.panel.show(self.compositor.render(now), now)
@@ -258,26 +255,26 @@ class Engine:
         items = self.queue.drain()
         if not items:
             return
-        replies: list[tuple[Pending, CommandError | None]] = []
+        replies: list[tuple[Pending, CommandError | None, str | None]] = []
         for item in items:
             self.counters.commands_total += 1
-            error = item.error
+            error, note = item.error, None
             if error is None:
                 assert not isinstance(item.command, Invalid)  # an Invalid always has its error
                 try:
-                    self._apply(item.command, now, item.preloaded)
+                    note = self._apply(item.command, now, item)
                 except CommandError as exc:
                     error = exc
             if error is not None:
                 self._rejected(item.command, error)
-            replies.append((item, error))
-        state = self.state() if any(e is None for _, e in replies) else None
+            replies.append((item, error, note))
+        state = self.state() if any(e is None for _, e, _ in replies) else None
         # The retained state goes out before the replies, so whoever reads it after a
         # reply (the bridge answers GET /api/state from it) already sees the change.
         self._publish_state_if_dirty()
-        for item, outcome in replies:
+        for item, outcome, note in replies:
             txn = item.command.transaction
-            item.answer(Reply(True, txn, state=state) if outcome is None
+            item.answer(Reply(True, txn, state=state, notification=note) if outcome is None
                         else Reply(False, txn, error=outcome))
 
     def _rejected(self, command: EngineCommand | Invalid, err: CommandError) -> None:
@@ -287,35 +284,49 @@ class Engine:
         self.event("command_rejected", command=command.action, code=err.code,
                    error=err.message, field=err.field)
 
-    def _apply(self, cmd: EngineCommand, now: float, preloaded: Preloaded | None = None) -> None:
-        """Apply one command completely or raise CommandError having changed nothing."""
+    def _apply(self, cmd: EngineCommand, now: float, item: Pending) -> str | None:
+        """Apply one command completely or raise CommandError having changed nothing.
+
+        Returns the id a notification got (None for every other command).
+        """
         panel = self.panel
         match cmd:
             case SetLight() | SetAnimation():
-                self._apply_light(cmd, now, preloaded)
+                self._apply_light(cmd, now, item.preloaded)
             case SetBrightness(pct=pct):
                 panel.set_brightness(pct)  # a plain command ends any transition at once
             case SetPower(state=power):
                 panel.set_power(power)
             case SetParams(params=params):
                 self.supervisor.update_params(self._validated_params(params))
-            case Identify(seconds=seconds):
-                self.identify.start(seconds, now)
-                return  # not a state change
-            case Preview(fps=fps, ttl_s=ttl_s):
-                panel.start_preview(fps, ttl_s, now)
-                return  # not a state change
+            case Identify() | Preview() | Notify() | Dismiss():
+                return self._apply_aside(cmd, now, item)
             case ApplySettings(settings=new):
-                self._apply_settings(new)
+                self.live.apply(self.settings, new)
             case LeaveImage(image_id=image):
                 if not self._leave_image(image, now):
-                    return  # something else was chosen meanwhile
+                    return None  # something else was chosen meanwhile
             case ApplyConfig() | Reload():  # the config service's, never queued here
                 raise CommandError("unknown_command", f"unknown command {cmd.action!r}")
             case _:
                 assert_never(cmd)
         self.state_version += 1
         self._changed()
+        return None
+
+    def _apply_aside(self, cmd: Identify | Preview | Notify | Dismiss, now: float,
+                     item: Pending) -> str | None:
+        """Commands that change no state field themselves (a notification's id is in
+        the state while it shows: the notices mark that change)."""
+        if isinstance(cmd, Identify):
+            self.identify.start(cmd.seconds, now)
+        elif isinstance(cmd, Preview):
+            self.panel.start_preview(cmd.fps, cmd.ttl_s, now)
+        elif isinstance(cmd, Notify):
+            return self.notices.notify(cmd, now, item.icon)
+        else:
+            self.notices.dismiss(cmd, now)
+        return None
 
     def _apply_light(self, cmd: SetLight | SetAnimation, now: float,
                      preloaded: Preloaded | None) -> None:
@@ -368,16 +379,6 @@ class Engine:
         except ParamError as exc:
             raise CommandError("invalid_param", str(exc), f"params.{exc.field}") from None
 
-    def _apply_settings(self, new: Settings) -> None:
-        """Put ``new`` in force, or put everything back as it was and raise apply_failed."""
-        undo = self.live.undo_point(self.settings)
-        try:
-            self.live.put_in_force(self.settings, new)
-        except Exception as exc:
-            self.live.roll_back(undo)
-            log.warning("settings_apply_rolled_back", error=f"{type(exc).__name__}: {exc}")
-            raise CommandError("apply_failed", f"settings could not be applied: {exc}") from None
-
     # ------------------------------------------------------------------ reporting
     def event(self, name: str, **fields: Any) -> None:
         """Publish an event, at most ``health.events_per_minute`` a minute (thread-safe)."""
@@ -389,7 +390,8 @@ class Engine:
 
     def state(self) -> LightState:
         """Return the Home Assistant JSON-light state with LightBox extras."""
-        return report.light_state(self.supervisor, self.panel, self.state_version)
+        return report.light_state(self.supervisor, self.panel, self.state_version,
+                                  self.notices.showing())
 
     def snapshot(self) -> dict[str, Any]:
         """Return a consistent-enough copy of the loop's figures for telemetry."""

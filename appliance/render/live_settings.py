@@ -13,11 +13,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import structlog
+
 from animations import Registry
 from appliance.render.factory import ActiveAnimation, AnimationFactory
 from appliance.render.panel import Panel
 from appliance.render.supervisor import Supervisor
 from appliance.settings import Settings
+from appliance.wire.errors import CommandError
+
+log = structlog.get_logger("engine")
 
 
 @dataclass(frozen=True)
@@ -79,3 +84,13 @@ class LiveSettings:
         req = sup.requested
         if req is not None and undo.params is not None and req.params != undo.params:
             sup.update_params(undo.params)
+
+    def apply(self, old: Settings, new: Settings) -> None:
+        """Put ``new`` in force, or put everything back as ``old`` had it and raise apply_failed."""
+        undo = self.undo_point(old)
+        try:
+            self.put_in_force(old, new)
+        except Exception as exc:
+            self.roll_back(undo)
+            log.warning("settings_apply_rolled_back", error=f"{type(exc).__name__}: {exc}")
+            raise CommandError("apply_failed", f"settings could not be applied: {exc}") from None

@@ -15,6 +15,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import numpy as np
 import structlog
 
 from appliance.render.clock import Clock
@@ -44,6 +45,8 @@ class Pending:
     error: CommandError | None = None
     #: Image frames decoded before the command reached the render thread.
     preloaded: Preloaded | None = None
+    #: A notification's icon (RGBA), read before the command reached the render thread.
+    icon: np.ndarray | None = None
     #: Resolved with the reply, for a caller that waits (``Engine.call``).
     future: Future[Reply] | None = None
 

@@ -17,8 +17,10 @@ if TYPE_CHECKING:
     from appliance.render.engine import Engine
 
 
-def light_state(sup: Supervisor, panel: Panel, version: int) -> LightState:
-    """Return the Home Assistant JSON-light state with LightBox extras."""
+def light_state(sup: Supervisor, panel: Panel, version: int,
+                notification: str | None = None) -> LightState:
+    """Return the Home Assistant JSON-light state with LightBox extras (``notification``:
+    the id of the one showing)."""
     req = sup.pending or sup.requested
     out: LightState = {
         "state": "ON" if panel.power_on else "OFF",
@@ -30,6 +32,10 @@ def light_state(sup: Supervisor, panel: Panel, version: int) -> LightState:
         # Wall-clock time at the animation's t == 0: equal on every box started
         # with the same start_at, so a fleet shows the same frame phase.
         "started_at": round(req.instance.epoch_at_t0, 3) if req else None,
+        "preset": None,
+        "playlist": None,
+        "live": {"active": False, "protocol": None, "source": None, "fps": 0},
+        "notification": notification,
     }
     if sup.showing_fallback and sup.fallback is not None:
         out["active"] = sup.fallback.name

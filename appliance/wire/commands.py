@@ -17,56 +17,31 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
-from pydantic import ValidationError
-
 from appliance.wire import jsonsafe
+from appliance.wire.command_base import RANGE_ERRORS as RANGE_ERRORS
+from appliance.wire.command_base import (
+    TRANSACTION_KEY,
+    BaseCommand,
+    Meta,
+    split_transaction,
+    validate_payload,
+)
+from appliance.wire.command_base import command_error as command_error
 from appliance.wire.errors import CommandError, Transaction
+from appliance.wire.notify_commands import Dismiss, Notify, parse_dismiss, parse_notify
 from appliance.wire.payloads import (
     AnimationPayload,
     BrightnessPayload,
     IdentifyPayload,
-    PayloadModel,
     PowerPayload,
     PreviewPayload,
     SetPayload,
 )
 from appliance.wire.replies import Params
 
-#: Keys that carry request metadata rather than command content.
-TRANSACTION_KEY = "transaction"
 MAX_PAYLOAD_BYTES = 64 * 1024
 #: How far from now a ``start_at`` may be, either way (contract section 5).
 START_AT_WINDOW_S = 24 * 3600.0
-
-
-@dataclass(frozen=True)
-class Meta:
-    """Request metadata every command carries: the echoed transaction and its source."""
-
-    transaction: Transaction = None
-    #: Where it came from (``http``, ``mqtt``, ``signal``, ``config``): a label for logs.
-    source: str = "mqtt"
-
-
-@dataclass(frozen=True, kw_only=True)
-class BaseCommand:
-    ACTION: ClassVar[str] = ""
-    meta: Meta = Meta()
-
-    @property
-    def action(self) -> str:
-        """The command's name on the wire (``cmd/<action>``)."""
-        return self.ACTION
-
-    @property
-    def transaction(self) -> Transaction:
-        """The transaction to echo in the reply."""
-        return self.meta.transaction
-
-    @property
-    def source(self) -> str:
-        """Where the command came from."""
-        return self.meta.source
 
 
 @dataclass(frozen=True)
@@ -168,7 +143,7 @@ class Invalid(BaseCommand):
 
 #: Every command a payload can become.
 Command = (SetLight | SetAnimation | SetBrightness | SetPower | SetParams | ApplyConfig | Reload
-           | Identify | Preview)
+           | Identify | Preview | Notify | Dismiss)
 
 
 #: MQTT 5 user property naming where a command came from; the bridge sets it to `http`.
@@ -208,43 +183,6 @@ def _decode(payload: bytes) -> Any:
         raise CommandError("bad_json", exc.message, exc.field) from None
 
 
-def _validate(model: type[PayloadModel], data: Any) -> Any:
-    if not isinstance(data, dict):
-        raise CommandError(
-            "invalid_payload", f"expected a JSON object, got {type(data).__name__}"
-        )
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise command_error(exc) from None
-
-
-RANGE_ERRORS = ("greater_than_equal", "less_than_equal", "greater_than", "less_than",
-                "string_too_short", "string_too_long")
-
-
-def command_error(exc: ValidationError) -> CommandError:
-    """Turn pydantic's first error into a CommandError naming the field (shared with the bridge)."""
-    # A typo shows up as an unknown key AND a missing one: name the typo first.
-    err = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")[0]
-    loc = ".".join(str(p) for p in err["loc"]) or None
-    if err["type"] == "extra_forbidden":
-        return CommandError("unknown_field", f"unknown key {loc!r}", loc)
-    if err["type"] == "missing":
-        return CommandError("missing_field", f"{loc} is required", loc)
-    code = "out_of_range" if err["type"] in RANGE_ERRORS else "invalid_value"
-    return CommandError(code, f"{loc}: {err['msg']}", loc)
-
-
-def _split_transaction(data: dict[str, Any]) -> tuple[dict[str, Any], Transaction]:
-    data = dict(data)
-    txn = data.pop(TRANSACTION_KEY, None)
-    if txn is not None and (isinstance(txn, bool) or not isinstance(txn, str | int)):
-        raise CommandError("invalid_value", "transaction must be a string or integer",
-                           "transaction")
-    return data, txn
-
-
 def _check_start_at(start_at: float | None, now: float | None) -> None:
     """Refuse a start time that is not finite or further than a day from ``now``."""
     if start_at is None:
@@ -266,6 +204,8 @@ def parse_command(action: str, payload: bytes, now: float | None = None,
     construction: the decoder refuses the others.
     """
     data = _decode(payload)
+    if action == "notify" and isinstance(data, int | float):
+        data = payload.decode("utf-8").strip()  # bare text such as `42` stays as written
     parser = _PARSERS.get(action)
     if parser is None:
         raise CommandError("unknown_command", f"unknown command {action!r}")
@@ -273,7 +213,7 @@ def parse_command(action: str, payload: bytes, now: float | None = None,
 
 
 def _parse_set(data: Any, now: float | None, source: str) -> Command:
-    m = _validate(SetPayload, data)
+    m = validate_payload(SetPayload, data)
     _check_start_at(m.start_at, now)
     return SetLight(effect=m.effect, params=m.params, brightness=m.brightness, power=m.state,
                     transition_s=m.transition, start_at=m.start_at,
@@ -283,7 +223,7 @@ def _parse_set(data: Any, now: float | None, source: str) -> Command:
 def _parse_animation(data: Any, now: float | None, source: str) -> Command:
     if isinstance(data, str):
         data = {"name": data}
-    m = _validate(AnimationPayload, data)
+    m = validate_payload(AnimationPayload, data)
     _check_start_at(m.start_at, now)
     return SetAnimation(m.name, m.params, m.start_at, meta=Meta(m.transaction, source))
 
@@ -294,7 +234,7 @@ def _parse_brightness(data: Any, now: float | None, source: str) -> Command:
     elif isinstance(data, str):
         raise CommandError("invalid_value", f"brightness must be a number 0-100, got {data!r}",
                            "brightness")
-    m = _validate(BrightnessPayload, data)
+    m = validate_payload(BrightnessPayload, data)
     return SetBrightness(m.brightness, meta=Meta(m.transaction, source))
 
 
@@ -303,7 +243,7 @@ def _parse_power(data: Any, now: float | None, source: str) -> Command:
         data = {"state": data.upper()}
     elif isinstance(data, dict) and isinstance(data.get("state"), str):
         data = {**data, "state": data["state"].upper()}
-    m = _validate(PowerPayload, data)
+    m = validate_payload(PowerPayload, data)
     return SetPower(m.state, meta=Meta(m.transaction, source))
 
 
@@ -314,19 +254,19 @@ def _object(action: str, data: Any) -> dict[str, Any]:
 
 
 def _parse_params(data: Any, now: float | None, source: str) -> Command:
-    body, txn = _split_transaction(_object("params", data))
+    body, txn = split_transaction(_object("params", data))
     return SetParams(body, meta=Meta(txn, source))
 
 
 def _parse_config(data: Any, now: float | None, source: str) -> Command:
-    body, txn = _split_transaction(_object("config", data))
+    body, txn = split_transaction(_object("config", data))
     return ApplyConfig(body, meta=Meta(txn, source))
 
 
 def _parse_reload(data: Any, now: float | None, source: str) -> Command:
     txn = None
     if isinstance(data, dict):
-        body, txn = _split_transaction(data)
+        body, txn = split_transaction(data)
         if body:
             key = next(iter(body))
             raise CommandError("unknown_field", f"unknown key {key!r}", key)
@@ -334,12 +274,12 @@ def _parse_reload(data: Any, now: float | None, source: str) -> Command:
 
 
 def _parse_identify(data: Any, now: float | None, source: str) -> Command:
-    m = _validate(IdentifyPayload, data if data is not None else {})
+    m = validate_payload(IdentifyPayload, data if data is not None else {})
     return Identify(m.seconds, meta=Meta(m.transaction, source))
 
 
 def _parse_preview(data: Any, now: float | None, source: str) -> Command:
-    m = _validate(PreviewPayload, data if data is not None else {})
+    m = validate_payload(PreviewPayload, data if data is not None else {})
     return Preview(m.fps, m.ttl_s, meta=Meta(m.transaction, source))
 
 
@@ -347,6 +287,7 @@ _PARSERS: dict[str, Callable[[Any, float | None, str], Command]] = {
     "set": _parse_set, "animation": _parse_animation, "brightness": _parse_brightness,
     "power": _parse_power, "params": _parse_params, "config": _parse_config,
     "reload": _parse_reload, "identify": _parse_identify, "preview": _parse_preview,
+    "notify": parse_notify, "notify/dismiss": parse_dismiss,
 }
 
 

@@ -18,6 +18,21 @@ Params = dict[str, Any]
 Change = Mapping[str, object]
 
 
+class LiveState(TypedDict):
+    """``state.live``: realtime input (contract section 9)."""
+
+    active: bool
+    protocol: str | None
+    source: str | None
+    fps: float
+
+
+class NotificationRef(TypedDict):
+    """``notification`` in the reply of a ``cmd/notify``: the id it got."""
+
+    id: str
+
+
 class LightState(TypedDict):
     """The retained ``state`` document (Home Assistant JSON light plus LightBox extras)."""
 
@@ -28,6 +43,11 @@ class LightState(TypedDict):
     params: Params
     version: int
     started_at: float | None
+    #: The layers above the base (contract section 6): null/inactive until they show.
+    preset: str | None
+    playlist: dict[str, Any] | None
+    live: LiveState
+    notification: str | None
     active: NotRequired[str]
     fallback_reason: NotRequired[str | None]
 
@@ -38,6 +58,7 @@ class ReplyBody(TypedDict):
     ok: bool
     state: NotRequired[LightState | None]
     error: NotRequired[ErrorBody]
+    notification: NotRequired[NotificationRef]
     changes: NotRequired[list[Change]]
     restart_required: NotRequired[list[str]]
     kept: NotRequired[list[str]]
@@ -56,6 +77,8 @@ class Reply:
     changes: tuple[Change, ...] | None = None
     restart_required: tuple[str, ...] | None = None
     kept: tuple[str, ...] | None = None
+    #: The id a ``cmd/notify`` got.
+    notification: str | None = None
 
     def as_json(self) -> ReplyBody:
         """Return the JSON body (keys in the contract's order)."""
@@ -64,6 +87,8 @@ class Reply:
             out["error"] = self.error.as_dict()
         else:
             out["state"] = self.state
+        if self.notification is not None:
+            out["notification"] = {"id": self.notification}
         if self.changes is not None:
             out["changes"] = list(self.changes)
         if self.restart_required is not None:

@@ -161,11 +161,13 @@ class Subscriptions:
     bases: tuple[str, ...]
 
     def filters(self) -> list[str]:
-        """Return the subscription filters (``set`` and ``cmd/+`` under each base)."""
+        """Return the subscription filters (``set``, ``cmd/+`` and the two-level commands,
+        such as ``cmd/notify/dismiss``, under each base)."""
         out = []
         for b in self.bases:
             out.append(f"{b}/set")
             out.append(f"{b}/cmd/+")
+            out += [f"{b}/cmd/{a}" for a in COMMANDS if "/" in a]
         return out
 
     def action(self, topic: str) -> str | None:

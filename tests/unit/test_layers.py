@@ -1,0 +1,163 @@
+"""The layer stack and the notification layer in a real engine, on a fake clock."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from animations import REGISTRY
+from animations.font import FONT_5X7
+from appliance.display.virtual import VirtualDisplay
+from appliance.render.banner import Banner, Look, band_rows, text_bitmap
+from appliance.render.clock import FakeClock
+from appliance.render.engine import Engine
+from appliance.settings import validate
+from appliance.wire.commands import parse_command
+from appliance.wire.replies import Reply
+
+W, H = 64, 32
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, Any, bool]] = []
+
+    def publish(self, name: str, payload: Any, *, retain: bool = False) -> None:
+        self.messages.append((name, payload, retain))
+
+    def of(self, name: str) -> list[Any]:
+        return [p for n, p, _ in self.messages if n == name]
+
+
+def make_engine() -> tuple[Engine, VirtualDisplay, FakeClock, Recorder]:
+    settings_ = validate({"device_id": "unit", "animation": {"default": "plasma"}})
+    display = VirtualDisplay(W, H)
+    clock = FakeClock()
+    pub = Recorder()
+    eng = Engine(settings_, display, REGISTRY, clock=clock, publisher=pub)
+    eng.start()
+    return eng, display, clock, pub
+
+
+def frame_at(eng: Engine, clock: FakeClock, seconds: float = 0.0) -> np.ndarray:
+    clock.advance(seconds)
+    eng.tick(clock.monotonic())
+    assert isinstance(eng.display, VirtualDisplay)
+    return eng.display.frame().copy()
+
+
+def send(eng: Engine, action: str, payload: str) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+
+    def answer(reply: Reply) -> None:
+        out.append(dict(reply.as_json()))
+
+    eng.submit(parse_command(action, payload.encode()), answer)
+    return out
+
+
+def plasma_alone(t_offset: float) -> np.ndarray:
+    """What plasma draws on its own at the same moment (a second engine, same clock)."""
+    eng, _, clock, _ = make_engine()
+    return frame_at(eng, clock, t_offset)
+
+
+def test_a_banner_covers_only_its_band_and_the_animation_shows_outside_it() -> None:
+    eng, _, clock, pub = make_engine()
+    started = eng.state()["started_at"]
+    replies = send(eng, "notify", '{"text":"Door","id":"door","background":"#000080"}')
+    frame = frame_at(eng, clock, 1.0)
+    assert replies[0]["ok"] and replies[0]["notification"] == {"id": "door"}
+    y0, rows = band_rows(H, FONT_5X7, "banner")
+    alone = plasma_alone(1.0)
+    assert np.array_equal(frame[:y0], alone[:y0])  # outside the band: the animation's pixels
+    assert not np.array_equal(frame[y0:], alone[y0:])
+    assert (frame[y0:y0 + rows] == (0, 0, 128)).all(axis=2).mean() > 0.5  # the background
+    assert eng.state()["notification"] == "door"
+    assert pub.of("notifications")[-1]["active"]["id"] == "door"
+    frame = frame_at(eng, clock, 8.0)
+    assert eng.state()["notification"] is None
+    assert np.array_equal(frame, plasma_alone(9.0))  # gone: the animation, not restarted
+    assert eng.state()["started_at"] == started
+    assert pub.of("notifications")[-1] == {"active": None, "queue": []}
+    shown = [p for p in pub.of("events") if p.get("event", "").startswith("notification")]
+    assert [e["event"] for e in shown] == ["notification_shown", "notification_ended"]
+
+
+def test_without_background_only_the_glyphs_are_drawn() -> None:
+    eng, _, clock, _ = make_engine()
+    send(eng, "notify", '{"text":"I","color":"#ff0000"}')
+    frame = frame_at(eng, clock, 1.0)
+    alone = plasma_alone(1.0)
+    changed = (frame != alone).any(axis=2)
+    assert 0 < changed.sum() <= FONT_5X7.width * FONT_5X7.height
+    assert (frame[changed] == (255, 0, 0)).all()
+
+
+def test_the_state_has_the_new_layer_keys() -> None:
+    eng, _, _, _ = make_engine()
+    state = eng.state()
+    assert state["preset"] is None and state["playlist"] is None
+    assert state["live"] == {"active": False, "protocol": None, "source": None, "fps": 0}
+    assert state["notification"] is None
+
+
+def test_wake_lights_the_dark_panel_then_it_goes_dark_again() -> None:
+    eng, _, clock, pub = make_engine()
+    send(eng, "power", "OFF")
+    assert not frame_at(eng, clock).any()
+    send(eng, "notify", '{"text":"asleep","id":"a"}')
+    send(eng, "notify", '{"text":"Wake","id":"w","wake":true,"duration_s":2}')
+    assert frame_at(eng, clock, 0.5).any()
+    drops = [e for e in pub.of("events") if e.get("event") == "notification_dropped"]
+    assert [(e["id"], e["reason"]) for e in drops] == [("a", "power_off")]
+    assert not frame_at(eng, clock, 2.0).any()
+    assert eng.state()["state"] == "OFF"
+
+
+def test_unknown_icon_is_refused_naming_the_field() -> None:
+    eng, _, clock, _ = make_engine()
+    replies = send(eng, "notify", '{"text":"x","icon":"no-such-icon"}')
+    frame_at(eng, clock)
+    assert replies[0]["ok"] is False
+    assert replies[0]["error"]["code"] == "invalid_param"
+    assert replies[0]["error"]["field"] == "icon"
+
+
+def test_dismiss_of_nothing_is_not_found() -> None:
+    eng, _, clock, _ = make_engine()
+    replies = send(eng, "notify/dismiss", "")
+    frame_at(eng, clock)
+    assert replies[0]["error"]["code"] == "not_found"
+
+
+def test_a_missing_glyph_is_a_visible_box() -> None:
+    bm = text_bitmap(FONT_5X7, "\u4e2d")
+    assert bm[0].all() and bm[-1].all() and bm[:, 0].all()
+
+
+def test_long_text_scrolls_by_time() -> None:
+    look = Look()
+    banner = Banner("a long line of text that does not fit", look, W, H, 8.0)
+    assert banner.scrolls
+    xs = [banner.text_x(t) for t in (0.0, 0.01, 1.0, 2.0)]
+    assert xs[0] > xs[1] > xs[2] > xs[3]
+    assert xs[0] - xs[1] < 1.0  # sub-pixel steps: a position from the time
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=st.text(min_size=1, max_size=280),
+       colour=st.tuples(*[st.integers(0, 255)] * 3),
+       background=st.none() | st.tuples(*[st.integers(0, 255)] * 3),
+       position=st.sampled_from(["banner", "fullscreen"]),
+       elapsed=st.floats(0, 4000))
+def test_any_text_and_colour_draws_a_uint8_frame(text: str, colour: tuple[int, int, int],
+                                                 background: tuple[int, int, int] | None,
+                                                 position: str, elapsed: float) -> None:
+    frame = np.full((H, W, 3), 40, np.uint8)
+    look = Look(colour, background, position, None)  # type: ignore[arg-type]
+    Banner(text, look, W, H, 8.0).draw(frame, elapsed)
+    assert frame.dtype == np.uint8 and frame.shape == (H, W, 3)

@@ -138,6 +138,10 @@ def test_no_box_can_take_a_service_users_name() -> None:
             validate({"device_id": name})
 
 
+#: Command topics one `+` does not cover (``cmd/notify/dismiss``): written by HA and the bridge.
+TWO_LEVEL_COMMANDS = tuple(f"/cmd/{a}" for a in topics.COMMANDS if "/" in a)
+
+
 def test_every_topic_the_engine_publishes_has_a_per_box_pattern() -> None:
     text = (deploy_dir() / "acl").read_text(encoding="utf-8")
     patterns = {line.split()[-1] for line in text.splitlines() if line.startswith("pattern write")}
@@ -145,7 +149,7 @@ def test_every_topic_the_engine_publishes_has_a_per_box_pattern() -> None:
     assert {f"lightbox/%u/{name}" for name in own} <= patterns
     assert topics.discovery("homeassistant", "%u") in patterns
     shared = [ln for ln in text.splitlines() if ln.startswith("topic write lightbox/+/")
-              and not ln.endswith(("/set", "/cmd/+"))]
+              and not ln.endswith(("/set", "/cmd/+", *TWO_LEVEL_COMMANDS))]
     assert not shared, f"a write of every box's topics is back: {shared}"
 
 
@@ -203,6 +207,14 @@ WRITES = [
     ("lightbox-monitor", f"lightbox/{DEV}/health", False),
     ("lightbox-monitor", f"lightbox/{DEV}/status", False),
     ("homeassistant", f"lightbox/{DEV}/set", True),
+    ("homeassistant", f"lightbox/{DEV}/cmd/notify/dismiss", True),
+    ("homeassistant", "lightbox/all/cmd/notify/dismiss", True),
+    ("homeassistant", "lightbox/group/kitchen/cmd/notify/dismiss", True),
+    ("lightbox-bridge", f"lightbox/{DEV}/cmd/notify/dismiss", True),
+    ("lightbox-bridge", "lightbox/group/kitchen/cmd/notify/dismiss", True),
+    ("lightbox-monitor", f"lightbox/{DEV}/cmd/notify/dismiss", False),
+    (DEV, f"lightbox/{DEV}/cmd/notify/dismiss", False),
+    (DEV, f"lightbox/{OTHER}/cmd/notify/dismiss", False),
     ("homeassistant", f"lightbox/{DEV}/cmd/identify", True),
     ("homeassistant", "homeassistant/status", True),
     ("homeassistant", f"lightbox/{DEV}/status", False),
@@ -244,6 +256,10 @@ READS = [
     (DEV, "lightbox/group/kitchen/cmd/power", True, "homeassistant"),
     (DEV, "lightbox/group/kitchen/set", True, "lightbox-bridge"),
     (DEV, "homeassistant/status", True, "homeassistant"),
+    (DEV, f"lightbox/{DEV}/cmd/notify/dismiss", True, "homeassistant"),
+    (DEV, "lightbox/all/cmd/notify/dismiss", True, "lightbox-bridge"),
+    (DEV, "lightbox/group/kitchen/cmd/notify/dismiss", True, "homeassistant"),
+    (DEV, f"lightbox/{OTHER}/cmd/notify/dismiss", False, "homeassistant"),
     # Box A reads none of box B's own commands, nor anything box B publishes.
     (DEV, f"lightbox/{OTHER}/cmd/animation", False, "homeassistant"),
     (DEV, f"lightbox/{OTHER}/cmd/config", False, "lightbox-bridge"),

@@ -25,6 +25,7 @@ from animations import REGISTRY
 from appliance import __version__
 from appliance import settings as settings_mod
 from appliance.config_service import ConfigService
+from appliance.content import icons
 from appliance.display import Display, make_display
 from appliance.mqtt.client import tls_problems
 from appliance.mqtt.link import MQTTLink, Responder
@@ -244,6 +245,8 @@ class EngineService:
         self.link.publish("animations", REGISTRY.catalogue(), retain=True)
         self.link.publish("info", self.info(), retain=True)
         self.link.publish("state", self.engine.state(), retain=True)
+        self.link.publish("icons", icons.catalogue(), retain=True)
+        self.engine.notices.republish()  # the render thread owns the document: it sends it
         self.config.publish_config()
         self.telemetry.publish_now()
         self._publish_discovery()

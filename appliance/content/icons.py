@@ -34,6 +34,11 @@ def names() -> list[str]:
     return sorted(n for n, sizes in found.items() if set(SIZES) <= sizes)
 
 
+def catalogue() -> list[dict[str, object]]:
+    """The retained ``icons`` document: ``[{"name": ..., "sizes": [8, 16]}]``."""
+    return [{"name": n, "sizes": list(SIZES)} for n in names()]
+
+
 @lru_cache(maxsize=64)
 def icon(name: str, size: int) -> np.ndarray | None:
     """The built-in icon ``name`` at ``size`` px as read-only RGBA uint8, or None when unknown."""
@@ -49,8 +54,19 @@ def icon(name: str, size: int) -> np.ndarray | None:
     return out
 
 
-def image_icon(frame: np.ndarray, size: int) -> np.ndarray:
-    """An uploaded image's frame (H, W, 3) scaled to ``size`` square (nearest), opaque RGBA."""
+def image_icon(frame: np.ndarray, size: int, source: tuple[int, int] | None = None
+               ) -> np.ndarray:
+    """An uploaded image's frame (H, W, 3) scaled to ``size`` square (nearest), opaque RGBA.
+
+    ``source`` (the upload's width and height) crops away the black bars the frame was
+    fitted to the panel with.
+    """
+    if source is not None and min(source) > 0:
+        fh, fw = frame.shape[:2]
+        scale = min(fw / source[0], fh / source[1])
+        cw, ch = max(1, round(source[0] * scale)), max(1, round(source[1] * scale))
+        x, y = (fw - cw) // 2, (fh - ch) // 2
+        frame = frame[y : y + ch, x : x + cw]
     h, w = frame.shape[:2]
     rows = (np.arange(size) * h // size).clip(0, h - 1)
     cols = (np.arange(size) * w // size).clip(0, w - 1)

@@ -96,6 +96,10 @@ class Notices:
         self._showing: str | None = None
         self._dirty = True
 
+    def republish(self) -> None:
+        """Send the retained document again at the next frame (after a reconnect; thread-safe)."""
+        self._dirty = True
+
     def showing(self) -> str | None:
         """The id of the notification on the panel now, or None."""
         shown = self.queue.shows(self.power_on())
@@ -110,14 +114,15 @@ class Notices:
         pixels = icons.icon(cmd.icon, size)
         if pixels is not None:
             return pixels
+        store = ImageStore(resolve_dir(self.images_dir()))
         try:
-            frames, _ = ImageStore(resolve_dir(self.images_dir())).frames(
-                cmd.icon, self.width, self.height)
+            info = store.get(cmd.icon)
+            frames, _ = store.frames(cmd.icon, self.width, self.height)
         except UnknownImageError:
             known = ", ".join(icons.names()) or "none yet"
             raise CommandError("invalid_param", f"unknown icon {cmd.icon!r}: name a built-in "
                                f"icon ({known}) or an uploaded image id", "icon") from None
-        return icons.image_icon(frames[0], size)
+        return icons.image_icon(frames[0], size, (info.source_width, info.source_height))
 
     # ------------------------------------------------------------------ the render thread
     def notify(self, cmd: Notify, now: float, icon: np.ndarray | None) -> str:

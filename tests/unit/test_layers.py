@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import io
+import json
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from PIL import Image
 
 from animations import REGISTRY
 from animations.font import FONT_5X7
+from appliance.content import icons
+from appliance.content.images import ImageStore, limits_from
 from appliance.display.virtual import VirtualDisplay
 from appliance.render.banner import Banner, Look, band_rows, text_bitmap
 from appliance.render.clock import FakeClock
@@ -161,3 +168,39 @@ def test_any_text_and_colour_draws_a_uint8_frame(text: str, colour: tuple[int, i
     look = Look(colour, background, position, None)  # type: ignore[arg-type]
     Banner(text, look, W, H, 8.0).draw(frame, elapsed)
     assert frame.dtype == np.uint8 and frame.shape == (H, W, 3)
+
+
+def _png(rgb: tuple[int, int, int], size: int) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (size, size), rgb).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_a_builtin_icon_is_drawn_left_of_the_text(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    for size in icons.SIZES:
+        (tmp_path / f"square_{size}.png").write_bytes(_png((255, 0, 255), size))
+    monkeypatch.setattr(icons, "ICON_DIR", tmp_path)
+    icons.icon.cache_clear()
+    assert icons.catalogue() == [{"name": "square", "sizes": [8, 16]}]
+    eng, _, clock, _ = make_engine()
+    replies = send(eng, "notify", '{"text":"hi","icon":"square"}')
+    frame = frame_at(eng, clock, 0.5)
+    assert replies[0]["ok"], replies
+    y0, _ = band_rows(H, FONT_5X7, "banner")
+    assert (frame[y0:, 1:9] == (255, 0, 255)).all(axis=2).sum() == 64
+    icons.icon.cache_clear()
+
+
+def test_an_uploaded_image_id_is_an_icon_too(tmp_path: Path) -> None:
+    settings_ = validate({"device_id": "unit", "animation": {"default": "plasma"},
+                          "bridge": {"images_dir": str(tmp_path)}})
+    store = ImageStore(tmp_path, limits_from(settings_.bridge))
+    info = store.save(_png((0, 255, 255), 32), "cyan.png", W, H)
+    clock = FakeClock()
+    eng = Engine(settings_, VirtualDisplay(W, H), REGISTRY, clock=clock, publisher=Recorder())
+    eng.start()
+    replies = send(eng, "notify", json.dumps({"text": "x", "icon": info.id}))
+    frame = frame_at(eng, clock, 0.5)
+    assert replies[0]["ok"], replies
+    assert (frame == (0, 255, 255)).all(axis=2).sum() >= 64

@@ -111,7 +111,8 @@ class Compositor:
     """Draws the stack bottom to top from the highest layer that covers the panel."""
 
     def __init__(self, guard: FrameGuard, layers: Sequence[Layer]) -> None:
-        """``layers`` bottom first."""
+        """``layers`` bottom first; ``guard`` is the choke point the layers draw through
+        (the base's supervisor guards its animation's frames itself)."""
         self.guard = guard
         self.layers = list(layers)
         self._black = np.zeros(guard.shape, np.uint8)

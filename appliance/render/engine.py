@@ -102,7 +102,8 @@ class Engine:
                                self.event, lambda name, body: self.publisher.publish(
                                    name, body, retain=True), self._changed,
                                lambda: self.settings.bridge.images_dir)
-        self.compositor = Compositor(guard, [  # bottom to top (contract section 6)
+        # Layers above the base guard apart: the supervisor's guard keeps the last frame.
+        self.compositor = Compositor(FrameGuard(self.width, self.height), [  # bottom to top
             BaseLayer(self.supervisor.draw), LiveLayer(),
             DarkLayer(self.width, self.height, self.panel.dark),
             self.notices.layer, self.identify])

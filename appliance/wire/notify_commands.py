@@ -45,7 +45,7 @@ def parse_notify(data: Any, now: float | None, source: str) -> Notify:
     """``cmd/notify``: a JSON object, or a bare string that is the text."""
     if isinstance(data, str):
         data = {"text": data}
-    m = validate_payload(NotifyPayload, data)
+    m = validate_payload(NotifyPayload, {} if data is None else data)  # empty: text missing
     return Notify(m.text, m.id, m.color.lower(), m.background and m.background.lower(), m.icon,
                   m.position, m.duration_s, m.priority, m.hold, m.wake, m.ttl_s,
                   meta=Meta(m.transaction, source))

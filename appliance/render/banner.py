@@ -48,15 +48,24 @@ def missing_box(font: Font) -> np.ndarray:
 
 
 def text_bitmap(font: Font, text: str, scale: int = 1) -> np.ndarray:
-    """``text`` as a (height, width) bool bitmap; unknown characters are boxes."""
-    step = font.width + font.spacing
-    out = np.zeros((font.height, max(0, len(text) * step - font.spacing)), bool)
+    """``text`` as a (height, width) bool bitmap; unknown characters are boxes.
+
+    Glyph by glyph through ``Font.render``, so a font with glyphs of several widths works.
+    """
+    gap = np.zeros((font.height, font.spacing), bool)
+    blank = np.zeros((font.height, font.width), bool)
     box = missing_box(font)
-    for i, ch in enumerate(text):
+    parts: list[np.ndarray] = []
+    for ch in text:
+        if parts:
+            parts.append(gap)
         if ch.isspace():
-            continue
-        known = ch in font.glyphs or ch.upper() in font.glyphs
-        out[:, i * step : i * step + font.width] = font.glyph(ch) if known else box
+            parts.append(blank)
+        elif ch in font.glyphs or ch.upper() in font.glyphs:
+            parts.append(font.render(ch))
+        else:
+            parts.append(box)
+    out = np.concatenate(parts, axis=1) if parts else np.zeros((font.height, 0), bool)
     if scale > 1:
         out = np.repeat(np.repeat(out, scale, axis=0), scale, axis=1)
     return out

@@ -18,10 +18,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import ValidationError
+
 from animations import REGISTRY
 from appliance.settings import Settings
 from appliance.settings import merge as merge_settings
-from appliance.wire import topics
+from appliance.wire import commands, jsonsafe, topics
+from appliance.wire.payloads import DismissPayload, NotifyPayload, PayloadModel
 from bridge.ports import Cached, EngineOffline, EngineTimeout, Listener, Reply
 
 #: A reply the test scripts: a fixed reply, or a function of the request body.
@@ -30,6 +33,27 @@ Scripted = Reply | Callable[[Any], Reply]
 #: What a real engine publishes on ``<base>/animations``: the built-in catalogue itself, so
 #: settings that name any built-in (the default fallback ``breathe`` among them) validate.
 CATALOGUE: list[dict[str, Any]] = REGISTRY.catalogue()
+
+#: The notification actions, until ``appliance.wire.commands.parse_command`` knows them.
+NOTIFY_MODELS: dict[str, type[PayloadModel]] = {"notify": NotifyPayload,
+                                                "notify/dismiss": DismissPayload}
+
+
+def parse_with_notify(action: str, payload: bytes, *args: Any, **kw: Any) -> Any:
+    """``parse_command``, validating ``notify`` / ``notify/dismiss`` with their payload models
+    while the wire parser does not know them yet (the same models it will use)."""
+    try:
+        return commands.parse_command(action, payload, *args, **kw)
+    except commands.CommandError as err:
+        if action not in NOTIFY_MODELS or err.code != "unknown_command":
+            raise
+    data = jsonsafe.loads(payload.decode()) if payload.strip() else {}
+    try:
+        return NOTIFY_MODELS[action].model_validate(
+            {"text": data} if isinstance(data, str) else data)
+    except ValidationError as exc:
+        raise commands.command_error(exc) from None
+
 
 def _now_iso() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")

@@ -7,39 +7,19 @@ the parser will use, so what is asserted here is the bridge's own behaviour eith
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from pydantic import ValidationError
 
-from appliance.wire import commands
-from appliance.wire.payloads import DismissPayload, NotifyPayload
 from bridge import openapi, web
 from tests.bridge.unit.conftest import Bridge, error_of
-
-MODELS = {"notify": NotifyPayload, "notify/dismiss": DismissPayload}
+from tests.bridge.unit.fake_link import parse_with_notify
 
 
 @pytest.fixture(autouse=True)
-def notify_parser(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def notify_parser(monkeypatch: pytest.MonkeyPatch) -> None:
     """The engine's parser, falling back to the payload models for the two new actions."""
-    real = commands.parse_command
-
-    def parse(action: str, payload: bytes, *a: Any, **kw: Any) -> Any:
-        try:
-            return real(action, payload, *a, **kw)
-        except commands.CommandError as err:
-            if action not in MODELS or err.code != "unknown_command":
-                raise
-        data = commands.jsonsafe.loads(payload.decode())
-        try:
-            return MODELS[action].model_validate({"text": data} if isinstance(data, str) else data)
-        except ValidationError as exc:
-            raise commands.command_error(exc) from None
-
-    monkeypatch.setattr(web, "parse_command", parse)
-    yield
+    monkeypatch.setattr(web, "parse_command", parse_with_notify)
 
 
 def test_post_notify_sends_cmd_notify_and_answers_with_the_engines_reply(bridge: Bridge) -> None:

@@ -724,6 +724,7 @@ function connect() {
   on("events", addEvent);
   on("config", applyConfig);
   on("notifications", applyNotifications);
+  on("icons", applyIcons);
   on("preview", drawPreview);
   source.onerror = () => {
     applyStatus("reconnecting");

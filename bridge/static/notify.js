@@ -12,6 +12,8 @@ function notifyBody() {
   if (dur !== "") body.duration_s = Number(dur);
   const colour = $("#notify-color").value;
   if (colour && colour.toLowerCase() !== "#ffffff") body.color = colour;
+  const icon = $("#notify-icon").value;
+  if (icon) body.icon = icon;
   if ($("#notify-hold").checked) body.hold = true;
   if ($("#notify-wake").checked) body.wake = true;
   return body;
@@ -64,6 +66,17 @@ function applyNotifications(doc) {
   if (!items.length) items.push(el("li", { class: "muted" }, "no notifications"));
   ul.replaceChildren(...items);
   setMessage($("#notify-list-message"), "", null);
+}
+
+// `<base>/icons`: the built-in icon names (a list of names, or of objects with a name).
+function applyIcons(doc) {
+  const list = Array.isArray(doc) ? doc : (doc && (doc.icons || doc.builtin)) || [];
+  const names = list.map((i) => (typeof i === "string" ? i : i && i.name)).filter(Boolean);
+  const sel = $("#notify-icon");
+  const keep = sel.value;
+  sel.replaceChildren(el("option", { value: "" }, "no icon"),
+    ...names.map((n) => el("option", { value: n }, n)));
+  if (names.includes(keep)) sel.value = keep;
 }
 
 function initNotify() {

@@ -100,10 +100,11 @@ def test_send_a_message_posts_it_and_the_list_shows_it_live(browser: Any,
         pg.fill("#notify-text", "Doorbell")
         pg.fill("#notify-priority", "90")
         pg.fill("#notify-duration", "20")
+        pg.select_option("#notify-icon", "bell")  # the list came from <base>/icons
         pg.click("#notify-send")
         expect(pg.locator("#notify-message")).to_contain_text("Sent")
         assert fake_stack.notify_requests() == [
-            ("notify", {"text": "Doorbell", "priority": 90, "duration_s": 20})]
+            ("notify", {"text": "Doorbell", "priority": 90, "duration_s": 20, "icon": "bell"})]
         made = fake_stack.engine.value("notifications")["active"]["id"]
         item = pg.locator(f"#notifications li[data-id='{made}']")
         expect(item).to_contain_text("Doorbell")  # over SSE, not from the reply

@@ -55,6 +55,11 @@ def parse_with_notify(action: str, payload: bytes, *args: Any, **kw: Any) -> Any
         raise commands.command_error(exc) from None
 
 
+#: The built-in icon names of contract section 7 (issue 14) as the fake lists them.
+ICONS = ("info", "warning", "door", "bell", "thermometer", "drop", "sun", "moon", "check",
+         "cross", "mail", "phone")
+
+
 def _now_iso() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
@@ -78,6 +83,7 @@ def engine_documents(settings: Settings) -> dict[str, Any]:
         "config": {"settings": settings.model_dump(mode="json"), "source": "file",
                    "history": [{"ts": _now_iso(), "source": "file", "changes": []}]},
         "notifications": {"active": None, "queue": []},
+        "icons": list(ICONS),
     }
 
 

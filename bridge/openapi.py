@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from appliance.wire.payloads import NOTIFICATION_ID
 from bridge.models import (
     AnimationBody,
     BrightnessBody,
@@ -111,8 +112,7 @@ NOTIFICATIONS = {"type": "object", "properties": {
 NOTIFY_REPLY = {"type": "object", "properties": {
     "ok": {"const": True}, "notification": {"type": "object", "properties": {
         "id": {"type": "string"}}, "required": ["id"]},
-    "state": {"$ref": "#/components/schemas/State"}}, "required": ["ok"],
-    "additionalProperties": True}
+    "state": {"$ref": "#/components/schemas/State"}}, "required": ["ok"]}
 SESSION = {
     "type": "object",
     "properties": {"auth_required": {"type": "boolean"}, "authenticated": {"type": "boolean"}},
@@ -273,7 +273,7 @@ def _notify_paths() -> dict[str, Any]:
                           WRITE_ERRORS, tag="notifications", write=True)},
         "/api/notify/{notification_id}": {
             "parameters": [{"name": "notification_id", "in": "path", "required": True,
-                            "schema": {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,64}$"}}],
+                            "schema": {"type": "string", "pattern": NOTIFICATION_ID}}],
             "delete": _op("Dismiss a showing or queued notification by id", ok, WRITE_ERRORS,
                           tag="notifications", write=True)},
         "/api/notifications": {"get": _op(
@@ -353,8 +353,8 @@ def _session_paths() -> dict[str, Any]:
     """The live event stream and the UI's login session."""
     return {
         "/api/events": {"get": {
-            "summary": "Server-Sent Events: status, state, health, metrics, events, config, "
-                       "info, animations and (with ?preview=1) preview frames as base64 rgb24",
+            "summary": "Server-Sent Events: status, state, health, metrics, events, config, info, "
+                       "animations, notifications, icons and (with ?preview=1) preview frames",
             "tags": ["monitoring"],
             "parameters": [{"name": "preview", "in": "query", "required": False,
                             "schema": {"type": "string", "enum": ["0", "1"]}}],

@@ -36,8 +36,7 @@ def notifications(stack: Stack) -> dict[str, Any]:
 
 
 def clear(stack: Stack) -> None:
-    """Dismiss everything over MQTT's ``all`` form, then wait for an empty document."""
-    # HTTP has no "all": dismiss what is there one by one.
+    """Dismiss what is there one by one (HTTP has no ``all``), then wait for an empty document."""
     doc = notifications(stack)
     for n in [*([doc["active"]] if doc["active"] else []), *doc["queue"]]:
         stack.send("DELETE", f"/api/notify/{n['id']}")

@@ -153,9 +153,10 @@ def _notifications(uid: str, base: str) -> dict[str, Any]:
             "unique_id": f"{uid}_notify",
             "name": "Message",
             "icon": "mdi:message-text",
-            # No command_template: the message goes out as it is, and a bare string on
-            # cmd/notify is the text of a notification with every default (section 7).
+            # Wrapped as {"text": ...}: a message such as "21" or "true" must stay text,
+            # not be read as a JSON number or literal.
             "command_topic": topics.command(base, "notify"),
+            "command_template": "{{ {'text': value} | tojson }}",
             "qos": 1,
             "retain": False,
         },

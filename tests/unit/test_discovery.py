@@ -200,12 +200,13 @@ def test_the_rule_checker_catches_broken_payloads(doc: dict[str, Any]) -> None:
     assert "unique ids must be unique" in problems
 
 
-def test_notify_entity_sends_the_message_bare_to_cmd_notify(doc: dict[str, Any]) -> None:
+def test_notify_entity_sends_the_message_as_text_to_cmd_notify(doc: dict[str, Any]) -> None:
     notify = doc["cmps"]["notify"]
     assert notify["platform"] == "notify"
     assert notify["command_topic"] == "lightbox/kitchen/cmd/notify"
-    # The message itself is the payload: a bare string on cmd/notify is the text.
-    assert "command_template" not in notify and notify.get("retain") is False
+    # Wrapped as {"text": ...}, so a message such as "21" stays text (not a JSON number).
+    assert notify["command_template"] == "{{ {'text': value} | tojson }}"
+    assert notify.get("retain") is False
     assert "state_topic" not in notify
 
 

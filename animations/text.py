@@ -149,7 +149,7 @@ class ScrollingText(Animation):
     description = "Your message scrolling across the panel like a ticker."
     params = (
         Param("text", "string", "Hello from LightBox!", max_length=64,
-              help="The message to scroll (letters without a glyph show as '?')"),
+              help="The message to scroll (letters without a glyph show as a box)"),
         Param("color", "color", "#ffffff", help="Text colour", title="Text colour"),
         Param("background", "color", "#000000", help="Background colour"),
         Param("speed", "float", 30.0, min=2.0, max=150.0, help="Scroll speed in pixels per second",

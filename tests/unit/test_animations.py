@@ -339,10 +339,14 @@ def test_scrolling_text_enters_from_the_right_and_scrolls_left() -> None:
     assert cols_1.min() == 22 and cols_2.min() == 12
 
 
-def test_scrolling_text_shows_unknown_letters_as_question_marks() -> None:
+def test_scrolling_text_draws_non_ascii_with_its_glyph_and_unknown_letters_as_a_box() -> None:
     anim = REGISTRY.create("text", 5, 7, {"text": "\u20ac", "speed": 5.0, "size": 1})
     mask = lit(FrameGuard(5, 7)(anim.draw(1.0)))
-    assert np.array_equal(mask, FONT_5X7.render("?"))
+    assert np.array_equal(mask, FONT_5X7.render("\u20ac"))
+    assert not np.array_equal(mask, FONT_5X7.render("?"))
+    anim = REGISTRY.create("text", 5, 7, {"text": "\u4e00", "speed": 5.0, "size": 1})
+    mask = lit(FrameGuard(5, 7)(anim.draw(1.0)))
+    assert np.array_equal(mask, FONT_5X7.box)
 
 
 def test_life_reseeds_a_dead_board() -> None:

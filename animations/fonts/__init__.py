@@ -29,7 +29,7 @@ class GlyphTable(Mapping[str, np.ndarray]):
 
     def _lookup(self) -> dict[str, int]:
         if self._index is None:
-            self._index = dict(zip(map(chr, self._codes.tolist()), range(len(self._codes))))
+            self._index = {chr(c): i for i, c in enumerate(self._codes.tolist())}
         return self._index
 
     def __getitem__(self, ch: str) -> np.ndarray:

@@ -66,7 +66,8 @@ def paint(frame: np.ndarray, mask: np.ndarray, x: float, y: int, colour: Colour,
           background: tuple[int, ...] | None = None) -> None:
     """Paint ``colour`` into ``frame`` (H, W, 3 uint8) where ``mask`` is set, at float ``x``.
 
-    Fractional ``x`` is drawn by sub-pixel interpolation (see the module docstring);
+    ``colour`` values are 0..255. Fractional ``x`` is drawn by sub-pixel interpolation
+    (see the module docstring);
     ``background`` (when given) first fills the box the text covers. Clipped to the
     frame: any position, however far off, is safe.
     """
@@ -87,15 +88,20 @@ def paint(frame: np.ndarray, mask: np.ndarray, x: float, y: int, colour: Colour,
         else:
             blit(frame, mask, x0, y, colour)
         return
-    a, b = cols.start, cols.stop
-    alpha = _shift(mask[rows], f, a, b)[..., None]
-    if isinstance(colour, np.ndarray):
-        ink = _shift(colour[rows] * mask[rows][..., None], f, a, b)
-    else:
-        ink = alpha * np.asarray(colour, np.float32)
+    # Only the source columns that reach the visible ones: [a - 1, b) of the mask.
+    s0, s1 = max(cols.start - 1, 0), min(cols.stop, mask.shape[1])
+    a, b = cols.start - s0, cols.stop - s0
+    sub = mask[rows, s0:s1]
+    alpha = _shift(sub, f, a, b)[..., None]
     region = frame[inside]
-    blended = region * (1.0 - alpha) + ink + 0.5
-    np.copyto(region, np.clip(blended, 0.0, 255.0), casting="unsafe")
+    blended = region.astype(np.float32)
+    if isinstance(colour, np.ndarray):
+        blended -= alpha * blended
+        blended += _shift(colour[rows, s0:s1] * sub[..., None], f, a, b)
+    else:
+        blended += alpha * (np.asarray(colour, np.float32) - blended)
+    blended += 0.5
+    np.copyto(region, blended, casting="unsafe")  # a mix of two bytes stays in 0..255
 
 
 def _shift(src: np.ndarray, f: float, a: int, b: int) -> np.ndarray:

@@ -62,6 +62,22 @@ def render_rgb(text: str, font: Font, colour: tuple[int, ...],
     return out
 
 
+def draw_text(frame: np.ndarray, text: str, font: Font, x: float, band: tuple[int, int],
+              colour: Colour, background: tuple[int, int, int] | None = None,
+              scale: int = 1) -> int:
+    """Draw ``text`` at float ``x``, centred in the rows ``band`` = (top, height); return its width.
+
+    The one-call form for a banner: render (cached), centre, paint. ``background`` fills
+    the whole band first (all of the frame's width), not only the text's box.
+    """
+    top, height = band
+    if background is not None:
+        frame[max(top, 0) : max(top + height, 0)] = background
+    mask = font.render(text, scale)
+    paint(frame, mask, x, centre_y(height, mask.shape[0], top), colour)
+    return int(mask.shape[1])
+
+
 def paint(frame: np.ndarray, mask: np.ndarray, x: float, y: int, colour: Colour,
           background: tuple[int, ...] | None = None) -> None:
     """Paint ``colour`` into ``frame`` (H, W, 3 uint8) where ``mask`` is set, at float ``x``.

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from animations.font import FONT_3X5, FONT_5X7, FONT_5X8, FONT_6X13, FONTS, Font, font_for_height
 from animations.fonts import load, parse
-from animations.textdraw import centre_y, measure, paint, render_rgb, scroll_x
+from animations.textdraw import centre_y, draw_text, measure, paint, render_rgb, scroll_x
 
 LATIN1 = [chr(c) for c in (*range(0x20, 0x7F), *range(0xA0, 0x100))]
 SYMBOLS = list("°€£¥←→↑↓✓♥✗")
@@ -147,6 +147,16 @@ def test_paint_blends_over_what_is_there_and_fills_a_background() -> None:
     frame = np.full((2, 4, 3), 100, np.uint8)
     paint(frame, mask, 0.25, 0, (200, 200, 200), background=(0, 0, 0))
     assert frame[0, :, 0].tolist() == [150, 200, 50, 100]  # 3/4, full, 1/4 ink; untouched
+
+
+def test_draw_text_centres_in_the_band_over_its_background() -> None:
+    frame = np.zeros((32, 64, 3), np.uint8)
+    width = draw_text(frame, "Hé ✓", FONT_6X13, 2.0, (16, 16), (255, 255, 255), (0, 0, 90))
+    assert width == FONT_6X13.text_width("Hé ✓")
+    assert not frame[:16].any() and (frame[16:, :, 2] >= 90).all()  # only the band
+    ink = np.flatnonzero((frame[..., 0] == 255).any(axis=1))
+    mask_rows = np.flatnonzero(FONT_6X13.render("Hé ✓").any(axis=1))
+    assert ink.tolist() == (mask_rows + 17).tolist()  # 13 rows centred in 16: top at 17
 
 
 def test_render_rgb_is_colour_on_background() -> None:

@@ -1,15 +1,29 @@
-"""Bitmap fonts as numpy arrays: a 5x7 ASCII font and a 3x5 digit font for tiny panels.
+"""Bitmap fonts as numpy arrays: Unicode pixel fonts for the panel, and a 3x5 digit font.
 
-Owns the glyph tables and turning text into boolean bitmaps (cached). Pure
-computation: knows nothing of animations' parameters, the engine or I/O.
+Owns the glyph tables and turning text into boolean bitmaps (cached). The fonts:
+
+- ``FONT_5X7``: the classic 5x7 LCD font for printable ASCII, falling back to the
+  public-domain X11 misc-fixed 5x7 for the rest of Unicode (Latin-1, Latin Extended,
+  Greek, Cyrillic, arrows, symbols...): 7 px bands.
+- ``FONT_5X8``: misc-fixed 5x8 (real descenders): 8 px bands.
+- ``FONT_6X13``: misc-fixed 6x13, the best-covered misc-fixed cell (3 000+ characters):
+  12-16 px bands.
+- ``FONT_3X5``: digits and a few signs for tiny panels.
+
+A character no font in a chain has draws as the font's box (an outline of the cell),
+never an error and never '?'. Pure computation (the font files load once at import, a
+few milliseconds): knows nothing of animations' parameters, the engine or other I/O.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
+
+from animations.fonts import load
 
 # The classic 5x7 LCD font, printable ASCII 0x20-0x7E: five column bytes per
 # glyph, bit 0 is the top row.
@@ -47,22 +61,52 @@ _GLYPHS_3X5: dict[str, str] = {
 
 @dataclass(frozen=True, eq=False)
 class Font:
-    """A fixed-width bitmap font: ``glyphs`` maps a character to a (height, width) bool array."""
+    """A fixed-width bitmap font: ``glyphs`` maps a character to a (height, width) bool array.
+
+    ``fallback`` (same cell size) supplies what ``glyphs`` lacks; ``ascent`` is the number
+    of rows above the baseline (the rest are for descenders).
+    """
 
     name: str
     width: int
     height: int
     spacing: int
-    glyphs: dict[str, np.ndarray]
+    glyphs: Mapping[str, np.ndarray]
+    fallback: Font | None = None
+    ascent: int = 0
+
+    def find(self, ch: str) -> np.ndarray | None:
+        """Return the font's own bitmap for ``ch`` (this font, then its fallbacks), or None."""
+        font: Font | None = self
+        while font is not None:
+            g = font.glyphs.get(ch)
+            if g is not None:
+                return g
+            font = font.fallback
+        return None
+
+    def has_glyph(self, ch: str) -> bool:
+        """Whether ``ch`` draws with a glyph of its own (not the box, not upper-cased)."""
+        return self.find(ch) is not None
+
+    @cached_property
+    def box(self) -> np.ndarray:
+        """The glyph of a missing character: the outline of the inked part of the cell."""
+        w = self.width - (1 if self.spacing == 0 and self.width > 2 else 0)
+        h = (self.ascent or self.height) if self.height > 3 else self.height
+        box = np.zeros((self.height, self.width), bool)
+        box[:h, :w] = True
+        if h > 2 and w > 2:
+            box[1 : h - 1, 1 : w - 1] = False
+        box.flags.writeable = False
+        return box
 
     def glyph(self, ch: str) -> np.ndarray:
-        """Return the bitmap for ``ch`` (upper-cased if missing, else '?', else blank)."""
-        g = self.glyphs.get(ch)
-        if g is None:
-            g = self.glyphs.get(ch.upper())
-        if g is None:
-            g = self.glyphs.get("?", self.glyphs[" "])
-        return g
+        """Return the bitmap for ``ch`` (upper-cased if missing, else the box)."""
+        g = self.find(ch)
+        if g is None and ch.upper() != ch and len(ch.upper()) == 1:
+            g = self.find(ch.upper())
+        return self.box if g is None else g
 
     def text_width(self, text: str) -> int:
         """Return the width in pixels of ``text`` without trailing spacing."""
@@ -84,7 +128,7 @@ def _build_5x7() -> Font:
         chr(0x20 + i): _from_columns(_COLUMNS_5X7[i * 5 : i * 5 + 5], 7)
         for i in range(len(_COLUMNS_5X7) // 5)
     }
-    return Font("5x7", 5, 7, 1, glyphs)
+    return Font("5x7", 5, 7, 1, glyphs, fallback=_load("5x7"), ascent=7)
 
 
 def _build_3x5() -> Font:
@@ -93,16 +137,37 @@ def _build_3x5() -> Font:
     return Font("3x5", 3, 5, 1, glyphs)
 
 
+def _load(name: str) -> Font:
+    data = load(name)
+    return Font(name, data.width, data.height, 0, data.glyphs, ascent=data.ascent)
+
+
+FONT_5X8 = _load("5x8")
+FONT_6X13 = _load("6x13")
 FONT_5X7 = _build_5x7()
 FONT_3X5 = _build_3x5()
+#: Every font, for choosing one by height (see ``font_for_height``).
+FONTS = (FONT_6X13, FONT_5X8, FONT_5X7, FONT_3X5)
+
+
+def font_for_height(height: int) -> Font:
+    """Return the tallest font whose cell fits in ``height`` rows (the 3x5 font when none does)."""
+    for font in FONTS:
+        if font.height <= height:
+            return font
+    return FONT_3X5
 
 
 @lru_cache(maxsize=64)
 def _render(font: Font, text: str, scale: int) -> np.ndarray:
     step = font.width + font.spacing
-    out = np.zeros((font.height, max(0, len(text) * step - font.spacing)), bool)
+    out = np.zeros((font.height, font.text_width(text)), bool)
+    glyphs: dict[str, np.ndarray] = {}
     for i, ch in enumerate(text):
-        out[:, i * step : i * step + font.width] = font.glyph(ch)
+        g = glyphs.get(ch)
+        if g is None:
+            g = glyphs[ch] = font.glyph(ch)
+        out[:, i * step : i * step + font.width] = g
     if scale > 1:
         out = np.repeat(np.repeat(out, scale, axis=0), scale, axis=1)
     out.flags.writeable = False

@@ -1,4 +1,4 @@
-"""Text on the panel: a clock and scrolling text, drawn with the bitmap fonts.
+"""Text on the panel: a clock and scrolling text, drawn with the Unicode bitmap fonts.
 
 Owns the clock and scrolling-text animations. The clock shows the time of day
 of ``self.epoch_at_t0 + t`` in the time zone ``self.tz`` that the engine hands
@@ -17,7 +17,8 @@ import numpy as np
 
 from animations.base import TIMES, Animation, Param, register
 from animations.common import LUT_SIZE, finite_time, hue_lut, wrap
-from animations.font import FONT_3X5, FONT_5X7, Font, blit, clip
+from animations.font import FONT_3X5, FONT_5X7, FONT_5X8, FONT_6X13, Font, blit
+from animations.textdraw import centre_y, paint, scroll_x
 
 # time.localtime accepts this range on every platform we run on (year 1970-9999); a day
 # less leaves room for any zone's offset in datetime (which stops at year 9999).
@@ -123,7 +124,7 @@ class Clock(Animation):
         gap = 2
         total = sum(f.height * s for _, f, s, _ in lines) + gap * (len(lines) - 1)
         total += 2 if bar else 0
-        y = (self.height - total) // 2
+        y = centre_y(self.height, total)
         colour = np.asarray(self.p["color"], np.float32)
         for i, (text, font, scale, level) in enumerate(lines):
             bitmap = font.render(text, scale)
@@ -149,7 +150,7 @@ class ScrollingText(Animation):
     description = "Your message scrolling across the panel like a ticker."
     params = (
         Param("text", "string", "Hello from LightBox!", max_length=64,
-              help="The message to scroll (letters without a glyph show as '?')"),
+              help="The message to scroll (letters without a glyph show as a box)"),
         Param("color", "color", "#ffffff", help="Text colour", title="Text colour"),
         Param("background", "color", "#000000", help="Background colour"),
         Param("speed", "float", 30.0, min=2.0, max=150.0, help="Scroll speed in pixels per second",
@@ -167,16 +168,15 @@ class ScrollingText(Animation):
 
 
     def configure(self) -> None:
-        size = self.p["size"] or max(1, min(self.height // 16, 4))
-        self._bitmap = FONT_5X7.render(self.p["text"], size)
+        font, size = _text_font(self.height, self.p["size"])
+        self._bitmap = font.render(self.p["text"], size)
         bh, bw = self._bitmap.shape
         # Hue-table units per column: a full rainbow every 64 columns.
         self._cols = np.arange(bw, dtype=np.float32) * np.float32(LUT_SIZE / 64)
         self._cols_buf = np.empty(bw, np.float32)
         self._col_idx = np.empty(bw, np.intp)
         self._col_rgb = np.empty((bw, 3), np.uint8)
-        self._y = (self.height - bh) // 2
-        self._period = bw + self.width
+        self._y = centre_y(self.height, bh)
 
     def draw(self, t: float) -> np.ndarray:
         t = finite_time(t)
@@ -185,21 +185,27 @@ class ScrollingText(Animation):
         bitmap = self._bitmap
         if bitmap.shape[1] == 0:
             return out
-        x = self.width - int(wrap(t * self.p["speed"], self._period))
+        # A float position: painted with sub-pixel interpolation, so slow scrolls glide.
+        x = scroll_x(t, self.p["speed"], bitmap.shape[1], self.width)
         if self.p["rainbow"]:
             np.add(self._cols, np.float32(wrap(t * 0.4, 1.0) * LUT_SIZE), out=self._cols_buf)
             np.copyto(self._col_idx, self._cols_buf, casting="unsafe")
             np.take(self._rainbow, self._col_idx, axis=0, out=self._col_rgb, mode="wrap")
             colours = np.broadcast_to(self._col_rgb, (*bitmap.shape, 3))
-            _blit_image(out, bitmap, colours, x, self._y)
+            paint(out, bitmap, x, self._y, colours)
         else:
-            blit(out, bitmap, x, self._y, self.p["color"])
+            paint(out, bitmap, x, self._y, self.p["color"])
         return out
 
 
-def _blit_image(frame: np.ndarray, mask: np.ndarray, image: np.ndarray, x: int, y: int) -> None:
-    """Copy ``image`` (h, w, 3) into ``frame`` where ``mask`` is set, top-left at (x, y)."""
-    part = clip(frame.shape, mask.shape, x, y)
-    if part is not None:
-        inside, sub = part
-        np.copyto(frame[inside], image[sub], where=mask[sub][..., None])
+def _text_font(height: int, size: int) -> tuple[Font, int]:
+    """Return the (font, scale) of scrolling text: ``size`` given, the 5x7 font scaled.
+
+    Size 0 picks by panel height: 6x13 (scaled x2 from 48 rows, x3 from 80, x4 from 112)
+    on 16 rows and more, 5x8 on 8-15 rows, 5x7 below.
+    """
+    if size:
+        return FONT_5X7, size
+    if height >= 16:
+        return FONT_6X13, max(1, min((height + 16) // 32, 4))
+    return (FONT_5X8, 1) if height >= 8 else (FONT_5X7, 1)

@@ -1,9 +1,11 @@
 """Home Assistant device-based MQTT discovery (HA 2024.11+).
 
 Builds the one retained config document that announces a LightBox as a device
-with its light, animation select, diagnostic sensors, problem binary sensor
-and identify button. Knows nothing of paho (publishes through the link's
-``raw_publish``), displays or Flask.
+with its light, animation select, diagnostic sensors, problem binary sensor,
+identify button, and the notifications of contract section 7 (a ``notify``
+entity whose messages are sent bare to ``cmd/notify``, so each becomes the
+text of one notification, and a "Dismiss notification" button). Knows nothing
+of paho (publishes through the link's ``raw_publish``), displays or Flask.
 """
 
 from __future__ import annotations
@@ -143,6 +145,33 @@ def _problem_and_identify(uid: str, base: str) -> dict[str, Any]:
     }
 
 
+def _notifications(uid: str, base: str) -> dict[str, Any]:
+    """The notify entity (HA's MQTT notify platform) and the dismiss button."""
+    return {
+        "notify": {
+            "platform": "notify",
+            "unique_id": f"{uid}_notify",
+            "name": "Message",
+            "icon": "mdi:message-text",
+            # Wrapped as {"text": ...}: a message such as "21" or "true" must stay text,
+            # not be read as a JSON number or literal.
+            "command_topic": topics.command(base, "notify"),
+            "command_template": "{{ {'text': value} | tojson }}",
+            "qos": 1,
+            "retain": False,
+        },
+        "dismiss": {
+            "platform": "button",
+            "unique_id": f"{uid}_dismiss",
+            "name": "Dismiss notification",
+            "icon": "mdi:message-off",
+            "command_topic": topics.command(base, "notify/dismiss"),
+            # An empty dismiss ends the notification showing now.
+            "payload_press": "",
+        },
+    }
+
+
 def payload(settings: Settings, catalogue: list[dict[str, Any]], info: dict[str, Any]
             ) -> dict[str, Any]:
     """Return the device discovery document."""
@@ -151,7 +180,7 @@ def payload(settings: Settings, catalogue: list[dict[str, Any]], info: dict[str,
     uid = f"lightbox_{dev_id}"
     d = settings.display
     components = {**_controls(uid, base, catalogue), **_diagnostics(uid, base),
-                  **_problem_and_identify(uid, base)}
+                  **_problem_and_identify(uid, base), **_notifications(uid, base)}
     return {
         "dev": {
             "ids": [uid],

@@ -245,7 +245,7 @@ class EngineService:
         self.link.publish("animations", REGISTRY.catalogue(), retain=True)
         self.link.publish("info", self.info(), retain=True)
         self.link.publish("state", self.engine.state(), retain=True)
-        self.link.publish("icons", icons.catalogue(), retain=True)
+        self.link.publish("icons", icons.names(), retain=True)
         self.engine.notices.republish()  # the render thread owns the document: it sends it
         self.config.publish_config()
         self.telemetry.publish_now()

@@ -12,6 +12,7 @@ from typing import Any
 ENGINE_STATUS: dict[str, int] = {
     "unknown_animation": 404,
     "unknown_image": 404,
+    "unknown_notification": 404,
     "invalid_param": 422,
     "out_of_range": 422,
     "invalid_value": 422,

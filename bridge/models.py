@@ -18,8 +18,10 @@ from appliance.wire.commands import command_error
 from appliance.wire.payloads import (
     AnimationPayload,
     BrightnessPayload,
+    DismissPayload,
     HttpAnimationName,
     IdentifyPayload,
+    NotifyPayload,
     PowerPayload,
     StrictBody,
     strict_view,
@@ -41,6 +43,11 @@ PowerBody = strict_view(PowerPayload, "PowerBody",
                         validators={"_any_case": field_validator("state", mode="before")(
                             classmethod(_any_case))})  # type: ignore[dict-item]
 IdentifyBody = strict_view(IdentifyPayload, "IdentifyBody", "Flash the panel for a few seconds.")
+NotifyBody = strict_view(NotifyPayload, "NotifyBody",
+                         "A message over whatever is playing (``cmd/notify``, contract section 7).")
+DismissBody = strict_view(DismissPayload, "DismissBody",
+                          "End a notification by id (``cmd/notify/dismiss``).",
+                          drop=("transaction", "all"))
 
 
 class LoginBody(StrictBody):

@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from bridge.models import AnimationBody, BrightnessBody, IdentifyBody, LoginBody, PowerBody
+from appliance.wire.payloads import NOTIFICATION_ID
+from bridge.models import (
+    AnimationBody,
+    BrightnessBody,
+    IdentifyBody,
+    LoginBody,
+    NotifyBody,
+    PowerBody,
+)
 
 ERROR_TEXT = {
     400: "Malformed request (bad JSON shape, unknown key; or a Host the bridge does not "
@@ -96,6 +104,15 @@ IMAGE = {
     },
     "required": ["id", "name", "width", "height", "frames", "url"],
 }
+NOTIFICATIONS = {"type": "object", "properties": {
+    "active": {"type": ["object", "null"], "required": ["id", "text", "priority", "started_at",
+                                                         "ends_at"]},
+    "queue": {"type": "array", "items": {"type": "object", "required": [
+        "id", "text", "priority", "queued_at"]}}}, "required": ["active", "queue"]}
+NOTIFY_REPLY = {"type": "object", "properties": {
+    "ok": {"const": True}, "notification": {"type": "object", "properties": {
+        "id": {"type": "string"}}, "required": ["id"]},
+    "state": {"$ref": "#/components/schemas/State"}}, "required": ["ok"]}
 SESSION = {
     "type": "object",
     "properties": {"auth_required": {"type": "boolean"}, "authenticated": {"type": "boolean"}},
@@ -242,6 +259,30 @@ def _control_paths() -> dict[str, Any]:
     }
 
 
+def _notify_paths() -> dict[str, Any]:
+    """Notifications (contract section 7): send, dismiss, the retained queue."""
+    ok = _json(_ref("NotifyReply"))
+    return {
+        "/api/notify": {
+            "post": _op("Show a message over whatever is playing (cmd/notify)", ok,
+                        WRITE_ERRORS, tag="notifications", body=_body(_model(NotifyBody)),
+                        write=True, example="curl -X POST -H 'Content-Type: application/json' "
+                        "-d '{\"text\":\"Doorbell\",\"priority\":90}' "
+                        "http://lightbox:5001/api/notify"),
+            "delete": _op("Dismiss the notification showing now (cmd/notify/dismiss)", ok,
+                          WRITE_ERRORS, tag="notifications", write=True)},
+        "/api/notify/{notification_id}": {
+            "parameters": [{"name": "notification_id", "in": "path", "required": True,
+                            "schema": {"type": "string", "pattern": NOTIFICATION_ID}}],
+            "delete": _op("Dismiss a showing or queued notification by id", ok, WRITE_ERRORS,
+                          tag="notifications", write=True)},
+        "/api/notifications": {"get": _op(
+            "The retained `notifications` topic: the showing one and the queue",
+            _json(_ref("Notifications")), READ_ERRORS, tag="notifications",
+            example="curl http://lightbox:5001/api/notifications")},
+    }
+
+
 def _settings_paths() -> dict[str, Any]:
     """Settings: read, change, backup, restore, the form's schema and the change log."""
     cmd = WRITE_ERRORS
@@ -312,8 +353,8 @@ def _session_paths() -> dict[str, Any]:
     """The live event stream and the UI's login session."""
     return {
         "/api/events": {"get": {
-            "summary": "Server-Sent Events: status, state, health, metrics, events, config, "
-                       "info, animations and (with ?preview=1) preview frames as base64 rgb24",
+            "summary": "Server-Sent Events: status, state, health, metrics, events, config, info, "
+                       "animations, notifications, icons and (with ?preview=1) preview frames",
             "tags": ["monitoring"],
             "parameters": [{"name": "preview", "in": "query", "required": False,
                             "schema": {"type": "string", "enum": ["0", "1"]}}],
@@ -335,6 +376,7 @@ def _session_paths() -> dict[str, Any]:
 def spec(version: str) -> dict[str, Any]:
     """Return the OpenAPI document (paths in the order the groups are listed)."""
     paths: dict[str, Any] = {**_ui_paths(), **_read_paths(), **_control_paths(),
+                             **_notify_paths(),
                              **_settings_paths(), **_image_paths(), **_session_paths()}
     return {
         "openapi": "3.1.0",
@@ -346,7 +388,8 @@ def spec(version: str) -> dict[str, Any]:
         "paths": paths,
         "components": {
             "schemas": {"State": STATE, "Reply": REPLY, "Error": ERROR, "Health": HEALTH,
-                        "Image": IMAGE, "Session": SESSION},
+                        "Image": IMAGE, "Session": SESSION, "Notifications": NOTIFICATIONS,
+                        "NotifyReply": NOTIFY_REPLY},
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer",
                            "description": "bridge.auth_token_file's token; needed for writes "

@@ -5,7 +5,8 @@ bottom; or the whole panel), the text bitmap (a character the font lacks is a vi
 box, never an error), vertical centring, smooth sub-pixel scrolling of text wider
 than its room (its position comes from the time shown, not from frames counted),
 colours and the icon left of the text. Draws into a frame it is given; pixels outside
-the band are never touched. Knows nothing of the queue, MQTT or commands.
+the band are never touched. Text is painted by ``animations.textdraw`` (the sub-pixel
+painter every text on the panel shares). Knows nothing of the queue, MQTT or commands.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from typing import Literal
 
 import numpy as np
 
-from animations.font import FONT_5X7, Font, clip
+from animations.font import FONT_5X7, FONT_6X13, Font, clip
+from animations.textdraw import centre_y, paint
 
 Rgb = tuple[int, int, int]
 #: Slowest scroll, in pixels a second, so a line a little too wide does not crawl.
@@ -39,40 +41,19 @@ class Look:
     icon: np.ndarray | None = None
 
 
-def missing_box(font: Font) -> np.ndarray:
-    """The box drawn for a character the font lacks: the glyph cell's outline."""
-    box = np.zeros((font.height, font.width), bool)
-    box[[0, -1], :] = True
-    box[:, [0, -1]] = True
-    return box
-
-
 def text_bitmap(font: Font, text: str, scale: int = 1) -> np.ndarray:
-    """``text`` as a (height, width) bool bitmap; unknown characters are boxes.
+    """``text`` as a (height, width) bool bitmap; a character no font has is the font's box."""
+    return font.render(text, max(1, scale))
 
-    Glyph by glyph through ``Font.render``, so a font with glyphs of several widths works.
-    """
-    gap = np.zeros((font.height, font.spacing), bool)
-    blank = np.zeros((font.height, font.width), bool)
-    box = missing_box(font)
-    parts: list[np.ndarray] = []
-    for ch in text:
-        if parts:
-            parts.append(gap)
-        if ch.isspace():
-            parts.append(blank)
-        elif ch in font.glyphs or ch.upper() in font.glyphs:
-            parts.append(font.render(ch))
-        else:
-            parts.append(box)
-    out = np.concatenate(parts, axis=1) if parts else np.zeros((font.height, 0), bool)
-    if scale > 1:
-        out = np.repeat(np.repeat(out, scale, axis=0), scale, axis=1)
-    return out
+
+def pick_font(rows: int) -> Font:
+    """The font for a band of ``rows``: 6x13 (wide Unicode cover) when it fits, else 5x7."""
+    return FONT_6X13 if rows - 2 >= FONT_6X13.height else FONT_5X7
 
 
 def band_rows(height: int, font: Font, position: str) -> tuple[int, int]:
-    """The band's first row and its height: the bottom third (at least a line), or all."""
+    """The band's first row and its height: the bottom third (at least a line of ``font``
+    and a row above and below it), or all of the panel."""
     if position == "fullscreen":
         return 0, height
     rows = min(height, max(font.height + 2, height // 3))
@@ -83,20 +64,19 @@ class Banner:
     """One notification prepared for drawing (its bitmaps are made once, when it shows)."""
 
     def __init__(self, text: str, look: Look, width: int, height: int,
-                 duration_s: float | None, font: Font = FONT_5X7) -> None:
+                 duration_s: float | None, font: Font | None = None) -> None:
         self.look = look
         self.width = width
         self.duration_s = duration_s
-        self.y0, self.rows = band_rows(height, font, look.position)
+        self.y0, self.rows = band_rows(height, FONT_5X7, look.position)
+        font = font or pick_font(self.rows)
         lines = 2 if look.position == "fullscreen" else 1
         scale = max(1, (self.rows - 2) // (font.height * lines))
         self.bitmap = text_bitmap(font, text, scale)
         self.icon = _fit_icon(look.icon, self.rows, width)
         self.x0 = 0 if self.icon is None else self.icon.shape[1] + 2
         self.room = max(1, width - self.x0)
-        self.ty = (self.rows - self.bitmap.shape[0]) // 2
-        self._mask = np.zeros((self.rows, self.room), np.float32)
-        self._colour = np.array(look.color, np.float32)
+        self.ty = centre_y(self.rows, self.bitmap.shape[0])
 
     @property
     def scrolls(self) -> bool:
@@ -120,24 +100,7 @@ class Banner:
             band[...] = self.look.background
         if self.icon is not None:
             _paint_rgba(band, self.icon, 1, (self.rows - self.icon.shape[0]) // 2)
-        mask = self._mask
-        mask[...] = 0.0
-        x = self.text_x(elapsed)
-        xi = int(np.floor(x))
-        frac = np.float32(x - xi)
-        _add(mask, self.bitmap, xi, self.ty, np.float32(1.0) - frac)
-        if frac > 0:
-            _add(mask, self.bitmap, xi + 1, self.ty, frac)
-        room = band[:, self.x0 : self.x0 + self.room]
-        m = mask[:, : room.shape[1], None]
-        room[...] = (room * (1.0 - m) + self._colour * m).astype(np.uint8)
-
-
-def _add(mask: np.ndarray, bitmap: np.ndarray, x: int, y: int, weight: np.floating) -> None:
-    part = clip(mask.shape, bitmap.shape, x, y)
-    if part is not None:
-        inside, of_bitmap = part
-        mask[inside] += bitmap[of_bitmap] * weight
+        paint(band[:, self.x0 :], self.bitmap, self.text_x(elapsed), self.ty, self.look.color)
 
 
 def _fit_icon(icon: np.ndarray | None, rows: int, width: int) -> np.ndarray | None:

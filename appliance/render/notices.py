@@ -34,6 +34,31 @@ def icon_size(height: int, position: str) -> int:
     return 16 if rows >= 16 else 8
 
 
+def rgba(rgb: np.ndarray, black_is_clear: bool = False) -> np.ndarray:
+    """An RGB icon as RGBA: opaque, or (a built-in's black background) clear where black."""
+    alpha = (rgb.any(axis=2) if black_is_clear else np.ones(rgb.shape[:2], bool)) * 255
+    return np.ascontiguousarray(np.dstack([rgb, alpha.astype(np.uint8)]))
+
+
+def image_icon(frame: np.ndarray, size: int, source: tuple[int, int] | None = None
+               ) -> np.ndarray:
+    """An uploaded image's frame (H, W, 3) scaled to ``size`` square (nearest), RGB.
+
+    ``source`` (the upload's width and height) crops away the black bars the frame was
+    fitted to the panel with.
+    """
+    if source is not None and min(source) > 0:
+        fh, fw = frame.shape[:2]
+        scale = min(fw / source[0], fh / source[1])
+        cw, ch = max(1, round(source[0] * scale)), max(1, round(source[1] * scale))
+        x, y = (fw - cw) // 2, (fh - ch) // 2
+        frame = frame[y : y + ch, x : x + cw]
+    h, w = frame.shape[:2]
+    rows = (np.arange(size) * h // size).clip(0, h - 1)
+    cols = (np.arange(size) * w // size).clip(0, w - 1)
+    return np.ascontiguousarray(frame[rows][:, cols, :3], np.uint8)
+
+
 class NotificationLayer:
     """The notification showing now, drawn over the frame below it."""
 
@@ -113,7 +138,7 @@ class Notices:
         size = icon_size(self.height, cmd.position)
         pixels = icons.icon(cmd.icon, size)
         if pixels is not None:
-            return pixels
+            return rgba(pixels, black_is_clear=True)
         store = ImageStore(resolve_dir(self.images_dir()))
         try:
             info = store.get(cmd.icon)
@@ -122,7 +147,7 @@ class Notices:
             known = ", ".join(icons.names()) or "none yet"
             raise CommandError("invalid_param", f"unknown icon {cmd.icon!r}: name a built-in "
                                f"icon ({known}) or an uploaded image id", "icon") from None
-        return icons.image_icon(frames[0], size, (info.source_width, info.source_height))
+        return rgba(image_icon(frames[0], size, (info.source_width, info.source_height)))
 
     # ------------------------------------------------------------------ the render thread
     def notify(self, cmd: Notify, now: float, icon: np.ndarray | None) -> str:
@@ -137,12 +162,16 @@ class Notices:
         return note_id
 
     def dismiss(self, cmd: Dismiss, now: float) -> None:
-        """End the one named, every one, or the showing one; ``not_found`` when none is."""
+        """End the one named, every one, or the showing one (when none shows: nothing).
+
+        An id that is neither showing nor queued is ``unknown_notification``.
+        """
         events = self.queue.dismiss(cmd.id, cmd.all, now, self.power_on())
-        if events is None:
-            what = f"no notification {cmd.id!r}" if cmd.id else "no notification is showing"
-            raise CommandError("not_found", what, "id" if cmd.id else None)
-        self._report(events)
+        if events is None and cmd.id is not None:
+            raise CommandError("unknown_notification", f"no notification {cmd.id!r} is showing "
+                               "or queued", "id")
+        self._dirty = True
+        self._report(events or [])
 
     def step(self, now: float) -> None:
         """Once a frame: expiry, ttl, pre-emption, the next one; publish what changed."""

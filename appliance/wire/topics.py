@@ -16,7 +16,8 @@ LIVE = ("events", "preview")
 HTTP_READABLE = ("state", "animations", "metrics", "info")
 #: Retained topics a new Server-Sent Events stream starts with, in this order
 #: (after ``status``, which the bridge reports from its own view of the link).
-SSE_SNAPSHOT = ("info", "animations", "state", "health", "metrics", "config")
+SSE_SNAPSHOT = ("info", "animations", "state", "health", "metrics", "config",
+                "notifications", "icons")
 #: Every engine topic forwarded to Server-Sent Events streams (event name = topic name).
 SSE_FORWARDED = (*RETAINED, *LIVE)
 #: Command actions; each is ``<base>/cmd/<action>`` (``set`` is ``<base>/set``).

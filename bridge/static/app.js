@@ -723,6 +723,8 @@ function connect() {
   on("metrics", applyMetrics);
   on("events", addEvent);
   on("config", applyConfig);
+  on("notifications", applyNotifications);
+  on("icons", applyIcons);
   on("preview", drawPreview);
   source.onerror = () => {
     applyStatus("reconnecting");
@@ -752,6 +754,7 @@ function init() {
     setMessage($("#control-message"), r.ok ? "Flashing for 5 s" : errorText(r), r.ok);
   });
   initSettings();
+  initNotify();
   $("#upload-form").addEventListener("submit", upload);
   setInterval(() => {
     if (ui.lastPreview && Date.now() - ui.lastPreview > 5000) $("#preview-note").textContent = "no frames (engine offline?)";

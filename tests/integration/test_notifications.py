@@ -127,7 +127,7 @@ def test_hold_and_every_dismiss_form_and_the_fleet_form(engine_factory: Factory,
     doc(p, lambda d: d["active"] is None and d["queue"] == [], since=mark)
     wait_until(lambda: _all(eng, GREEN), message="the animation back", timeout_s=15)
     r = p.request(f"{BASE}/cmd/notify/dismiss", "nope")
-    assert r["ok"] is False and r["error"]["code"] == "not_found"
+    assert r["ok"] is False and r["error"]["code"] == "unknown_notification"
 
 
 def test_power_off_with_and_without_wake(engine_factory: Factory, probe: Probe) -> None:

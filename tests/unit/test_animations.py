@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from animations import REGISTRY, Animation, Param, ParamError, Registry, RegistryError
 from animations.base import GROUPS, UnknownAnimationError, parse_colour
 from animations.common import Splat, Stepper, periodic_noise, wrap
-from animations.font import FONT_3X5, FONT_5X7, blit
+from animations.font import FONT_3X5, FONT_5X7, FONT_6X13, blit
 from animations.life import Life
 from appliance.render.frame import FrameGuard
 
@@ -339,10 +339,48 @@ def test_scrolling_text_enters_from_the_right_and_scrolls_left() -> None:
     assert cols_1.min() == 22 and cols_2.min() == 12
 
 
-def test_scrolling_text_shows_unknown_letters_as_question_marks() -> None:
+def test_scrolling_text_draws_non_ascii_with_its_glyph_and_unknown_letters_as_a_box() -> None:
     anim = REGISTRY.create("text", 5, 7, {"text": "\u20ac", "speed": 5.0, "size": 1})
     mask = lit(FrameGuard(5, 7)(anim.draw(1.0)))
-    assert np.array_equal(mask, FONT_5X7.render("?"))
+    assert np.array_equal(mask, FONT_5X7.render("\u20ac"))
+    assert not np.array_equal(mask, FONT_5X7.render("?"))
+    anim = REGISTRY.create("text", 5, 7, {"text": "\u4e00", "speed": 5.0, "size": 1})
+    mask = lit(FrameGuard(5, 7)(anim.draw(1.0)))
+    assert np.array_equal(mask, FONT_5X7.box)
+
+
+def test_scrolling_text_glides_between_pixels() -> None:
+    # At 10 px/s a 32-wide panel: t=1.0 and t=1.1 are whole pixels, t=1.05 lies halfway.
+    anim = REGISTRY.create("text", 32, 8, {"text": "HI", "speed": 10.0, "size": 1})
+    guard = FrameGuard(32, 8)
+    whole = guard(anim.draw(1.0)).astype(int)
+    half = guard(anim.draw(1.05)).astype(int)
+    assert set(np.unique(whole)) == {0, 255}  # at rest on a pixel: crisp
+    assert 128 in np.unique(half)  # between two pixels: each lends half its ink
+    assert half.sum() == pytest.approx(whole.sum(), rel=0.02)
+    assert np.flatnonzero(lit(half).any(axis=0)).min() == 21  # x = 21.5
+
+
+def test_scrolling_text_picks_the_6x13_font_for_32_rows_and_draws_unicode() -> None:
+    text = "21 °C ✓ Grüße €5 ♥ →"
+    anim = REGISTRY.create("text", 64, 32, {"text": text, "speed": 10.0})
+    assert np.array_equal(anim._bitmap, FONT_6X13.render(text))  # type: ignore[attr-defined]
+    assert not any(np.array_equal(FONT_6X13.glyph(ch), FONT_6X13.box) for ch in text)
+    frame = FrameGuard(64, 32)(anim.draw(3.0))
+    rows = np.flatnonzero(lit(frame).any(axis=1))
+    assert rows.min() >= 9 and rows.max() <= 9 + 13  # centred: a 13-row cell on 32 rows
+
+
+@settings(max_examples=40, deadline=None)
+@given(text=st.text(st.characters(blacklist_categories=()).filter(lambda ch: ord(ch) >= 32),
+                    max_size=64),
+       size=st.sampled_from([(64, 32), (8, 8), (128, 64)]), t=TIMES, rainbow=st.booleans())
+def test_scrolling_text_draws_any_unicode(
+    text: str, size: tuple[int, int], t: float, rainbow: bool
+) -> None:
+    params = REGISTRY.resolve_params("text", {"text": text, "rainbow": rainbow})
+    anim = REGISTRY.create("text", *size, params)
+    check_frame(FrameGuard(*size)(anim.draw(t)), *size)
 
 
 def test_life_reseeds_a_dead_board() -> None:

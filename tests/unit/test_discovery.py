@@ -25,7 +25,14 @@ DEVICE_KEYS = {"ids", "identifiers", "name", "mf", "manufacturer", "mdl", "model
                "sw_version", "hw", "hw_version", "cns", "connections", "sa",
                "suggested_area", "cu", "configuration_url"}
 ORIGIN_KEYS = {"name", "sw", "sw_version", "url", "support_url"}
-PLATFORMS = {"light", "select", "sensor", "binary_sensor", "button", "number", "switch"}
+PLATFORMS = {"light", "select", "sensor", "binary_sensor", "button", "number", "switch",
+             "notify"}
+# HA's MQTT notify platform: stateless, a command topic and nothing to read back.
+NOTIFY_KEYS = {"platform", "p", "unique_id", "uniq_id", "name", "icon", "command_topic",
+               "cmd_t", "command_template", "cmd_tpl", "qos", "retain", "encoding",
+               "entity_category", "ent_cat", "enabled_by_default", "entity_picture",
+               "availability", "availability_topic", "availability_mode", "object_id",
+               "default_entity_id", "json_attributes_topic", "json_attributes_template"}
 ENTITY_CATEGORIES = {"config", "diagnostic"}
 JSON_LIGHT_MODES = ({"brightness"}, {"onoff"})
 SENSOR_DEVICE_CLASSES = {"temperature", "data_size", "timestamp", "duration", "frequency",
@@ -92,6 +99,19 @@ def _component_problems(where: str, c: dict[str, Any]) -> list[str]:
         problems.append(f"{where}: the problem sensor is diagnostic")
     if platform == "button" and "command_topic" not in c:
         problems.append(f"{where}: a button needs a command_topic")
+    if platform == "notify":
+        problems += _notify_problems(where, c)
+    return problems
+
+
+def _notify_problems(where: str, c: dict[str, Any]) -> list[str]:
+    problems = []
+    if set(c) - NOTIFY_KEYS:
+        problems.append(f"{where}: keys a notify entity does not take {set(c) - NOTIFY_KEYS}")
+    if "command_topic" not in c and "cmd_t" not in c:
+        problems.append(f"{where}: a notify entity needs a command_topic")
+    if c.get("retain"):
+        problems.append(f"{where}: a message must not be retained (it would show again)")
     return problems
 
 
@@ -178,6 +198,34 @@ def test_the_rule_checker_catches_broken_payloads(doc: dict[str, Any]) -> None:
     assert any("origin" in p for p in problems)
     assert any("supported_color_modes" in p for p in problems)
     assert "unique ids must be unique" in problems
+
+
+def test_notify_entity_sends_the_message_as_text_to_cmd_notify(doc: dict[str, Any]) -> None:
+    notify = doc["cmps"]["notify"]
+    assert notify["platform"] == "notify"
+    assert notify["command_topic"] == "lightbox/kitchen/cmd/notify"
+    # Wrapped as {"text": ...}, so a message such as "21" stays text (not a JSON number).
+    assert notify["command_template"] == "{{ {'text': value} | tojson }}"
+    assert notify.get("retain") is False
+    assert "state_topic" not in notify
+
+
+def test_dismiss_button_ends_the_showing_notification(doc: dict[str, Any]) -> None:
+    dismiss = doc["cmps"]["dismiss"]
+    assert dismiss["platform"] == "button" and dismiss["name"] == "Dismiss notification"
+    assert dismiss["command_topic"] == "lightbox/kitchen/cmd/notify/dismiss"
+    assert dismiss["payload_press"] == ""  # empty: the showing one
+    assert dismiss["command_topic"] == topics.command("lightbox/kitchen", "notify/dismiss")
+
+
+def test_the_rule_checker_catches_broken_notify_entities(doc: dict[str, Any]) -> None:
+    broken = {**doc, "cmps": {**doc["cmps"], "notify": {
+        **{k: v for k, v in doc["cmps"]["notify"].items() if k != "command_topic"},
+        "state_topic": "lightbox/kitchen/notifications", "retain": True}}}
+    problems = check_payload(broken)
+    assert any("needs a command_topic" in p for p in problems)
+    assert any("does not take" in p and "state_topic" in p for p in problems)
+    assert any("retained" in p for p in problems)
 
 
 def test_discovery_topic() -> None:

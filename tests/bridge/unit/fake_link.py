@@ -5,7 +5,9 @@ animations, health, metrics, info, config), a small command interpreter that
 changes the state the way the engine does and publishes it before it replies
 (``{"ok": true, "state": {...}}``, or ``{"ok": false, "error": {...}}`` for an
 unknown animation), scripted replies, and switches for the two failures
-(offline, no answer). Every request is recorded. Knows nothing of Flask or paho.
+(offline, no answer), and the notification queue of contract section 7
+(``cmd/notify`` / ``cmd/notify/dismiss`` answered as the engine does, the
+retained ``notifications`` document). Every request is recorded. Knows nothing of Flask or paho.
 """
 
 from __future__ import annotations
@@ -16,10 +18,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import ValidationError
+
 from animations import REGISTRY
 from appliance.settings import Settings
 from appliance.settings import merge as merge_settings
-from appliance.wire import topics
+from appliance.wire import commands, jsonsafe, topics
+from appliance.wire.payloads import DismissPayload, NotifyPayload, PayloadModel
 from bridge.ports import Cached, EngineOffline, EngineTimeout, Listener, Reply
 
 #: A reply the test scripts: a fixed reply, or a function of the request body.
@@ -28,6 +33,32 @@ Scripted = Reply | Callable[[Any], Reply]
 #: What a real engine publishes on ``<base>/animations``: the built-in catalogue itself, so
 #: settings that name any built-in (the default fallback ``breathe`` among them) validate.
 CATALOGUE: list[dict[str, Any]] = REGISTRY.catalogue()
+
+#: The notification actions, until ``appliance.wire.commands.parse_command`` knows them.
+NOTIFY_MODELS: dict[str, type[PayloadModel]] = {"notify": NotifyPayload,
+                                                "notify/dismiss": DismissPayload}
+
+
+def parse_with_notify(action: str, payload: bytes, *args: Any, **kw: Any) -> Any:
+    """``parse_command``, validating ``notify`` / ``notify/dismiss`` with their payload models
+    while the wire parser does not know them yet (the same models it will use)."""
+    try:
+        return commands.parse_command(action, payload, *args, **kw)
+    except commands.CommandError as err:
+        if action not in NOTIFY_MODELS or err.code != "unknown_command":
+            raise
+    data = jsonsafe.loads(payload.decode()) if payload.strip() else {}
+    try:
+        return NOTIFY_MODELS[action].model_validate(
+            {"text": data} if isinstance(data, str) else data)
+    except ValidationError as exc:
+        raise commands.command_error(exc) from None
+
+
+#: The built-in icon names of contract section 7 (issue 14) as the fake lists them.
+ICONS = ("info", "warning", "door", "bell", "thermometer", "drop", "sun", "moon", "check",
+         "cross", "mail", "phone")
+
 
 def _now_iso() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
@@ -51,7 +82,67 @@ def engine_documents(settings: Settings) -> dict[str, Any]:
                  "preview": {"width": w, "height": h, "format": "rgb24"}},
         "config": {"settings": settings.model_dump(mode="json"), "source": "file",
                    "history": [{"ts": _now_iso(), "source": "file", "changes": []}]},
+        "notifications": {"active": None, "queue": []},
+        "icons": list(ICONS),
     }
+
+
+class FakeNotifications:
+    """The section 7 queue, simply: highest priority shows, higher pre-empts, id replaces."""
+
+    def __init__(self) -> None:
+        self.active: dict[str, Any] | None = None
+        self.queue: list[dict[str, Any]] = []
+        self._made = 0
+
+    def document(self) -> dict[str, Any]:
+        """The retained ``<base>/notifications`` document."""
+        active = None
+        if self.active is not None:
+            a = self.active
+            ends = None if a["hold"] else a["started_at"] + a["duration_s"]
+            active = {"id": a["id"], "text": a["text"], "priority": a["priority"],
+                      "started_at": a["started_at"], "ends_at": ends}
+        return {"active": active, "queue": [
+            {k: q[k] for k in ("id", "text", "priority", "queued_at")} for q in self.queue]}
+
+    def notify(self, body: Any) -> str:
+        """Take a ``cmd/notify`` body (object or bare text); return the notification's id."""
+        body = {"text": body} if isinstance(body, str) else dict(body)
+        if not body.get("id"):
+            self._made += 1
+            body["id"] = f"n{self._made}"
+        now = time.time()
+        item = {"id": body["id"], "text": body["text"], "priority": body.get("priority", 50),
+                "duration_s": body.get("duration_s", 8.0), "hold": body.get("hold", False),
+                "queued_at": now, "started_at": now}
+        if self.active is not None and self.active["id"] == item["id"]:
+            self.active = item
+        elif any(q["id"] == item["id"] for q in self.queue):
+            self.queue = [item if q["id"] == item["id"] else q for q in self.queue]
+        elif self.active is None:
+            self.active = item
+        elif item["priority"] > self.active["priority"]:
+            self.queue.insert(0, self.active)
+            self.active = item
+        else:
+            at = next((i for i, q in enumerate(self.queue) if q["priority"] < item["priority"]),
+                      len(self.queue))
+            self.queue.insert(at, item)
+        return str(item["id"])
+
+    def dismiss(self, body: Any) -> None:
+        """Take a ``cmd/notify/dismiss`` body: ``{}`` the showing one, ``{"id"}``, ``{"all"}``."""
+        if body.get("all"):
+            self.active, self.queue = None, []
+            return
+        wanted = body.get("id")
+        if wanted is not None and (self.active is None or self.active["id"] != wanted):
+            self.queue = [q for q in self.queue if q["id"] != wanted]
+            return
+        self.active = self.queue.pop(0) if self.queue else None
+        if self.active is not None:
+            self.active["started_at"] = time.time()
 
 
 class FakeEngineLink:
@@ -70,6 +161,7 @@ class FakeEngineLink:
         #: When True the engine takes the command and never answers (EngineTimeout).
         self.silent = False
         self.preview_requests = 0
+        self.notifications = FakeNotifications()
         for name, value in engine_documents(self.settings).items():
             self.publish(name, value)
         if not online:
@@ -139,7 +231,11 @@ class FakeEngineLink:
     # ------------------------------------------------------------------ the interpreter
     def _apply(self, action: str, body: Any) -> Reply:
         state = copy.deepcopy(self.value("state"))
-        if action == "animation":
+        extra: dict[str, Any] = {}
+        if action in ("notify", "notify/dismiss"):
+            extra = self._apply_notify(action, body)
+            state["notification"] = (self.notifications.active or {}).get("id")
+        elif action == "animation":
             names = {a["name"] for a in self.value("animations") or []}
             if body["name"] not in names:
                 return {"ok": False, "error": {"code": "unknown_animation", "field": "name",
@@ -161,7 +257,16 @@ class FakeEngineLink:
             self._apply_config(body)
         state["version"] = state.get("version", 0) + 1
         self.publish("state", state)
-        return {"ok": True, "state": state}
+        return {"ok": True, **extra, "state": state}
+
+    def _apply_notify(self, action: str, body: Any) -> dict[str, Any]:
+        extra: dict[str, Any] = {}
+        if action == "notify":
+            extra["notification"] = {"id": self.notifications.notify(body)}
+        else:
+            self.notifications.dismiss(body)
+        self.publish("notifications", self.notifications.document())
+        return extra
 
     def _apply_config(self, body: dict[str, Any]) -> None:
         cfg = copy.deepcopy(self.value("config"))

@@ -150,7 +150,8 @@ class Panel:
         now = self.clock.monotonic()
         try:
             self.display.start()
-            self.display.set_brightness(self.effective_brightness())
+            # Off is dark frames, not a dark panel: a wake notification must be able to light it.
+            self.display.set_brightness(max(1, self.brightness_pct))
         except Exception as exc:
             self.failed(exc, now)
             return False

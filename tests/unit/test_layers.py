@@ -203,3 +203,15 @@ def test_an_uploaded_image_id_is_an_icon_too(tmp_path: Path) -> None:
     frame = frame_at(eng, clock, 0.5)
     assert replies[0]["ok"], replies
     assert (frame == (0, 255, 255)).all(axis=2).sum() >= 64
+
+
+def test_booted_off_the_panel_can_still_light_for_a_wake_notification() -> None:
+    settings_ = validate({"device_id": "unit", "animation": {"default": "plasma"}})
+    display = VirtualDisplay(W, H)
+    clock = FakeClock()
+    eng = Engine(settings_, display, REGISTRY, clock=clock, publisher=Recorder())
+    eng.start({"power_on": False, "brightness": 40})
+    assert not frame_at(eng, clock).any()
+    send(eng, "notify", '{"text":"Wake","wake":true,"background":"#ff0000"}')
+    assert frame_at(eng, clock, 0.1).any()
+    assert display.brightness_pct == 40 and eng.state()["state"] == "OFF"

@@ -84,14 +84,18 @@ class Banner:
         return self.bitmap.shape[1] > self.room
 
     def text_x(self, elapsed: float) -> float:
-        """Left edge of the text (from the room's left) after ``elapsed`` seconds."""
+        """Left edge of the text (from the room's left) after ``elapsed`` seconds.
+
+        A text that fits is centred. A wider one starts at the room's left edge (readable
+        at once), moves left so that it has passed once in its duration (never slower
+        than ``MIN_SCROLL_PX_S``), then comes in again from the right.
+        """
         tw = self.bitmap.shape[1]
         if not self.scrolls:
             return float((self.room - tw) // 2)
-        travel = self.room + tw
         speed = HELD_SCROLL_PX_S if self.duration_s is None else \
-            max(MIN_SCROLL_PX_S, travel / self.duration_s)
-        return self.room - (elapsed * speed) % travel
+            max(MIN_SCROLL_PX_S, tw / self.duration_s)
+        return self.room - (elapsed * speed + self.room) % (self.room + tw)
 
     def draw(self, frame: np.ndarray, elapsed: float) -> None:
         """Paint the notification into ``frame`` (H, W, 3 uint8), ``elapsed`` s after it began."""

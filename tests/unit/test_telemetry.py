@@ -111,6 +111,9 @@ class SmallProbe(SystemProbe):
     def rss_mb(self) -> float:
         return 60.0
 
+    def disk_free_mb(self) -> float:
+        return 10_000.0  # nor the machine's free disk
+
 
 def test_telemetry_publishes_metrics_with_every_contract_key() -> None:
     published: list[tuple[str, Any]] = []

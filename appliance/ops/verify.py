@@ -205,19 +205,23 @@ class Verifier(HttpChecks):
         finally:
             mon.close()
 
+    def _retained(self, client: Any, name: str) -> tuple[str, bytes | None]:
+        """Read one retained topic of the box: (its topic, the payload or None)."""
+        topic = topics.state_topic(self.base, name)
+        got = client.read([topic], wait_s=self.timeout_s, until=lambda m: topic in m)
+        return topic, got.get(topic)
+
     def _status(self, mon: Any) -> tuple[bool, str]:
-        topic = topics.state_topic(self.base, "status")
-        got = mon.read([topic], wait_s=self.timeout_s, until=lambda m: topic in m)
-        value = got.get(topic, b"").decode(errors="replace")
+        topic, raw = self._retained(mon, "status")
+        value = (raw or b"").decode(errors="replace")
         return value == "online", f"{topic} = {value or '(nothing retained)'}"
 
     def _health(self, mon: Any) -> tuple[bool, str]:
         assert self.settings is not None
-        topic = topics.state_topic(self.base, "health")
-        got = mon.read([topic], wait_s=self.timeout_s, until=lambda m: topic in m)
-        if topic not in got:
+        topic, raw = self._retained(mon, "health")
+        if raw is None:
             return False, f"nothing on {topic}"
-        health = json.loads(got[topic])
+        health = json.loads(raw)
         ts = datetime.fromisoformat(str(health["ts"]).replace("Z", "+00:00"))
         age = (datetime.now(UTC) - ts).total_seconds()
         limit = max(3 * self.settings.health.interval_s, 30.0)
@@ -286,11 +290,10 @@ class Verifier(HttpChecks):
     def _round_trip(self, c: Any) -> tuple[bool, str]:
         """Send the no-op ``cmd/params {}``; the reply and the retained state must match."""
         assert self.settings is not None
-        state_t = topics.state_topic(self.base, "state")
-        got = c.read([state_t], wait_s=self.timeout_s, until=lambda m: state_t in m)
-        if state_t not in got:
+        state_t, raw = self._retained(c, "state")
+        if raw is None:
             return False, f"nothing retained on {state_t}"
-        before = json.loads(got[state_t])
+        before = json.loads(raw)
         self.state = before
         topic = topics.command(self.base, "params")
         reply_t = topics.reply_topic(self.settings.mqtt.base_topic, "verify",

@@ -348,7 +348,7 @@ class Engine:
         transition_s = (cmd.transition_s or 0.0) if isinstance(cmd, SetLight) else 0.0
         sup.xfade.end()
         if new_anim is not None:
-            sup.install(new_anim, now, transition_s)
+            sup.install(new_anim, now, transition_s if from_level > 0 else 0.0)  # dark: fade in
         elif params is not None:
             sup.update_params(new_params)
         if isinstance(cmd, SetLight):

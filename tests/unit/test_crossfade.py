@@ -255,3 +255,13 @@ def test_the_new_animation_failing_goes_through_the_normal_failure_path() -> Non
     assert sup.xfade.running  # the old one still blends out, now into the fallback
     run(eng, clock, 2.0)
     assert not sup.xfade.running
+
+
+def test_from_dark_the_new_effect_fades_in_without_the_old_one() -> None:
+    eng, display, clock = over_blue()
+    send(eng, clock, "power", "OFF")
+    send(eng, clock, "set", '{"state":"ON","effect":"solid","params":{"color":"#ff0000"},'
+                            '"transition":1}')
+    assert not eng.supervisor.xfade.running and eng.panel.fade is not None
+    run(eng, clock, 0.5)
+    assert pixel(display) == (255, 0, 0) and display.brightness_pct < 80

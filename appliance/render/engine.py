@@ -294,9 +294,11 @@ class Engine:
         match cmd:
             case SetLight() | SetAnimation():
                 self._apply_light(cmd, now, item.preloaded)
-            case SetBrightness(pct=pct):
-                panel.set_brightness(pct)  # a plain command ends any transition at once
+            case SetBrightness(pct=pct):  # a plain command ends any transition at once
+                self.supervisor.xfade.end()
+                panel.set_brightness(pct)
             case SetPower(state=power):
+                self.supervisor.xfade.end()
                 panel.set_power(power)
             case SetParams(params=params):
                 self.supervisor.update_params(self._validated_params(params))
@@ -331,7 +333,7 @@ class Engine:
 
     def _apply_light(self, cmd: SetLight | SetAnimation, now: float,
                      preloaded: Preloaded | None) -> None:
-        """A Home Assistant light command or an animation switch, all or nothing."""
+        """A light command or animation switch, all or nothing (ends a running cross-fade)."""
         effect = cmd.name if isinstance(cmd, SetAnimation) else cmd.effect
         params = cmd.params
         new_anim = None
@@ -341,20 +343,19 @@ class Engine:
         elif params is not None:
             new_params = self._validated_params(params)
         # Everything validated: now change state.
-        panel = self.panel
+        panel, sup = self.panel, self.supervisor
         from_level = panel.visible_level(now)
+        transition_s = (cmd.transition_s or 0.0) if isinstance(cmd, SetLight) else 0.0
+        sup.xfade.end()
         if new_anim is not None:
-            self.supervisor.install(new_anim, now)
+            sup.install(new_anim, now, transition_s if from_level > 0 else 0.0)  # dark: fade in
         elif params is not None:
-            self.supervisor.update_params(new_params)
-        transition_s = 0.0
+            sup.update_params(new_params)
         if isinstance(cmd, SetLight):
             if cmd.brightness is not None:
-                panel.brightness_pct = cmd.brightness
-                panel.power_on = True
+                panel.brightness_pct, panel.power_on = cmd.brightness, True
             if cmd.power is not None:
                 panel.power_on = cmd.power == "ON"
-            transition_s = cmd.transition_s or 0.0
         panel.start_fade(from_level, transition_s, now)
         panel.apply_brightness()
 

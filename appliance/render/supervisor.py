@@ -1,10 +1,11 @@
 """The animation supervisor: runs the requested animation and survives its faults.
 
-Owns which animation is requested, scheduled (``pending``) and the fallback;
-isolation of third-party draw() calls on worker threads, hang budgets, memory
-leak checks, per-animation failure records and quarantine, and the switch to the
-fallback (and back). Every frame it returns has passed the colour choke point.
-Knows nothing of MQTT, displays, commands or settings files.
+Owns which animation is requested, scheduled (``pending``) and the fallback (and,
+through ``crossfade.CrossFader``, the one being blended out); isolation of
+third-party draw() calls on worker threads, hang budgets, memory leak checks,
+per-animation failure records and quarantine, and the switch to the fallback (and
+back). Every frame it returns has passed the colour choke point. Knows nothing of
+MQTT, displays, commands or settings files.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import structlog
 
 from animations.base import params_to_json
 from appliance.render.clock import Clock
+from appliance.render.crossfade import CrossFader
 from appliance.render.factory import ActiveAnimation, AnimationFactory
 from appliance.render.frame import FrameError, FrameGuard
 from appliance.render.sandbox import AnimationHang, Sandbox
@@ -111,6 +113,8 @@ class Supervisor:
         self._guard_holds: tuple[ActiveAnimation | None, int] = (None, -1)
         self._leak_base: tuple[ActiveAnimation | None, float] = (None, 0.0)
         self._next_leak_check = 0.0
+        self.xfade = CrossFader(guard.width, guard.height, self._draw_raw, LATE, self.retire,
+                                self._outgoing_failed)
 
     # ------------------------------------------------------------------ what plays
     def target(self) -> ActiveAnimation:
@@ -125,8 +129,10 @@ class Supervisor:
         target.params = params
         target.instance.update_params(params)
 
-    def install(self, active: ActiveAnimation, now: float) -> None:
-        """Play ``active`` now, or hold it until its fleet start time."""
+    def install(self, active: ActiveAnimation, now: float, fade_s: float = 0.0) -> None:
+        """Play ``active`` now (blending the shown animation into it over ``fade_s``
+        seconds), or hold it until its fleet start time. Ends any cross-fade running."""
+        self.xfade.end()
         rec = self.failures.get(active.name)
         if rec is not None:
             rec.quarantined_until = 0.0  # a person asked for it: give it another chance
@@ -135,17 +141,23 @@ class Supervisor:
             self.pending = active
             return
         self.pending = None
-        self.switch_to(active)
+        old = self.requested
+        if fade_s > 0 and old is not None and not self.showing_fallback:
+            self.requested = None  # handed to the cross-fader, which retires it at the end
+            self.xfade.start(old, fade_s, now)
+        self.switch_to(active, previous=old)
 
     def start_due(self, now: float) -> None:
         """Switch to the scheduled animation once its start time has come."""
+        self.xfade.step(now)
         if self.pending is not None and now >= self.pending.anchor:
             self.switch_to(self.pending)
             self.pending = None
 
-    def switch_to(self, active: ActiveAnimation) -> None:
+    def switch_to(self, active: ActiveAnimation, previous: ActiveAnimation | None = None) -> None:
         """Make ``active`` the requested animation, retiring the old one's worker."""
-        old = self.requested.name if self.requested else None
+        shown = self.requested or previous
+        old = shown.name if shown else None
         if self.requested is not None:
             self.retire(self.requested)
         self._late_streak = 0
@@ -170,6 +182,7 @@ class Supervisor:
 
     def retire_all(self) -> None:
         """Retire every worker (at shutdown)."""
+        self.xfade.end()
         for active in (self.requested, self.fallback, self.pending):
             if active is not None:
                 self.retire(active)
@@ -180,7 +193,11 @@ class Supervisor:
 
     # ------------------------------------------------------------------ one frame
     def draw(self, now: float) -> np.ndarray | None:
-        """Return this frame (through the choke point), or None when nothing could draw."""
+        """Return this frame (through the choke point), or None when nothing could draw;
+        during a cross-fade the outgoing animation is blended in."""
+        return self.xfade.mix(self._draw_requested(now), now)
+
+    def _draw_requested(self, now: float) -> np.ndarray | None:
         active = self._choose_active(now)
         frame = self._draw(active, now)
         if isinstance(frame, np.ndarray):
@@ -251,15 +268,18 @@ class Supervisor:
             raise value
         raise AnimationHang(f"draw() raised {type(value).__name__}: {value}")
 
+    def _draw_raw(self, active: ActiveAnimation, now: float) -> Any:
+        """The animation's own pixels at ``now`` on its clock (LATE while its worker runs)."""
+        if self._isolated(active):
+            return self._draw_isolated(active, now)
+        return active.instance.draw(now - active.anchor)
+
     def _draw(self, active: ActiveAnimation, now: float,
               substitute: bool = False) -> np.ndarray | _Late | None:
         try:
-            if self._isolated(active):
-                pixels = self._draw_isolated(active, now)
-                if pixels is LATE:
-                    return LATE
-            else:
-                pixels = active.instance.draw(now - active.anchor)
+            pixels = self._draw_raw(active, now)
+            if pixels is LATE:
+                return LATE
             frame = self.guard(pixels)
         except Exception as exc:  # any animation bug must not stop the display
             self.failed(active, exc, now)
@@ -302,6 +322,15 @@ class Supervisor:
                        held_frames=held)
             self.showing_fallback = True
             self.changed()
+
+    def _outgoing_failed(self, active: ActiveAnimation, exc: Exception) -> None:
+        """The animation being blended out failed: it is dropped (no fallback, no quarantine)."""
+        self.counters.animation_errors_total += 1
+        error = f"{type(exc).__name__}: {exc}"
+        log.error("animation_failed", animation=active.name, error=error,
+                  kind=failure_kind(exc), outgoing=True)
+        self.event("animation_failed", animation=active.name, error=error[:500],
+                   kind=failure_kind(exc))
 
     def _quarantine_if_due(self, name: str, error: str, kind: str, now: float) -> None:
         rec = self.failures.setdefault(name, FailureRecord())

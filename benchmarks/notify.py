@@ -150,7 +150,8 @@ def overlay_cost(animation: str, w: int, h: int, repeats: int, n: int) -> dict[s
         "added_cpu_ms_p50": rnd(median(added), 4),
         "added_cpu_ms_p50_worst_block": rnd(max(added), 4),
         "added_wall_ms_p50": rnd(median(added_wall), 4),
-        "ratio_p50": rnd(median(b.cpu) / max(median(a.cpu), 1e-9), 3),
+        "ratio_p50": rnd(median([y / max(x, 1e-9) for x, y in zip(
+            a.block_cpu_p50, b.block_cpu_p50, strict=True)]), 3),
         "frames_timed_each": len(a.cpu),
         "banner_first_frame_cpu_ms_p50": rnd(first, 4),
     }

@@ -121,6 +121,10 @@ def run_section(name: str, quick: bool, brokers: Broker, workdir: Path
         from benchmarks import flood
 
         return flood.run(brokers.get(), sub, quick)
+    if name == "notify":
+        from benchmarks import notify
+
+        return notify.run(brokers.get(), sub, quick)
     from benchmarks import memory
 
     return memory.run(brokers.get(), sub, quick)
@@ -166,8 +170,14 @@ def render(result: dict[str, Any]) -> str:
         parts.append("Frame cost (draw + choke point + virtual show), ms:\n\n" + table(
             ["animation", "size", "p50", "p99", "CPU p99", "choke+show p50", "per-pixel p50",
              "speed-up x", "alloc KiB/frame"], rows))
+    notify = result["sections"].get("notify")
+    if notify and notify.get("status") == "ok":
+        from benchmarks.notify import TABLE_HEADERS, table_rows
+
+        parts.append("Notification banner over the heaviest animation, CPU ms per engine "
+                     "tick:\n\n" + table(TABLE_HEADERS, table_rows(notify)))
     other = []
-    for name in ("engine", "latency", "bridge", "flood", "memory"):
+    for name in ("engine", "latency", "bridge", "flood", "memory", "notify"):
         sec = result["sections"].get(name)
         if sec is None:
             continue
@@ -267,6 +277,10 @@ def _key_figures(name: str, sec: dict[str, Any]) -> list[tuple[str, Any]]:
                 ("RSS after warm-up -> end MB", f"{_fmt(sec['rss_mb_after_warmup'])} -> "
                                                 f"{_fmt(sec['rss_mb_end'])}"),
                 ("slope MB per 100k frames", sec["slope_mb_per_100k_frames"])]
+    if name == "notify":
+        from benchmarks.notify import key_figures
+
+        return key_figures(sec)
     return []
 
 

@@ -121,6 +121,32 @@ def test_quick_run_section_figures(quick_run: tuple[dict[str, Any], str]) -> Non
         assert secs["bridge"]["reason"] == "bridge not installed"
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(960)
+def test_quick_run_notify_figures(quick_run: tuple[dict[str, Any], str]) -> None:
+    """The notifications section: overlay cost per size, latency rounds, RSS of a full queue."""
+    result, text = quick_run
+    sec = result["sections"]["notify"]
+    rows = sec["frames"]
+    assert {r["size"] for r in rows} == {"64x32", "64x64", "128x64"}
+    for r in rows:
+        assert r["animation"] == sec["animation"] and r["banner_scrolls"] is True
+        for key in ("alone_cpu_ms_p50", "alone_cpu_ms_p99", "banner_cpu_ms_p50",
+                    "banner_cpu_ms_p99", "ratio_p50"):
+            assert _number(r[key]) and r[key] > 0, (r["size"], key, r[key])
+        assert _number(r["added_cpu_ms_p50"])  # a difference: may be below zero on noise
+    for key in ("notify_to_document", "notify_to_first_frame", "notify_to_first_frame_worst_case",
+                "dismiss_to_document"):
+        assert sec["live"][key]["n"] > 0 and _number(sec["live"][key]["p99_ms"]), key
+    rss = sec["rss"]
+    assert rss["showing"] == 1 and rss["queued"] == 32
+    assert _number(rss["idle_mb"]) and _number(rss["full_queue_mb"])
+    names = {c["name"] for c in result["checks"] if c["section"] == "notify"}
+    assert {"banner over 64x64: added p50 (CPU)", "notify->first frame p99",
+            "RSS with a full queue (32+1)"} <= names
+    assert "Notification banner" in text
+
+
 def test_sections_option() -> None:
     """--only picks sections in their fixed order and refuses unknown names."""
     assert _sections(None) == list(SECTIONS)

@@ -25,7 +25,7 @@ from appliance.mqtt.client import PacketTypes, Properties, SubscribeOptions, mak
 from appliance.settings import Settings, read_secret
 from appliance.wire import commands as wire
 from appliance.wire import jsonsafe, topics
-from bridge.ports import Cached, EngineOffline, EngineTimeout, Listener, Reply
+from bridge.ports import Cached, EngineOffline, EngineTimeout, Listener, Reply, RetainedCache
 
 __all__ = ["Cached", "EngineOffline", "EngineTimeout", "MqttEngineLink", "decode"]
 
@@ -59,21 +59,20 @@ def decode(name: str, payload: bytes) -> Any:
         return text
 
 
-class MqttEngineLink:
+class MqttEngineLink(RetainedCache):
     """The real ``bridge.ports.EngineLink``: one MQTT client per bridge process.
 
     ``start()`` connects; ``stop()`` disconnects.
     """
 
     def __init__(self, settings: Settings, client_id: str | None = None) -> None:
+        super().__init__()
         self.settings = settings
         self.base = topics.base(settings.mqtt.base_topic, settings.device_id)
         self.client_id = client_id or f"lightbox-bridge-{settings.device_id}-{uuid.uuid4().hex[:6]}"
         self.reply_topic = topics.reply_topic(settings.mqtt.base_topic, self.client_id, "http")
-        self.connected = False
         self.connects = 0
         self.last_error: str | None = None
-        self._cache: dict[str, Cached] = {}
         self._pending: dict[bytes, _Pending] = {}
         self._lock = threading.Lock()
         self._listeners: list[Listener] = []
@@ -118,23 +117,6 @@ class MqttEngineLink:
     def add_listener(self, listener: Listener) -> None:
         """Call ``listener(name, value)`` for every message under the device's base."""
         self._listeners.append(listener)
-
-    # ------------------------------------------------------------------ cache
-    def get(self, name: str) -> Cached | None:
-        """Return the cached retained topic ``name``, or None when never seen."""
-        return self._cache.get(name)
-
-    def value(self, name: str) -> Any:
-        """Return the cached value of ``name`` or None."""
-        c = self._cache.get(name)
-        return c.value if c is not None else None
-
-    def engine_status(self) -> str:
-        """``online``, ``offline`` or ``unknown`` (also when the broker is unreachable)."""
-        if not self.connected:
-            return "unknown"
-        v = self.value("status")
-        return v if v in ("online", "offline") else "unknown"
 
     # ------------------------------------------------------------------ requests
     def request(self, action: str, body: Any, timeout_s: float | None = None) -> Reply:

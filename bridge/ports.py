@@ -74,3 +74,31 @@ class EngineLink(Protocol):
     def add_listener(self, listener: Listener) -> None:
         """Call ``listener(name, value)`` for every message under the device's base."""
         ...
+
+
+class RetainedCache:
+    """The engine's retained topics as last seen, and its status read from them.
+
+    Shared by every ``EngineLink`` (the MQTT one and the tests' fake), so what
+    ``get``, ``value`` and ``engine_status`` mean is written once.
+    """
+
+    def __init__(self) -> None:
+        self.connected = False
+        self._cache: dict[str, Cached] = {}
+
+    def get(self, name: str) -> Cached | None:
+        """Return the cached retained topic ``name``, or None when never seen."""
+        return self._cache.get(name)
+
+    def value(self, name: str) -> Any:
+        """Return the cached value of ``name`` or None."""
+        c = self._cache.get(name)
+        return c.value if c is not None else None
+
+    def engine_status(self) -> str:
+        """``online``, ``offline`` or ``unknown`` (also when the broker is unreachable)."""
+        if not self.connected:
+            return "unknown"
+        v = self.value("status")
+        return v if v in ("online", "offline") else "unknown"

@@ -25,7 +25,7 @@ from appliance.settings import Settings
 from appliance.settings import merge as merge_settings
 from appliance.wire import commands, jsonsafe, topics
 from appliance.wire.payloads import DismissPayload, NotifyPayload, PayloadModel
-from bridge.ports import Cached, EngineOffline, EngineTimeout, Listener, Reply
+from bridge.ports import Cached, EngineOffline, EngineTimeout, Listener, Reply, RetainedCache
 
 #: A reply the test scripts: a fixed reply, or a function of the request body.
 Scripted = Reply | Callable[[Any], Reply]
@@ -145,14 +145,14 @@ class FakeNotifications:
             self.active["started_at"] = time.time()
 
 
-class FakeEngineLink:
+class FakeEngineLink(RetainedCache):
     """An ``EngineLink`` that is its own engine: commands change its retained state."""
 
     def __init__(self, settings: Settings | None = None, *, online: bool = True) -> None:
+        super().__init__()
         self.settings = settings or Settings(device_id="fake")
         self.connected = True
         self.last_error: str | None = None
-        self._cache: dict[str, Cached] = {}
         self._listeners: list[Listener] = []
         #: (action, body) of every request that reached the engine.
         self.requests: list[tuple[str, Any]] = []
@@ -190,22 +190,6 @@ class FakeEngineLink:
             listener("status", "unknown")
 
     # ------------------------------------------------------------------ EngineLink
-    def get(self, name: str) -> Cached | None:
-        """Return the cached retained topic ``name``, or None when never seen."""
-        return self._cache.get(name)
-
-    def value(self, name: str) -> Any:
-        """Return the cached value of ``name`` or None."""
-        c = self._cache.get(name)
-        return c.value if c is not None else None
-
-    def engine_status(self) -> str:
-        """``online``, ``offline`` or ``unknown``, like the MQTT link."""
-        if not self.connected:
-            return "unknown"
-        v = self.value("status")
-        return v if v in ("online", "offline") else "unknown"
-
     def request(self, action: str, body: Any, timeout_s: float | None = None) -> Reply:
         """Apply the command like the engine and return its reply."""
         status = self.engine_status()

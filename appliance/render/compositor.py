@@ -81,6 +81,13 @@ class LiveLayer:
 
     name = "live"
 
+    def __init__(self) -> None:
+        self.mode = "auto"
+
+    def set_mode(self, mode: str) -> None:
+        """``cmd/live``: follow streams (``auto``) or ignore them."""
+        self.mode = mode
+
     def opaque(self, now: float) -> bool:
         """Never covers anything yet."""
         return False

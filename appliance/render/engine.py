@@ -33,10 +33,12 @@ from appliance.render.events import EventLog, Notifier, NullNotifier, NullPublis
 from appliance.render.factory import AnimationFactory, Preloaded
 from appliance.render.frame import FrameGuard
 from appliance.render.live_settings import LiveSettings
+from appliance.render.looks import Looks
 from appliance.render.loop import CommandQueue, FrameLoop, Pending, ReplyFn
 from appliance.render.notices import Notices
-from appliance.render.own_commands import ApplySettings, EngineCommand, LeaveImage
+from appliance.render.own_commands import ApplySchedule, ApplySettings, EngineCommand, LeaveImage
 from appliance.render.panel import DisplayState, Panel
+from appliance.render.schedule_apply import ScheduleInForce
 from appliance.render.stats import Counters, FrameStats
 from appliance.render.supervisor import Supervisor
 from appliance.settings import Settings
@@ -54,6 +56,19 @@ from appliance.wire.commands import (
     SetLight,
     SetParams,
     SetPower,
+)
+from appliance.wire.look_commands import (
+    ApplyPreset,
+    DeletePlaylist,
+    DeletePreset,
+    PlaylistCommand,
+    PlayPlaylist,
+    PresetCommand,
+    SavePlaylist,
+    SavePreset,
+    SetLiveMode,
+    SetSchedule,
+    StepPlaylist,
 )
 from appliance.wire.replies import LightState, Reply
 
@@ -98,15 +113,18 @@ class Engine:
                                      lambda: self.settings.animation, self.frame_interval_s,
                                      self.event, self._changed)
         self.identify = IdentifyLayer(self.width, self.height)
+        self.live_input = LiveLayer()
         self.notices = Notices(self.width, self.height, self.clock, lambda: self.panel.power_on,
                                self.event, lambda name, body: self.publisher.publish(
                                    name, body, retain=True), self._changed,
                                lambda: self.settings.bridge.images_dir)
         # Layers above the base guard apart: the supervisor's guard keeps the last frame.
         self.compositor = Compositor(FrameGuard(self.width, self.height), [  # bottom to top
-            BaseLayer(self.supervisor.draw), LiveLayer(),
+            BaseLayer(self.supervisor.draw), self.live_input,
             DarkLayer(self.width, self.height, self.panel.dark),
             self.notices.layer, self.identify])
+        self.looks = Looks(registry, self.factory, self.supervisor, self.panel, self._changed)
+        self.schedule = ScheduleInForce(self.looks, self.panel, self._changed)
         self.live = LiveSettings(registry, self.factory, self.supervisor, self.panel,
                                  lambda new: setattr(self, "settings", new))
         self.state_version = 0
@@ -226,6 +244,7 @@ class Engine:
         """Apply queued commands and draw one frame."""
         self._apply_commands(now)
         self.notices.step(now)
+        self.looks.step(now)
         self.supervisor.start_due(now)
         self.panel.step_fade(now)
         self.panel.show(self.compositor.render(now), now)
@@ -293,7 +312,11 @@ class Engine:
         panel = self.panel
         match cmd:
             case SetLight() | SetAnimation():
-                self._apply_light(cmd, now, item.preloaded)
+                self.looks.apply_light(cmd, now, item.preloaded)
+            case (SavePreset() | ApplyPreset() | DeletePreset() | SavePlaylist()
+                  | PlayPlaylist() | DeletePlaylist() | StepPlaylist() | ApplySchedule()
+                  | SetLiveMode()):
+                self._apply_layers(cmd, now)
             case SetBrightness(pct=pct):  # a plain command ends any transition at once
                 self.supervisor.xfade.end()
                 panel.set_brightness(pct)
@@ -301,7 +324,7 @@ class Engine:
                 self.supervisor.xfade.end()
                 panel.set_power(power)
             case SetParams(params=params):
-                self.supervisor.update_params(self._validated_params(params))
+                self.supervisor.update_params(self.looks.validated_params(params))
             case Identify() | Preview() | Notify() | Dismiss():
                 return self._apply_aside(cmd, now, item)
             case ApplySettings(settings=new):
@@ -309,13 +332,23 @@ class Engine:
             case LeaveImage(image_id=image):
                 if not self._leave_image(image, now):
                     return None  # something else was chosen meanwhile
-            case ApplyConfig() | Reload():  # the config service's, never queued here
+            case ApplyConfig() | Reload() | SetSchedule():  # the services', never queued here
                 raise CommandError("unknown_command", f"unknown command {cmd.action!r}")
             case _:
                 assert_never(cmd)
         self.state_version += 1
         self._changed()
         return None
+
+    def _apply_layers(self, cmd: PresetCommand | PlaylistCommand | ApplySchedule | SetLiveMode,
+                      now: float) -> None:
+        """Presets and playlists (the looks), the schedule in force, the live layer's mode."""
+        if isinstance(cmd, ApplySchedule):
+            self.schedule.apply(cmd, now)
+        elif isinstance(cmd, SetLiveMode):
+            self.live_input.set_mode(cmd.mode)
+        else:
+            self.looks.apply(cmd, now)
 
     def _apply_aside(self, cmd: Identify | Preview | Notify | Dismiss, now: float,
                      item: Pending) -> str | None:
@@ -331,34 +364,6 @@ class Engine:
             self.notices.dismiss(cmd, now)
         return None
 
-    def _apply_light(self, cmd: SetLight | SetAnimation, now: float,
-                     preloaded: Preloaded | None) -> None:
-        """A light command or animation switch, all or nothing (ends a running cross-fade)."""
-        effect = cmd.name if isinstance(cmd, SetAnimation) else cmd.effect
-        params = cmd.params
-        new_anim = None
-        new_params: dict[str, Any] = {}
-        if effect is not None:
-            new_anim = self.factory.build(effect, params or {}, cmd.start_at, preloaded)
-        elif params is not None:
-            new_params = self._validated_params(params)
-        # Everything validated: now change state.
-        panel, sup = self.panel, self.supervisor
-        from_level = panel.visible_level(now)
-        transition_s = (cmd.transition_s or 0.0) if isinstance(cmd, SetLight) else 0.0
-        sup.xfade.end()
-        if new_anim is not None:
-            sup.install(new_anim, now, transition_s if from_level > 0 else 0.0)  # dark: fade in
-        elif params is not None:
-            sup.update_params(new_params)
-        if isinstance(cmd, SetLight):
-            if cmd.brightness is not None:
-                panel.brightness_pct, panel.power_on = cmd.brightness, True
-            if cmd.power is not None:
-                panel.power_on = cmd.power == "ON"
-        panel.start_fade(from_level, transition_s, now)
-        panel.apply_brightness()
-
     def _leave_image(self, image: str, now: float) -> bool:
         req = self.supervisor.requested
         if req is None or self.factory.image_of(req.name, req.params) != image:
@@ -368,18 +373,6 @@ class Engine:
         log.warning("image_deleted", image=image, animation=active.name)
         self.event("image_deleted", image=image, animation=active.name)
         return True
-
-    def _validated_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        target = self.supervisor.target()
-        frames_param: str | None = getattr(type(target.instance), "frames_param", None)
-        if frames_param is not None and frames_param in params \
-                and params[frames_param] != target.params.get(frames_param):
-            raise CommandError("invalid_param", "choose another image with cmd/animation",
-                               f"params.{frames_param}")
-        try:
-            return self.registry.resolve_params(target.name, dict(params), base=target.params)
-        except ParamError as exc:
-            raise CommandError("invalid_param", str(exc), f"params.{exc.field}") from None
 
     # ------------------------------------------------------------------ reporting
     def event(self, name: str, **fields: Any) -> None:

@@ -1,15 +1,17 @@
 """The commands the engine queues for itself, which never come from the wire.
 
-``ApplySettings`` (from the config service) and ``LeaveImage`` (from the service's
-timer, when the playing image's file is gone); ``EngineCommand`` is every command the
+``ApplySettings`` (from the config service), ``LeaveImage`` (from the service's
+timer, when the playing image's file is gone) and ``ApplySchedule`` (from the
+scheduler); ``EngineCommand`` is every command the
 render loop applies. Knows nothing of paho, topics or Flask.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
+from appliance.content.schedule_model import InForce
 from appliance.settings import Settings
 from appliance.wire.commands import BaseCommand, Command
 
@@ -30,5 +32,17 @@ class LeaveImage(BaseCommand):
     image_id: str = ""
 
 
+@dataclass(frozen=True)
+class ApplySchedule(BaseCommand):
+    """Put what the schedule says is in force now (from the scheduler; never the wire).
+
+    Sent at boot, on every window boundary, after a settings change, a clock jump or
+    ``cmd/schedule``; the render loop compares ``in_force.active`` with what it holds.
+    """
+
+    ACTION: ClassVar[str] = "apply_schedule"
+    in_force: InForce = field(default_factory=InForce)
+
+
 #: What the render loop applies: every wire command plus the engine's own.
-EngineCommand = Command | ApplySettings | LeaveImage
+EngineCommand = Command | ApplySettings | LeaveImage | ApplySchedule

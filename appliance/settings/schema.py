@@ -25,6 +25,8 @@ from pydantic import (
 
 from appliance.settings import grammar
 from appliance.settings.catalogue import catalogue_from
+from appliance.settings.realtime_schema import RealtimeSettings
+from appliance.settings.schedule_schema import Location, ScheduleWindow
 
 DEVICE_ID_RE = r"^[a-z0-9][a-z0-9_-]{0,31}$"
 GROUP_RE = r"^[a-z0-9][a-z0-9_-]{0,31}$"
@@ -361,6 +363,11 @@ class Settings(BaseModel):
     bridge: BridgeSettings = Field(default_factory=BridgeSettings)
     health: HealthSettings = Field(default_factory=HealthSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    #: IANA time zone for schedules; None: the system's.
+    timezone: str | None = None
+    location: Location | None = None
+    schedule: list[ScheduleWindow] = Field(default_factory=list)
+    realtime: RealtimeSettings = Field(default_factory=RealtimeSettings)
 
     @field_validator("device_id")
     @classmethod

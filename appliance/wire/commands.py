@@ -28,6 +28,13 @@ from appliance.wire.command_base import (
 )
 from appliance.wire.command_base import command_error as command_error
 from appliance.wire.errors import CommandError, Transaction
+from appliance.wire.look_commands import (
+    LookCommand,
+    parse_live,
+    parse_playlist,
+    parse_preset,
+    parse_schedule,
+)
 from appliance.wire.notify_commands import Dismiss, Notify, parse_dismiss, parse_notify
 from appliance.wire.payloads import (
     AnimationPayload,
@@ -143,7 +150,7 @@ class Invalid(BaseCommand):
 
 #: Every command a payload can become.
 Command = (SetLight | SetAnimation | SetBrightness | SetPower | SetParams | ApplyConfig | Reload
-           | Identify | Preview | Notify | Dismiss)
+           | Identify | Preview | Notify | Dismiss | LookCommand)
 
 
 #: MQTT 5 user property naming where a command came from; the bridge sets it to `http`.
@@ -204,7 +211,7 @@ def parse_command(action: str, payload: bytes, now: float | None = None,
     construction: the decoder refuses the others.
     """
     data = _decode(payload)
-    if action == "notify" and isinstance(data, int | float):
+    if action in ("notify", "playlist") and isinstance(data, int | float):
         data = payload.decode("utf-8").strip()  # bare text such as `42` stays as written
     parser = _PARSERS.get(action)
     if parser is None:
@@ -287,7 +294,8 @@ _PARSERS: dict[str, Callable[[Any, float | None, str], Command]] = {
     "set": _parse_set, "animation": _parse_animation, "brightness": _parse_brightness,
     "power": _parse_power, "params": _parse_params, "config": _parse_config,
     "reload": _parse_reload, "identify": _parse_identify, "preview": _parse_preview,
-    "notify": parse_notify, "notify/dismiss": parse_dismiss,
+    "notify": parse_notify, "notify/dismiss": parse_dismiss, "preset": parse_preset,
+    "playlist": parse_playlist, "schedule": parse_schedule, "live": parse_live,
 }
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 #: Retained topics the engine publishes under its base.
 RETAINED = ("status", "state", "animations", "health", "metrics", "info", "config",
-            "notifications", "icons")
+            "notifications", "icons", "presets", "playlists", "schedule")
 #: Non-retained topics the engine publishes under its base (live events, preview frames).
 LIVE = ("events", "preview")
 #: Retained topics the HTTP API serves as they are (``GET /api/<name>``).
@@ -17,7 +17,7 @@ HTTP_READABLE = ("state", "animations", "metrics", "info")
 #: Retained topics a new Server-Sent Events stream starts with, in this order
 #: (after ``status``, which the bridge reports from its own view of the link).
 SSE_SNAPSHOT = ("info", "animations", "state", "health", "metrics", "config",
-                "notifications", "icons")
+                "notifications", "icons", "presets", "playlists", "schedule")
 #: Every engine topic forwarded to Server-Sent Events streams (event name = topic name).
 SSE_FORWARDED = (*RETAINED, *LIVE)
 #: Command actions; each is ``<base>/cmd/<action>`` (``set`` is ``<base>/set``).
@@ -32,6 +32,10 @@ COMMANDS = (
     "preview",
     "notify",
     "notify/dismiss",
+    "preset",
+    "playlist",
+    "schedule",
+    "live",
 )
 #: Response topics for MQTT 5 request/response live under ``<base_topic>/_reply/``;
 #: the leading underscore keeps them clear of device ids.

@@ -10,7 +10,8 @@ files, MQTT or the schedule's timing (the scheduler tells it what is in force).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from animations import ParamError, Registry
 from appliance.render.factory import AnimationFactory, Preloaded
@@ -19,9 +20,28 @@ from appliance.render.supervisor import Supervisor
 from appliance.wire.commands import CommandError, SetAnimation, SetLight
 from appliance.wire.look_commands import PlaylistCommand, PresetCommand
 
+#: Who changed the look: a person (any command from MQTT or HTTP) or the schedule.
+By = Literal["hand", "schedule"]
+
+
+@dataclass(frozen=True)
+class LookSnapshot:
+    """What the base showed at one moment, to return to when a schedule window closes."""
+
+    animation: str
+    params: dict[str, Any] = field(default_factory=dict)
+    power_on: bool = True
+    preset: str | None = None
+    playlist: str | None = None  # the playing playlist's name
+    playlist_index: int = 0
+
 
 class Looks:
-    """The base layer's look: light commands, presets and playlists."""
+    """The base layer's look: light commands, presets and playlists.
+
+    ``on_hand_made`` is called (render thread) after every hand-made change of the
+    look or the power, so the schedule can let it win until the next boundary.
+    """
 
     def __init__(self, registry: Registry, factory: AnimationFactory, supervisor: Supervisor,
                  panel: Panel, changed: Callable[[], None]) -> None:
@@ -30,6 +50,7 @@ class Looks:
         self.supervisor = supervisor
         self.panel = panel
         self.changed = changed
+        self.on_hand_made: Callable[[], None] = lambda: None
 
     def apply_light(self, cmd: SetLight | SetAnimation, now: float,
                     preloaded: Preloaded | None) -> None:
@@ -75,6 +96,25 @@ class Looks:
     def apply(self, cmd: PresetCommand | PlaylistCommand, now: float) -> None:
         """Apply a preset or playlist command completely, or raise CommandError."""
         raise CommandError("unknown_command", f"{cmd.action} is not available yet")
+
+    def apply_preset(self, name: str, now: float, by: By = "hand") -> None:
+        """Show the stored preset ``name`` (CommandError ``unknown_preset`` if none)."""
+        raise CommandError("unknown_preset", f"no preset {name!r}", "apply")
+
+    def play(self, name: str, now: float, by: By = "hand", index: int = 0) -> None:
+        """Play the stored playlist ``name`` from item ``index`` (CommandError if none)."""
+        raise CommandError("unknown_playlist", f"no playlist {name!r}", "play")
+
+    def stop_playlist(self) -> None:
+        """Stop a playing playlist, leaving its item showing."""
+
+    def snapshot(self) -> LookSnapshot:
+        """Return what the base shows now."""
+        req = self.supervisor.target()
+        return LookSnapshot(req.name, dict(req.params), self.panel.power_on)
+
+    def restore(self, snap: LookSnapshot, now: float) -> None:
+        """Return to ``snap`` (a missing preset or playlist falls back to its animation)."""
 
     def step(self, now: float) -> None:
         """Advance a playing playlist when its item is due (once per frame; cheap)."""

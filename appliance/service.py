@@ -29,6 +29,7 @@ from appliance.content import icons
 from appliance.display import Display, make_display
 from appliance.mqtt.client import tls_problems
 from appliance.mqtt.link import MQTTLink, Responder
+from appliance.realtime_service import RealtimeService
 from appliance.render.engine import Engine
 from appliance.settings import EX_CONFIG, Settings, SettingsError, SettingsStore
 from appliance.system import SystemProbe
@@ -93,6 +94,7 @@ class EngineService:
         self.config: ConfigService
         self.link: MQTTLink
         self.telemetry: Telemetry
+        self.realtime: RealtimeService
         self.state_file: Path = state_dir(settings_path) / "state.json"
         self._saved_version = -1
         self._stop_requested_at: float | None = None
@@ -155,6 +157,7 @@ class EngineService:
 
             drop_to(cfg.display.drop_priv_user, cfg.display.drop_priv_group)
         self._install_signals()
+        self.realtime.start(self.engine.settings.realtime)  # after the privilege drop
         self.link.start()
         self.telemetry.start()
         self.config.start(self.stop_event)
@@ -181,6 +184,9 @@ class EngineService:
         self.link = MQTTLink(cfg.mqtt, cfg.device_id, self._on_command, self._on_connected,
                              self._on_ha_online, self._on_retained_command)
         self.engine.publisher = self.link
+        self.realtime = RealtimeService(self.engine.live_input, self.engine.width,
+                                        self.engine.height, self.engine.event)
+        self.engine.live.on_realtime = self.realtime.request
         self.config = ConfigService(
             self.engine, self.store, self.settings_path, cfg, self.config_status,
             lambda name, body: self.link.publish(name, body, retain=True))
@@ -229,6 +235,7 @@ class EngineService:
     def _stop(self) -> None:
         """Darken, say offline, tell systemd, disconnect (the panel is already dark)."""
         self.engine.shutdown()
+        self.realtime.stop()
         self.notifier.notify("STOPPING=1")
         self.telemetry.stop()
         self._save_state()

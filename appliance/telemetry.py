@@ -30,6 +30,9 @@ RELIABILITY_METRICS = (
     "animation_threads_abandoned", "frame_gap_ms_max", "frame_gap_ms_max_recent",
     "frame_gaps_over_100ms_total", "events_dropped_total", "mqtt_publish_dropped_total",
     "mqtt_connect_attempts_total", "control_dropped_total", "tracemalloc_mb",
+    # Realtime input (contract section 9; appliance.render.live_layer).
+    "live_frames_total", "live_packets_total", "live_packets_invalid_total",
+    "live_frames_shown_total", "live_fps",
 )
 _RANK = {OK: 0, DEGRADED: 1, FAILED: 2}
 
@@ -103,6 +106,9 @@ def _render_check(snap: dict[str, Any], cfg: HealthSettings) -> Verdict:
     if snap["quarantined"]:
         status = worst([status, DEGRADED])
         why.append("quarantined: " + ", ".join(snap["quarantined"]))
+    if snap.get("live_error"):  # a realtime receiver that could not listen
+        status = worst([status, DEGRADED])
+        why.append(f"realtime input: {snap['live_error']}")
     return status, why, {
         "fps": snap["fps"], "target_fps": target, "frame_ms_p99": snap["frame_ms_p99"],
         "animation_errors": snap["animation_errors_total"],

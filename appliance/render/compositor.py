@@ -1,7 +1,7 @@
 """The compositor: a stack of layers, bottom to top, drawn through ONE choke point.
 
 Owns the layer stack and the frame guard (``appliance.render.frame``). Bottom to
-top: the base animation, live input (empty until realtime input lands), the dark
+top: the base animation, live input (``appliance.render.live_layer``), the dark
 panel (power off), a notification, identify. Each layer draws OVER the frame
 below it (a banner covers a band; outside it the pixels below are untouched) and
 whatever it gives passes the guard. A layer that covers the whole panel this frame
@@ -74,27 +74,6 @@ class DarkLayer:
     def draw(self, now: float, below: np.ndarray, guard: FrameGuard) -> np.ndarray | None:
         """Black when off, else nothing."""
         return guard(self._black) if self.dark() else None
-
-
-class LiveLayer:
-    """Realtime input (contract section 9): empty until that input lands."""
-
-    name = "live"
-
-    def __init__(self) -> None:
-        self.mode = "auto"
-
-    def set_mode(self, mode: str) -> None:
-        """``cmd/live``: follow streams (``auto``) or ignore them."""
-        self.mode = mode
-
-    def opaque(self, now: float) -> bool:
-        """Never covers anything yet."""
-        return False
-
-    def draw(self, now: float, below: np.ndarray, guard: FrameGuard) -> np.ndarray | None:
-        """Nothing to show yet."""
-        return None
 
 
 class BaseLayer:

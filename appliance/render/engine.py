@@ -27,11 +27,11 @@ from appliance.render.compositor import (
     Compositor,
     DarkLayer,
     IdentifyLayer,
-    LiveLayer,
 )
 from appliance.render.events import EventLog, Notifier, NullNotifier, NullPublisher, Publisher
 from appliance.render.factory import AnimationFactory, Preloaded
 from appliance.render.frame import FrameGuard
+from appliance.render.live_layer import LiveLayer
 from appliance.render.live_settings import LiveSettings
 from appliance.render.looks import Looks
 from appliance.render.loop import CommandQueue, FrameLoop, Pending, ReplyFn
@@ -113,7 +113,8 @@ class Engine:
                                      lambda: self.settings.animation, self.frame_interval_s,
                                      self.event, self._changed)
         self.identify = IdentifyLayer(self.width, self.height)
-        self.live_input = LiveLayer()
+        self.live_input = LiveLayer(self.width, self.height, lambda: self.settings.realtime,
+                                    self.event, self._changed)
         self.notices = Notices(self.width, self.height, self.clock, lambda: self.panel.power_on,
                                self.event, lambda name, body: self.publisher.publish(
                                    name, body, retain=True), self._changed,
@@ -244,6 +245,7 @@ class Engine:
         """Apply queued commands and draw one frame."""
         self._apply_commands(now)
         self.notices.step(now)
+        self.live_input.step(now)
         self.looks.step(now)
         self.supervisor.start_due(now)
         self.panel.step_fade(now)
@@ -336,6 +338,7 @@ class Engine:
                 raise CommandError("unknown_command", f"unknown command {cmd.action!r}")
             case _:
                 assert_never(cmd)
+        self.live_input.after_command(cmd)  # a hand-made look ends a stream's hold/blank
         self.state_version += 1
         self._changed()
         return None
@@ -386,7 +389,7 @@ class Engine:
     def state(self) -> LightState:
         """Return the Home Assistant JSON-light state with LightBox extras."""
         return report.light_state(self.supervisor, self.panel, self.state_version,
-                                  self.notices.showing())
+                                  self.notices.showing(), self.live_input.state())
 
     def snapshot(self) -> dict[str, Any]:
         """Return a consistent-enough copy of the loop's figures for telemetry."""

@@ -2,7 +2,8 @@
 
 Owns what a settings change touches while the engine runs (the fallback
 animation, the panel's brightness, the running animation's configured
-parameters) and the undo point that restores all of them when any step fails.
+parameters, the realtime receivers through ``on_realtime``) and the undo point
+that restores all of them when any step fails.
 Runs on the render thread, between frames. Knows nothing of files, MQTT or the
 config service that decided the change.
 """
@@ -20,6 +21,7 @@ from appliance.render.factory import ActiveAnimation, AnimationFactory
 from appliance.render.panel import Panel
 from appliance.render.supervisor import Supervisor
 from appliance.settings import Settings
+from appliance.settings.realtime_schema import RealtimeSettings
 from appliance.wire.errors import CommandError
 
 log = structlog.get_logger("engine")
@@ -45,6 +47,9 @@ class LiveSettings:
         self.supervisor = supervisor
         self.panel = panel
         self.set_settings = set_settings
+        #: Told the new ``realtime`` section when it changes (the service hands it to the
+        #: receivers' own thread: nothing binds a socket on the render thread).
+        self.on_realtime: Callable[[RealtimeSettings], None] = lambda rt: None
 
     def undo_point(self, current: Settings) -> Undo:
         """Remember what a change may alter."""
@@ -69,6 +74,8 @@ class LiveSettings:
             if base != old.animation.params.get(req.name):
                 resolved = self.registry.resolve_params(req.name, {}, base=base or {})
                 self.supervisor.update_params(resolved)
+        if new.realtime != old.realtime:  # last: nothing after it can fail, so no undo
+            self.on_realtime(new.realtime)
 
     def roll_back(self, undo: Undo) -> None:
         """Put back everything ``undo`` remembers."""

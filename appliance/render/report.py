@@ -11,16 +11,21 @@ from typing import TYPE_CHECKING, Any
 from animations.base import params_to_json
 from appliance.render.panel import Panel
 from appliance.render.supervisor import Supervisor
-from appliance.wire.replies import LightState
+from appliance.wire.replies import LightState, LiveState
 
 if TYPE_CHECKING:
     from appliance.render.engine import Engine
 
 
+#: ``state.live`` when no stream shows (and no live layer is given).
+NOT_LIVE: LiveState = {"active": False, "protocol": None, "source": None, "fps": 0,
+                       "mode": "auto"}
+
+
 def light_state(sup: Supervisor, panel: Panel, version: int,
-                notification: str | None = None) -> LightState:
+                notification: str | None = None, live: LiveState | None = None) -> LightState:
     """Return the Home Assistant JSON-light state with LightBox extras (``notification``:
-    the id of the one showing)."""
+    the id of the one showing; ``live``: the live layer's ``state.live``)."""
     req = sup.pending or sup.requested
     out: LightState = {
         "state": "ON" if panel.power_on else "OFF",
@@ -34,7 +39,7 @@ def light_state(sup: Supervisor, panel: Panel, version: int,
         "started_at": round(req.instance.epoch_at_t0, 3) if req else None,
         "preset": None,
         "playlist": None,
-        "live": {"active": False, "protocol": None, "source": None, "fps": 0},
+        "live": live if live is not None else NOT_LIVE.copy(),
         "notification": notification,
     }
     if sup.showing_fallback and sup.fallback is not None:
@@ -78,4 +83,5 @@ def snapshot(eng: Engine, now: float) -> dict[str, Any]:
         "display_error": ds.last_error,
         "display_failures": ds.failures,
         "display_retry_in_s": eng.panel.retry_in_s(now),
+        **eng.live_input.figures(),
     }

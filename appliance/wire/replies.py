@@ -25,6 +25,7 @@ class LiveState(TypedDict):
     protocol: str | None
     source: str | None
     fps: float
+    mode: str  # cmd/live: "auto" or "ignore"
 
 
 class NotificationRef(TypedDict):

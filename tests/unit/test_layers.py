@@ -107,7 +107,8 @@ def test_the_state_has_the_new_layer_keys() -> None:
     eng, _, _, _ = make_engine()
     state = eng.state()
     assert state["preset"] is None and state["playlist"] is None
-    assert state["live"] == {"active": False, "protocol": None, "source": None, "fps": 0}
+    assert state["live"] == {"active": False, "protocol": None, "source": None, "fps": 0,
+                             "mode": "auto"}
     assert state["notification"] is None
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from appliance.render.compositor import BaseLayer, Compositor, DarkLayer, IdentifyLayer, LiveLayer
+from appliance.render.compositor import BaseLayer, Compositor, DarkLayer, IdentifyLayer
 from appliance.render.frame import FrameGuard
+from appliance.render.live_layer import LiveLayer
+from appliance.settings.realtime_schema import RealtimeSettings
 from appliance.wire import topics
 from appliance.wire.commands import CommandError, Dismiss, Notify, parse_command
 from appliance.wire.replies import Reply
@@ -75,7 +77,8 @@ def test_the_stack_draws_from_the_highest_opaque_layer() -> None:
 
     dark = [False]
     ident = IdentifyLayer(4, 2)
-    comp = Compositor(FrameGuard(4, 2), [BaseLayer(base), LiveLayer(),
+    live = LiveLayer(4, 2, RealtimeSettings, lambda *a, **k: None, lambda: None)
+    comp = Compositor(FrameGuard(4, 2), [BaseLayer(base), live,
                                          DarkLayer(4, 2, lambda: dark[0]), ident])
     assert (comp.render(0.0) == 9).all() and drawn == [0.0]
     dark[0] = True

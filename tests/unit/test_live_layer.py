@@ -22,6 +22,7 @@ from appliance.settings.realtime_schema import RealtimeSettings
 from appliance.telemetry import ConfigStatus, evaluate
 from appliance.wire.commands import parse_command
 from appliance.wire.replies import Reply
+from tests.integration.live_senders import ddp_packet
 
 W, H = 64, 32
 DT = 1 / 30
@@ -292,3 +293,9 @@ def test_the_service_survives_a_port_in_use_and_listens_once_it_is_free() -> Non
     assert r.eng.live_input.receiver_error is None
     assert fake.calls[2:] == ["start 4101", "reconfigure 4102", "stop"]
     assert r.eng.live_input.slot is fake.slot  # the layer reads the receivers' slot
+
+
+def test_the_tests_ddp_sender_lays_the_header_out_as_the_protocol_documents() -> None:
+    pkt = ddp_packet(b"\x01\x02\x03", 0x01020304, push=True, seq=5)
+    assert pkt[:10] == bytes([0x41, 0x05, 0x0B, 0x01, 0x01, 0x02, 0x03, 0x04, 0x00, 0x03])
+    assert pkt[10:] == b"\x01\x02\x03" and ddp_packet(b"", 0, push=False)[0] == 0x40

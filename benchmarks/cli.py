@@ -125,6 +125,10 @@ def run_section(name: str, quick: bool, brokers: Broker, workdir: Path
         from benchmarks import notify
 
         return notify.run(brokers.get(), sub, quick)
+    if name == "live":
+        from benchmarks import live
+
+        return live.run(quick)
     from benchmarks import memory
 
     return memory.run(brokers.get(), sub, quick)
@@ -177,7 +181,7 @@ def render(result: dict[str, Any]) -> str:
         parts.append("Notification banner over the heaviest animation, CPU ms per engine "
                      "tick:\n\n" + table(TABLE_HEADERS, table_rows(notify)))
     other = []
-    for name in ("engine", "latency", "bridge", "flood", "memory", "notify"):
+    for name in ("engine", "latency", "bridge", "flood", "memory", "notify", "live"):
         sec = result["sections"].get(name)
         if sec is None:
             continue
@@ -281,6 +285,10 @@ def _key_figures(name: str, sec: dict[str, Any]) -> list[tuple[str, Any]]:
         from benchmarks.notify import key_figures
 
         return key_figures(sec)
+    if name == "live":
+        from benchmarks import live
+
+        return live.key_figures(sec)
     return []
 
 

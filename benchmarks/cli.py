@@ -281,14 +281,10 @@ def _key_figures(name: str, sec: dict[str, Any]) -> list[tuple[str, Any]]:
                 ("RSS after warm-up -> end MB", f"{_fmt(sec['rss_mb_after_warmup'])} -> "
                                                 f"{_fmt(sec['rss_mb_end'])}"),
                 ("slope MB per 100k frames", sec["slope_mb_per_100k_frames"])]
-    if name == "notify":
-        from benchmarks.notify import key_figures
+    if name in ("notify", "live"):
+        import importlib
 
-        return key_figures(sec)
-    if name == "live":
-        from benchmarks import live
-
-        return live.key_figures(sec)
+        return list(importlib.import_module(f"benchmarks.{name}").key_figures(sec))
     return []
 
 

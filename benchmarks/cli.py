@@ -35,6 +35,11 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
                         help="also write the tables as Markdown (for docs/performance.md)")
     parser.add_argument("--only", metavar="SECTION,...", default=None,
                         help=f"run only these sections: {','.join(SECTIONS)}")
+    parser.add_argument("section", nargs="*", metavar="SECTION",
+                        help="sections to run (the same as --only)")
+    parser.add_argument("--stock-broker", action="store_true",
+                        help="latency: also measure against a stock mosquitto (no "
+                             "set_tcp_nodelay, default settings) in the same run")
     parser.add_argument("--workdir", metavar="DIR", default=None,
                         help="keep broker and engine files here (default: a temp folder)")
 
@@ -57,14 +62,16 @@ class Broker:
         self.workdir = workdir
         self._brokers: dict[str, Any] = {}
 
-    def get(self, extra: str = "") -> Any:
-        """Return a running broker with the project's config (plus ``extra`` lines)."""
-        if extra not in self._brokers:
+    def get(self, extra: str = "", stock: bool = False) -> Any:
+        """Return a running broker with the project's config (plus ``extra`` lines), or
+        with a stock mosquitto's (``stock``)."""
+        key = ("stock:" if stock else "") + extra
+        if key not in self._brokers:
             from benchmarks.harness import start_broker
 
-            name = "broker" if not extra else "broker-" + str(len(self._brokers))
-            self._brokers[extra] = start_broker(self.workdir / name, extra)
-        return self._brokers[extra]
+            name = "broker" if not key else "broker-" + str(len(self._brokers))
+            self._brokers[key] = start_broker(self.workdir / name, extra, stock=stock)
+        return self._brokers[key]
 
     def stop(self) -> None:
         """Stop every broker started."""
@@ -81,8 +88,37 @@ def shipped_broker_has_nodelay() -> bool:
                for line in text.splitlines())
 
 
-def run_section(name: str, quick: bool, brokers: Broker, workdir: Path
-                ) -> tuple[dict[str, Any], list[Check]]:
+def _latency(quick: bool, brokers: Broker, workdir: Path, stock_broker: bool
+             ) -> tuple[dict[str, Any], list[Check]]:
+    """The latency section: the shipped broker, and a stock one beside it when asked."""
+    from benchmarks import latency
+
+    out, checks = latency.run(brokers.get(), workdir / "latency", quick)
+    out["broker_config"] = "deploy/mosquitto/lightbox.conf as shipped"
+    if not shipped_broker_has_nodelay():
+        # What the one-line broker fix would give, measured in the same run.
+        alt, alt_checks = latency.run(brokers.get(NODELAY), workdir / "latency-nodelay",
+                                      quick, n=100 if quick else 300)
+        alt["broker_config"] = f"shipped config + '{NODELAY}'"
+        out["with_broker_nodelay"] = alt
+        for c in alt_checks:
+            c.name += f" (broker + {NODELAY})"
+            c.note = (c.note + "; " if c.note else "") + "informative: not the shipped config"
+        checks += alt_checks
+    if stock_broker:
+        # The same engine and client code against what most users run, in the same run.
+        stock, stock_checks = latency.run(brokers.get(stock=True), workdir / "latency-stock",
+                                          quick, separate_qos=True)
+        stock["broker_config"] = "stock mosquitto: auth + ACL, defaults, no set_tcp_nodelay"
+        out["stock_broker"] = stock
+        for c in stock_checks:
+            c.name += " (stock broker)"
+        checks += stock_checks
+    return out, checks
+
+
+def run_section(name: str, quick: bool, brokers: Broker, workdir: Path,
+                stock_broker: bool = False) -> tuple[dict[str, Any], list[Check]]:
     """Run one section and return (figures, checks)."""
     sub = workdir / name
     sub.mkdir(parents=True, exist_ok=True)
@@ -95,21 +131,7 @@ def run_section(name: str, quick: bool, brokers: Broker, workdir: Path
 
         return engine_speed.run(brokers.get(), sub, quick)
     if name == "latency":
-        from benchmarks import latency
-
-        out, checks = latency.run(brokers.get(), sub, quick)
-        out["broker_config"] = "deploy/mosquitto/lightbox.conf as shipped"
-        if not shipped_broker_has_nodelay():
-            # What the one-line broker fix would give, measured in the same run.
-            alt, alt_checks = latency.run(brokers.get(NODELAY), workdir / "latency-nodelay",
-                                          quick, n=100 if quick else 300)
-            alt["broker_config"] = f"shipped config + '{NODELAY}'"
-            out["with_broker_nodelay"] = alt
-            for c in alt_checks:
-                c.name += f" (broker + {NODELAY})"
-                c.note = (c.note + "; " if c.note else "") + "informative: not the shipped config"
-            checks += alt_checks
-        return out, checks
+        return _latency(quick, brokers, workdir, stock_broker)
     if name == "bridge":
         from benchmarks import http_bridge
 
@@ -249,6 +271,13 @@ def _key_figures(name: str, sec: dict[str, Any]) -> list[tuple[str, Any]]:
                ("animation->state p50 / p99 ms",
                 f"{_fmt(sec['animation_to_state']['p50_ms'])} / "
                 f"{_fmt(sec['animation_to_state']['p99_ms'])}")]
+        stock = sec.get("stock_broker")
+        if stock:
+            out += [("stock broker: floor p50 / p99 ms",
+                     f"{_fmt(stock['floor']['p50_ms'])} / {_fmt(stock['floor']['p99_ms'])}"),
+                    ("stock broker: brightness->state p50 / p99 ms",
+                     f"{_fmt(stock['brightness_to_state']['p50_ms'])} / "
+                     f"{_fmt(stock['brightness_to_state']['p99_ms'])}")]
         alt = sec.get("with_broker_nodelay")
         if alt:
             out += [(f"with {NODELAY}: floor p50 / p99 ms",
@@ -290,7 +319,7 @@ def _key_figures(name: str, sec: dict[str, Any]) -> list[tuple[str, Any]]:
 
 def run(args: argparse.Namespace) -> int:
     """Run the chosen sections."""
-    chosen = _sections(args.only)
+    chosen = _sections(",".join(filter(None, [args.only, *args.section])))
     own_tmp = args.workdir is None
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="lightbox-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -304,7 +333,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"== {name} ...", flush=True)
             started = time.monotonic()
             try:
-                out, sec_checks = run_section(name, args.quick, brokers, workdir)
+                out, sec_checks = run_section(name, args.quick, brokers, workdir,
+                                              args.stock_broker)
                 out.setdefault("status", "ok")
             except Exception as exc:
                 failed = True

@@ -172,6 +172,23 @@ def _notifications(uid: str, base: str) -> dict[str, Any]:
     }
 
 
+def _live(uid: str, base: str) -> dict[str, Any]:
+    """The realtime input select: follow streams (``auto``) or ``ignore`` them (cmd/live)."""
+    return {
+        "live_mode": {
+            "platform": "select",
+            "unique_id": f"{uid}_live_mode",
+            "name": "Realtime input",
+            "icon": "mdi:lan-connect",
+            "command_topic": topics.command(base, "live"),  # the bare mode is a payload
+            "state_topic": topics.state_topic(base, "state"),
+            "value_template": "{{ value_json.live.mode }}",
+            "options": ["auto", "ignore"],
+            "entity_category": "config",
+        },
+    }
+
+
 def payload(settings: Settings, catalogue: list[dict[str, Any]], info: dict[str, Any]
             ) -> dict[str, Any]:
     """Return the device discovery document."""
@@ -180,7 +197,8 @@ def payload(settings: Settings, catalogue: list[dict[str, Any]], info: dict[str,
     uid = f"lightbox_{dev_id}"
     d = settings.display
     components = {**_controls(uid, base, catalogue), **_diagnostics(uid, base),
-                  **_problem_and_identify(uid, base), **_notifications(uid, base)}
+                  **_problem_and_identify(uid, base), **_notifications(uid, base),
+                  **_live(uid, base)}
     return {
         "dev": {
             "ids": [uid],

@@ -299,3 +299,17 @@ def test_the_tests_ddp_sender_lays_the_header_out_as_the_protocol_documents() ->
     pkt = ddp_packet(b"\x01\x02\x03", 0x01020304, push=True, seq=5)
     assert pkt[:10] == bytes([0x41, 0x05, 0x0B, 0x01, 0x01, 0x02, 0x03, 0x04, 0x00, 0x03])
     assert pkt[10:] == b"\x01\x02\x03" and ddp_packet(b"", 0, push=False)[0] == 0x40
+
+
+def test_home_assistant_gets_a_select_for_cmd_live() -> None:
+    from appliance import discovery
+
+    r = Rig()
+    doc = discovery.payload(r.eng.settings, REGISTRY.catalogue(), {})
+    sel = doc["cmps"]["live_mode"]
+    assert sel["platform"] == "select" and sel["options"] == ["auto", "ignore"]
+    assert sel["command_topic"] == "lightbox/unit/cmd/live"
+    assert sel["value_template"] == "{{ value_json.live.mode }}"
+    for option in sel["options"]:  # what the select sends is a valid cmd/live
+        assert parse_command("live", option.encode()).mode == option  # type: ignore[union-attr]
+    assert r.eng.state()["live"]["mode"] == "auto"

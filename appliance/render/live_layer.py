@@ -114,8 +114,9 @@ class LiveLayer:
         frame = self.slot.latest()
         if frame is not None and frame.seq != self._seen_seq:
             self._take(frame, now)
-        elif self.active and now - self._last_at >= self.cfg().timeout_s:
-            self._end("timeout")
+        elif self.active and (frame is None or now - self._last_at >= self.cfg().timeout_s):
+            # A cleared slot is a stream that said it ended (E1.31's stream-terminated).
+            self._end("timeout" if frame is not None else "terminated")
             on_timeout = self.cfg().on_timeout
             self.after = None if on_timeout == "resume" else on_timeout
             self.changed()

@@ -313,3 +313,21 @@ def test_home_assistant_gets_a_select_for_cmd_live() -> None:
     for option in sel["options"]:  # what the select sends is a valid cmd/live
         assert parse_command("live", option.encode()).mode == option  # type: ignore[union-attr]
     assert r.eng.state()["live"]["mode"] == "auto"
+
+
+def test_a_cleared_slot_ends_the_stream_at_once() -> None:
+    r = Rig("resume", timeout_s=60)
+    r.send((4, 4, 4))
+    r.tick()
+    r.eng.live_input.slot.clear()  # the receivers' word for a stream that terminated
+    assert not all_of(r.tick(), (4, 4, 4))
+    assert r.pub.events("live_ended")[-1]["reason"] == "terminated"
+
+
+def test_brightness_is_the_panels_and_applies_to_live_which_stays() -> None:
+    r = Rig()
+    r.send((100, 100, 100))
+    r.tick()
+    r.command("brightness", "40")
+    assert all_of(r.tick(), (100, 100, 100)) and r.display.brightness_pct == 40
+    assert r.eng.state()["live"]["active"]

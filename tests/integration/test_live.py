@@ -64,16 +64,6 @@ def _all(frame: np.ndarray | None, rgb: tuple[int, int, int]) -> bool:
     return frame is not None and bool((frame == rgb).all())
 
 
-def _events(p: MQTTProbe, base: str, name: str, since: int = 0) -> list[dict[str, Any]]:
-    out = []
-    for m in p.messages[since:]:
-        if m.topic == f"{base}/events":
-            ev = json.loads(m.payload)
-            if ev.get("event") == name:
-                out.append(ev)
-    return out
-
-
 def _metrics_after(p: MQTTProbe, base: str, since: int, n: int = 1) -> dict[str, Any]:
     """Wait for the ``n``-th metrics document published after ``since``; return it."""
     seen: list[Any] = []
@@ -103,7 +93,9 @@ def test_a_whole_ddp_frame_shows_a_partial_one_does_not_and_the_base_resumes(
     wait_until(lambda: _all(eng.panel(), GREEN), message="the green stream frame", timeout_s=15)
     state = p.wait_for(f"{base}/state", lambda s: s["live"]["active"], since=mark)
     assert state["live"]["protocol"] == "ddp" and state["live"]["source"] == tx.source
-    assert _events(p, base, "live_started", mark)[0]["source"] == tx.source
+    started = p.wait_for(f"{base}/events", lambda e: e.get("event") == "live_started",
+                         since=mark)
+    assert started["source"] == tx.source
     # No more frames: after timeout_s the base shows again.
     wait_until(lambda: _all(eng.panel(), BLUE), message="the base again", timeout_s=15)
     p.wait_for(f"{base}/events", lambda e: e.get("event") == "live_ended"
@@ -153,7 +145,9 @@ def test_cmd_live_ignore_shows_the_base_while_a_stream_runs(engine_factory: Fact
         assert r["state"]["live"]["active"] is False
         wait_until(lambda: _all(eng.panel(), BLUE), message="the base while ignoring",
                    timeout_s=15)
-        assert _events(p, base, "live_ended", mark)[-1]["reason"] == "ignored"
+        ended = p.wait_for(f"{base}/events", lambda e: e.get("event") == "live_ended",
+                           since=mark)
+        assert ended["reason"] == "ignored", ended
         r = p.request(f"{base}/cmd/live", "auto")
         assert r["ok"] and r["state"]["live"]["mode"] == "auto", r
         wait_until(lambda: _all(eng.panel(), GREEN), message="the stream again", timeout_s=15)
@@ -267,3 +261,29 @@ def test_a_port_in_use_is_a_health_reason_and_a_new_port_fixes_it(engine_factory
         tx.close()
     finally:
         holder.close()
+
+
+def test_cmd_config_turns_realtime_on_and_off_live(engine_factory: Factory, probe: Probe) -> None:
+    port = free_udp_port()
+    eng = engine_factory("live7", display={"driver": "virtual", "rows": H, "cols": W},
+                         animation={"default": "solid", "boot": "default",
+                                    "params": {"solid": {"color": "#0000ff"}}},
+                         realtime={"bind": "127.0.0.1", "ddp": {"port": port}})
+    wait_until(lambda: _all(eng.panel(), BLUE), message="the blue base", timeout_s=15)
+    base = "lightbox/live7"
+    p = probe().subscribe(f"{base}/#", wait_s=0.3)
+    tx = DDPSender(port)
+    r = p.request(f"{base}/cmd/config", {"realtime": {"ddp": {"enabled": True}}})
+    assert r["ok"] and r.get("restart_required") in (None, []), r
+    with Stream(lambda: tx.frame(solid(W, H, GREEN))):
+        wait_until(lambda: _all(eng.panel(), GREEN), message="the stream once enabled",
+                   timeout_s=15)
+        mark = p.mark()
+        r = p.request(f"{base}/cmd/config", {"realtime": {"ddp": {"enabled": False}}})
+        assert r["ok"], r
+        wait_until(lambda: _all(eng.panel(), BLUE), message="the base once disabled",
+                   timeout_s=15)
+        ended = p.wait_for(f"{base}/events", lambda e: e.get("event") == "live_ended",
+                           since=mark)
+        assert ended["reason"] in ("stopped", "terminated"), ended
+    tx.close()

@@ -114,9 +114,9 @@ class LiveLayer:
         frame = self.slot.latest()
         if frame is not None and frame.seq != self._seen_seq:
             self._take(frame, now)
-        elif self.active and (frame is None or now - self._last_at >= self.cfg().timeout_s):
-            # A cleared slot is a stream that said it ended (E1.31's stream-terminated).
-            self._end("timeout" if frame is not None else "terminated")
+        elif self.active and (self._terminated(frame)
+                              or now - self._last_at >= self.cfg().timeout_s):
+            self._end("terminated" if self._terminated(frame) else "timeout")
             on_timeout = self.cfg().on_timeout
             self.after = None if on_timeout == "resume" else on_timeout
             self.changed()
@@ -125,6 +125,15 @@ class LiveLayer:
             self.after = None
             self.changed()
         self._measure(now)
+
+    def _terminated(self, frame: LiveFrame | None) -> bool:
+        """The sender said its stream ended (E1.31's stream-terminated flag): the slot was
+        cleared, or it notes the end of this source with no newer frame since."""
+        if frame is None:
+            return True
+        ended = getattr(self.slot, "ended", None)  # (source, seq) where the receivers note it
+        mark = ended() if callable(ended) else None
+        return mark is not None and mark == (self.source, self._seen_seq)
 
     def _take(self, frame: LiveFrame, now: float) -> None:
         prev, self._seen_seq = self._seen_seq, frame.seq

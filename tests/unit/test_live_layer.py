@@ -324,6 +324,23 @@ def test_a_cleared_slot_ends_the_stream_at_once() -> None:
     assert r.pub.events("live_ended")[-1]["reason"] == "terminated"
 
 
+def test_a_source_the_slot_notes_as_ended_ends_at_once() -> None:
+    r = Rig("hold", timeout_s=60)
+    r.send((5, 5, 5), "10.0.0.7:5568", protocol="e131")
+    r.tick()
+
+    class Ending(FrameSlot):
+        def ended(self) -> tuple[str, int]:
+            return ("10.0.0.7:5568", r.seq)
+
+    slot = Ending()
+    slot.put(r.eng.live_input.slot.latest())  # type: ignore[arg-type]
+    r.eng.live_input.slot = slot
+    assert all_of(r.tick(), (5, 5, 5))  # held: on_timeout applies as after a timeout
+    assert r.pub.events("live_ended")[-1]["reason"] == "terminated"
+    assert not r.eng.state()["live"]["active"]
+
+
 def test_brightness_is_the_panels_and_applies_to_live_which_stays() -> None:
     r = Rig()
     r.send((100, 100, 100))

@@ -20,7 +20,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from benchmarks import SECTIONS
+from benchmarks import OPTIONAL_SECTIONS, SECTIONS
 from benchmarks.common import Check, machine
 
 NODELAY = "set_tcp_nodelay true"
@@ -40,6 +40,10 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     parser.add_argument("--stock-broker", action="store_true",
                         help="latency: also measure against a stock mosquitto (no "
                              "set_tcp_nodelay, default settings) in the same run")
+    parser.add_argument("--banner", action="store_true",
+                        help="budget: with a held notification banner over each animation")
+    parser.add_argument("--cases", metavar="ANIM:WxH,...", default=None,
+                        help="budget: only these cases, e.g. plasma:64x32,fire:128x64")
     parser.add_argument("--workdir", metavar="DIR", default=None,
                         help="keep broker and engine files here (default: a temp folder)")
 
@@ -48,11 +52,28 @@ def _sections(only: str | None) -> list[str]:
     if not only:
         return list(SECTIONS)
     chosen = [s.strip() for s in only.split(",") if s.strip()]
-    unknown = [s for s in chosen if s not in SECTIONS]
+    known = (*SECTIONS, *OPTIONAL_SECTIONS)
+    unknown = [s for s in chosen if s not in known]
     if unknown:
         raise SystemExit(f"lightbox bench: unknown section(s) {', '.join(unknown)}; "
-                         f"choose from {', '.join(SECTIONS)}")
-    return [s for s in SECTIONS if s in chosen]
+                         f"choose from {', '.join(known)}")
+    return [s for s in known if s in chosen]
+
+
+def parse_cases(text: str | None) -> tuple[tuple[str, int, int], ...] | None:
+    """``plasma:64x32,fire:128x64`` as (animation, width, height) cases (None: the default)."""
+    if not text:
+        return None
+    cases = []
+    for item in filter(None, (t.strip() for t in text.split(","))):
+        try:
+            name, size = item.split(":")
+            w, h = (int(v) for v in size.lower().split("x"))
+        except ValueError:
+            raise SystemExit(f"lightbox bench: --cases: {item!r} is not ANIMATION:WIDTHxHEIGHT"
+                             ) from None
+        cases.append((name, w, h))
+    return tuple(cases)
 
 
 class Broker:
@@ -118,10 +139,16 @@ def _latency(quick: bool, brokers: Broker, workdir: Path, stock_broker: bool
 
 
 def run_section(name: str, quick: bool, brokers: Broker, workdir: Path,
-                stock_broker: bool = False) -> tuple[dict[str, Any], list[Check]]:
-    """Run one section and return (figures, checks)."""
+                opts: argparse.Namespace | None = None) -> tuple[dict[str, Any], list[Check]]:
+    """Run one section and return (figures, checks); ``opts``: the section options."""
     sub = workdir / name
     sub.mkdir(parents=True, exist_ok=True)
+    stock_broker = bool(opts and opts.stock_broker)
+    if name == "budget":
+        from benchmarks import budget
+
+        cases = parse_cases(opts.cases if opts else None)
+        return budget.run(brokers.get(), sub, quick, cases, bool(opts and opts.banner))
     if name == "frames":
         from benchmarks import frames
 
@@ -333,8 +360,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"== {name} ...", flush=True)
             started = time.monotonic()
             try:
-                out, sec_checks = run_section(name, args.quick, brokers, workdir,
-                                              args.stock_broker)
+                out, sec_checks = run_section(name, args.quick, brokers, workdir, args)
                 out.setdefault("status", "ok")
             except Exception as exc:
                 failed = True

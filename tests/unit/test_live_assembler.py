@@ -45,7 +45,7 @@ def ddp_pkt(data: bytes, offset: int, push: bool) -> memoryview:
 def e131_pkt(universe: int, data: bytes, seq: int, priority: int = 100, **kw: object) -> memoryview:
     from sacn.messages.data_packet import DataPacket
 
-    return memoryview(bytes(DataPacket(CID, "t", universe, tuple(data), priority=priority,  # type: ignore[arg-type]
+    return memoryview(bytes(DataPacket(CID, "t", universe, tuple(data), priority=priority,
                                        sequence=seq, **kw).getBytes()))
 
 

@@ -74,7 +74,7 @@ def test_ddp_queries_and_replies_are_not_data_but_not_invalid() -> None:
 def _sacn(universe: int = 1, data: tuple[int, ...] = (1, 2, 3), **kw: object) -> bytes:
     from sacn.messages.data_packet import DataPacket
 
-    return bytes(DataPacket(CID, "xLights", universe, data, **kw).getBytes())  # type: ignore[arg-type]
+    return bytes(DataPacket(CID, "xLights", universe, data, **kw).getBytes())
 
 
 def test_e131_parses_the_sacn_librarys_data_packet() -> None:

@@ -23,7 +23,9 @@ Arbitration (``Arbiter``, shared by the three protocols): one source ("ip:port" 
 the sender, per protocol) holds the layer. A packet from another source is ignored
 (counted as ``not_owner``) unless the holder has sent no frame for ``timeout_s``
 (then the newcomer takes the layer), or it is an E1.31 packet of a higher priority
-than the holder's (DDP and Art-Net count as priority 100, E1.31's default). E1.31
+than the holder's (DDP and Art-Net count as priority 100, E1.31's default). An Art-Net source is
+its IP alone (nodes send from port 6454; some senders use a socket per universe).
+E1.31
 stream-terminated releases the layer at once. Knows nothing of sockets, threads,
 the render loop or settings files.
 """
@@ -51,10 +53,11 @@ def universes_for(width: int, height: int) -> int:
 class Owner:
     """The source that holds the layer."""
 
-    source: str
+    key: str  # who it is: "ip:port" (Art-Net: the ip alone)
     protocol: Protocol
     priority: int
     last_mono: float  # when it claimed the layer or completed its last frame
+    source: str  # "ip:port" of the packet that claimed the layer (what state.live reports)
 
 
 class Arbiter:
@@ -68,44 +71,51 @@ class Arbiter:
         self.seq = 0  # frames completed so far (LiveFrame.seq)
         self._lock = threading.Lock()
 
-    def admit(self, source: str, protocol: Protocol, priority: int, now: float) -> bool:
+    def admit(self, key: str, protocol: Protocol, priority: int, now: float,
+              source: str | None = None) -> bool:
         """May this packet feed a frame? (It may claim or take over the layer.)"""
         with self._lock:
             o = self.owner
-            if o is not None and o.source == source and o.protocol == protocol:
+            if o is not None and o.key == key and o.protocol == protocol:
                 o.priority = priority
                 return True
             if (o is None or now - o.last_mono > self.timeout_s
                     or (protocol == "e131" and priority > o.priority)):
-                self.owner = Owner(source, protocol, priority, now)
+                self.owner = Owner(key, protocol, priority, now, source or key)
                 return True
         self.counters.ignored("not_owner")
         return False
 
-    def offer(self, pixels: np.ndarray, source: str, protocol: Protocol, priority: int,
+    def holds(self, key: str, protocol: Protocol) -> bool:
+        """True when this source holds the layer now."""
+        with self._lock:
+            o = self.owner
+            return o is not None and o.key == key and o.protocol == protocol
+
+    def offer(self, pixels: np.ndarray, key: str, protocol: Protocol, priority: int,
               now: float) -> bool:
         """Put a whole frame (the caller's copy) in the slot if its source holds the layer."""
         with self._lock:
             o = self.owner
-            if o is None or o.source != source or o.protocol != protocol:
+            if o is None or o.key != key or o.protocol != protocol:
                 return False
             o.last_mono = now
             self.seq += 1
-            frame = LiveFrame(pixels=pixels, protocol=protocol, source=source,
+            frame = LiveFrame(pixels=pixels, protocol=protocol, source=o.source,
                               received_mono=now, priority=priority, seq=self.seq)
             if self.slot.put(frame):
                 self.counters.frames_overwritten_total += 1
             self.counters.frames_total += 1
             return True
 
-    def release(self, source: str, protocol: Protocol) -> bool:
+    def release(self, key: str, protocol: Protocol) -> bool:
         """The source ended its stream: free the layer now if it held it."""
         with self._lock:
             o = self.owner
-            if o is None or o.source != source or o.protocol != protocol:
+            if o is None or o.key != key or o.protocol != protocol:
                 return False
             self.owner = None
-        self.slot.end(source)
+        self.slot.end(o.source)
         return True
 
 
@@ -139,24 +149,25 @@ class DDPAssembler:
         self._dirty = False
 
     def feed(self, offset: int, data: memoryview, push: bool, source: str, now: float) -> None:
-        """One DDP data packet from ``source``."""
+        """One DDP data packet from ``source`` (only data inside the frame claims the layer)."""
+        n, size = len(data), self.frame.size
+        if n and offset >= size:
+            self.counters.invalid("ddp_beyond_frame")
+            n = 0
+        if n == 0 and (not push or not self.arbiter.holds(source, "ddp")):
+            return
         if not self.arbiter.admit(source, "ddp", DEFAULT_PRIORITY, now):
             return
         if source != self._source:
             self._source = source
             self._restart()
-        n = len(data)
-        size = self.frame.size
         if n:
             if offset == 0:
                 self._restart()
-            if offset < size:
-                end = min(size, offset + n)
-                self.frame.buf[offset:end] = data[:end - offset]
-                self._mask[offset:end] = self._ones[:end - offset]
-                self._dirty = True
-            else:
-                self.counters.invalid("ddp_beyond_frame")
+            end = min(size, offset + n)
+            self.frame.buf[offset:end] = data[:end - offset]
+            self._mask[offset:end] = self._ones[:end - offset]
+            self._dirty = True
         if push and self._dirty:
             if self._mask.find(0) >= 0:
                 self.counters.frames_incomplete_total += 1
@@ -177,8 +188,11 @@ class UniverseAssembler:
     """E1.31 or Art-Net universes (510 channels each) from ``first`` on."""
 
     def __init__(self, protocol: Protocol, first: int, width: int, height: int,
-                 arbiter: Arbiter) -> None:
+                 arbiter: Arbiter, by_host: bool = False) -> None:
         self.protocol: Protocol = protocol
+        #: Identify a source by its ip alone (Art-Net: nodes speak from 6454, and some
+        #: senders use a socket per universe); else by "ip:port".
+        self.by_host = by_host
         self.first = first
         self.frame = _Frame(width, height)
         self.count = universes_for(width, height)
@@ -203,10 +217,11 @@ class UniverseAssembler:
         if not 0 <= i < self.count:
             self.counters.invalid("foreign_universe")
             return
-        if not self.arbiter.admit(source, self.protocol, priority, now):
+        key = _host(source) if self.by_host else source
+        if not self.arbiter.admit(key, self.protocol, priority, now, source):
             return
-        if source != self._source:
-            self._restart(source)
+        if key != self._source:
+            self._restart(key)
         self._priority, self._sync_address = priority, sync_address
         off = i * CHANNELS_PER_UNIVERSE
         k = min(len(data), CHANNELS_PER_UNIVERSE, self.frame.size - off)
@@ -239,9 +254,10 @@ class UniverseAssembler:
 
     def terminate(self, source: str) -> None:
         """The source ended its stream: forget its partial frame."""
-        if source == self._source:
+        key = _host(source) if self.by_host else source
+        if key == self._source:
             self._restart(None)
-        self.arbiter.release(source, self.protocol)
+        self.arbiter.release(key, self.protocol)
 
     def _complete(self, now: float) -> None:
         assert self._source is not None

@@ -92,7 +92,7 @@ class ArtNetHandler:
     def __init__(self, first: int, width: int, height: int, arbiter: Arbiter,
                  long_name: str = "LightBox LED matrix", local_ip: str = "0.0.0.0") -> None:
         self.arbiter = arbiter
-        self.assembler = UniverseAssembler("artnet", first, width, height, arbiter)
+        self.assembler = UniverseAssembler("artnet", first, width, height, arbiter, by_host=True)
         self.long_name = long_name
         self.local_ip = local_ip
         self._replies_allowed_at = 0.0

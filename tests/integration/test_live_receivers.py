@@ -21,7 +21,7 @@ import numpy as np
 import psutil
 import pytest
 
-from appliance.content.live.model import LiveFrame, Protocol
+from appliance.content.live.model import FrameSlot, LiveFrame, Protocol
 from appliance.content.live.receiver import LiveInput
 from appliance.settings.realtime_schema import (
     ArtNetSettings,
@@ -50,7 +50,7 @@ def settings(**over: Any) -> RealtimeSettings:
 
 @pytest.fixture
 def live() -> Iterator[LiveInput]:
-    rx = LiveInput(long_name="LightBox test-device")
+    rx = LiveInput(device_id="test-device")
     rx.start(settings(), W, H)
     yield rx
     rx.stop()
@@ -75,16 +75,22 @@ class DDPSender:
         self.source = f"127.0.0.1:{self.sock.getsockname()[1]}"
         self.seq = 0
 
-    def frame(self, data: bytes, push: bool = True, upto: int | None = None) -> None:
+    def packets(self, data: bytes, push: bool = True, upto: int | None = None) -> list[bytes]:
         data = data[:upto]
         self.seq = self.seq % 15 + 1
         offsets = range(0, len(data), 1440)
+        out = []
         for i, off in enumerate(offsets):
             chunk = data[off:off + 1440]
             flags = 0x40 | (0x01 if push and i == len(offsets) - 1 else 0)
             head = bytes([flags, self.seq, 0x0B, 0x01]) + off.to_bytes(4, "big") \
                 + len(chunk).to_bytes(2, "big")
-            self.sock.sendto(head + chunk, ("127.0.0.1", self.port))
+            out.append(head + chunk)
+        return out
+
+    def frame(self, data: bytes, push: bool = True, upto: int | None = None) -> None:
+        for p in self.packets(data, push, upto):
+            self.sock.sendto(p, ("127.0.0.1", self.port))
 
     def close(self) -> None:
         self.sock.close()
@@ -376,3 +382,104 @@ def test_measure_rate_and_cpu() -> None:
             rx.stop()
     for name, r in results.items():
         print(f"\n{name}: " + ", ".join(f"{k}={v:.1f}" for k, v in r.items()))
+
+
+class _TimedSlot(FrameSlot):
+    """A FrameSlot that notes when each frame was put (the receiver's last step)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.put_at: dict[int, float] = {}
+
+    def put(self, frame: LiveFrame) -> bool:
+        self.put_at[frame.seq] = time.monotonic()
+        return super().put(frame)
+
+
+def test_measure_packet_to_slot_latency() -> None:
+    """Last packet sent -> whole frame in the slot, at 128x64 and 30 fps (printed)."""
+    out = {}
+    for proto in ("ddp", "e131"):
+        rx = LiveInput()
+        rx.slot = rx.arbiter.slot = _TimedSlot()
+        rx.start(settings(), 128, 64)
+        tx = DDPSender(rx.ports["ddp"])
+        e131_tx = sacn_sender(rx.ports["e131"], universes=49)
+        lat: list[float] = []
+        try:
+            for n in range(60):
+                data = solid((n, 1, 2), 128, 64)
+                if proto == "ddp":
+                    sock, port = tx.sock, rx.ports["ddp"]
+                    pkts = tx.packets(data)
+                else:
+                    sock, port = e131_tx.raw.sock, rx.ports["e131"]
+                    pkts = [e131_data(e131_tx, u, data[(u - 1) * 510:u * 510], n)
+                            for u in range(1, 50)]
+                for p in pkts[:-1]:
+                    sock.sendto(p, ("127.0.0.1", port))
+                sent = time.monotonic()
+                sock.sendto(pkts[-1], ("127.0.0.1", port))
+                f = wait_until(lambda: shows(rx, (n, 1, 2)), interval_s=0.002,  # noqa: B023
+                               message="the frame")
+                lat.append(rx.slot.put_at[f.seq] - sent)
+                time.sleep(1 / 30)
+        finally:
+            rx.stop()
+            tx.close()
+            e131_tx.stop()
+        ms = sorted(x * 1000 for x in lat)
+        out[proto] = (ms[len(ms) // 2], ms[int(len(ms) * 0.99)])
+        assert rx.counters.errors_total == 0
+    for proto, (p50, p99) in out.items():
+        print(f"\n{proto} last packet -> slot: p50 {p50:.2f} ms, p99 {p99:.2f} ms")
+
+
+FLOODER = r"""
+import os, socket, sys, time
+ports, seconds = [int(p) for p in sys.argv[1].split(",")], float(sys.argv[2])
+kinds = [b"", b"\x41", os.urandom(9), b"Art-Net\0" + os.urandom(4), os.urandom(600),
+         b"\x41\x01\x0b\x01\xff\xff\xff\xff\x05\xa0" + os.urandom(1440)]
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+n, t0 = 0, time.monotonic()
+while time.monotonic() - t0 < seconds:
+    for k in kinds:
+        for p in ports:
+            s.sendto(k, ("127.0.0.1", p))
+            n += 1
+print(n)
+"""
+
+
+def _render_like(seconds: float) -> int:
+    """A 30 fps loop doing a frame's worth of numpy work; returns the frames it made."""
+    img = np.zeros((64, 128, 3), np.float32)
+    frames, t0, nxt = 0, time.monotonic(), time.monotonic()
+    while time.monotonic() - t0 < seconds:
+        np.clip(img * 0.5 + 3.0, 0, 255).astype(np.uint8)
+        frames += 1
+        nxt += 1 / 30
+        time.sleep(max(0.0, nxt - time.monotonic()))
+    return frames
+
+
+def test_measure_a_flood_against_a_render_loop() -> None:
+    """Frames a 30 fps loop in the receivers' process makes during a garbage flood (printed)."""
+    rx = LiveInput()
+    rx.start(settings(), 128, 64)
+    try:
+        quiet = _render_like(3.0)
+        before = rx.counters.packets_total
+        flood = subprocess.Popen([sys.executable, "-c", FLOODER,
+                                  ",".join(str(p) for p in rx.ports.values()), "3.5"],
+                                 stdout=subprocess.PIPE, text=True)
+        time.sleep(0.3)
+        flooded = _render_like(3.0)
+        out, _ = flood.communicate(timeout=60)
+        counted = rx.counters.packets_total - before
+        assert flooded > 0 and rx.counters.errors_total == 0
+        print(f"\nrender-like loop: {quiet} frames quiet, {flooded} during the flood "
+              f"({100 * flooded / quiet:.0f}%); flood sent {int(out)}, counted {counted} "
+              f"({counted / 3.5:.0f}/s), invalid {rx.counters.packets_invalid_total}")
+    finally:
+        rx.stop()

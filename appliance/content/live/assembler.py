@@ -104,8 +104,8 @@ class Arbiter:
             frame = LiveFrame(pixels=pixels, protocol=protocol, source=o.source,
                               received_mono=now, priority=priority, seq=self.seq)
             if self.slot.put(frame):
-                self.counters.frames_overwritten_total += 1
-            self.counters.frames_total += 1
+                self.counters.add("frames_overwritten_total")
+            self.counters.add("frames_total")
             return True
 
     def release(self, key: str, protocol: Protocol) -> bool:
@@ -170,7 +170,7 @@ class DDPAssembler:
             self._dirty = True
         if push and self._dirty:
             if self._mask.find(0) >= 0:
-                self.counters.frames_incomplete_total += 1
+                self.counters.add("frames_incomplete_total")
                 return
             self.arbiter.offer(self.frame.copy(), source, "ddp", DEFAULT_PRIORITY, now)
             self._restart()
@@ -247,7 +247,7 @@ class UniverseAssembler:
         if self._n_got == 0:
             return True
         if self._n_ever < self.count:
-            self.counters.frames_incomplete_total += 1
+            self.counters.add("frames_incomplete_total")
             return True
         self._complete(now)
         return True

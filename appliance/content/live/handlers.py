@@ -122,7 +122,7 @@ class ArtNetHandler:
         host, port = source.rsplit(":", 1)
         ip = socket.inet_aton(_reply_ip(self.local_ip, host))
         replies = artnet.poll_replies(ip, list(self.assembler.universes()), self.long_name)
-        self.arbiter.counters.polls_answered_total += 1
+        self.arbiter.counters.add("polls_answered_total")
         return [(r, (host, int(port))) for r in replies]
 
 

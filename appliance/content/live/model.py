@@ -84,12 +84,22 @@ class LiveCounters:
     polls_answered_total: int = 0  # Art-Net ArtPoll answered with ArtPollReply
     errors_total: int = 0  # a packet whose handling failed (a bug: logged, never raised)
 
+    #: The receiver threads count through the methods below, under this lock.
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
     def invalid(self, reason: str) -> None:
         """Count one packet refused for ``reason`` (snake_case)."""
-        self.packets_invalid_total += 1
-        self.by_reason[reason] = self.by_reason.get(reason, 0) + 1
+        with self.lock:
+            self.packets_invalid_total += 1
+            self.by_reason[reason] = self.by_reason.get(reason, 0) + 1
 
     def ignored(self, reason: str) -> None:
         """Count one well-formed packet not used, for ``reason`` (snake_case)."""
-        self.packets_ignored_total += 1
-        self.by_reason[reason] = self.by_reason.get(reason, 0) + 1
+        with self.lock:
+            self.packets_ignored_total += 1
+            self.by_reason[reason] = self.by_reason.get(reason, 0) + 1
+
+    def add(self, name: str, n: int = 1) -> None:
+        """Add ``n`` to the counter ``name`` (e.g. ``packets_total``), thread-safely."""
+        with self.lock:
+            setattr(self, name, getattr(self, name) + n)

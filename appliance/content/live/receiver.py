@@ -94,13 +94,12 @@ class _Worker:
 class LiveInput:
     """The UDP receivers for DDP, E1.31 and Art-Net, feeding ``slot`` and ``counters``."""
 
-    def __init__(self, long_name: str = "LightBox LED matrix",
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, device_id: str = "", clock: Callable[[], float] = time.monotonic) -> None:
         self.slot = FrameSlot()
         self.counters = LiveCounters()
         self.arbiter = Arbiter(self.slot, self.counters)
-        #: The ArtPollReply long name (the service may put the device id in it).
-        self.long_name = long_name
+        #: The ArtPollReply long name: how xLights or Resolume list the box.
+        self.long_name = f"LightBox {device_id}" if device_id else "LightBox LED matrix"
         self.clock = clock
         self.width = self.height = 0
         self._workers: dict[Protocol, _Worker] = {}
@@ -207,12 +206,12 @@ class LiveInput:
                 time.sleep(YIELD_S)  # a flood: let the render and MQTT threads run
 
     def _one(self, w: _Worker, view: memoryview, addr: tuple[str, int]) -> None:
-        self.counters.packets_total += 1
+        self.counters.add("packets_total")
         try:
             replies = w.handler.handle(view, f"{addr[0]}:{addr[1]}", self.clock())
             _send(w.sock, replies)
         except Exception as exc:  # a bug for some packet: count, log, keep receiving
-            self.counters.errors_total += 1
+            self.counters.add("errors_total")
             log.warning("live_packet_failed", protocol=w.protocol,
                         error=f"{type(exc).__name__}: {exc}"[:200])
 

@@ -208,3 +208,39 @@ def test_artpoll_is_answered_with_the_universes_served_and_rate_limited() -> Non
     assert reply[190:193] == bytes([0, 1, 2])
     assert rig.art.handle(poll, "10.0.0.9:6454", 1.01) == []  # a poll flood is not amplified
     assert len(rig.art.handle(poll, "10.0.0.9:6454", 2.0)) == 1
+
+
+def test_preview_other_start_codes_and_foreign_syncs_are_ignored_not_shown() -> None:
+    rig = Rig()
+    from sacn.messages.sync_packet import SyncPacket
+
+    data = frame((8, 8, 8))
+    for i in range(3):
+        rig.e131.handle(e131_pkt(1 + i, data[i * 510:(i + 1) * 510], i, previewData=True), A, 1.0)
+        rig.e131.handle(e131_pkt(1 + i, data[i * 510:(i + 1) * 510], 10 + i, dmxStartCode=0xDD),
+                        A, 1.0)
+    assert rig.pixels() is None
+    assert rig.counters.by_reason["e131_preview"] == 3
+    assert rig.counters.by_reason["e131_start_code"] == 3
+    assert rig.counters.packets_invalid_total == 0  # well-formed: ignored, not invalid
+    rig.e131.handle(memoryview(bytes(SyncPacket(CID, 1, 0).getBytes())), B, 1.0)
+    assert rig.counters.by_reason["e131_sync_foreign"] == 1
+
+
+def test_a_stream_terminated_from_another_source_releases_nothing() -> None:
+    rig = Rig()
+    e131_frame(rig, A, frame((1, 0, 0)), 0, 1.0)
+    rig.e131.handle(e131_pkt(1, b"", 0, streamTerminated=True), B, 1.1)
+    assert rig.arb.owner is not None and rig.arb.owner.source == A
+    assert rig.slot.ended() is None
+
+
+def test_artnet_sources_are_hosts_so_a_socket_per_universe_works() -> None:
+    rig = Rig()
+    data = frame((2, 4, 6))
+    for u in range(3):
+        rig.art.handle(memoryview(artnet.dmx(u, data[u * 510:(u + 1) * 510])),
+                       f"10.0.0.2:{40000 + u}", 1.0)
+    f = rig.slot.latest()
+    assert f is not None and f.protocol == "artnet" and f.source == "10.0.0.2:40000"
+    assert (f.pixels == (2, 4, 6)).all()

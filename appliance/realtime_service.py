@@ -12,14 +12,14 @@ packets (the receivers' own), MQTT or the layer stack beyond ``attach`` and
 
 from __future__ import annotations
 
-import importlib
 import threading
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Protocol
 
 import structlog
 
 from appliance.content.live.model import FrameSlot, LiveCounters
+from appliance.content.live.receiver import LiveInput
 from appliance.render.live_layer import LiveLayer, any_enabled
 from appliance.settings.realtime_schema import RealtimeSettings
 
@@ -27,7 +27,6 @@ log = structlog.get_logger("realtime")
 
 #: Seconds between attempts to listen again after a receiver failed to.
 RETRY_S = 30.0
-RECEIVER_MODULE = "appliance.content.live.receiver"
 
 
 class Receivers(Protocol):
@@ -46,15 +45,9 @@ class Receivers(Protocol):
         """Put changed settings in force (rebinding what changed)."""
 
 
-def make_receivers() -> Receivers | None:
-    """A new ``LiveInput``, or None where the receivers are not installed."""
-    try:
-        cls: Any = importlib.import_module(RECEIVER_MODULE).LiveInput
-    except (ImportError, AttributeError) as exc:
-        log.warning("realtime_unavailable", error=f"{type(exc).__name__}: {exc}")
-        return None
-    made: Receivers = cls()
-    return made
+def make_receivers(device_id: str = "") -> Receivers | None:
+    """A new ``LiveInput`` (``device_id`` names the box to Art-Net senders)."""
+    return LiveInput(device_id)
 
 
 class RealtimeService:

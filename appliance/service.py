@@ -29,7 +29,7 @@ from appliance.content import icons
 from appliance.display import Display, make_display
 from appliance.mqtt.client import tls_problems
 from appliance.mqtt.link import MQTTLink, Responder
-from appliance.realtime_service import RealtimeService
+from appliance.realtime_service import RealtimeService, make_receivers
 from appliance.render.engine import Engine
 from appliance.settings import EX_CONFIG, Settings, SettingsError, SettingsStore
 from appliance.system import SystemProbe
@@ -185,7 +185,8 @@ class EngineService:
                              self._on_ha_online, self._on_retained_command)
         self.engine.publisher = self.link
         self.realtime = RealtimeService(self.engine.live_input, self.engine.width,
-                                        self.engine.height, self.engine.event)
+                                        self.engine.height, self.engine.event,
+                                        lambda: make_receivers(cfg.device_id))
         self.engine.live.on_realtime = self.realtime.request
         self.config = ConfigService(
             self.engine, self.store, self.settings_path, cfg, self.config_status,

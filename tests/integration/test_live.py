@@ -4,8 +4,6 @@ Senders that are not the receivers under test (``tests/integration/live_senders.
 sacn's E1.31 encoder, stupidArtnet, a DDP sender written to the protocol's documentation);
 the pixels are read from the virtual panel's snapshot, a real output of the engine.
 No timing asserts: every test waits, with a deadline, for what must be seen.
-
-Needs the receivers (``appliance.content.live.receiver``): skipped until they are merged.
 """
 
 from __future__ import annotations
@@ -31,8 +29,6 @@ from tests.integration.live_senders import (
 )
 from tests.support import LightboxProcess, MQTTProbe, wait_until
 
-pytest.importorskip("appliance.content.live.receiver",
-                    reason="the realtime receivers are not merged yet")
 pytestmark = pytest.mark.integration
 
 Probe = Callable[..., MQTTProbe]

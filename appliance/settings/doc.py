@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from appliance.settings import Settings, is_local_only
+from appliance.settings import Settings, is_local_only, realtime_doc
 
 SECTIONS = {
     "display": "The panel and its driver. Geometry and driver options need a restart; "
@@ -181,6 +181,8 @@ MEANING: dict[str, str] = {
     "logging.dir": "Optional folder for `engine.log`, `mqtt.log`, `bridge.log`, "
                    "`access.log` (rotated by `deploy/logrotate/lightbox`).",
 }
+SECTIONS["realtime"] = realtime_doc.SECTION
+MEANING.update(realtime_doc.MEANING)
 
 
 def _model_of(annotation: Any) -> type[BaseModel] | None:

@@ -348,3 +348,45 @@ def test_brightness_is_the_panels_and_applies_to_live_which_stays() -> None:
     r.command("brightness", "40")
     assert all_of(r.tick(), (100, 100, 100)) and r.display.brightness_pct == 40
     assert r.eng.state()["live"]["active"]
+
+
+def test_identify_flashes_over_live() -> None:
+    r = Rig(timeout_s=60)
+    r.send((7, 70, 7))
+    r.tick()
+    r.command("identify", '{"seconds": 2}')
+    frame = r.tick()
+    assert all_of(frame, (255, 255, 255)) or all_of(frame, (0, 0, 0))
+    assert all_of(r.tick(3.0), (7, 70, 7))  # identify over: live again (it never ended)
+
+
+def test_the_live_counters_reach_metrics_and_prometheus() -> None:
+    from prometheus_client import generate_latest
+    from prometheus_client.core import CollectorRegistry
+
+    from appliance.system import SystemProbe
+    from appliance.telemetry import Telemetry
+    from bridge.metrics import _engine_metrics
+
+    r = Rig()
+    r.send((1, 1, 1))
+    r.tick()
+    r.eng.live_input.counters.packets_total = 12
+    r.eng.live_input.counters.frames_total = 1
+    r.eng.live_input.counters.invalid("short")
+    tel = Telemetry(r.eng.snapshot, dict, lambda *a: None, lambda m: None,
+                    lambda: r.eng.settings.health, ConfigStatus(), SystemProbe(), "virtual", "t")
+    doc = tel.metrics(r.eng.snapshot(), {"cpu_percent": 0, "rss_mb": 0, "cpu_temp_c": None,
+                                         "throttled": None})
+    assert doc["live_frames_total"] == 1 and doc["live_packets_invalid_total"] == 1
+    assert doc["live_packets_total"] == 12
+
+    class Fixed:
+        def collect(self) -> Any:
+            return _engine_metrics(doc)
+
+    reg = CollectorRegistry()
+    reg.register(Fixed())  # type: ignore[arg-type]
+    text = generate_latest(reg).decode()
+    assert "lightbox_live_frames_total 1.0" in text
+    assert "lightbox_live_packets_invalid_total 1.0" in text

@@ -157,8 +157,9 @@ class EngineService:
 
             drop_to(cfg.display.drop_priv_user, cfg.display.drop_priv_group)
         self._install_signals()
-        self.realtime.start(self.engine.settings.realtime)  # after the privilege drop
         self.link.start()
+        self.realtime.start(self.engine.settings.realtime)  # after the privilege drop and
+        # the link's start, so that a port in use is an event the broker gets
         self.telemetry.start()
         self.config.start(self.stop_event)
         threading.Thread(target=self._state_timer, name="state", daemon=True).start()

@@ -346,7 +346,8 @@ class Looks:
             self.documents_changed("playlists")
         due = self.player.due
         if due is not None and now >= due:
-            self._advance(+1, now)
+            # A frame late: the next item's time counts from when it was due (no drift).
+            self._advance(+1, due if now - due < 1.0 else now)
 
     # ------------------------------------------------------------------ the schedule's
     def snapshot(self) -> LookSnapshot:

@@ -389,6 +389,7 @@ class Looks:
         return self.preset, self.player.state()
 
     def position(self) -> dict[str, Any] | None:
-        """The playlist position to save for ``animation.boot: last`` (name and item index)."""
-        pl = self.player.playlist
-        return None if pl is None else {"name": pl.name, "index": self.player.index}
+        """The playlist position to save for ``animation.boot: last`` (name and item index;
+        safe from any thread)."""
+        view = self.player.view
+        return None if view is None else {"name": view["name"], "index": view["index"]}

@@ -3,8 +3,10 @@
 Owns the order of one cycle (a new shuffled order each cycle from an injected RNG,
 so tests can fix it), the position in it, moving forwards and back (repeat wraps,
 no repeat ends), and the item's deadline on the render clock (monotonic) with its
-wall-clock twin for ``state.playlist.next_at``. Pure: knows nothing of animations,
-the supervisor, presets or files (``render.looks`` shows the items).
+wall-clock twin for ``state.playlist.next_at``. Changed on the render thread; other
+threads (state publishing, the state file timer) read ``view``, a value that is
+replaced whole after every change. Pure: knows nothing of animations, the
+supervisor, presets or files (``render.looks`` shows the items).
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ class Player:
         self.due: float | None = None
         #: Epoch seconds the item ends (what ``state.playlist.next_at`` says).
         self.next_at: float | None = None
+        #: ``state.playlist`` as of the last change (None: not playing); never mutated.
+        self.view: dict[str, Any] | None = None
 
     @property
     def playing(self) -> bool:
@@ -51,6 +55,7 @@ class Player:
         self.order = self._order(pl, first)
         self.pos = 0 if pl.shuffle or first is None else first
         self.due = self.next_at = None
+        self._refresh()
 
     def _order(self, pl: Playlist, first: int | None, avoid: int | None = None) -> list[int]:
         order = list(range(len(pl.items)))
@@ -73,6 +78,7 @@ class Player:
         self.playlist = pl
         self.order = self._order(pl, index)
         self.pos = 0 if pl.shuffle else index
+        self._refresh()
 
     def move(self, step: int) -> bool:
         """Go ``step`` (+1 or -1) items; False when a playlist without repeat has ended."""
@@ -81,14 +87,14 @@ class Player:
         pos = self.pos + step
         if 0 <= pos < len(self.order):
             self.pos = pos
-            return True
-        if step > 0:
+        elif step > 0:
             if not pl.repeat:
                 return False
             self.order = self._order(pl, None, avoid=self.index)  # a new cycle
             self.pos = 0
-            return True
-        self.pos = len(self.order) - 1 if pl.repeat else 0
+        else:
+            self.pos = len(self.order) - 1 if pl.repeat else 0
+        self._refresh()
         return True
 
     def arm(self, now: float, wall: float) -> None:
@@ -96,6 +102,7 @@ class Player:
         duration = self.item.duration_s
         self.due = now + duration
         self.next_at = round(wall + duration, 3)
+        self._refresh()
 
     def stop(self) -> None:
         """Play nothing."""
@@ -103,12 +110,19 @@ class Player:
         self.order = []
         self.pos = 0
         self.due = self.next_at = None
+        self._refresh()
+
+    def _refresh(self) -> None:
+        """Make ``view``: ``state.playlist``, ``{"name","index","item","next_at"}``, or None."""
+        if self.playlist is None:
+            self.view = None
+            return
+        item = self.item
+        self.view = {"name": self.playlist.name, "index": self.index,
+                     "item": item.preset if item.preset is not None else item.animation,
+                     "next_at": self.next_at}
 
     def state(self) -> dict[str, Any] | None:
-        """``state.playlist``: ``{"name","index","item","next_at"}``, or None."""
-        if self.playlist is None:
-            return None
-        item = self.item
-        return {"name": self.playlist.name, "index": self.index,
-                "item": item.preset if item.preset is not None else item.animation,
-                "next_at": self.next_at}
+        """``state.playlist`` (a copy; safe from any thread)."""
+        view = self.view
+        return None if view is None else dict(view)

@@ -327,4 +327,5 @@ class EngineService:
         """
         while not self.stop_event.wait(STATE_SAVE_S):
             self.engine.watch_image()
+            self.engine.looks.preload()
             self.files.tick(self.engine)

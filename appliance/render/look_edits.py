@@ -3,8 +3,9 @@
 Owns checking a look to store like ``cmd/animation`` would check it (unknown
 animation, bad parameters, each error naming its field: ``animation``,
 ``params.speed``, ``items.2.preset``), then handing it to the library and
-publishing the new document. Runs on the render thread for ``render.looks``; knows
-nothing of files, MQTT or the playlist's timing.
+publishing the new document; and deleting (a deleted preset stops being
+``state.preset``, a deleted playlist stops playing). Runs on the render thread
+for ``render.looks``; knows nothing of files, MQTT or the playlist's timing.
 """
 
 from __future__ import annotations
@@ -84,3 +85,22 @@ def save_playlist(looks: Looks, cmd: SavePlaylist) -> None:
         looks.position_changed()
     looks.documents_changed("playlists")
     log.info("playlist_saved", name=pl.name, items=len(pl.items))
+
+
+def delete_preset(looks: Looks, name: str) -> None:
+    """Forget preset ``name`` (playlists that name it skip that item from now on)."""
+    looks.library.delete_preset(name)
+    if looks.preset == name:
+        looks.set_preset(None)
+    looks.documents_changed("presets")
+    log.info("preset_deleted", name=name)
+
+
+def delete_playlist(looks: Looks, name: str) -> None:
+    """Forget playlist ``name``, stopping it if it plays."""
+    looks.library.delete_playlist(name)
+    playing = looks.player.playlist
+    if playing is not None and playing.name == name:
+        looks.end_playlist("deleted")
+    looks.documents_changed("playlists")
+    log.info("playlist_deleted", name=name)

@@ -22,6 +22,7 @@ from animations import ParamError, Registry
 from appliance.content.library import Library, Playlist
 from appliance.render import look_edits
 from appliance.render.factory import ActiveAnimation, AnimationFactory, Preloaded
+from appliance.render.item_frames import ItemFrames
 from appliance.render.panel import Panel
 from appliance.render.playlist import Player
 from appliance.render.supervisor import Supervisor
@@ -82,6 +83,7 @@ class Looks:
         self.publish = publish or (lambda name, body: None)
         self.event = event or (lambda name, **fields: None)
         self.library = Library()
+        self.frames = ItemFrames(factory)
         self.player = Player(rng or random.Random())
         self.preset: str | None = None
         #: Goes up when the playlist's position changes by itself (saved debounced).
@@ -161,21 +163,13 @@ class Looks:
             case ApplyPreset(name=name):
                 self.apply_preset(name, now)
             case DeletePreset(name=name):
-                self.library.delete_preset(name)
-                if self.preset == name:
-                    self.set_preset(None)
-                self.documents_changed("presets")
-                log.info("preset_deleted", name=name)
+                look_edits.delete_preset(self, name)
             case SavePlaylist():
                 look_edits.save_playlist(self, cmd)
             case PlayPlaylist(name=name):
                 self.play(name, now)
             case DeletePlaylist(name=name):
-                self.library.delete_playlist(name)
-                if self.player.playlist is not None and self.player.playlist.name == name:
-                    self._end_playlist("deleted")
-                self.documents_changed("playlists")
-                log.info("playlist_deleted", name=name)
+                look_edits.delete_playlist(self, name)
             case StepPlaylist(step=step):
                 self._step_by_hand(step, now)
             case _:
@@ -186,6 +180,12 @@ class Looks:
         doc = self.library.presets_doc if name == "presets" else self.library.playlists_doc
         self.publish(name, doc.doc)
 
+    def preload(self) -> None:
+        """Decode the playing playlist's images ahead of their turn (a timer thread)."""
+        view = self.player.view
+        self.frames.refresh(view["name"] if view else None, self.library.presets_doc.doc,
+                            self.library.playlists_doc.doc)
+
     def republish(self) -> None:
         """Publish the retained presets and playlists at the next frame (thread-safe)."""
         self._republish = True
@@ -195,7 +195,7 @@ class Looks:
         """Show the stored preset ``name`` (CommandError ``unknown_preset`` if none)."""
         look = self.library.preset(name, "apply")
         active = self._build(look.animation, look.params, "apply", f"preset {name!r}: ")
-        self._end_playlist(by)
+        self.end_playlist(by)
         self._show(active, look.brightness, now, 0.0, power_on=True)
         self.set_preset(name)
         log.info("preset_applied", name=name, by=by)
@@ -205,7 +205,7 @@ class Looks:
     def _build(self, animation: str, params: Mapping[str, Any], field_name: str,
                prefix: str) -> ActiveAnimation:
         try:
-            return self.factory.build(animation, params, None, None)
+            return self.factory.build(animation, params, None, self.frames.get(animation, params))
         except CommandError as exc:
             raise CommandError(exc.code, prefix + exc.message, field_name) from None
 
@@ -232,7 +232,7 @@ class Looks:
     def _hand_made_look(self) -> None:
         """A person chose another look: no preset, no playlist."""
         self.set_preset(None)
-        self._end_playlist("hand")
+        self.end_playlist("hand")
 
     # ------------------------------------------------------------------ playlists
     def play(self, name: str, now: float, by: By = "hand", index: int = 0) -> None:
@@ -256,7 +256,7 @@ class Looks:
         if active is None:
             raise CommandError("playlist_unplayable", f"no item of playlist {pl.name!r} can "
                                "show (their presets or animations are gone)", "play")
-        self._end_playlist("replaced")
+        self.end_playlist("replaced")
         self.set_preset(None)
         self.player = player
         self._show_item(active, now, fade_s, power_on)
@@ -306,11 +306,11 @@ class Looks:
         pl = self.player.playlist
         assert pl is not None
         if not self.player.move(step):
-            self._end_playlist("finished")
+            self.end_playlist("finished")
             return
         built = self._first_showable(self.player, step)
         if built is None:
-            self._end_playlist("finished" if not pl.repeat else "unplayable")
+            self.end_playlist("finished" if not pl.repeat else "unplayable")
             return
         self._show_item(built, now, pl.transition_s, power_on=False)
 
@@ -326,9 +326,10 @@ class Looks:
 
     def stop_playlist(self) -> None:
         """Stop a playing playlist, leaving its item showing."""
-        self._end_playlist("stopped")
+        self.end_playlist("stopped")
 
-    def _end_playlist(self, reason: str) -> None:
+    def end_playlist(self, reason: str) -> None:
+        """Stop the playlist (if one plays) for ``reason``, leaving its item showing."""
         pl = self.player.playlist
         if pl is None:
             return
@@ -372,7 +373,7 @@ class Looks:
         except CommandError as exc:
             log.warning("restore_animation_failed", animation=snap.animation, error=exc.message)
             active = self.factory.make_default()
-        self._end_playlist("replaced")
+        self.end_playlist("replaced")
         self._show(active, None, now, 0.0, power_on=False)
         self.set_preset(snap.preset if snap.preset in self.library.presets else None)
         self._restore_power(snap.power_on, now)

@@ -379,3 +379,37 @@ def test_restore_without_a_playlist_gives_back_animation_preset_and_power() -> N
     box.eng.looks.restore(snap, box.clock.monotonic())
     st = box.eng.state()
     assert st["effect"] == "solid" and st["preset"] == "Red" and st["state"] == "OFF"
+
+
+def test_a_playlists_images_are_decoded_off_the_render_thread(tmp_path: Any) -> None:
+    import io
+
+    from PIL import Image
+
+    from appliance.content.images import ImageStore, limits_from
+
+    clock, pub, display = FakeClock(), Recorder(), VirtualDisplay(W, H)
+    eng = Engine(validate({"device_id": "unit", "bridge": {"images_dir": str(tmp_path)}}),
+                 display, REGISTRY, clock=clock, publisher=pub)
+    eng.start()
+    store = ImageStore(tmp_path, limits_from(eng.settings.bridge))
+    png = io.BytesIO()
+    Image.new("RGB", (W, H), (0, 255, 0)).save(png, "PNG")
+    image_id = store.save(png.getvalue(), "green", W, H).id
+    for raw in (json.dumps({"save": "P", "transition_s": 0, "items": [
+            {"animation": "solid", "params": {"color": RED}, "duration_s": 2},
+            {"animation": "image", "params": {"image": image_id}, "duration_s": 2}]}),
+                json.dumps({"play": "P"})):
+        eng.submit(parse_command("playlist", raw.encode()))
+        eng.tick(clock.monotonic())
+    eng.looks.preload()  # the service's timer thread
+    assert list(eng.looks.frames.cache) == [image_id]
+    store.delete(image_id)  # gone from disk: the item must not need the file
+    clock.advance(2.1)
+    eng.tick(clock.monotonic())
+    assert eng.state()["playlist"]["index"] == 1  # type: ignore[index]
+    assert (display.frame()[..., 1] == 255).all()
+    eng.submit(parse_command("playlist", b"stop"))
+    eng.tick(clock.monotonic())
+    eng.looks.preload()
+    assert eng.looks.frames.cache == {}  # only the playing playlist's images are kept

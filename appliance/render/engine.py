@@ -382,7 +382,8 @@ class Engine:
 
     def state(self) -> LightState:
         """Return the Home Assistant JSON-light state with LightBox extras."""
-        return report.light_state(self.supervisor, self.panel, self.state_version,
+        return report.light_state(self.supervisor, self.panel,  # a playlist's advance counts
+                                  self.state_version + self.looks.position_version,
                                   self.notices.showing(), self.looks.state_fields())
 
     def snapshot(self) -> dict[str, Any]:

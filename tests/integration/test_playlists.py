@@ -115,3 +115,29 @@ def test_items_cross_fade_the_preview_shows_neither_colour_mid_way(engine_factor
     wait_until(blend_seen, message="a frame that mixes red and blue", timeout_s=30)
     wait_until(lambda: all_of(eng.panel(), B) or all_of(eng.panel(), R),
                message="one colour again after the blend", timeout_s=15)
+
+
+def test_after_a_power_cut_it_resumes_where_the_last_save_left_it(engine_factory: Factory,
+                                                                  probe: Probe) -> None:
+    import json
+
+    eng = engine_factory("pl")
+    p = probe().subscribe(f"{BASE}/#", wait_s=0.3)
+    _save(p, 600)
+    assert p.request(f"{BASE}/cmd/playlist", {"play": "RB"})["ok"]
+    assert p.request(f"{BASE}/cmd/playlist", "next")["ok"]
+    state_file = eng.workdir / "state" / "state.json"
+
+    def saved_at_item_1() -> bool:
+        try:
+            return json.loads(state_file.read_text())["playlist"] == {"name": "RB", "index": 1}
+        except (OSError, ValueError, KeyError):
+            return False
+
+    wait_until(saved_at_item_1, message="the hand-made step saved", timeout_s=15)
+    eng.kill()  # no clean stop: what a power cut leaves
+    mark = p.mark()
+    eng.start()
+    st = p.wait_for(f"{BASE}/state", lambda s: s["playlist"] is not None, since=mark,
+                    timeout_s=20)
+    assert st["playlist"]["index"] == 1 and st["params"] == {"color": "#0000ff"}

@@ -413,3 +413,13 @@ def test_a_playlists_images_are_decoded_off_the_render_thread(tmp_path: Any) -> 
     eng.tick(clock.monotonic())
     eng.looks.preload()
     assert eng.looks.frames.cache == {}  # only the playing playlist's images are kept
+
+
+def test_the_state_version_goes_up_when_a_playlist_moves_on_by_itself() -> None:
+    box = Box()
+    two_colours(box, transition_s=0)
+    box.ok("playlist", {"play": "RB"})
+    before = box.eng.state()["version"]
+    box.tick(5.1)
+    assert box.eng.state()["version"] > before
+    assert box.pub.of("state")[-1]["playlist"]["index"] == 1

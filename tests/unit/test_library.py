@@ -229,3 +229,19 @@ def test_boot_playlist_starts_it(tmp_path: Path) -> None:
     _used(tmp_path)
     st = _booted(tmp_path, "playlist:RB").state()
     assert st["playlist"] is not None and st["playlist"]["index"] == 0
+
+
+def test_boot_last_names_the_preset_that_showed(tmp_path: Path) -> None:
+    eng = _engine()
+    files = StateFiles(tmp_path)
+    send(eng, "preset", {"save": "Red", "animation": "solid", "params": {"color": RED}})
+    send(eng, "preset", {"apply": "Red"})
+    files.flush(eng)
+    st = _booted(tmp_path, "last").state()
+    assert st["preset"] == "Red" and st["effect"] == "solid" and st["playlist"] is None
+
+
+def test_a_broken_state_file_boots_the_default(tmp_path: Path) -> None:
+    (tmp_path / "state.json").write_text("{half")
+    st = _booted(tmp_path, "last").state()
+    assert st["effect"] == "plasma" and st["state"] == "ON"

@@ -293,7 +293,8 @@ class Looks:
     def _show_item(self, built: Built, now: float, fade_s: float, power_on: bool) -> None:
         active, brightness = built
         self._show(active, brightness, now, fade_s, power_on)
-        self.player.arm(now, self.factory.clock.wall())
+        clock = self.factory.clock  # ``now`` may be a moment ago (the item was due then)
+        self.player.arm(now, clock.wall() + (now - clock.monotonic()))
         self.position_changed()
 
     def position_changed(self) -> None:

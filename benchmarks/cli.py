@@ -44,6 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
                         help="budget: with a held notification banner over each animation")
     parser.add_argument("--cases", metavar="ANIM:WxH,...", default=None,
                         help="budget: only these cases, e.g. plasma:64x32,fire:128x64")
+    parser.add_argument("--boxes", metavar="N,...", default=None,
+                        help="fleet: fleet sizes to measure (default 1,10,50; quick 1,5)")
     parser.add_argument("--workdir", metavar="DIR", default=None,
                         help="keep broker and engine files here (default: a temp folder)")
 
@@ -144,6 +146,16 @@ def run_section(name: str, quick: bool, brokers: Broker, workdir: Path,
     sub = workdir / name
     sub.mkdir(parents=True, exist_ok=True)
     stock_broker = bool(opts and opts.stock_broker)
+    if name == "fleet":
+        from benchmarks import fleet
+
+        boxes = opts.boxes if opts else None
+        try:
+            sizes = tuple(int(v) for v in boxes.split(",")) if boxes else None
+        except ValueError:
+            raise SystemExit(f"lightbox bench: --boxes: not a list of numbers: {boxes!r}"
+                             ) from None
+        return fleet.run(sub, quick, sizes)
     if name == "budget":
         from benchmarks import budget
 

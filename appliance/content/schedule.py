@@ -198,12 +198,9 @@ def _hhmm(t: float, tz: ZoneInfo) -> str:
     return dt.datetime.fromtimestamp(t, tz).strftime("%H:%M")
 
 
-def _sun_hhmm(t: float | None, date: dt.date, tz: ZoneInfo) -> str | None:
-    """Return a sun time as local ``HH:MM`` to the nearest minute (never the next date)."""
-    if t is None:
-        return None
-    rounded = round(t / 60) * 60
-    return _hhmm(rounded if dt.datetime.fromtimestamp(rounded, tz).date() == date else t, tz)
+def _sun_hhmm(t: float | None, tz: ZoneInfo) -> str | None:
+    """Return a sun time as local ``HH:MM``, to the nearest minute."""
+    return None if t is None else _hhmm(round(t / 60) * 60, tz)
 
 
 def week_plan(windows: Sequence[ScheduleWindow], tz: ZoneInfo, location: Location | None,
@@ -229,9 +226,9 @@ def week_plan(windows: Sequence[ScheduleWindow], tz: ZoneInfo, location: Locatio
         rise = set_ = None
         if location is not None:
             rise = _sun_hhmm(sun_time("sunrise", location.latitude, location.longitude,
-                                      date, tz), date, tz)
+                                      date, tz), tz)
             set_ = _sun_hhmm(sun_time("sunset", location.latitude, location.longitude,
-                                      date, tz), date, tz)
+                                      date, tz), tz)
         plan.append({"date": date.isoformat(), "sunrise": rise, "sunset": set_,
                      "spans": spans})
     return plan

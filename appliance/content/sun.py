@@ -42,7 +42,7 @@ def solar_noon(latitude: float, longitude: float, date: dt.date, tz: ZoneInfo) -
     try:
         return noon(Observer(latitude=latitude, longitude=longitude), date, tz).timestamp()
     except (ValueError, ArithmeticError):  # never seen; the mean sun is minutes off at most
-        midnight = dt.datetime(date.year, date.month, date.day, tzinfo=dt.timezone.utc)
+        midnight = dt.datetime(date.year, date.month, date.day, tzinfo=dt.UTC)
         return midnight.timestamp() + 43200 - longitude * 240
 
 

@@ -39,7 +39,7 @@ OSLO_TZ = ZoneInfo("Europe/Oslo")
 
 def noaa(event: str, lat: float, lon: float, date: dt.date) -> float | None:
     """Epoch seconds of sunrise/sunset near local ``date``, or None if the sun does not."""
-    midnight = dt.datetime(date.year, date.month, date.day, tzinfo=dt.timezone.utc).timestamp()
+    midnight = dt.datetime(date.year, date.month, date.day, tzinfo=dt.UTC).timestamp()
     minutes = 720.0 - 4 * lon  # solar noon, to start
     for _ in range(4):  # evaluate the sun's position at the event itself
         t = (midnight + minutes * 60) / 86400 + 2440587.5  # Julian day

@@ -17,10 +17,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from appliance.content.schedule import evaluate, week_plan
-from appliance.content.sun import solar_noon, sun_time, sun_times
+from appliance.content.sun import SunEvent, solar_noon, sun_time, sun_times
 from appliance.settings.schedule_schema import Location, ScheduleWindow
 
 TOLERANCE_S = 120
+EVENTS: tuple[SunEvent, ...] = ("sunrise", "sunset")
 
 PLACES = {  # name: (latitude, longitude, zone)
     "Berlin": (52.52, 13.405, "Europe/Berlin"),
@@ -96,7 +97,7 @@ def test_a_sunset_after_midnight_is_the_evening_s() -> None:
     plan = week_plan([win("dusk", "sunset-1h", "sunset+1h")], tz, loc,
                      dt.datetime(2026, 6, 21, 12, tzinfo=tz).timestamp())
     assert plan[0]["sunset"] in ("00:03", "00:04", "00:05")
-    early, late = plan[0]["spans"]  # type: ignore[misc]
+    early, late = plan[0]["spans"]
     assert (early["start"], early["end"][:4]) == ("00:00", "01:0")  # the 20th's, ending
     assert (late["start"][:4], late["end"]) == ("23:0", "24:00")  # the 21st's, starting
 
@@ -173,8 +174,8 @@ def test_a_whole_year_near_the_poles_never_crashes(loc: Location) -> None:
         seen_open |= set(ev.in_force.active)
         if ev.next is not None:
             assert now < ev.next.at <= now + 8 * 86400
-        for key in ("sunrise", "sunset"):
-            value = sun_time(key, loc.latitude, loc.longitude,  # type: ignore[arg-type]
+        for key in EVENTS:
+            value = sun_time(key, loc.latitude, loc.longitude,
                              dt.date(2026, 1, 1) + dt.timedelta(days=day), OSLO_TZ)
             assert value is None or math.isfinite(value)
     if abs(loc.latitude) < 80:

@@ -40,8 +40,9 @@ from appliance.settings.schedule_schema import (
 HORIZON_S = 8 * 86400
 #: Days before today whose windows may still be open (crossing midnight, sun offsets).
 _BACK_DAYS = 2
-#: An occurrence starts at most this long before its day's local midnight.
-_LEAD_S = MAX_SUN_OFFSET_S + 3600
+#: An occurrence starts at most this long before its day's local midnight: the offset,
+#: plus a sunrise up to 12.5 h before a solar noon that may be ~3 h before local noon.
+_LEAD_S = MAX_SUN_OFFSET_S + 6 * 3600
 _ONE_DAY = dt.timedelta(days=1)
 
 
@@ -232,7 +233,7 @@ def week_plan(windows: Sequence[ScheduleWindow], tz: ZoneInfo, location: Locatio
     today = dt.datetime.fromtimestamp(now, tz).date()
     dates = [today + dt.timedelta(days=k) for k in range(days)]
     compiled = _compiled(windows)
-    occs = [occ for k in range(-_BACK_DAYS, days)
+    occs = [occ for k in range(-_BACK_DAYS, days + 1)  # the day after may start early
             for occ in _occurrences(compiled, today + dt.timedelta(days=k), tz, location)]
     plan: list[DayPlan] = []
     for date in dates:

@@ -180,3 +180,17 @@ def test_a_whole_year_near_the_poles_never_crashes(loc: Location) -> None:
             assert value is None or math.isfinite(value)
     if abs(loc.latitude) < 80:
         assert "day" in seen_open  # sunrise and sunset do come in spring and autumn
+
+
+def test_week_plan_shows_a_window_starting_the_evening_before_its_day() -> None:
+    """`sunrise-12h` on a Tuesday starts on Monday evening: the strip shows it there."""
+    lat, lon, zone = PLACES["Berlin"]
+    tz, loc = ZoneInfo(zone), Location(latitude=lat, longitude=lon)
+    ws = [win("vigil", "sunrise-12h", "sunrise", days=["tue"])]
+    plan = week_plan(ws, tz, loc, dt.datetime(2026, 6, 2, 12, tzinfo=tz).timestamp())
+    assert [d["date"] for d in (plan[0], plan[6])] == ["2026-06-02", "2026-06-08"]
+    (ending,) = plan[0]["spans"]
+    (starting,) = plan[6]["spans"]  # Tuesday 9 June's window, from Monday evening
+    assert (ending["start"], ending["end"][:3]) == ("00:00", "04:")
+    assert (starting["start"][:3], starting["end"]) == ("16:", "24:00")
+    assert all(d["spans"] == [] for d in plan[1:6])

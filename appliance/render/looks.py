@@ -79,8 +79,7 @@ class Looks:
         self.panel = panel
         self.changed = changed
         self.on_hand_made: Callable[[], None] = lambda: None
-        #: Publishes a retained document (``presets``, ``playlists``).
-        self.publish = publish or (lambda name, body: None)
+        self.publish = publish or (lambda name, body: None)  # a retained document
         self.event = event or (lambda name, **fields: None)
         self.library = Library()
         self.frames = ItemFrames(factory)
@@ -183,8 +182,11 @@ class Looks:
     def preload(self) -> None:
         """Decode the playing playlist's images ahead of their turn (a timer thread)."""
         view = self.player.view
-        self.frames.refresh(view["name"] if view else None, self.library.presets_doc.doc,
-                            self.library.playlists_doc.doc)
+        try:
+            self.frames.refresh(view["name"] if view else None, self.library.presets_doc.doc,
+                                self.library.playlists_doc.doc)
+        except Exception as exc:  # the timer thread must go on saving state
+            log.warning("playlist_preload_failed", error=f"{type(exc).__name__}: {exc}")
 
     def republish(self) -> None:
         """Publish the retained presets and playlists at the next frame (thread-safe)."""

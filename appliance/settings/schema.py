@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -33,7 +34,6 @@ from appliance.settings.schedule_schema import (
     check_timezone,
     schedule_problems,
 )
-from appliance.wire.look_commands import LOOK_NAME
 
 DEVICE_ID_RE = r"^[a-z0-9][a-z0-9_-]{0,31}$"
 GROUP_RE = r"^[a-z0-9][a-z0-9_-]{0,31}$"
@@ -142,8 +142,7 @@ class AnimationSettings(_Section):
     default: str = "plasma"
     fallback: str = "breathe"
     params: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    #: ``last``, ``default``, ``off``, ``preset:NAME`` or ``playlist:NAME`` (contract section 8).
-    boot: str = "last"
+    boot: Annotated[str, AfterValidator(grammar.boot_policy)] = "last"
     quarantine_failures: Annotated[int, Field(ge=1, le=100)] = 3
     quarantine_window_s: Annotated[float, Field(gt=0, le=86400)] = 60.0
     quarantine_s: Annotated[float, Field(gt=0, le=86400)] = 300.0
@@ -154,16 +153,6 @@ class AnimationSettings(_Section):
     #: RSS growth (MB) while one animation runs that counts as a leak: it is failed,
     #: rebuilt and quarantined. 0 turns the check off.
     leak_mb: Annotated[float, Field(ge=0, le=4096)] = 64.0
-
-    @field_validator("boot")
-    @classmethod
-    def _boot(cls, v: str) -> str:
-        kind, sep, name = v.partition(":")
-        if (not sep and kind in ("last", "default", "off")) or (
-                sep and kind in ("preset", "playlist") and re.match(LOOK_NAME, name)):
-            return v
-        raise ValueError("expected last, default, off, preset:NAME or playlist:NAME "
-                         "(NAME: 1-40 letters, digits, spaces, _ and -)")
 
     @model_validator(mode="after")
     def _known(self, info: ValidationInfo) -> AnimationSettings:

@@ -32,6 +32,9 @@ class FakeLooks:
     def position(self) -> None:
         return None
 
+    def preload(self) -> None:
+        """Nothing plays: no images to decode."""
+
 
 class FakeEngine:
     """Answers ``call`` with a future the test resolves (or never does)."""

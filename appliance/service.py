@@ -2,8 +2,9 @@
 
 Owns start-up order, the command dispatch from MQTT into the engine (validation
 at the edge, replies), the state.json timer, signals and the clean stop. Live
-configuration changes are ``appliance.config_service``'s; the running settings
-are the engine's alone. ``lightbox engine`` runs ``EngineService``.
+configuration changes are ``appliance.config_service``'s, ``cmd/schedule`` and
+the windows' timing ``appliance.scheduler``'s; the running settings are the
+engine's alone. ``lightbox engine`` runs ``EngineService``.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from appliance.display import Display, make_display
 from appliance.mqtt.client import tls_problems
 from appliance.mqtt.link import MQTTLink, Responder
 from appliance.render.engine import Engine
+from appliance.scheduler import Scheduler, load_evaluator
 from appliance.settings import EX_CONFIG, Settings, SettingsError, SettingsStore
 from appliance.system import SystemProbe
 from appliance.systemd import SystemdNotifier
@@ -43,6 +45,7 @@ from appliance.wire.commands import (
     parse_command,
     transaction_of,
 )
+from appliance.wire.look_commands import SetSchedule
 from appliance.wire.replies import Reply
 
 log = structlog.get_logger("service")
@@ -93,6 +96,7 @@ class EngineService:
         self.config: ConfigService
         self.link: MQTTLink
         self.telemetry: Telemetry
+        self.scheduler: Scheduler
         self.state_file: Path = state_dir(settings_path) / "state.json"
         self._saved_version = -1
         self._stop_requested_at: float | None = None
@@ -149,6 +153,7 @@ class EngineService:
         display = self._display_override or make_display(cfg.display)
         self._compose(cfg, display)
         self.engine.start(self._load_state() if cfg.animation.boot == "last" else None)
+        self.scheduler.start(self.stop_event)  # what is in force now, before the first frame
         if cfg.display.drop_privileges and display.name != "rgbmatrix":
             # rgbmatrix drops root inside its own init; the others need none at all.
             from appliance.privileges import drop_to
@@ -184,6 +189,9 @@ class EngineService:
         self.config = ConfigService(
             self.engine, self.store, self.settings_path, cfg, self.config_status,
             lambda name, body: self.link.publish(name, body, retain=True))
+        self.scheduler = Scheduler(
+            load_evaluator(), lambda: self.engine.settings, self.engine.submit,
+            lambda name, body: self.link.publish(name, body, retain=True), self.state_file.parent)
         self.telemetry = Telemetry(
             snapshot=self._snapshot,
             mqtt_status=self.link.status,
@@ -247,6 +255,7 @@ class EngineService:
         self.link.publish("state", self.engine.state(), retain=True)
         self.link.publish("icons", icons.names(), retain=True)
         self.engine.notices.republish()  # the render thread owns the document: it sends it
+        self.scheduler.republish()
         self.config.publish_config()
         self.telemetry.publish_now()
         self._publish_discovery()
@@ -310,6 +319,8 @@ class EngineService:
             return
         if isinstance(cmd, ApplyConfig | Reload):
             self.config.submit(cmd, answer)
+        elif isinstance(cmd, SetSchedule):
+            self.scheduler.request(cmd, answer)
         else:
             self.engine.submit(cmd, answer)
 

@@ -124,7 +124,7 @@ class Engine:
             DarkLayer(self.width, self.height, self.panel.dark),
             self.notices.layer, self.identify])
         self.looks = Looks(registry, self.factory, self.supervisor, self.panel, self._changed)
-        self.schedule = ScheduleInForce(self.looks, self.panel, self._changed)
+        self.schedule = ScheduleInForce(self.looks, self.panel, self._changed, self.event)
         self.live = LiveSettings(registry, self.factory, self.supervisor, self.panel,
                                  lambda new: setattr(self, "settings", new))
         self.state_version = 0

@@ -16,14 +16,13 @@ are injected. Knows nothing of paho or displays.
 
 from __future__ import annotations
 
-import importlib
 import json
 import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -61,11 +60,6 @@ class Evaluator(Protocol):
 
     def week_plan(self, windows: list[ScheduleWindow], tz: ZoneInfo,
                   location: Location | None, now: float) -> list[dict[str, Any]]: ...
-
-
-def load_evaluator() -> Evaluator:
-    """Return the product's evaluator module."""
-    return cast(Evaluator, importlib.import_module("appliance.content.schedule"))
 
 
 Submit = Callable[[ApplySchedule, ReplyFn | None], None]

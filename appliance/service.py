@@ -27,11 +27,12 @@ from appliance import __version__
 from appliance import settings as settings_mod
 from appliance.config_service import ConfigService
 from appliance.content import icons
+from appliance.content import schedule as schedule_eval
 from appliance.display import Display, make_display
 from appliance.mqtt.client import tls_problems
 from appliance.mqtt.link import MQTTLink, Responder
 from appliance.render.engine import Engine
-from appliance.scheduler import Scheduler, load_evaluator
+from appliance.scheduler import Scheduler
 from appliance.settings import EX_CONFIG, Settings, SettingsError, SettingsStore
 from appliance.system import SystemProbe
 from appliance.systemd import SystemdNotifier
@@ -190,7 +191,7 @@ class EngineService:
             self.engine, self.store, self.settings_path, cfg, self.config_status,
             lambda name, body: self.link.publish(name, body, retain=True))
         self.scheduler = Scheduler(
-            load_evaluator(), lambda: self.engine.settings, self.engine.submit,
+            schedule_eval, lambda: self.engine.settings, self.engine.submit,
             lambda name, body: self.link.publish(name, body, retain=True), self.state_file.parent)
         self.telemetry = Telemetry(
             snapshot=self._snapshot,

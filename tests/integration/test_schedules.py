@@ -26,9 +26,6 @@ Probe = Callable[..., MQTTProbe]
 Factory = Callable[..., LightboxProcess]
 DEVICE = "sched"
 BASE = f"lightbox/{DEVICE}"
-#: Until ``appliance.content.schedule`` lands, the engine gets the tests' private evaluator
-#: through the public test hook (it steps aside once the product has its own).
-HOOK = {"LIGHTBOX_EXTRA_ANIMATIONS": "tests.schedule_helper"}
 LATENCIES: list[float] = []
 
 
@@ -74,7 +71,7 @@ class Arrivals:
 
 def start(engine_factory: Factory, probe: Probe, **sections: Any
           ) -> tuple[LightboxProcess, MQTTProbe, Arrivals]:
-    eng = engine_factory(DEVICE, env=HOOK, timezone="UTC", **sections)
+    eng = engine_factory(DEVICE, timezone="UTC", **sections)
     p = probe()
     arrivals = Arrivals(p)
     p.subscribe(f"{BASE}/#", wait_s=0.3)

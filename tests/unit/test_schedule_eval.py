@@ -25,7 +25,7 @@ H = 3600
 
 def utc(y: int, mo: int, d: int, h: int = 0, mi: int = 0, s: int = 0) -> float:
     """Epoch seconds of a UTC wall time."""
-    return dt.datetime(y, mo, d, h, mi, s, tzinfo=dt.timezone.utc).timestamp()
+    return dt.datetime(y, mo, d, h, mi, s, tzinfo=dt.UTC).timestamp()
 
 
 def win(name: str, start: str, end: str, action: dict[str, Any] | None = None,

@@ -1,7 +1,7 @@
 """The scheduler thread's decisions, driven by hand: fake wall and monotonic clocks, no sleep.
 
 Each test calls ``Scheduler.check()`` (one look at the clocks) as the thread would,
-with a private evaluator for fixed ``HH:MM:SS`` windows (``tests.schedule_helper``).
+with the product's evaluator (``appliance.content.schedule``) on fixed ``HH:MM:SS`` windows.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from appliance import scheduler as scheduler_mod
+from appliance.content import schedule as schedule_eval
 from appliance.content.schedule_model import InForce, LookAction
 from appliance.render.own_commands import ApplySchedule
 from appliance.scheduler import JUMP_S, STEP_S, Scheduler
@@ -20,7 +21,6 @@ from appliance.settings import Settings, validate
 from appliance.wire.command_base import Meta
 from appliance.wire.look_commands import SetSchedule
 from appliance.wire.replies import Reply
-from tests import schedule_helper
 
 #: 2026-12-02 20:00:00 UTC, a Wednesday.
 T0 = datetime(2026, 12, 2, 20, 0, 0, tzinfo=UTC).timestamp()
@@ -44,7 +44,7 @@ class Clocks:
 class Rig:
     """A scheduler with recorded submits and publishes."""
 
-    def __init__(self, tmp: Path, settings: Settings, evaluator: Any = schedule_helper) -> None:
+    def __init__(self, tmp: Path, settings: Settings, evaluator: Any = schedule_eval) -> None:
         self.clocks = Clocks()
         self.settings = settings
         self.submitted: list[tuple[ApplySchedule, Any]] = []

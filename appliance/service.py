@@ -348,8 +348,11 @@ class EngineService:
 
     def _save_state(self) -> None:
         st = self.engine.state()
-        data = {"effect": st["effect"], "params": st["params"],
-                "brightness": st["brightness"], "power_on": st["state"] == "ON"}
+        # Under a schedule window's power OFF, the power to come back to after a restart
+        # is the one the window covers (the window, if still open, applies again).
+        before = self.engine.schedule.underlying()
+        data = {"effect": st["effect"], "params": st["params"], "brightness": st["brightness"],
+                "power_on": before.power_on if before is not None else st["state"] == "ON"}
         try:
             settings_mod.atomic_write(self.state_file, settings_mod.to_json_bytes(data), 0o644)
             self._saved_version = self.engine.state_version

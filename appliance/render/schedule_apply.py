@@ -77,8 +77,9 @@ class ScheduleInForce:
             self.changed()
 
     def underlying(self) -> LookSnapshot | None:
-        """What showed before the schedule's look took over (None when none is in force)."""
-        return self.before
+        """What a window's look covers now: what returns when it closes (None when no
+        window's look is in force, or a person's change has won since)."""
+        return None if self.overridden else self.before
 
     # ------------------------------------------------------------------ the look channel
     def _look(self, new: InForce, now: float) -> None:

@@ -171,6 +171,22 @@ def test_pause_and_resume_survive_a_restart(engine_factory: Factory, probe: Prob
     assert bad["ok"] is False and bad["error"]["field"] == "enabled"
 
 
+def test_a_restart_inside_a_power_off_window_comes_back_on_when_it_ends(
+        engine_factory: Factory, probe: Probe) -> None:
+    end = float(int(time.time()) + 15)
+    eng, p, arr = start(engine_factory, probe,
+                        schedule=[window("night", end - 600, end, {"power": "OFF"})])
+    p.wait_for(f"{BASE}/state", lambda s: s["state"] == "OFF", timeout_s=20)
+    saved = eng.workdir / "state" / "state.json"
+    wait_until(saved.exists, message="state.json", timeout_s=20)  # saved under the window
+    eng.stop()
+    mark = p.mark()
+    eng.start()
+    p.wait_for(f"{BASE}/state", lambda s: s["state"] == "OFF", since=mark, timeout_s=20)
+    assert time.time() < end, "the machine was too slow to restart inside the window"
+    arr.boundary(end, lambda s: s["state"] == "ON")  # the power from before the window
+
+
 def test_a_hand_made_command_wins_until_the_next_boundary(engine_factory: Factory,
                                                           probe: Probe) -> None:
     eng, p, arr = start(engine_factory, probe)

@@ -240,3 +240,13 @@ def test_nothing_of_the_schedule_runs_per_frame() -> None:
     for _ in range(30):
         tick(eng, clock)
     assert calls == []
+
+
+def test_underlying_is_what_a_window_covers_until_a_person_wins() -> None:
+    eng, _, clock = make_engine()
+    assert eng.schedule.underlying() is None
+    schedule(eng, clock, OFF)
+    before = eng.schedule.underlying()
+    assert before is not None and before.power_on is True
+    send(eng, clock, "power", "ON")
+    assert eng.schedule.underlying() is None  # the person's choice is what shows

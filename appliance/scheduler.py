@@ -114,10 +114,6 @@ class Scheduler:
             self._requests.append((cmd, reply))
         self._wake.set()
 
-    def poke(self) -> None:
-        """Look again now (thread-safe): the settings may have changed."""
-        self._wake.set()
-
     def republish(self) -> None:
         """Publish the retained document again (after the MQTT link reconnects)."""
         doc = self.document

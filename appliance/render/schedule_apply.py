@@ -13,7 +13,8 @@ The rules, in one place:
   stored level and the cap still holds.
 - When a window's look takes over from a look nobody scheduled, what was showing
   (``Looks.snapshot``) is remembered; when no window acts on the look any more, it
-  is restored (``Looks.restore``, and the power it had).
+  is restored (``Looks.restore``, the power it had, and the stored brightness if it is
+  still the one the window's preset set).
 - A hand-made change of the look or the power while a window's look is in force
   wins until the set of open windows next changes: then what is in force is applied
   again (and what the person chose is the new "before"). If that change closes the
@@ -52,6 +53,10 @@ class ScheduleInForce:
         self.before: LookSnapshot | None = None
         #: A hand-made change of the look or power since the window's look was applied.
         self.overridden = False
+        #: The stored brightness before a window's preset took over, and the one it set:
+        #: restored at the end only if nobody changed it since.
+        self.before_brightness: int | None = None
+        self.applied_brightness: int | None = None
         looks.on_hand_made = self.hand_made
         panel.on_hand_power = self.hand_made
 
@@ -91,7 +96,9 @@ class ScheduleInForce:
             return
         if self.before is None or overridden:
             self.before = self.looks.snapshot()
+            self.before_brightness = self.panel.brightness_pct
         self._show(new.look, new.look_window, now)
+        self.applied_brightness = self.panel.brightness_pct
 
     def _show(self, look: LookAction, window: str | None, now: float) -> None:
         try:
@@ -116,7 +123,11 @@ class ScheduleInForce:
             self.looks.restore(before, now)
         except CommandError as err:  # restore falls back by itself; never fail the apply
             log.warning("schedule_restore_failed", code=err.code, error=err.message)
+        panel = self.panel
+        if self.before_brightness is not None and panel.brightness_pct == self.applied_brightness:
+            panel.brightness_pct = self.before_brightness  # a preset's level: back as it was
         self._power(before.power_on)
+        panel.apply_brightness()
 
     def _power(self, on: bool) -> None:
         """Set the power for the schedule (not a hand-made change: no override)."""

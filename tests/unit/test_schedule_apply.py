@@ -250,3 +250,27 @@ def test_underlying_is_what_a_window_covers_until_a_person_wins() -> None:
     assert before is not None and before.power_on is True
     send(eng, clock, "power", "ON")
     assert eng.schedule.underlying() is None  # the person's choice is what shows
+
+
+class LevelLooks(RecordingLooks):
+    """A preset that stores a brightness, as real presets do."""
+
+    def apply_preset(self, name: str, now: float, by: str = "hand") -> None:
+        super().apply_preset(name, now, by)
+        self.real.panel.brightness_pct = 20
+        self.real.panel.apply_brightness()
+
+
+def test_a_preset_windows_brightness_goes_back_unless_a_person_changed_it() -> None:
+    eng, display, clock = make_engine()
+    looks = LevelLooks(eng.looks)
+    eng.schedule = ScheduleInForce(looks, eng.panel, eng._changed)  # type: ignore[arg-type]
+    evening = InForce(("evening",), LookAction("preset", "calm"), "evening")
+    schedule(eng, clock, evening)
+    assert eng.state()["brightness"] == 20 and display.brightness_pct == 20
+    schedule(eng, clock, InForce())
+    assert eng.state()["brightness"] == 80 and display.brightness_pct == 80
+    schedule(eng, clock, evening)
+    send(eng, clock, "brightness", "45")  # a person's level stays after the window
+    schedule(eng, clock, InForce())
+    assert eng.state()["brightness"] == 45

@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import assert_never
+from typing import TypedDict, assert_never
 from zoneinfo import ZoneInfo
 
 from appliance.content.schedule_model import Boundary, Evaluation, InForce, LookAction
@@ -194,20 +194,34 @@ def evaluate(windows: Sequence[ScheduleWindow], tz: ZoneInfo, location: Location
     return Evaluation(now=now, in_force=in_force(windows, open_), next=boundary)
 
 
+class Span(TypedDict):
+    """A window's part within one date, local ``HH:MM`` (``end`` ``24:00`` at midnight)."""
+
+    name: str
+    start: str
+    end: str
+
+
+class DayPlan(TypedDict):
+    """One local date of the week plan (JSON-ready)."""
+
+    date: str  # YYYY-MM-DD
+    sunrise: str | None
+    sunset: str | None
+    spans: list[Span]
+
+
 def _hhmm(t: float, tz: ZoneInfo) -> str:
     return dt.datetime.fromtimestamp(t, tz).strftime("%H:%M")
 
 
-def _sun_hhmm(t: float | None, date: dt.date, tz: ZoneInfo) -> str | None:
-    """Return a sun time as local ``HH:MM`` to the nearest minute (never the next date)."""
-    if t is None:
-        return None
-    rounded = round(t / 60) * 60
-    return _hhmm(rounded if dt.datetime.fromtimestamp(rounded, tz).date() == date else t, tz)
+def _sun_hhmm(t: float | None, tz: ZoneInfo) -> str | None:
+    """Return a sun time as local ``HH:MM``, to the nearest minute."""
+    return None if t is None else _hhmm(round(t / 60) * 60, tz)
 
 
 def week_plan(windows: Sequence[ScheduleWindow], tz: ZoneInfo, location: Location | None,
-              now: float, days: int = 7) -> list[dict[str, object]]:
+              now: float, days: int = 7) -> list[DayPlan]:
     """Return the next ``days`` local dates (today first) for the UI's 24-hour strips.
 
     Each: ``{"date", "sunrise", "sunset", "spans": [{"name", "start", "end"}]}`` with
@@ -220,20 +234,19 @@ def week_plan(windows: Sequence[ScheduleWindow], tz: ZoneInfo, location: Locatio
     compiled = _compiled(windows)
     occs = [occ for k in range(-_BACK_DAYS, days)
             for occ in _occurrences(compiled, today + dt.timedelta(days=k), tz, location)]
-    plan: list[dict[str, object]] = []
+    plan: list[DayPlan] = []
     for date in dates:
         lo, hi = local_instant(date, 0, tz), local_instant(date + _ONE_DAY, 0, tz)
         clipped = sorted((max(s, lo), min(e, hi), i) for i, s, e in occs if s < hi and e > lo)
-        spans = [{"name": windows[i].name, "start": _hhmm(s, tz),
-                  "end": "24:00" if e >= hi else _hhmm(e, tz)} for s, e, i in clipped]
+        spans = [Span(name=windows[i].name, start=_hhmm(s, tz),
+                      end="24:00" if e >= hi else _hhmm(e, tz)) for s, e, i in clipped]
         rise = set_ = None
         if location is not None:
             rise = _sun_hhmm(sun_time("sunrise", location.latitude, location.longitude,
-                                      date, tz), date, tz)
+                                      date, tz), tz)
             set_ = _sun_hhmm(sun_time("sunset", location.latitude, location.longitude,
-                                      date, tz), date, tz)
-        plan.append({"date": date.isoformat(), "sunrise": rise, "sunset": set_,
-                     "spans": spans})
+                                      date, tz), tz)
+        plan.append(DayPlan(date=date.isoformat(), sunrise=rise, sunset=set_, spans=spans))
     return plan
 
 

@@ -1,8 +1,10 @@
-"""Sunrise and sunset for a place and a local date, computed offline (astral).
+"""Sunrise and sunset for a place and a date, computed offline (astral).
 
-Owns the one call into astral and its cache. Polar day and polar night (the sun does
-not rise or set that date) give None, never an exception. Knows no windows,
-settings files or clocks.
+Owns the one use of astral and its cache, and what "the sunset of a date" means:
+the sunset after that date's solar noon, the sunrise before it (so in Reykjavik in
+June, Saturday's sunset is a few minutes after midnight, Sunday morning). Polar day
+and polar night (the sun does not rise or set that day) give None, never an
+exception. Knows no windows, settings files or clocks.
 """
 
 from __future__ import annotations
@@ -13,29 +15,59 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from astral import Observer
-from astral.sun import sunrise, sunset
+from astral.sun import noon, sunrise, sunset
 
 SunEvent = Literal["sunrise", "sunset"]
+#: A sunrise or sunset lies within half a day (hour angle <= 180 degrees) of its noon;
+#: the extra half hour covers the equation of time.
+_HALF_DAY_S = 12.5 * 3600
+_ONE_DAY = dt.timedelta(days=1)
+
+
+@lru_cache(maxsize=4096)
+def _on_local_date(event: SunEvent, latitude: float, longitude: float, date: dt.date,
+                   tz: ZoneInfo) -> float | None:
+    """Return astral's sunrise/sunset whose local date is ``date``; None if there is none."""
+    observer = Observer(latitude=latitude, longitude=longitude)
+    try:
+        when = (sunrise if event == "sunrise" else sunset)(observer, date, tz)
+    except (ValueError, ArithmeticError):  # "always above/below the horizon", or no event
+        return None
+    return when.timestamp()
+
+
+@lru_cache(maxsize=4096)
+def solar_noon(latitude: float, longitude: float, date: dt.date, tz: ZoneInfo) -> float:
+    """Return the epoch seconds of ``date``'s solar noon (local date ``date`` in ``tz``)."""
+    try:
+        return noon(Observer(latitude=latitude, longitude=longitude), date, tz).timestamp()
+    except (ValueError, ArithmeticError):  # never seen; the mean sun is minutes off at most
+        midnight = dt.datetime(date.year, date.month, date.day, tzinfo=dt.UTC)
+        return midnight.timestamp() + 43200 - longitude * 240
 
 
 @lru_cache(maxsize=4096)
 def sun_time(event: SunEvent, latitude: float, longitude: float, date: dt.date,
              tz: ZoneInfo) -> float | None:
-    """Return the epoch seconds of ``event`` on the local ``date`` in ``tz``.
-
-    None when it does not happen that date (polar day or night, or the days around
-    them when the sun touches the horizon once).
+    """Return the epoch seconds of ``date``'s sunrise (before its solar noon) or sunset
+    (after it); None when the sun does not rise or set that day (polar day or night).
     """
-    observer = Observer(latitude=latitude, longitude=longitude)
-    try:
-        when = (sunrise if event == "sunrise" else sunset)(observer, date, tz)
-    except (ValueError, ArithmeticError):  # astral's "always above/below the horizon"
+    middle = solar_noon(latitude, longitude, date, tz)
+    if event == "sunrise":
+        for day in (date, date - _ONE_DAY):
+            t = _on_local_date("sunrise", latitude, longitude, day, tz)
+            if t is not None and middle - _HALF_DAY_S <= t < middle:
+                return t
         return None
-    return when.timestamp()
+    for day in (date, date + _ONE_DAY):
+        t = _on_local_date("sunset", latitude, longitude, day, tz)
+        if t is not None and middle < t <= middle + _HALF_DAY_S:
+            return t
+    return None
 
 
 def sun_times(latitude: float, longitude: float, date: dt.date,
               tz: ZoneInfo) -> tuple[float | None, float | None]:
-    """Return (sunrise, sunset) of the local ``date``, each epoch seconds or None."""
+    """Return (sunrise, sunset) of ``date``, each epoch seconds or None."""
     return (sun_time("sunrise", latitude, longitude, date, tz),
             sun_time("sunset", latitude, longitude, date, tz))

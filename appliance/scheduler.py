@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -53,13 +53,13 @@ PAUSE_FILE = "schedule.json"
 class Evaluator(Protocol):
     """What the scheduler needs from the pure evaluator (``appliance.content.schedule``)."""
 
-    def evaluate(self, windows: list[ScheduleWindow], tz: ZoneInfo,
+    def evaluate(self, windows: Sequence[ScheduleWindow], tz: ZoneInfo,
                  location: Location | None, now: float) -> Evaluation: ...
 
     def resolve_timezone(self, name: str | None) -> ZoneInfo: ...
 
-    def week_plan(self, windows: list[ScheduleWindow], tz: ZoneInfo,
-                  location: Location | None, now: float) -> list[dict[str, Any]]: ...
+    def week_plan(self, windows: Sequence[ScheduleWindow], tz: ZoneInfo,
+                  location: Location | None, now: float) -> Sequence[Mapping[str, object]]: ...
 
 
 Submit = Callable[[ApplySchedule, ReplyFn | None], None]
@@ -195,7 +195,7 @@ class Scheduler:
             "active": list(in_force.active),
             "next": None if self._next is None else _boundary(self._next, tz),
             "timezone": tz.key,
-            "week": week,
+            "week": [dict(day) for day in week],
         }
 
     # ------------------------------------------------------------------ the paused flag

@@ -197,3 +197,31 @@ def test_republish_sends_the_last_document(tmp_path: Path) -> None:
     rig.sched.check()
     rig.sched.republish()
     assert rig.published[-1] == rig.published[-2]
+
+
+def test_start_evaluates_before_it_returns_and_the_thread_stops(tmp_path: Path) -> None:
+    import threading
+
+    rig = Rig(tmp_path, windows(OFF))
+    stop = threading.Event()
+    rig.sched.start(stop)
+    assert rig.in_force().active == ("off",)  # queued before the first frame could draw
+    stop.set()
+    rig.sched.request(SetSchedule(True), None)  # wakes the thread, which then ends
+    for t in threading.enumerate():
+        if t.name == "schedule":
+            t.join(timeout=5)
+            assert not t.is_alive()
+
+
+def test_with_nothing_scheduled_it_still_refreshes_hourly(tmp_path: Path) -> None:
+    rig = Rig(tmp_path, windows())
+    rig.sched.check()
+    assert rig.doc()["next"] is None and rig.doc()["week"][0]["date"] == "2026-12-02"
+    for _ in range(int(scheduler_mod.REFRESH_S) - 1):
+        rig.clocks.advance(1.0)
+        rig.sched.check()
+    assert rig.sched.evaluations == 1
+    rig.clocks.advance(14400.0 - scheduler_mod.REFRESH_S + 1)  # past midnight: a new week
+    rig.sched.check()
+    assert rig.sched.evaluations == 2 and rig.doc()["week"][0]["date"] == "2026-12-03"

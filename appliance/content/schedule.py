@@ -38,11 +38,26 @@ from appliance.settings.schedule_schema import (
 
 #: How far ahead ``next`` is searched (a weekly window always changes within it).
 HORIZON_S = 8 * 86400
-#: Days before today whose windows may still be open (crossing midnight, sun offsets).
-_BACK_DAYS = 2
-#: An occurrence starts at most this long before its day's local midnight.
-_LEAD_S = MAX_SUN_OFFSET_S + 3600
 _ONE_DAY = dt.timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class _Reach:
+    """How far a window opening on day D can lie from D, in whole days and seconds.
+
+    An occurrence of D starts no earlier than ``lead_s`` before D's local midnight and
+    is over by the end of day D + ``back_days``. Clock windows: D itself (1 h for
+    DST), ending by D+1. A sun time lies within 12.5 h of its solar noon, which lies
+    on day D, and may be offset by 12 h: 24.5 h before D, ending by D+3.
+    """
+
+    back_days: int  # days before today whose windows may still be open
+    ahead_days: int  # days after today whose windows may already be open
+    lead_s: float
+
+
+_CLOCK_REACH = _Reach(back_days=1, ahead_days=0, lead_s=3600)
+_SUN_REACH = _Reach(back_days=3, ahead_days=2, lead_s=MAX_SUN_OFFSET_S + 14 * 3600)
 
 
 @lru_cache(maxsize=8192)
@@ -89,9 +104,11 @@ class _Window:
     end: TimeSpec
 
 
-def _compiled(windows: Sequence[ScheduleWindow]) -> list[_Window]:
-    return [_Window(i, frozenset(DAYS.index(d) for d in w.days), w.start_spec, w.end_spec)
-            for i, w in enumerate(windows) if w.enabled]
+def _compiled(windows: Sequence[ScheduleWindow]) -> tuple[list[_Window], _Reach]:
+    out = [_Window(i, frozenset(DAYS.index(d) for d in w.days), w.start_spec, w.end_spec)
+           for i, w in enumerate(windows) if w.enabled]
+    sun = any(w.start.is_sun or w.end.is_sun for w in out)
+    return out, (_SUN_REACH if sun else _CLOCK_REACH)
 
 
 def occurrence(window: ScheduleWindow, date: dt.date, tz: ZoneInfo,
@@ -173,12 +190,13 @@ def evaluate(windows: Sequence[ScheduleWindow], tz: ZoneInfo, location: Location
     if not math.isfinite(now):
         raise ValueError("now must be a finite number of epoch seconds")
     today = dt.datetime.fromtimestamp(now, tz).date()
-    compiled = _compiled(windows)
+    compiled, reach = _compiled(windows)
     open_: set[int] = set()
     best: tuple[float, int, str] | None = None  # (at, index, change)
-    for k in range(-_BACK_DAYS, HORIZON_S // 86400 + 2):
+    for k in range(-reach.back_days, HORIZON_S // 86400 + reach.ahead_days + 1):
         date = today + dt.timedelta(days=k)
-        if k > 1 and best is not None and local_instant(date, 0, tz) - _LEAD_S > best[0]:
+        if (k > reach.ahead_days and best is not None
+                and local_instant(date, 0, tz) - reach.lead_s > best[0]):
             break  # every later boundary is after the best one found
         for i, start, end in _occurrences(compiled, date, tz, location):
             if start <= now < end:
@@ -231,8 +249,8 @@ def week_plan(windows: Sequence[ScheduleWindow], tz: ZoneInfo, location: Locatio
     """
     today = dt.datetime.fromtimestamp(now, tz).date()
     dates = [today + dt.timedelta(days=k) for k in range(days)]
-    compiled = _compiled(windows)
-    occs = [occ for k in range(-_BACK_DAYS, days)
+    compiled, reach = _compiled(windows)
+    occs = [occ for k in range(-reach.back_days, days + reach.ahead_days)
             for occ in _occurrences(compiled, today + dt.timedelta(days=k), tz, location)]
     plan: list[DayPlan] = []
     for date in dates:

@@ -38,12 +38,15 @@ def _on_local_date(event: SunEvent, latitude: float, longitude: float, date: dt.
 
 @lru_cache(maxsize=4096)
 def solar_noon(latitude: float, longitude: float, date: dt.date, tz: ZoneInfo) -> float:
-    """Return the epoch seconds of ``date``'s solar noon (local date ``date`` in ``tz``)."""
-    try:
-        return noon(Observer(latitude=latitude, longitude=longitude), date, tz).timestamp()
-    except (ValueError, ArithmeticError):  # never seen; the mean sun is minutes off at most
-        midnight = dt.datetime(date.year, date.month, date.day, tzinfo=dt.UTC)
-        return midnight.timestamp() + 43200 - longitude * 240
+    """Return the epoch seconds of the solar noon on the local date ``date`` in ``tz``.
+
+    (astral's noon is that of the UTC date; a zone far from the place's longitude,
+    such as UTC+14 for Berlin, puts it on the local date before or after.)
+    """
+    observer = Observer(latitude=latitude, longitude=longitude)
+    t = noon(observer, date, tz)
+    shift = (date - t.date()).days  # -1, 0 or 1
+    return (noon(observer, date + dt.timedelta(days=shift), tz) if shift else t).timestamp()
 
 
 @lru_cache(maxsize=4096)

@@ -356,8 +356,8 @@ def _json(value: Any) -> str:
 SECTIONS |= {
     "location": "Where the box is, for sunrise and sunset (computed on the box, no "
                 "network). Needed only by windows that use sun times; `null` for none.",
-    "schedule": "Windows in which an action is in force, evaluated in `timezone`; later "
-                "windows win overlaps. See [Schedules](schedules.md).",
+    "schedule": "Up to 100 windows, each with an action in force while it is open, in "
+                "`timezone`; later windows win overlaps. See [Schedules](schedules.md).",
 }
 MEANING |= {
     "timezone": "IANA time zone the schedule's times are in, e.g. `Europe/Berlin`; `null` "

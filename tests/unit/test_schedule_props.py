@@ -1,5 +1,8 @@
 """Properties of the schedule evaluator over random windows, zones, places and moments.
 
+Places and zones are paired at random on purpose: a box left on UTC with a location
+on the other side of the world is a real configuration.
+
 Nothing changes between ``now`` and ``next.at``; ``next`` is after ``now``; a start
 boundary opens its window; and for plain clock windows in fixed-offset zones the
 answer matches a naive wall-clock reading of the window list.
@@ -15,14 +18,17 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from appliance.content.schedule import HORIZON_S, evaluate, week_plan
+from appliance.content.schedule import HORIZON_S, evaluate, occurrence, week_plan
 from appliance.settings.schedule_schema import DAYS, Location, ScheduleWindow, TimeSpec
 
 ZONES = [ZoneInfo(z) for z in ("UTC", "Europe/Berlin", "America/New_York",
-                               "Australia/Lord_Howe", "Asia/Kolkata", "America/Santiago")]
+                               "Australia/Lord_Howe", "Asia/Kolkata", "America/Santiago",
+                               # Far from most places' solar time, for the bounds:
+                               "Pacific/Kiritimati", "Pacific/Pago_Pago")]
 PLACES = [Location(latitude=52.52, longitude=13.405), Location(latitude=69.65, longitude=18.96),
           Location(latitude=-33.87, longitude=151.21), Location(latitude=-0.18, longitude=-78.47),
-          Location(latitude=78.22, longitude=15.65)]
+          Location(latitude=78.22, longitude=15.65), Location(latitude=-17.7, longitude=178.0),
+          Location(latitude=64.15, longitude=-21.94)]
 # DST changes in 2026 (Berlin, New York, Lord Howe, Santiago): moments worth landing near.
 CHANGES = [dt.datetime(*d, tzinfo=dt.UTC).timestamp() for d in (
     (2026, 3, 29, 1), (2026, 10, 25, 1), (2026, 3, 8, 7), (2026, 11, 1, 6),
@@ -143,3 +149,30 @@ def test_the_week_plan_is_well_formed(ws: list[ScheduleWindow], tz: ZoneInfo, lo
         for span in day["spans"]:
             assert span["name"] in names
             assert "00:00" <= span["start"] <= span["end"] <= "24:00"
+
+
+def _brute_force(ws: list[ScheduleWindow], tz: ZoneInfo, loc: Location,
+                 now: float) -> tuple[tuple[str, ...], float | None]:
+    """Every occurrence over a wide range of days: the open windows and the next boundary."""
+    today = dt.datetime.fromtimestamp(now, tz).date()
+    open_, bounds = set(), []
+    for k in range(-7, 16):
+        date = today + dt.timedelta(days=k)
+        for i, w in enumerate(ws):
+            if not w.enabled or DAYS[date.weekday()] not in w.days:
+                continue
+            occ = occurrence(w, date, tz, loc)
+            if occ is None:
+                continue
+            if occ[0] <= now < occ[1]:
+                open_.add(i)
+            bounds += [t for t in occ if now < t <= now + HORIZON_S]
+    return tuple(ws[i].name for i in sorted(open_)), min(bounds, default=None)
+
+
+@PROPS
+@given(window_lists(any_times), st.sampled_from(ZONES), st.sampled_from(PLACES), moments)
+def test_the_day_range_searched_misses_nothing(ws: list[ScheduleWindow], tz: ZoneInfo,
+                                               loc: Location, now: float) -> None:
+    ev = evaluate(ws, tz, loc, now)
+    assert (ev.in_force.active, ev.next.at if ev.next else None) == _brute_force(ws, tz, loc, now)

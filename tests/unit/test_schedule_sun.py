@@ -180,3 +180,32 @@ def test_a_whole_year_near_the_poles_never_crashes(loc: Location) -> None:
             assert value is None or math.isfinite(value)
     if abs(loc.latitude) < 80:
         assert "day" in seen_open  # sunrise and sunset do come in spring and autumn
+
+
+def test_week_plan_shows_a_window_starting_the_evening_before_its_day() -> None:
+    """`sunrise-12h` on a Tuesday starts on Monday evening: the strip shows it there."""
+    lat, lon, zone = PLACES["Berlin"]
+    tz, loc = ZoneInfo(zone), Location(latitude=lat, longitude=lon)
+    ws = [win("vigil", "sunrise-12h", "sunrise", days=["tue"])]
+    plan = week_plan(ws, tz, loc, dt.datetime(2026, 6, 2, 12, tzinfo=tz).timestamp())
+    assert [d["date"] for d in (plan[0], plan[6])] == ["2026-06-02", "2026-06-08"]
+    (ending,) = plan[0]["spans"]
+    (starting,) = plan[6]["spans"]  # Tuesday 9 June's window, from Monday evening
+    assert (ending["start"], ending["end"][:3]) == ("00:00", "04:")
+    assert (starting["start"][:3], starting["end"]) == ("16:", "24:00")
+    assert all(d["spans"] == [] for d in plan[1:6])
+
+
+def test_a_sun_window_far_from_its_day_is_still_found() -> None:
+    """Reykjavik's sun on Lord Howe Island's clock (UTC+10:30): solar noon falls at local
+    midnight, so Thursday 25 June's `sunrise-12h` is on Wednesday at about 01:26,
+    22.5 h before Thursday begins; a search that stops at nearer days would miss it."""
+    tz, loc = ZoneInfo("Australia/Lord_Howe"), Location(latitude=64.15, longitude=-21.94)
+    ws = [win("far", "sunrise-12h", "sunrise-11h", days=["thu"]),
+          win("near", "06:00", "07:00", days=["wed"])]
+    now = dt.datetime(2026, 6, 23, 12, tzinfo=tz).timestamp()  # Tuesday noon
+    ev = evaluate(ws, tz, loc, now)
+    assert ev.next is not None and ev.next.name == "far"
+    local = dt.datetime.fromtimestamp(ev.next.at, tz)
+    assert (local.strftime("%a %d"), local.hour) == ("Wed 24", 1)
+    assert evaluate(ws, tz, loc, ev.next.at).in_force.active == ("far",)

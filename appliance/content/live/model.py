@@ -36,16 +36,31 @@ class FrameSlot:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._frame: LiveFrame | None = None
+        self._peeked = True
+        self._ended: tuple[str, int] | None = None
 
-    def put(self, frame: LiveFrame) -> None:
-        """Offer a frame; it replaces any frame not yet shown."""
+    def put(self, frame: LiveFrame) -> bool:
+        """Offer a frame; it replaces any frame not yet shown (then return True)."""
         with self._lock:
-            self._frame = frame
+            overwritten = not self._peeked
+            self._frame, self._peeked = frame, False
+            return overwritten
 
     def latest(self) -> LiveFrame | None:
         """Return the newest frame (it stays in the slot), or None before the first."""
         with self._lock:
+            self._peeked = True
             return self._frame
+
+    def end(self, source: str) -> None:
+        """Note that ``source`` ended its stream (E1.31 stream terminated): no wait for timeout."""
+        with self._lock:
+            self._ended = (source, self._frame.seq if self._frame is not None else 0)
+
+    def ended(self) -> tuple[str, int] | None:
+        """The last source that ended its stream and the ``seq`` of the newest frame then."""
+        with self._lock:
+            return self._ended
 
     def clear(self) -> None:
         """Forget the frame held (a stream ended or the settings changed)."""
@@ -61,9 +76,30 @@ class LiveCounters:
     packets_invalid_total: int = 0  # short, malformed, foreign, out of order
     frames_total: int = 0  # complete frames offered to the slot
     frames_overwritten_total: int = 0  # replaced in the slot before the render loop took them
-    by_reason: dict[str, int] = field(default_factory=dict)  # invalid packets by reason
+    by_reason: dict[str, int] = field(default_factory=dict)  # refused packets by reason
+    #: Well-formed packets not used: another source holds the layer, preview data,
+    #: other start codes or opcodes, E1.31 discovery (also in ``by_reason``).
+    packets_ignored_total: int = 0
+    frames_incomplete_total: int = 0  # a push or sync that came before the whole frame
+    polls_answered_total: int = 0  # Art-Net ArtPoll answered with ArtPollReply
+    errors_total: int = 0  # a packet whose handling failed (a bug: logged, never raised)
+
+    #: The receiver threads count through the methods below, under this lock.
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def invalid(self, reason: str) -> None:
         """Count one packet refused for ``reason`` (snake_case)."""
-        self.packets_invalid_total += 1
-        self.by_reason[reason] = self.by_reason.get(reason, 0) + 1
+        with self.lock:
+            self.packets_invalid_total += 1
+            self.by_reason[reason] = self.by_reason.get(reason, 0) + 1
+
+    def ignored(self, reason: str) -> None:
+        """Count one well-formed packet not used, for ``reason`` (snake_case)."""
+        with self.lock:
+            self.packets_ignored_total += 1
+            self.by_reason[reason] = self.by_reason.get(reason, 0) + 1
+
+    def add(self, name: str, n: int = 1) -> None:
+        """Add ``n`` to the counter ``name`` (e.g. ``packets_total``), thread-safely."""
+        with self.lock:
+            setattr(self, name, getattr(self, name) + n)

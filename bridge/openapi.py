@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from appliance.wire.payloads import NOTIFICATION_ID
+from bridge import openapi_looks
 from bridge.models import (
     AnimationBody,
     BrightnessBody,
@@ -118,7 +119,6 @@ SESSION = {
     "properties": {"auth_required": {"type": "boolean"}, "authenticated": {"type": "boolean"}},
     "required": ["authenticated"],
 }
-
 
 METRICS_HISTORY_SCHEMA: dict[str, Any] = {"type": "object", "properties": {
     "interval_s": {"type": "number"}, "window_s": {"type": "number"},
@@ -376,7 +376,7 @@ def _session_paths() -> dict[str, Any]:
 def spec(version: str) -> dict[str, Any]:
     """Return the OpenAPI document (paths in the order the groups are listed)."""
     paths: dict[str, Any] = {**_ui_paths(), **_read_paths(), **_control_paths(),
-                             **_notify_paths(),
+                             **_notify_paths(), **openapi_looks.paths(),
                              **_settings_paths(), **_image_paths(), **_session_paths()}
     return {
         "openapi": "3.1.0",

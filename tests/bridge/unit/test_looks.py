@@ -8,6 +8,7 @@ have the house shape and name the field, writes need the token.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -166,3 +167,85 @@ def test_an_offline_engine_is_503_for_commands(make_bridge: Any) -> None:
     b = make_bridge(online=False)
     r = b.post("/api/presets/A/apply")
     assert r.status_code == 503 and error_of(r)["code"] == "engine_offline"
+
+
+def _with_looks(bridge: Bridge) -> None:
+    bridge.post("/api/presets", {"save": "Red", "animation": "solid",
+                                 "params": {"color": "#ff0000"}, "brightness": 30})
+    bridge.post("/api/presets", {"save": "Warm"})
+    bridge.post("/api/playlists", {"save": "Mix", "items": [
+        {"preset": "Red", "duration_s": 10}, {"animation": "fire", "duration_s": 5}]})
+    bridge.engine.requests.clear()
+
+
+def test_backup_carries_the_presets_and_playlists(bridge: Bridge) -> None:
+    _with_looks(bridge)
+    backup = json.loads(bridge.get("/api/config/backup").data)
+    assert backup["device_id"] == "unit"  # still the settings file at the top level
+    assert [p["name"] for p in backup["presets"]] == ["Red", "Warm"]
+    assert backup["playlists"][0]["name"] == "Mix"
+
+
+def test_restore_replays_looks_after_the_settings_and_keeps_others(bridge: Bridge) -> None:
+    _with_looks(bridge)
+    backup = json.loads(bridge.get("/api/config/backup").data)
+    bridge.post("/api/presets", {"save": "Only here"})
+    bridge.engine.requests.clear()
+    r = bridge.post("/api/config/restore", backup)
+    assert r.status_code == 200, r.data
+    looks = r.get_json()["looks"]
+    assert looks == {"saved": {"presets": ["Red", "Warm"], "playlists": ["Mix"]},
+                     "failed": []}
+    actions = [(a, b.get("save") if isinstance(b, dict) else b)
+               for a, b in bridge.engine.requests]
+    assert actions == [("config", None), ("preset", "Red"), ("preset", "Warm"),
+                       ("playlist", "Mix")]
+    assert "presets" not in bridge.engine.requests[0][1]  # settings only to cmd/config
+    assert bridge.engine.requests[1][1] == {"save": "Red", "animation": "solid",
+                                            "params": {"color": "#ff0000"}, "brightness": 30}
+    # A restore adds and overwrites; a preset the backup does not name stays.
+    assert "Only here" in [p["name"] for p in bridge.get("/api/presets").get_json()]
+
+
+@pytest.mark.parametrize(("looks", "field"), [
+    ({"presets": {"name": "x"}}, "presets"),
+    ({"presets": [{"name": "bad/name", "animation": "fire"}]}, "presets.0.name"),
+    ({"presets": [{"name": "A", "animation": "nope"}]}, "presets.0.animation"),
+    ({"presets": [{"name": "A", "animation": "fire", "colour": 1}]}, "presets.0.colour"),
+    ({"presets": [{"name": "A", "animation": "fire", "brightness": 0}]},
+     "presets.0.brightness"),
+    ({"presets": [{"name": "A", "animation": "fire"}, {"name": "A", "animation": "clock"}]},
+     "presets.1.name"),
+    ({"playlists": [{"name": "P", "items": []}]}, "playlists.0.items"),
+    ({"playlists": [{"name": "P", "items": [{"animation": "nope", "duration_s": 5}]}]},
+     "playlists.0.items.0.animation"),
+])
+def test_a_bad_look_in_a_backup_refuses_the_restore_before_anything_is_sent(
+        bridge: Bridge, looks: dict[str, Any], field: str) -> None:
+    backup = json.loads(bridge.get("/api/config/backup").data)
+    r = bridge.post("/api/config/restore", {**backup, **looks})
+    assert r.status_code == 422, r.data
+    assert error_of(r)["code"] == "invalid_settings" and error_of(r)["field"] == field
+    assert bridge.engine.requests == []
+
+
+def test_bad_settings_refuse_the_restore_and_no_look_is_sent(bridge: Bridge) -> None:
+    backup = json.loads(bridge.get("/api/config/backup").data)
+    backup["display"]["fps"] = "fast"
+    backup["presets"] = [{"name": "A", "animation": "fire", "params": {}, "brightness": None}]
+    r = bridge.post("/api/config/restore", backup)
+    assert r.status_code == 422 and bridge.engine.requests == []
+
+
+def test_a_save_the_engine_refuses_is_reported_and_the_rest_go_on(bridge: Bridge) -> None:
+    backup = json.loads(bridge.get("/api/config/backup").data)
+    backup["presets"] = [{"name": "A", "animation": "fire", "params": {}, "brightness": None},
+                         {"name": "B", "animation": "clock", "params": {}, "brightness": 20}]
+    full = {"ok": False, "error": {"code": "limit_reached", "message": "at most 100 presets"}}
+    bridge.engine.replies["preset"] = lambda body: full if body["save"] == "A" else {
+        "ok": True, "state": bridge.engine.value("state")}
+    r = bridge.post("/api/config/restore", backup)
+    assert r.status_code == 200, r.data
+    looks = r.get_json()["looks"]
+    assert looks["saved"]["presets"] == ["B"]
+    assert looks["failed"] == [{"kind": "presets", "name": "A", "error": full["error"]}]

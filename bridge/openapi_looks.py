@@ -39,6 +39,24 @@ SCHEDULE: dict[str, Any] = {"type": "object", "properties": {
     "required": ["enabled", "active", "next"], "additionalProperties": True}
 
 
+def _inline(schema: Any, defs: dict[str, Any] | None = None) -> Any:
+    """``schema`` with pydantic's ``#/$defs/...`` references replaced by what they name.
+
+    Inside the OpenAPI document such a reference would point at its root, where no
+    ``$defs`` are.
+    """
+    if defs is None and isinstance(schema, dict):
+        defs = schema.pop("$defs", {})
+    if isinstance(schema, dict):
+        ref = schema.get("$ref", "")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            return _inline(dict(defs[ref.rsplit("/", 1)[1]]), defs)  # type: ignore[index]
+        return {k: _inline(v, defs) for k, v in schema.items()}
+    if isinstance(schema, list):
+        return [_inline(v, defs) for v in schema]
+    return schema
+
+
 def _name_param(what: str) -> list[dict[str, Any]]:
     return [{"name": "name", "in": "path", "required": True,
              "description": f"the {what}'s name, URL-encoded (a space is %20)",
@@ -74,7 +92,7 @@ def paths() -> dict[str, Any]:
             "get": o._op("The retained `playlists` definitions", o._json(
                 {"type": "array", "items": PLAYLIST}), read, tag="looks"),
             "post": o._op("Save a playlist (cmd/playlist save)", ok, cmd, tag="looks",
-                          body=o._body(o._model(PlaylistSaveBody)), write=True)},
+                          body=o._body(_inline(o._model(PlaylistSaveBody))), write=True)},
         "/api/playlists/{name}": {"parameters": _name_param("playlist"), "delete": o._op(
             "Delete a playlist (stops it if it plays)", ok, cmd, tag="looks", write=True)},
         "/api/playlists/{name}/apply": {"parameters": _name_param("playlist"), "post": o._op(

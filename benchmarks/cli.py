@@ -20,7 +20,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from benchmarks import SECTIONS
+from benchmarks import OPTIONAL_SECTIONS, SECTIONS
 from benchmarks.common import Check, machine
 
 NODELAY = "set_tcp_nodelay true"
@@ -35,6 +35,17 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
                         help="also write the tables as Markdown (for docs/performance.md)")
     parser.add_argument("--only", metavar="SECTION,...", default=None,
                         help=f"run only these sections: {','.join(SECTIONS)}")
+    parser.add_argument("section", nargs="*", metavar="SECTION",
+                        help="sections to run (the same as --only)")
+    parser.add_argument("--stock-broker", action="store_true",
+                        help="latency: also measure against a stock mosquitto (no "
+                             "set_tcp_nodelay, default settings) in the same run")
+    parser.add_argument("--banner", action="store_true",
+                        help="budget: with a held notification banner over each animation")
+    parser.add_argument("--cases", metavar="ANIM:WxH,...", default=None,
+                        help="budget: only these cases, e.g. plasma:64x32,fire:128x64")
+    parser.add_argument("--boxes", metavar="N,...", default=None,
+                        help="fleet: fleet sizes to measure (default 1,10,50; quick 1,5)")
     parser.add_argument("--workdir", metavar="DIR", default=None,
                         help="keep broker and engine files here (default: a temp folder)")
 
@@ -43,11 +54,28 @@ def _sections(only: str | None) -> list[str]:
     if not only:
         return list(SECTIONS)
     chosen = [s.strip() for s in only.split(",") if s.strip()]
-    unknown = [s for s in chosen if s not in SECTIONS]
+    known = (*SECTIONS, *OPTIONAL_SECTIONS)
+    unknown = [s for s in chosen if s not in known]
     if unknown:
         raise SystemExit(f"lightbox bench: unknown section(s) {', '.join(unknown)}; "
-                         f"choose from {', '.join(SECTIONS)}")
-    return [s for s in SECTIONS if s in chosen]
+                         f"choose from {', '.join(known)}")
+    return [s for s in known if s in chosen]
+
+
+def parse_cases(text: str | None) -> tuple[tuple[str, int, int], ...] | None:
+    """``plasma:64x32,fire:128x64`` as (animation, width, height) cases (None: the default)."""
+    if not text:
+        return None
+    cases = []
+    for item in filter(None, (t.strip() for t in text.split(","))):
+        try:
+            name, size = item.split(":")
+            w, h = (int(v) for v in size.lower().split("x"))
+        except ValueError:
+            raise SystemExit(f"lightbox bench: --cases: {item!r} is not ANIMATION:WIDTHxHEIGHT"
+                             ) from None
+        cases.append((name, w, h))
+    return tuple(cases)
 
 
 class Broker:
@@ -57,14 +85,16 @@ class Broker:
         self.workdir = workdir
         self._brokers: dict[str, Any] = {}
 
-    def get(self, extra: str = "") -> Any:
-        """Return a running broker with the project's config (plus ``extra`` lines)."""
-        if extra not in self._brokers:
+    def get(self, extra: str = "", stock: bool = False) -> Any:
+        """Return a running broker with the project's config (plus ``extra`` lines), or
+        with a stock mosquitto's (``stock``)."""
+        key = ("stock:" if stock else "") + extra
+        if key not in self._brokers:
             from benchmarks.harness import start_broker
 
-            name = "broker" if not extra else "broker-" + str(len(self._brokers))
-            self._brokers[extra] = start_broker(self.workdir / name, extra)
-        return self._brokers[extra]
+            name = "broker" if not key else "broker-" + str(len(self._brokers))
+            self._brokers[key] = start_broker(self.workdir / name, extra, stock=stock)
+        return self._brokers[key]
 
     def stop(self) -> None:
         """Stop every broker started."""
@@ -81,11 +111,56 @@ def shipped_broker_has_nodelay() -> bool:
                for line in text.splitlines())
 
 
-def run_section(name: str, quick: bool, brokers: Broker, workdir: Path
-                ) -> tuple[dict[str, Any], list[Check]]:
-    """Run one section and return (figures, checks)."""
+def _latency(quick: bool, brokers: Broker, workdir: Path, stock_broker: bool
+             ) -> tuple[dict[str, Any], list[Check]]:
+    """The latency section: the shipped broker, and a stock one beside it when asked."""
+    from benchmarks import latency
+
+    out, checks = latency.run(brokers.get(), workdir / "latency", quick)
+    out["broker_config"] = "deploy/mosquitto/lightbox.conf as shipped"
+    if not shipped_broker_has_nodelay():
+        # What the one-line broker fix would give, measured in the same run.
+        alt, alt_checks = latency.run(brokers.get(NODELAY), workdir / "latency-nodelay",
+                                      quick, n=100 if quick else 300)
+        alt["broker_config"] = f"shipped config + '{NODELAY}'"
+        out["with_broker_nodelay"] = alt
+        for c in alt_checks:
+            c.name += f" (broker + {NODELAY})"
+            c.note = (c.note + "; " if c.note else "") + "informative: not the shipped config"
+        checks += alt_checks
+    if stock_broker:
+        # The same engine and client code against what most users run, in the same run.
+        stock, stock_checks = latency.run(brokers.get(stock=True), workdir / "latency-stock",
+                                          quick, separate_qos=True)
+        stock["broker_config"] = "stock mosquitto: auth + ACL, defaults, no set_tcp_nodelay"
+        out["stock_broker"] = stock
+        for c in stock_checks:
+            c.name += " (stock broker)"
+        checks += stock_checks
+    return out, checks
+
+
+def run_section(name: str, quick: bool, brokers: Broker, workdir: Path,
+                opts: argparse.Namespace | None = None) -> tuple[dict[str, Any], list[Check]]:
+    """Run one section and return (figures, checks); ``opts``: the section options."""
     sub = workdir / name
     sub.mkdir(parents=True, exist_ok=True)
+    stock_broker = bool(opts and opts.stock_broker)
+    if name == "fleet":
+        from benchmarks import fleet
+
+        boxes = opts.boxes if opts else None
+        try:
+            sizes = tuple(int(v) for v in boxes.split(",")) if boxes else None
+        except ValueError:
+            raise SystemExit(f"lightbox bench: --boxes: not a list of numbers: {boxes!r}"
+                             ) from None
+        return fleet.run(sub, quick, sizes)
+    if name == "budget":
+        from benchmarks import budget
+
+        cases = parse_cases(opts.cases if opts else None)
+        return budget.run(brokers.get(), sub, quick, cases, bool(opts and opts.banner))
     if name == "frames":
         from benchmarks import frames
 
@@ -95,21 +170,7 @@ def run_section(name: str, quick: bool, brokers: Broker, workdir: Path
 
         return engine_speed.run(brokers.get(), sub, quick)
     if name == "latency":
-        from benchmarks import latency
-
-        out, checks = latency.run(brokers.get(), sub, quick)
-        out["broker_config"] = "deploy/mosquitto/lightbox.conf as shipped"
-        if not shipped_broker_has_nodelay():
-            # What the one-line broker fix would give, measured in the same run.
-            alt, alt_checks = latency.run(brokers.get(NODELAY), workdir / "latency-nodelay",
-                                          quick, n=100 if quick else 300)
-            alt["broker_config"] = f"shipped config + '{NODELAY}'"
-            out["with_broker_nodelay"] = alt
-            for c in alt_checks:
-                c.name += f" (broker + {NODELAY})"
-                c.note = (c.note + "; " if c.note else "") + "informative: not the shipped config"
-            checks += alt_checks
-        return out, checks
+        return _latency(quick, brokers, workdir, stock_broker)
     if name == "bridge":
         from benchmarks import http_bridge
 
@@ -245,6 +306,13 @@ def _key_figures(name: str, sec: dict[str, Any]) -> list[tuple[str, Any]]:
                ("animation->state p50 / p99 ms",
                 f"{_fmt(sec['animation_to_state']['p50_ms'])} / "
                 f"{_fmt(sec['animation_to_state']['p99_ms'])}")]
+        stock = sec.get("stock_broker")
+        if stock:
+            out += [("stock broker: floor p50 / p99 ms",
+                     f"{_fmt(stock['floor']['p50_ms'])} / {_fmt(stock['floor']['p99_ms'])}"),
+                    ("stock broker: brightness->state p50 / p99 ms",
+                     f"{_fmt(stock['brightness_to_state']['p50_ms'])} / "
+                     f"{_fmt(stock['brightness_to_state']['p99_ms'])}")]
         alt = sec.get("with_broker_nodelay")
         if alt:
             out += [(f"with {NODELAY}: floor p50 / p99 ms",
@@ -286,7 +354,7 @@ def _key_figures(name: str, sec: dict[str, Any]) -> list[tuple[str, Any]]:
 
 def run(args: argparse.Namespace) -> int:
     """Run the chosen sections."""
-    chosen = _sections(args.only)
+    chosen = _sections(",".join(filter(None, [args.only, *args.section])))
     own_tmp = args.workdir is None
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="lightbox-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -300,7 +368,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"== {name} ...", flush=True)
             started = time.monotonic()
             try:
-                out, sec_checks = run_section(name, args.quick, brokers, workdir)
+                out, sec_checks = run_section(name, args.quick, brokers, workdir, args)
                 out.setdefault("status", "ok")
             except Exception as exc:
                 failed = True

@@ -1,7 +1,7 @@
 """The broker floor's far end: a paho client in its own process that echoes ping to pong.
 
 ``python -m benchmarks.echo HOST PORT USER PASSWORD_FILE PING PONG`` subscribes
-to PING (qos 1) and republishes every payload on PONG (qos 1, retained, like the
+to PING (qos 1) and republishes every payload on PONG (qos 0, retained, like the
 engine's ``state``), so a round trip through it has the same hops as a command
 to the engine and its new state: client -> broker -> process -> broker -> client.
 
@@ -46,7 +46,7 @@ def main(argv: list[str]) -> int:
 
     def on_message(c: mqtt.Client, u: Any, msg: mqtt.MQTTMessage) -> None:
         if not sink:
-            c.publish(pong, msg.payload, qos=1, retain=True)
+            c.publish(pong, msg.payload, qos=0, retain=True)
             return
         count[0] += 1
         if msg.payload == b"END":

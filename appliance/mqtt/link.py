@@ -139,7 +139,15 @@ class MQTTLink:
 
     # ------------------------------------------------------------------ publishing
     def publish(self, name: str, payload: Any, *, retain: bool = False) -> None:
-        """Queue a publish on ``<base>/<name>`` (qos 1 when retained, else 0); never blocks.
+        """Queue a publish on ``<base>/<name>`` at qos 0; never blocks.
+
+        qos 0, retained or not: a qos 1 publish makes the broker answer with a 4-byte
+        PUBACK that the engine's kernel acknowledges only with its delayed ACK (up to
+        40 ms on Linux), and a stock mosquitto (Nagle on, no ``set_tcp_nodelay``)
+        holds the next command for this box until that ACK comes: 20-40 ms on every
+        command after a state change (captured on loopback: docs/performance.md).
+        Nothing is lost by it: TCP delivers in order, and every retained document is
+        republished on (re)connect. ``status`` (the Last Will's topic) stays qos 1.
 
         Retained documents are not queued while disconnected: every one of them is
         republished fresh on (re)connect, and queued copies would be sent after the
@@ -151,7 +159,7 @@ class MQTTLink:
             return
         key = name if retain or name in LATEST_ONLY else None
         self._enqueue(Outgoing(topics.state_topic(self.base, name), encode(payload),
-                               1 if retain else 0, retain), key)
+                               1 if name == "status" else 0, retain), key)
 
     def raw_publish(self, topic: str, payload: bytes, *, qos: int = 0, retain: bool = False,
                     properties: Properties | None = None) -> None:

@@ -57,12 +57,12 @@ class Responder:
         self.refusal = refusal
 
     def __call__(self, body: Mapping[str, Any]) -> None:
-        """Send the reply body."""
+        """Send the reply body (qos 0: see ``MQTTLink.publish`` for why not 1)."""
         if self.response_topic:
             props = publish_properties(correlation=self.correlation)
-            self.link.raw_publish(self.response_topic, encode(body), qos=1, properties=props)
+            self.link.raw_publish(self.response_topic, encode(body), qos=0, properties=props)
         if body.get("transaction") is not None:
-            self.link.raw_publish(self.transaction_topic, encode(body), qos=1)
+            self.link.raw_publish(self.transaction_topic, encode(body), qos=0)
 
 
 def responder_for(link: Publisher, msg: MQTTMessage, cfg: MQTTSettings,

@@ -50,6 +50,13 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
     return False
 
 
+#: A stock mosquitto 2 with LightBox's users and ACL and nothing else: no
+#: ``set_tcp_nodelay`` (Nagle on, the default), default queues and limits. What Home
+#: Assistant's Mosquitto add-on and most users' brokers look like (``lightbox bench
+#: --stock-broker``).
+STOCK_CONFIG = "per_listener_settings false\nallow_anonymous false\n"
+
+
 def render_config(source: str, port: int, password_file: Path, acl_file: Path,
                   persistence_dir: Path | None = None, log_file: Path | None = None) -> str:
     """Return ``source`` with the listener, password and ACL paths replaced."""
@@ -96,6 +103,9 @@ class LocalBroker:
     binary: str = "mosquitto"
     #: Whether this object wrote the config; one left by an earlier run is never trusted.
     prepared: bool = False
+    #: A stock mosquitto (``STOCK_CONFIG``: auth and the ACL, every other setting at its
+    #: default, Nagle on) instead of the project's tuned config: what most users run.
+    stock: bool = False
 
     def __post_init__(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -188,7 +198,8 @@ class LocalBroker:
         pw_file.touch(mode=0o600)
         for user in (*USERS, *self.devices):
             self._add_user(user)
-        src = (deploy_dir() / "lightbox.conf").read_text(encoding="utf-8")
+        src = STOCK_CONFIG if self.stock else (deploy_dir() / "lightbox.conf").read_text(
+            encoding="utf-8")
         persist = self.workdir / "data" if self.persistent else None
         if persist is not None:
             persist.mkdir(exist_ok=True)

@@ -184,10 +184,10 @@ MEANING: dict[str, str] = {
 
 
 def _model_of(annotation: Any) -> type[BaseModel] | None:
-    for a in (annotation, *typing.get_args(annotation)):
-        if isinstance(a, type) and issubclass(a, BaseModel):
-            return a
-    return None
+    models = [a for a in (annotation, *typing.get_args(annotation))
+              if isinstance(a, type) and issubclass(a, BaseModel)]
+    # One of several shapes (schedule.action) is one setting, described as a whole.
+    return models[0] if len(models) == 1 else None
 
 
 _NAMES: dict[Any, str] = {str: "string", int: "integer", float: "number", bool: "boolean",
@@ -203,7 +203,7 @@ def _type_name(ann: Any) -> str:
         return "one of " + ", ".join(f"`{_json(a)}`" if not isinstance(a, str) else f"`{a}`"
                                      for a in args)
     if origin in (typing.Union, types.UnionType):
-        return " or ".join(_type_name(a) for a in args)
+        return " or ".join(dict.fromkeys(_type_name(a) for a in args))
     if origin is list:
         return "list of " + _type_name(args[0])
     if origin is dict:
@@ -314,7 +314,9 @@ def render() -> str:
             lines += _section(name, sub)
             continue
         lines += ["", f"## `{name}`", "", MEANING.get(name, "") + _local(name), ""]
-        lines += [f"Type: {_type_name(f.annotation)}. Default: derived from the host name."]
+        default = ("derived from the host name" if f.default_factory is not None
+                   else f"`{_json(f.default)}`")
+        lines += [f"Type: {_type_name(f.annotation)}. Default: {default}."]
     return "\n".join(lines) + "\n"
 
 
@@ -331,8 +333,9 @@ def _section(path: str, model: type[BaseModel]) -> list[str]:
         if sub is not None:
             nested.append((key, sub))
             meaning += f" See [`{key}`](#{key.replace('.', '')})."
-        default = f.get_default(call_default_factory=True)
-        lines.append(f"| `{key}` | {_type_text(f)} | `{_cell(_json(default))}` | "
+        default = ("required" if f.is_required()
+                   else f"`{_cell(_json(f.get_default(call_default_factory=True)))}`")
+        lines.append(f"| `{key}` | {_type_text(f)} | {default} | "
                      f"{_cell(meaning + _local(key))} |")
     for key, sub in nested:
         lines += _section(key, sub)
@@ -347,6 +350,34 @@ def _json(value: Any) -> str:
     import json
 
     return json.dumps(value, default=str)
+
+
+#: The schedule settings (contract section 8; docs/schedules.md tells the whole story).
+SECTIONS |= {
+    "location": "Where the box is, for sunrise and sunset (computed on the box, no "
+                "network). Needed only by windows that use sun times; `null` for none.",
+    "schedule": "Up to 100 windows, each with an action in force while it is open, in "
+                "`timezone`; later windows win overlaps. See [Schedules](schedules.md).",
+}
+MEANING |= {
+    "timezone": "IANA time zone the schedule's times are in, e.g. `Europe/Berlin`; `null` "
+                "uses the system's (`TZ`, then /etc/localtime), else UTC.",
+    "location.latitude": "Latitude in degrees, north positive.",
+    "location.longitude": "Longitude in degrees, east positive.",
+    "schedule.name": "The window's name (unique; shown in `<base>/schedule`): 1-40 letters, "
+                     "digits, spaces, `_` and `-`.",
+    "schedule.days": "Days the window opens on (the day it starts; a window crossing "
+                     "midnight ends the next day); each day once.",
+    "schedule.start": "`HH:MM`, `HH:MM:SS` (local time), `sunrise` or `sunset` with an "
+                      "optional offset up to 12h: `sunset-30m`, `sunrise+1h30m`, "
+                      "`sunset-90s`.",
+    "schedule.end": "Like `start`; not after the start means the next day (crossing "
+                    "midnight). Must differ from `start`.",
+    "schedule.action": "One of `{\"preset\": NAME}`, `{\"playlist\": NAME}`, "
+                       "`{\"power\": \"OFF\"}` or `{\"brightness_max\": 1-100}` (a cap "
+                       "that leaves the stored brightness alone).",
+    "schedule.enabled": "`false` keeps the window but never opens it.",
+}
 
 
 def undocumented() -> list[str]:

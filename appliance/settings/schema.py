@@ -26,7 +26,13 @@ from pydantic import (
 from appliance.settings import grammar
 from appliance.settings.catalogue import catalogue_from
 from appliance.settings.realtime_schema import RealtimeSettings
-from appliance.settings.schedule_schema import Location, ScheduleWindow
+from appliance.settings.schedule_schema import (
+    MAX_WINDOWS,
+    Location,
+    ScheduleWindow,
+    check_timezone,
+    schedule_problems,
+)
 
 DEVICE_ID_RE = r"^[a-z0-9][a-z0-9_-]{0,31}$"
 GROUP_RE = r"^[a-z0-9][a-z0-9_-]{0,31}$"
@@ -366,7 +372,8 @@ class Settings(BaseModel):
     #: IANA time zone for schedules; None: the system's.
     timezone: str | None = None
     location: Location | None = None
-    schedule: list[ScheduleWindow] = Field(default_factory=list)
+    schedule: Annotated[list[ScheduleWindow], Field(max_length=MAX_WINDOWS)] = Field(
+        default_factory=list)
     realtime: RealtimeSettings = Field(default_factory=RealtimeSettings)
 
     @field_validator("device_id")
@@ -377,3 +384,14 @@ class Settings(BaseModel):
                              "choose another device id")
         return v
 
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, v: str | None) -> str | None:
+        return check_timezone(v)
+
+    @model_validator(mode="after")
+    def _schedule(self) -> Settings:
+        problems = schedule_problems(self.location, self.schedule)
+        if problems:
+            raise ValueError("\n" + "\n".join(problems))
+        return self

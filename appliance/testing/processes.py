@@ -51,6 +51,8 @@ class LightboxProcess:
     process: subprocess.Popen[bytes] | None = None
     test_hooks: bool = True
     keep_settings: bool = True
+    #: Words run before the command, which exec it (``benchmarks.cgexec`` joins a cgroup).
+    launcher: list[str] = field(default_factory=list)
 
     @property
     def settings_path(self) -> Path:
@@ -88,7 +90,8 @@ class LightboxProcess:
             self.settings_path.write_text(json.dumps(self.settings, indent=2))
         env = self.environment()
         self.process = subprocess.Popen(
-            [*LIGHTBOX, self.command, "--settings", str(self.settings_path), *self.extra_args],
+            [*self.launcher, *LIGHTBOX, self.command, "--settings", str(self.settings_path),
+             *self.extra_args],
             stdout=self.log_path.open("ab"), stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, env=env, start_new_session=True,
         )

@@ -93,11 +93,12 @@ def test_quick_run_section_figures(quick_run: tuple[dict[str, Any], str]) -> Non
     result, _ = quick_run
     secs = result["sections"]
     rows = secs["frames"]["results"]
-    assert {r["size"] for r in rows} == {"64x32", "64x64", "128x64"}
+    assert {r["size"] for r in rows} == {"64x32", "64x64", "128x64", "128x128"}
     assert {r["animation"] for r in rows} >= {"plasma", "breathe"}
     for r in rows:
         for key in ("frame_ms_p50", "frame_ms_p99", "frame_cpu_ms_p99", "overhead_ms_p50",
-                    "baseline_ms_p50", "speedup", "transient_kib_per_frame"):
+                    "pil_fromarray_ms_p50", "baseline_ms_p50", "speedup",
+                    "transient_kib_per_frame"):
             assert _number(r[key]) and r[key] >= 0, (r["animation"], key, r[key])
     for mode in ("capped", "uncapped"):
         e = secs["engine"][mode]
@@ -153,6 +154,19 @@ def test_sections_option() -> None:
     assert _sections("memory,frames") == ["frames", "memory"]
     with pytest.raises(SystemExit):
         _sections("frames,nope")
+
+
+def test_sections_as_words_and_the_stock_broker_flag() -> None:
+    """`lightbox bench latency --stock-broker` is the same as `--only latency` plus the flag."""
+    import argparse
+
+    from benchmarks.cli import add_arguments
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser, "bench")
+    args = parser.parse_args(["latency", "--stock-broker", "--quick"])
+    assert args.section == ["latency"] and args.stock_broker and args.quick
+    assert parser.parse_args([]).stock_broker is False
 
 
 def test_table_renders_markdown() -> None:

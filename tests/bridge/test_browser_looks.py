@@ -5,8 +5,9 @@ with the unit tests' fake engine (``tests.bridge.unit.fake_looks`` answers
 ``cmd/preset`` and publishes ``presets`` and a ``schedule`` with a 7-day ``week``),
 so the UI is checked without an engine. One test, kept short (CPU): "Save current
 look" in one click (the name it asks for, one ``cmd/preset`` save, the list shows
-it over SSE) and the strip drawing the week's windows and sun marks where they
-belong, with nothing wider than a phone's screen.
+it over SSE), the strip drawing the week's windows and sun marks where they
+belong, the window editor (a refused time at its field, then one PATCH of
+``schedule``), with nothing wider than a phone's screen.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.integration]
 __all__ = ["browser"]  # the module-scoped chromium fixture, shared with test_browser
 
 #: Where a span or mark sits on its day's track, as fractions of the track's width.
+DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 PLACED_JS = """(sel) => [...document.querySelectorAll(sel)].map((n) => {
   const t = n.parentElement.getBoundingClientRect(), r = n.getBoundingClientRect();
   return [n.dataset.name || n.className, (r.left - t.left) / t.width, r.width / t.width];
@@ -69,6 +71,23 @@ def test_save_current_look_in_one_click_and_the_schedule_strip(
         assert [(c, round(left, 2)) for c, left, _ in sun] == [("sun sunrise", 0.3),
                                                                ("sun sunset", 0.7)], sun
         expect(pg.locator("#schedule-status")).to_contain_text("Schedules on")
+
+        # The window editor: a refused time shows at its field, then the window saves.
+        pg.fill("#w-name", "Evening")
+        pg.fill("#w-start", "25:00")
+        pg.fill("#w-end", "23:00")
+        pg.select_option("#w-action", "brightness_max")
+        pg.fill("#w-cap", "20")
+        pg.click("#w-save")
+        expect(pg.locator("#window-form .field-error[data-for='start']")).not_to_be_empty()
+        assert not [r for r in fake_stack.engine.requests if r[0] == "config"]
+        pg.fill("#w-start", "18:00")
+        pg.click("#w-save")
+        expect(pg.locator("#window-list li[data-index='0']")).to_contain_text("brightness ≤ 20 %")
+        assert [r for r in fake_stack.engine.requests if r[0] == "config"] == [
+            ("config", {"schedule": [{"name": "Evening", "days": DAYS, "start": "18:00",
+                                      "end": "23:00", "action": {"brightness_max": 20},
+                                      "enabled": True}]})]
         assert pg.evaluate("document.documentElement.scrollWidth") <= 390
         assert pg.evaluate(OVERFLOWING_JS) == []
     finally:

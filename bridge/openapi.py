@@ -353,8 +353,8 @@ def _session_paths() -> dict[str, Any]:
     """The live event stream and the UI's login session."""
     return {
         "/api/events": {"get": {
-            "summary": "Server-Sent Events: status, state, health, metrics, events, config, info, "
-                       "animations, notifications, icons and (with ?preview=1) preview frames",
+            "summary": "Server-Sent Events: status, the retained topics, events and (with "
+                       "?preview=1) preview frames",
             "tags": ["monitoring"],
             "parameters": [{"name": "preview", "in": "query", "required": False,
                             "schema": {"type": "string", "enum": ["0", "1"]}}],

@@ -30,6 +30,7 @@ RELIABILITY_METRICS = (
     "animation_threads_abandoned", "frame_gap_ms_max", "frame_gap_ms_max_recent",
     "frame_gaps_over_100ms_total", "events_dropped_total", "mqtt_publish_dropped_total",
     "mqtt_connect_attempts_total", "control_dropped_total", "tracemalloc_mb",
+    "state_writes_total",
 )
 _RANK = {OK: 0, DEGRADED: 1, FAILED: 2}
 

@@ -298,29 +298,9 @@ def _key_figures(name: str, sec: dict[str, Any]) -> list[tuple[str, Any]]:
                                                  f"{_fmt(u['fps_min_interval'])}"),
                 ("uncapped: CPU % of one core", u["cpu_percent_one_core"])]
     if name == "latency":
-        out = [("floor p50 / p99 ms", f"{_fmt(sec['floor']['p50_ms'])} / "
-                                      f"{_fmt(sec['floor']['p99_ms'])}"),
-               ("brightness->state p50 / p99 ms",
-                f"{_fmt(sec['brightness_to_state']['p50_ms'])} / "
-                f"{_fmt(sec['brightness_to_state']['p99_ms'])}"),
-               ("animation->state p50 / p99 ms",
-                f"{_fmt(sec['animation_to_state']['p50_ms'])} / "
-                f"{_fmt(sec['animation_to_state']['p99_ms'])}")]
-        stock = sec.get("stock_broker")
-        if stock:
-            out += [("stock broker: floor p50 / p99 ms",
-                     f"{_fmt(stock['floor']['p50_ms'])} / {_fmt(stock['floor']['p99_ms'])}"),
-                    ("stock broker: brightness->state p50 / p99 ms",
-                     f"{_fmt(stock['brightness_to_state']['p50_ms'])} / "
-                     f"{_fmt(stock['brightness_to_state']['p99_ms'])}")]
-        alt = sec.get("with_broker_nodelay")
-        if alt:
-            out += [(f"with {NODELAY}: floor p50 / p99 ms",
-                     f"{_fmt(alt['floor']['p50_ms'])} / {_fmt(alt['floor']['p99_ms'])}"),
-                    (f"with {NODELAY}: brightness->state p50 / p99 ms",
-                     f"{_fmt(alt['brightness_to_state']['p50_ms'])} / "
-                     f"{_fmt(alt['brightness_to_state']['p99_ms'])}")]
-        return out
+        from benchmarks.latency import key_figures as latency_figures
+
+        return latency_figures(sec, NODELAY)
     if name == "bridge":
         a, f, h = sec["animation_post"], sec["animation_post_floor"], sec["health_load"]
         return [("POST /api/animation p50 / p99 ms", f"{_fmt(a['p50_ms'])} / {_fmt(a['p99_ms'])}"),

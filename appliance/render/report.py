@@ -18,9 +18,10 @@ if TYPE_CHECKING:
 
 
 def light_state(sup: Supervisor, panel: Panel, version: int,
-                notification: str | None = None) -> LightState:
+                notification: str | None = None,
+                looks: tuple[str | None, dict[str, Any] | None] = (None, None)) -> LightState:
     """Return the Home Assistant JSON-light state with LightBox extras (``notification``:
-    the id of the one showing)."""
+    the id of the one showing; ``looks``: the preset and the playlist playing)."""
     req = sup.pending or sup.requested
     out: LightState = {
         "state": "ON" if panel.power_on else "OFF",
@@ -32,8 +33,8 @@ def light_state(sup: Supervisor, panel: Panel, version: int,
         # Wall-clock time at the animation's t == 0: equal on every box started
         # with the same start_at, so a fleet shows the same frame phase.
         "started_at": round(req.instance.epoch_at_t0, 3) if req else None,
-        "preset": None,
-        "playlist": None,
+        "preset": looks[0],
+        "playlist": looks[1],
         "live": {"active": False, "protocol": None, "source": None, "fps": 0},
         "notification": notification,
     }

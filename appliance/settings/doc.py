@@ -78,8 +78,11 @@ MEANING: dict[str, str] = {
                           "fails; `blank` backs it up.",
     "animation.params": "Per-animation parameter defaults, e.g. "
                         "`{\"plasma\": {\"speed\": 2}}`; validated against the catalogue.",
-    "animation.boot": "`last` restores the last animation, brightness and power after a "
-                      "restart; `default` always starts `default`.",
+    "animation.boot": "What shows after a restart or power cut: `last` (the look, power, "
+                      "brightness and playlist position from before), `default` (the "
+                      "`default` animation), `off` (panel OFF, the default look), "
+                      "`preset:NAME` or `playlist:NAME` (a name that no longer exists falls "
+                      "back to `default` with a warning).",
     "animation.quarantine_failures": "Failures within the window that quarantine an "
                                      "animation.",
     "animation.quarantine_window_s": "Window for counting failures.",

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -141,7 +142,7 @@ class AnimationSettings(_Section):
     default: str = "plasma"
     fallback: str = "breathe"
     params: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    boot: Literal["default", "last"] = "last"
+    boot: Annotated[str, AfterValidator(grammar.boot_policy)] = "last"
     quarantine_failures: Annotated[int, Field(ge=1, le=100)] = 3
     quarantine_window_s: Annotated[float, Field(gt=0, le=86400)] = 60.0
     quarantine_s: Annotated[float, Field(gt=0, le=86400)] = 300.0

@@ -28,6 +28,8 @@ ENGINE_STATUS: dict[str, int] = {
     "unknown_command": 400,
     "payload_too_large": 413,
     "superseded": 409,
+    "not_playing": 409,
+    "playlist_unplayable": 409,
     "forbidden_field": 403,
     "busy": 503,
 }

@@ -27,7 +27,7 @@ ERROR_TEXT = {
     403: "Cross-site write refused, or a local-only setting changed remotely (forbidden_field)",
     404: "Unknown animation, image or path",
     405: "Method not allowed",
-    409: "A newer command replaced this one before it ran",
+    409: "A newer command replaced this one before it ran; no playlist plays (not_playing)",
     413: "Body too large",
     415: "Wrong content type (JSON only; uploads must be PNG, GIF or JPEG)",
     422: "Value out of range or invalid (the field is named)",

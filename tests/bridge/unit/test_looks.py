@@ -249,3 +249,11 @@ def test_a_save_the_engine_refuses_is_reported_and_the_rest_go_on(bridge: Bridge
     looks = r.get_json()["looks"]
     assert looks["saved"]["presets"] == ["B"]
     assert looks["failed"] == [{"kind": "presets", "name": "A", "error": full["error"]}]
+
+
+@pytest.mark.parametrize("code", ["not_playing", "playlist_unplayable"])
+def test_a_playlist_that_cannot_step_is_a_409(bridge: Bridge, code: str) -> None:
+    bridge.engine.replies["playlist"] = {"ok": False, "error": {
+        "code": code, "message": "no playlist is playing", "field": "playlist"}}
+    r = bridge.post("/api/playlist/next")
+    assert r.status_code == 409 and error_of(r)["code"] == code

@@ -2,8 +2,9 @@
 
 Owns start-up order, the command dispatch from MQTT into the engine (validation
 at the edge, replies), the state.json timer, signals and the clean stop. Live
-configuration changes are ``appliance.config_service``'s; the running settings
-are the engine's alone. ``lightbox engine`` runs ``EngineService``.
+configuration changes are ``appliance.config_service``'s, ``cmd/schedule`` and
+the windows' timing ``appliance.scheduler``'s; the running settings are the
+engine's alone. ``lightbox engine`` runs ``EngineService``.
 """
 
 from __future__ import annotations
@@ -24,12 +25,14 @@ from animations import REGISTRY
 from appliance import __version__
 from appliance.config_service import ConfigService
 from appliance.content import icons
+from appliance.content import schedule as schedule_eval
 from appliance.discovery_looks import LookWatch
 from appliance.display import Display, make_display
 from appliance.mqtt.client import tls_problems
 from appliance.mqtt.link import MQTTLink, Responder
 from appliance.render.boot import apply_boot
 from appliance.render.engine import Engine
+from appliance.scheduler import Scheduler
 from appliance.settings import EX_CONFIG, Settings, SettingsError, SettingsStore
 from appliance.state_files import StateFiles
 from appliance.system import SystemProbe
@@ -44,6 +47,7 @@ from appliance.wire.commands import (
     parse_command,
     transaction_of,
 )
+from appliance.wire.look_commands import SetSchedule
 from appliance.wire.replies import Reply
 
 log = structlog.get_logger("service")
@@ -94,6 +98,7 @@ class EngineService:
         self.config: ConfigService
         self.link: MQTTLink
         self.telemetry: Telemetry
+        self.scheduler: Scheduler
         #: state.json, presets.json and playlists.json (loaded at start, saved off the loop).
         self.files = StateFiles(state_dir(settings_path))
         self._stop_requested_at: float | None = None
@@ -153,6 +158,7 @@ class EngineService:
         self.engine.looks.library = self.files.load_library()  # before the first frame
         self.engine.start(saved if cfg.animation.boot == "last" else None)
         apply_boot(self.engine.looks, cfg.animation.boot, saved, self.engine.clock.monotonic())
+        self.scheduler.start(self.stop_event)  # what is in force now, before the first frame
         if cfg.display.drop_privileges and display.name != "rgbmatrix":
             # rgbmatrix drops root inside its own init; the others need none at all.
             from appliance.privileges import drop_to
@@ -191,6 +197,9 @@ class EngineService:
         self.config = ConfigService(
             self.engine, self.store, self.settings_path, cfg, self.config_status,
             lambda name, body: self.link.publish(name, body, retain=True))
+        self.scheduler = Scheduler(
+            schedule_eval, lambda: self.engine.settings, self.engine.submit,
+            lambda name, body: self.link.publish(name, body, retain=True), self.files.folder)
         self.telemetry = Telemetry(
             snapshot=self._snapshot,
             mqtt_status=self.link.status,
@@ -256,6 +265,7 @@ class EngineService:
         self.link.publish("state", self.engine.state(), retain=True)
         self.link.publish("icons", icons.names(), retain=True)
         self.engine.notices.republish()  # the render thread owns the document: it sends it
+        self.scheduler.republish()
         self.engine.looks.republish()  # presets and playlists, likewise
         self.config.publish_config()
         self.telemetry.publish_now()
@@ -321,6 +331,8 @@ class EngineService:
             return
         if isinstance(cmd, ApplyConfig | Reload):
             self.config.submit(cmd, answer)
+        elif isinstance(cmd, SetSchedule):
+            self.scheduler.request(cmd, answer)
         else:
             self.engine.submit(cmd, answer)
 

@@ -101,6 +101,9 @@ class StateFiles:
         data = {"effect": st["effect"], "params": st["params"],
                 "brightness": st["brightness"], "power_on": st["state"] == "ON",
                 "preset": st["preset"], "playlist": engine.looks.position()}
+        before = engine.schedule.underlying()
+        if before is not None:  # under a window's power OFF: the power it covers
+            data["power_on"] = before.power_on
         if self._save(self.state_file, settings_mod.to_json_bytes(data), 0o644):
             self._state_version, self._position_version = version, position
             self._state_written_at = self.clock()

@@ -31,6 +31,7 @@ RELIABILITY_METRICS = (
     "frame_gaps_over_100ms_total", "events_dropped_total", "mqtt_publish_dropped_total",
     "mqtt_connect_attempts_total", "control_dropped_total", "tracemalloc_mb",
     "state_writes_total",
+    "display_brightness_pct",  # what the display is set to (a schedule's cap shows here)
 )
 _RANK = {OK: 0, DEGRADED: 1, FAILED: 2}
 

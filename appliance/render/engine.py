@@ -126,7 +126,7 @@ class Engine:
         self.looks = Looks(registry, self.factory, self.supervisor, self.panel, self._changed,
                            publish=lambda name, body: self.publisher.publish(
                                name, body, retain=True), event=self.event)
-        self.schedule = ScheduleInForce(self.looks, self.panel, self._changed)
+        self.schedule = ScheduleInForce(self.looks, self.panel, self._changed, self.event)
         self.live = LiveSettings(registry, self.factory, self.supervisor, self.panel,
                                  lambda new: setattr(self, "settings", new))
         self.state_version = 0

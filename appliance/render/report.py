@@ -38,6 +38,8 @@ def light_state(sup: Supervisor, panel: Panel, version: int,
         "live": {"active": False, "protocol": None, "source": None, "fps": 0},
         "notification": notification,
     }
+    if panel.brightness_max is not None:
+        out["brightness_max"] = panel.brightness_max  # a schedule's cap (section 8)
     if sup.showing_fallback and sup.fallback is not None:
         out["active"] = sup.fallback.name
         out["fallback_reason"] = sup.fallback_reason
@@ -76,6 +78,7 @@ def snapshot(eng: Engine, now: float) -> dict[str, Any]:
         "fallback_reason": sup.fallback_reason,
         "quarantined": sup.quarantined(now),
         "display_ok": ds.ok,
+        "display_brightness_pct": eng.panel.display_level,
         "display_error": ds.last_error,
         "display_failures": ds.failures,
         "display_retry_in_s": eng.panel.retry_in_s(now),

@@ -7,6 +7,7 @@ import threading
 import time
 from concurrent.futures import Future
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -43,6 +44,7 @@ class FakeEngine:
         self.settings = Settings()
         self.calls: list[tuple[ApplySettings, Future[Reply]]] = []
         self.state_version = 3
+        self.schedule = SimpleNamespace(underlying=lambda: None)  # no window's look in force
         self.looks = FakeLooks()
 
     def call(self, command: ApplySettings) -> Future[Reply]:

@@ -26,6 +26,7 @@ from appliance import __version__
 from appliance.config_service import ConfigService
 from appliance.content import icons
 from appliance.content import schedule as schedule_eval
+from appliance.discovery_looks import LookWatch
 from appliance.display import Display, make_display
 from appliance.mqtt.client import tls_problems
 from appliance.mqtt.link import MQTTLink, Responder
@@ -189,7 +190,10 @@ class EngineService:
                              uncapped=self.uncapped, version=__version__)
         self.link = MQTTLink(cfg.mqtt, cfg.device_id, self._on_command, self._on_connected,
                              self._on_ha_online, self._on_retained_command)
-        self.engine.publisher = self.link
+        # Seeing the engine's presets/playlists go by keeps the discovery selects' options
+        # fresh (republished debounced, off the render thread).
+        self.look_watch = LookWatch(self.link, self._publish_discovery)
+        self.engine.publisher = self.look_watch
         self.config = ConfigService(
             self.engine, self.store, self.settings_path, cfg, self.config_status,
             lambda name, body: self.link.publish(name, body, retain=True))
@@ -244,6 +248,7 @@ class EngineService:
         self.engine.shutdown()
         self.notifier.notify("STOPPING=1")
         self.telemetry.stop()
+        self.look_watch.stop()
         self.files.flush(self.engine)
         self.link.stop()
         if self.memwatch is not None:
@@ -281,7 +286,8 @@ class EngineService:
             return
         from appliance import discovery
 
-        discovery.publish(self.link, self.engine.settings, REGISTRY.catalogue(), self.info())
+        discovery.publish(self.link, self.engine.settings, REGISTRY.catalogue(), self.info(),
+                          self.look_watch.names())
 
     def info(self) -> dict[str, Any]:
         """Return the retained ``info`` document."""

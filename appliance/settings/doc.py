@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from appliance.settings import Settings, is_local_only
+from appliance.settings.doc_extra import MEANING_EXTRA, SECTIONS_EXTRA
 
 SECTIONS = {
     "display": "The panel and its driver. Geometry and driver options need a restart; "
@@ -355,32 +356,8 @@ def _json(value: Any) -> str:
     return json.dumps(value, default=str)
 
 
-#: The schedule settings (contract section 8; docs/schedules.md tells the whole story).
-SECTIONS |= {
-    "location": "Where the box is, for sunrise and sunset (computed on the box, no "
-                "network). Needed only by windows that use sun times; `null` for none.",
-    "schedule": "Up to 100 windows, each with an action in force while it is open, in "
-                "`timezone`; later windows win overlaps. See [Schedules](schedules.md).",
-}
-MEANING |= {
-    "timezone": "IANA time zone the schedule's times are in, e.g. `Europe/Berlin`; `null` "
-                "uses the system's (`TZ`, then /etc/localtime), else UTC.",
-    "location.latitude": "Latitude in degrees, north positive.",
-    "location.longitude": "Longitude in degrees, east positive.",
-    "schedule.name": "The window's name (unique; shown in `<base>/schedule`): 1-40 letters, "
-                     "digits, spaces, `_` and `-`.",
-    "schedule.days": "Days the window opens on (the day it starts; a window crossing "
-                     "midnight ends the next day); each day once.",
-    "schedule.start": "`HH:MM`, `HH:MM:SS` (local time), `sunrise` or `sunset` with an "
-                      "optional offset up to 12h: `sunset-30m`, `sunrise+1h30m`, "
-                      "`sunset-90s`.",
-    "schedule.end": "Like `start`; not after the start means the next day (crossing "
-                    "midnight). Must differ from `start`.",
-    "schedule.action": "One of `{\"preset\": NAME}`, `{\"playlist\": NAME}`, "
-                       "`{\"power\": \"OFF\"}` or `{\"brightness_max\": 1-100}` (a cap "
-                       "that leaves the stored brightness alone).",
-    "schedule.enabled": "`false` keeps the window but never opens it.",
-}
+SECTIONS |= SECTIONS_EXTRA
+MEANING |= MEANING_EXTRA
 
 
 def undocumented() -> list[str]:

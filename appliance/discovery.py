@@ -2,9 +2,11 @@
 
 Builds the one retained config document that announces a LightBox as a device
 with its light, animation select, diagnostic sensors, problem binary sensor,
-identify button, and the notifications of contract section 7 (a ``notify``
+identify button, the notifications of contract section 7 (a ``notify``
 entity whose messages are sent bare to ``cmd/notify``, so each becomes the
-text of one notification, and a "Dismiss notification" button). Knows nothing
+text of one notification, and a "Dismiss notification" button), and the preset,
+playlist, schedule and live-input entities of sections 8 and 9
+(``appliance.discovery_looks``). Knows nothing
 of paho (publishes through the link's ``raw_publish``), displays or Flask.
 """
 
@@ -13,6 +15,8 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from appliance import __version__
+from appliance.discovery_looks import LookNames
+from appliance.discovery_looks import components as look_components
 from appliance.settings import Settings
 from appliance.wire import jsonsafe, topics
 
@@ -172,33 +176,16 @@ def _notifications(uid: str, base: str) -> dict[str, Any]:
     }
 
 
-def _live(uid: str, base: str) -> dict[str, Any]:
-    """The realtime input select: follow streams (``auto``) or ``ignore`` them (cmd/live)."""
-    return {
-        "live_mode": {
-            "platform": "select",
-            "unique_id": f"{uid}_live_mode",
-            "name": "Realtime input",
-            "icon": "mdi:lan-connect",
-            "command_topic": topics.command(base, "live"),  # the bare mode is a payload
-            "state_topic": topics.state_topic(base, "state"),
-            "value_template": "{{ value_json.live.mode }}",
-            "options": ["auto", "ignore"],
-            "entity_category": "config",
-        },
-    }
-
-
-def payload(settings: Settings, catalogue: list[dict[str, Any]], info: dict[str, Any]
-            ) -> dict[str, Any]:
-    """Return the device discovery document."""
+def payload(settings: Settings, catalogue: list[dict[str, Any]], info: dict[str, Any],
+            looks: LookNames | None = None) -> dict[str, Any]:
+    """Return the device discovery document (the name selects once ``looks`` is known)."""
     dev_id = settings.device_id
     base = topics.base(settings.mqtt.base_topic, dev_id)
     uid = f"lightbox_{dev_id}"
     d = settings.display
     components = {**_controls(uid, base, catalogue), **_diagnostics(uid, base),
                   **_problem_and_identify(uid, base), **_notifications(uid, base),
-                  **_live(uid, base)}
+                  **look_components(uid, base, looks)}
     return {
         "dev": {
             "ids": [uid],
@@ -218,9 +205,9 @@ def payload(settings: Settings, catalogue: list[dict[str, Any]], info: dict[str,
 
 
 def publish(link: RawPublisher, settings: Settings, catalogue: list[dict[str, Any]],
-            info: dict[str, Any]) -> None:
+            info: dict[str, Any], looks: LookNames | None = None) -> None:
     """Publish the retained discovery document."""
-    body = jsonsafe.dumps(payload(settings, catalogue, info)).encode()
+    body = jsonsafe.dumps(payload(settings, catalogue, info, looks)).encode()
     link.raw_publish(topics.discovery(settings.mqtt.discovery_prefix, settings.device_id),
                      body, qos=1, retain=True)
 

@@ -2,13 +2,13 @@
 
 Owns start-up order, the command dispatch from MQTT into the engine (validation
 at the edge, replies), the state.json timer, signals and the clean stop. Live
-configuration changes are ``appliance.config_service``'s; the running settings
-are the engine's alone. ``lightbox engine`` runs ``EngineService``.
+configuration changes are ``appliance.config_service``'s, ``cmd/schedule`` and
+the windows' timing ``appliance.scheduler``'s; the running settings are the
+engine's alone. ``lightbox engine`` runs ``EngineService``.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import signal
@@ -23,15 +23,19 @@ import structlog
 
 from animations import REGISTRY
 from appliance import __version__
-from appliance import settings as settings_mod
 from appliance.config_service import ConfigService
 from appliance.content import icons
+from appliance.content import schedule as schedule_eval
+from appliance.discovery_looks import LookWatch
 from appliance.display import Display, make_display
 from appliance.mqtt.client import tls_problems
 from appliance.mqtt.link import MQTTLink, Responder
 from appliance.realtime_service import RealtimeService, make_receivers
+from appliance.render.boot import apply_boot
 from appliance.render.engine import Engine
+from appliance.scheduler import Scheduler
 from appliance.settings import EX_CONFIG, Settings, SettingsError, SettingsStore
+from appliance.state_files import StateFiles
 from appliance.system import SystemProbe
 from appliance.systemd import SystemdNotifier
 from appliance.telemetry import ConfigStatus, Telemetry, iso_now
@@ -44,6 +48,7 @@ from appliance.wire.commands import (
     parse_command,
     transaction_of,
 )
+from appliance.wire.look_commands import SetSchedule
 from appliance.wire.replies import Reply
 
 log = structlog.get_logger("service")
@@ -94,9 +99,10 @@ class EngineService:
         self.config: ConfigService
         self.link: MQTTLink
         self.telemetry: Telemetry
+        self.scheduler: Scheduler
         self.realtime: RealtimeService
-        self.state_file: Path = state_dir(settings_path) / "state.json"
-        self._saved_version = -1
+        #: state.json, presets.json and playlists.json (loaded at start, saved off the loop).
+        self.files = StateFiles(state_dir(settings_path))
         self._stop_requested_at: float | None = None
         self.memwatch: Any = None
 
@@ -150,7 +156,11 @@ class EngineService:
             return EX_CONFIG
         display = self._display_override or make_display(cfg.display)
         self._compose(cfg, display)
-        self.engine.start(self._load_state() if cfg.animation.boot == "last" else None)
+        saved = self.files.load_state()
+        self.engine.looks.library = self.files.load_library()  # before the first frame
+        self.engine.start(saved if cfg.animation.boot == "last" else None)
+        apply_boot(self.engine.looks, cfg.animation.boot, saved, self.engine.clock.monotonic())
+        self.scheduler.start(self.stop_event)  # what is in force now, before the first frame
         if cfg.display.drop_privileges and display.name != "rgbmatrix":
             # rgbmatrix drops root inside its own init; the others need none at all.
             from appliance.privileges import drop_to
@@ -184,7 +194,10 @@ class EngineService:
                              uncapped=self.uncapped, version=__version__)
         self.link = MQTTLink(cfg.mqtt, cfg.device_id, self._on_command, self._on_connected,
                              self._on_ha_online, self._on_retained_command)
-        self.engine.publisher = self.link
+        # Seeing the engine's presets/playlists go by keeps the discovery selects' options
+        # fresh (republished debounced, off the render thread).
+        self.look_watch = LookWatch(self.link, self._publish_discovery)
+        self.engine.publisher = self.look_watch
         self.realtime = RealtimeService(self.engine.live_input, self.engine.width,
                                         self.engine.height, self.engine.event,
                                         lambda: make_receivers(cfg.device_id))
@@ -192,6 +205,9 @@ class EngineService:
         self.config = ConfigService(
             self.engine, self.store, self.settings_path, cfg, self.config_status,
             lambda name, body: self.link.publish(name, body, retain=True))
+        self.scheduler = Scheduler(
+            schedule_eval, lambda: self.engine.settings, self.engine.submit,
+            lambda name, body: self.link.publish(name, body, retain=True), self.files.folder)
         self.telemetry = Telemetry(
             snapshot=self._snapshot,
             mqtt_status=self.link.status,
@@ -199,7 +215,7 @@ class EngineService:
             notify=self.notifier.notify,
             cfg=lambda: self.engine.settings.health,
             config_status=self.config_status,
-            probe=SystemProbe(state_dir=self.state_file.parent),
+            probe=SystemProbe(state_dir=self.files.folder),
             display_name=display.name,
             boot_time=iso_now(),
         )
@@ -210,6 +226,7 @@ class EngineService:
         snap["mqtt_publish_dropped_total"] = self.link.publish_dropped
         snap["mqtt_connect_attempts_total"] = self.link.connect_attempts
         snap["control_dropped_total"] = self.config.dropped
+        snap["state_writes_total"] = self.files.writes
         if self.memwatch is not None:
             snap["tracemalloc_mb"] = self.memwatch.traced_mb()
         return snap
@@ -240,7 +257,8 @@ class EngineService:
         self.realtime.stop()
         self.notifier.notify("STOPPING=1")
         self.telemetry.stop()
-        self._save_state()
+        self.look_watch.stop()
+        self.files.flush(self.engine)
         self.link.stop()
         if self.memwatch is not None:
             self.memwatch.stop()
@@ -256,6 +274,8 @@ class EngineService:
         self.link.publish("state", self.engine.state(), retain=True)
         self.link.publish("icons", icons.names(), retain=True)
         self.engine.notices.republish()  # the render thread owns the document: it sends it
+        self.scheduler.republish()
+        self.engine.looks.republish()  # presets and playlists, likewise
         self.config.publish_config()
         self.telemetry.publish_now()
         self._publish_discovery()
@@ -275,7 +295,8 @@ class EngineService:
             return
         from appliance import discovery
 
-        discovery.publish(self.link, self.engine.settings, REGISTRY.catalogue(), self.info())
+        discovery.publish(self.link, self.engine.settings, REGISTRY.catalogue(), self.info(),
+                          self.look_watch.names())
 
     def info(self) -> dict[str, Any]:
         """Return the retained ``info`` document."""
@@ -319,36 +340,19 @@ class EngineService:
             return
         if isinstance(cmd, ApplyConfig | Reload):
             self.config.submit(cmd, answer)
+        elif isinstance(cmd, SetSchedule):
+            self.scheduler.request(cmd, answer)
         else:
             self.engine.submit(cmd, answer)
 
-    # ------------------------------------------------------------------ boot state
-    def _load_state(self) -> dict[str, Any] | None:
-        try:
-            data = json.loads(self.state_file.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-        return data if isinstance(data, dict) else None
-
+    # ------------------------------------------------------------------ state files
     def _state_timer(self) -> None:
-        """Save state.json shortly after the state changes, and notice a deleted playing image.
+        """Save the state files shortly after they change (a playlist's own advance
+        debounced), and notice a deleted playing image.
 
         Both read or write the disk, so both run here and never on the render loop.
         """
         while not self.stop_event.wait(STATE_SAVE_S):
             self.engine.watch_image()
-            self._save_state_if_changed()
-
-    def _save_state_if_changed(self) -> None:
-        if self.engine.state_version != self._saved_version:
-            self._save_state()
-
-    def _save_state(self) -> None:
-        st = self.engine.state()
-        data = {"effect": st["effect"], "params": st["params"],
-                "brightness": st["brightness"], "power_on": st["state"] == "ON"}
-        try:
-            settings_mod.atomic_write(self.state_file, settings_mod.to_json_bytes(data), 0o644)
-            self._saved_version = self.engine.state_version
-        except OSError as exc:
-            log.warning("state_save_failed", path=str(self.state_file), error=str(exc))
+            self.engine.looks.preload()
+            self.files.tick(self.engine)

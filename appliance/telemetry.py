@@ -30,6 +30,8 @@ RELIABILITY_METRICS = (
     "animation_threads_abandoned", "frame_gap_ms_max", "frame_gap_ms_max_recent",
     "frame_gaps_over_100ms_total", "events_dropped_total", "mqtt_publish_dropped_total",
     "mqtt_connect_attempts_total", "control_dropped_total", "tracemalloc_mb",
+    "state_writes_total",
+    "display_brightness_pct",  # what the display is set to (a schedule's cap shows here)
     # Realtime input (contract section 9; appliance.render.live_layer).
     "live_frames_total", "live_packets_total", "live_packets_invalid_total",
     "live_frames_shown_total", "live_fps",

@@ -1,7 +1,8 @@
 """`lightbox bench`: LightBox's performance benchmarks, each against a baseline in the same run.
 
 Sections (``--only``): frames, engine, latency, bridge, flood, memory, notify, live; and,
-only when named, budget (the CPU share each animation needs, in a cgroup). See
+only when named, budget (the CPU share each animation needs, in a cgroup) and fleet
+(many boxes on one broker). See
 ``docs/performance.md`` for what each figure means and the latest table.
 Imports the engine's modules to measure them; nothing in ``appliance`` or
 ``animations`` imports this package.
@@ -9,6 +10,6 @@ Imports the engine's modules to measure them; nothing in ``appliance`` or
 
 SECTIONS = ("frames", "engine", "latency", "bridge", "flood", "memory", "notify", "live")
 #: Sections that run only when named (``lightbox bench budget``): long, and root-only.
-OPTIONAL_SECTIONS = ("budget",)
+OPTIONAL_SECTIONS = ("budget", "fleet")
 
 __all__ = ["OPTIONAL_SECTIONS", "SECTIONS"]

@@ -44,6 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
                         help="budget: with a held notification banner over each animation")
     parser.add_argument("--cases", metavar="ANIM:WxH,...", default=None,
                         help="budget: only these cases, e.g. plasma:64x32,fire:128x64")
+    parser.add_argument("--boxes", metavar="N,...", default=None,
+                        help="fleet: fleet sizes to measure (default 1,10,50; quick 1,5)")
     parser.add_argument("--workdir", metavar="DIR", default=None,
                         help="keep broker and engine files here (default: a temp folder)")
 
@@ -144,6 +146,16 @@ def run_section(name: str, quick: bool, brokers: Broker, workdir: Path,
     sub = workdir / name
     sub.mkdir(parents=True, exist_ok=True)
     stock_broker = bool(opts and opts.stock_broker)
+    if name == "fleet":
+        from benchmarks import fleet
+
+        boxes = opts.boxes if opts else None
+        try:
+            sizes = tuple(int(v) for v in boxes.split(",")) if boxes else None
+        except ValueError:
+            raise SystemExit(f"lightbox bench: --boxes: not a list of numbers: {boxes!r}"
+                             ) from None
+        return fleet.run(sub, quick, sizes)
     if name == "budget":
         from benchmarks import budget
 
@@ -290,29 +302,9 @@ def _key_figures(name: str, sec: dict[str, Any]) -> list[tuple[str, Any]]:
                                                  f"{_fmt(u['fps_min_interval'])}"),
                 ("uncapped: CPU % of one core", u["cpu_percent_one_core"])]
     if name == "latency":
-        out = [("floor p50 / p99 ms", f"{_fmt(sec['floor']['p50_ms'])} / "
-                                      f"{_fmt(sec['floor']['p99_ms'])}"),
-               ("brightness->state p50 / p99 ms",
-                f"{_fmt(sec['brightness_to_state']['p50_ms'])} / "
-                f"{_fmt(sec['brightness_to_state']['p99_ms'])}"),
-               ("animation->state p50 / p99 ms",
-                f"{_fmt(sec['animation_to_state']['p50_ms'])} / "
-                f"{_fmt(sec['animation_to_state']['p99_ms'])}")]
-        stock = sec.get("stock_broker")
-        if stock:
-            out += [("stock broker: floor p50 / p99 ms",
-                     f"{_fmt(stock['floor']['p50_ms'])} / {_fmt(stock['floor']['p99_ms'])}"),
-                    ("stock broker: brightness->state p50 / p99 ms",
-                     f"{_fmt(stock['brightness_to_state']['p50_ms'])} / "
-                     f"{_fmt(stock['brightness_to_state']['p99_ms'])}")]
-        alt = sec.get("with_broker_nodelay")
-        if alt:
-            out += [(f"with {NODELAY}: floor p50 / p99 ms",
-                     f"{_fmt(alt['floor']['p50_ms'])} / {_fmt(alt['floor']['p99_ms'])}"),
-                    (f"with {NODELAY}: brightness->state p50 / p99 ms",
-                     f"{_fmt(alt['brightness_to_state']['p50_ms'])} / "
-                     f"{_fmt(alt['brightness_to_state']['p99_ms'])}")]
-        return out
+        from benchmarks.latency import key_figures as latency_figures
+
+        return latency_figures(sec, NODELAY)
     if name == "bridge":
         a, f, h = sec["animation_post"], sec["animation_post_floor"], sec["health_load"]
         return [("POST /api/animation p50 / p99 ms", f"{_fmt(a['p50_ms'])} / {_fmt(a['p99_ms'])}"),

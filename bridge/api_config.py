@@ -1,7 +1,8 @@
 """Settings over HTTP: read, change, back up, restore, the form's schema, the change log.
 
 Owns ``/api/config`` (GET redacted, PATCH a partial change), ``/api/config/backup``
-(a download), ``/api/config/restore`` (a whole file, ``replace``), ``/api/config/schema``
+(a download, with the presets and playlists), ``/api/config/restore`` (a whole file,
+``replace``, then its presets and playlists: ``bridge.backup_looks``), ``/api/config/schema``
 and ``/api/config/history``. Every change is validated here in full before it is
 sent (local-only settings refused with 403, invalid ones with 422) and applied by
 the engine's ``cmd/config``. Knows nothing of paho, the render loop or the display.
@@ -17,11 +18,13 @@ from flask import Blueprint, Response
 from appliance import settings as settings_mod
 from appliance.settings import form as settings_schema
 from appliance.wire import jsonsafe
+from bridge import backup_looks
 from bridge.deps import Limits
 from bridge.errors import ApiError
 from bridge.web import add_routes, cached, deps, json_response, read_json, redact, send_command
 
-RESTORE_MAX_BYTES = 256 * 1024
+#: A backup with 100 presets and 100 long playlists fits (each is sent on its own).
+RESTORE_MAX_BYTES = 1024 * 1024
 
 
 def get_config() -> Response:
@@ -47,9 +50,10 @@ def patch_config() -> Response:
 
 
 def backup() -> Response:
-    """``GET /api/config/backup``: the settings as a downloadable file (redacted)."""
+    """``GET /api/config/backup``: the settings, presets and playlists as a file (redacted)."""
     cfg = cached("config")
-    data = (jsonsafe.dumps(redact(cfg.get("settings") or {}), indent=2) + "\n").encode()
+    doc = {**redact(cfg.get("settings") or {}), **backup_looks.include(deps().link)}
+    data = (jsonsafe.dumps(doc, indent=2) + "\n").encode()
     device = deps().settings.device_id
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     return Response(data, mimetype="application/json", headers={
@@ -57,20 +61,31 @@ def backup() -> Response:
 
 
 def restore() -> Response:
-    """``POST /api/config/restore``: replace all settings from a backup."""
+    """``POST /api/config/restore``: replace all settings from a backup, then its looks.
+
+    Everything (settings, presets, playlists) is checked before anything is sent; the
+    presets and playlists are saved only after the settings restore succeeded.
+    """
     body = read_json(RESTORE_MAX_BYTES)
     if not isinstance(body, dict):
         raise ApiError(422, "invalid_settings", "a settings file is a JSON object",
                        {"problems": [{"field": "(root)",
                                       "message": "settings must be a JSON object"}]},
                        field="(root)")
+    retained = deps().link.value("animations")
+    names = {str(a.get("name")) for a in retained if isinstance(a, dict)} \
+        if isinstance(retained, list) else None
+    body, looks = backup_looks.split(body, names)
     current = (deps().link.value("config") or {}).get("settings")
     if isinstance(current, dict):
         # The engine keeps the local-only values in force; validate what it will see.
         _validate_settings(settings_mod.keep_local_only(current, body)[0])
     else:
         _validate_settings(body)
-    return send_command("config", {**body, "replace": True})
+    resp = send_command("config", {**body, "replace": True})
+    if not looks.saves:
+        return resp
+    return json_response({**resp.get_json(), "looks": backup_looks.replay(deps().link, looks)})
 
 
 def config_schema() -> Response:

@@ -30,6 +30,7 @@ from bridge import (
     api_config,
     api_control,
     api_images,
+    api_looks,
     api_notify,
     api_read,
     api_session,
@@ -106,7 +107,8 @@ def create_app(settings: Settings, *, link: EngineLink, auth_token: str | None =
         uploads=limiter.shared_limit(b.rate_limit_uploads, scope="uploads"),
         login=limiter.shared_limit(b.rate_limit_login, scope="login"),
     )
-    for api in (api_read, api_control, api_notify, api_config, api_images, api_session):
+    for api in (api_read, api_control, api_notify, api_looks, api_config, api_images,
+                api_session):
         app.register_blueprint(api.blueprint(limits))
     app.register_blueprint(_pages(limits))
     history.install(app, link, limits)

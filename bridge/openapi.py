@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from appliance.wire.payloads import NOTIFICATION_ID
+from bridge import openapi_looks
 from bridge.models import (
     AnimationBody,
     BrightnessBody,
@@ -26,7 +27,7 @@ ERROR_TEXT = {
     403: "Cross-site write refused, or a local-only setting changed remotely (forbidden_field)",
     404: "Unknown animation, image or path",
     405: "Method not allowed",
-    409: "A newer command replaced this one before it ran",
+    409: "A newer command replaced this one before it ran; no playlist plays (not_playing)",
     413: "Body too large",
     415: "Wrong content type (JSON only; uploads must be PNG, GIF or JPEG)",
     422: "Value out of range or invalid (the field is named)",
@@ -118,7 +119,6 @@ SESSION = {
     "properties": {"auth_required": {"type": "boolean"}, "authenticated": {"type": "boolean"}},
     "required": ["authenticated"],
 }
-
 
 METRICS_HISTORY_SCHEMA: dict[str, Any] = {"type": "object", "properties": {
     "interval_s": {"type": "number"}, "window_s": {"type": "number"},
@@ -353,8 +353,8 @@ def _session_paths() -> dict[str, Any]:
     """The live event stream and the UI's login session."""
     return {
         "/api/events": {"get": {
-            "summary": "Server-Sent Events: status, state, health, metrics, events, config, info, "
-                       "animations, notifications, icons and (with ?preview=1) preview frames",
+            "summary": "Server-Sent Events: status, the retained topics, events and (with "
+                       "?preview=1) preview frames",
             "tags": ["monitoring"],
             "parameters": [{"name": "preview", "in": "query", "required": False,
                             "schema": {"type": "string", "enum": ["0", "1"]}}],
@@ -376,7 +376,7 @@ def _session_paths() -> dict[str, Any]:
 def spec(version: str) -> dict[str, Any]:
     """Return the OpenAPI document (paths in the order the groups are listed)."""
     paths: dict[str, Any] = {**_ui_paths(), **_read_paths(), **_control_paths(),
-                             **_notify_paths(),
+                             **_notify_paths(), **openapi_looks.paths(),
                              **_settings_paths(), **_image_paths(), **_session_paths()}
     return {
         "openapi": "3.1.0",

@@ -124,8 +124,10 @@ class Engine:
             BaseLayer(self.supervisor.draw), self.live_input,
             DarkLayer(self.width, self.height, self.panel.dark),
             self.notices.layer, self.identify])
-        self.looks = Looks(registry, self.factory, self.supervisor, self.panel, self._changed)
-        self.schedule = ScheduleInForce(self.looks, self.panel, self._changed)
+        self.looks = Looks(registry, self.factory, self.supervisor, self.panel, self._changed,
+                           publish=lambda name, body: self.publisher.publish(
+                               name, body, retain=True), event=self.event)
+        self.schedule = ScheduleInForce(self.looks, self.panel, self._changed, self.event)
         self.live = LiveSettings(registry, self.factory, self.supervisor, self.panel,
                                  lambda new: setattr(self, "settings", new))
         self.state_version = 0
@@ -311,7 +313,6 @@ class Engine:
 
         Returns the id a notification got (None for every other command).
         """
-        panel = self.panel
         match cmd:
             case SetLight() | SetAnimation():
                 self.looks.apply_light(cmd, now, item.preloaded)
@@ -319,14 +320,10 @@ class Engine:
                   | PlayPlaylist() | DeletePlaylist() | StepPlaylist() | ApplySchedule()
                   | SetLiveMode()):
                 self._apply_layers(cmd, now)
-            case SetBrightness(pct=pct):  # a plain command ends any transition at once
-                self.supervisor.xfade.end()
-                panel.set_brightness(pct)
-            case SetPower(state=power):
-                self.supervisor.xfade.end()
-                panel.set_power(power)
+            case SetBrightness() | SetPower():  # a plain command ends any transition at once
+                self.looks.set_level(cmd)
             case SetParams(params=params):
-                self.supervisor.update_params(self.looks.validated_params(params))
+                self.looks.set_params(params)
             case Identify() | Preview() | Notify() | Dismiss():
                 return self._apply_aside(cmd, now, item)
             case ApplySettings(settings=new):
@@ -388,8 +385,10 @@ class Engine:
 
     def state(self) -> LightState:
         """Return the Home Assistant JSON-light state with LightBox extras."""
-        return report.light_state(self.supervisor, self.panel, self.state_version,
-                                  self.notices.showing(), self.live_input.state())
+        return report.light_state(self.supervisor, self.panel,  # a playlist's advance counts
+                                  self.state_version + self.looks.position_version,
+                                  self.notices.showing(), self.looks.state_fields(),
+                                  self.live_input.state())
 
     def snapshot(self) -> dict[str, Any]:
         """Return a consistent-enough copy of the loop's figures for telemetry."""

@@ -1,7 +1,9 @@
 """The panel controller: the display's health, its brightness and what it is asked to show.
 
 Owns starting the display, retrying it with exponential back-off after a fault,
-power and brightness (``power_on``, ``brightness_pct``), the Home Assistant
+power and brightness (``power_on``, ``brightness_pct``), the schedule's brightness
+cap (``brightness_max``: the display gets at most the cap, whatever the layers draw;
+``brightness_pct`` stays the stored level), the Home Assistant
 ``transition`` as a ``Fade`` value, and the downscaled preview stream. Knows
 nothing of animations, commands or MQTT (events and publishes go through injected
 callables).
@@ -72,6 +74,12 @@ class Panel:
         self.state = DisplayState()
         self.power_on = True
         self.brightness_pct = cfg().brightness
+        #: The schedule's cap on what the display is set to (None: no cap).
+        self.brightness_max: int | None = None
+        #: What the display was last set to (percent; 0 before the first setting).
+        self.display_level = 0
+        #: Called after a hand-made power change (cmd/power, cmd/brightness 0 and back).
+        self.on_hand_power: Callable[[], None] = lambda: None
         #: The running transition, or None.
         self.fade: Fade | None = None
         self._shown_level = -1
@@ -110,36 +118,56 @@ class Panel:
         level = self.fade.level(now)
         if self.fade.done(now):
             self.fade = None  # done: the target is in place (dark frames if now off)
-        shown = max(1, round(level))
+        shown = self.output(level)
         if shown != self._shown_level and self.state.ok:
             self._shown_level = shown
             try:
-                self.display.set_brightness(shown)
+                self._set_display(shown)
             except Exception as exc:
                 self.failed(exc, now)
+
+    def output(self, level: float) -> int:
+        """The display setting for an output ``level``: at least 1, at most the cap."""
+        cap = self.brightness_max
+        return max(1, round(level if cap is None else min(level, cap)))
+
+    def _set_display(self, level: int) -> None:
+        self.display.set_brightness(level)
+        self.display_level = level
+
+    def set_cap(self, cap: int | None) -> None:
+        """Cap what the display is set to (None lifts the cap); the stored level stays."""
+        if cap != self.brightness_max:
+            self.brightness_max = cap
+            self._shown_level = -1
+            self.apply_brightness()
 
     def set_brightness(self, pct: int) -> None:
         """``cmd/brightness``: 0 turns the panel off and keeps the level; ends any fade."""
         self.fade = None
+        was_on = self.power_on
         if pct == 0:
             self.power_on = False
         else:
             self.brightness_pct = pct
             self.power_on = True
         self.apply_brightness()
+        if self.power_on != was_on:
+            self.on_hand_power()
 
     def set_power(self, power: str) -> None:
         """``cmd/power``: ON, OFF or TOGGLE; ends any fade."""
         self.fade = None
         self.power_on = (not self.power_on) if power == "TOGGLE" else power == "ON"
         self.apply_brightness()
+        self.on_hand_power()
 
     def apply_brightness(self) -> None:
         """Set the display to the brightness in force (unless a transition is running)."""
         if not self.state.ok or self.fade is not None:
             return  # a running transition sets the brightness frame by frame
         try:
-            self.display.set_brightness(max(1, self.brightness_pct))
+            self._set_display(self.output(self.brightness_pct))
         except Exception as exc:
             self.failed(exc, self.clock.monotonic())
 
@@ -151,7 +179,7 @@ class Panel:
         try:
             self.display.start()
             # Off is dark frames, not a dark panel: a wake notification must be able to light it.
-            self.display.set_brightness(max(1, self.brightness_pct))
+            self._set_display(self.output(self.brightness_pct))
         except Exception as exc:
             self.failed(exc, now)
             return False

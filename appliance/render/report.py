@@ -23,9 +23,12 @@ NOT_LIVE: LiveState = {"active": False, "protocol": None, "source": None, "fps":
 
 
 def light_state(sup: Supervisor, panel: Panel, version: int,
-                notification: str | None = None, live: LiveState | None = None) -> LightState:
+                notification: str | None = None,
+                looks: tuple[str | None, dict[str, Any] | None] = (None, None),
+                live: LiveState | None = None) -> LightState:
     """Return the Home Assistant JSON-light state with LightBox extras (``notification``:
-    the id of the one showing; ``live``: the live layer's ``state.live``)."""
+    the id of the one showing; ``looks``: the preset and the playlist playing; ``live``:
+    the live layer's ``state.live``)."""
     req = sup.pending or sup.requested
     out: LightState = {
         "state": "ON" if panel.power_on else "OFF",
@@ -37,11 +40,13 @@ def light_state(sup: Supervisor, panel: Panel, version: int,
         # Wall-clock time at the animation's t == 0: equal on every box started
         # with the same start_at, so a fleet shows the same frame phase.
         "started_at": round(req.instance.epoch_at_t0, 3) if req else None,
-        "preset": None,
-        "playlist": None,
+        "preset": looks[0],
+        "playlist": looks[1],
         "live": live if live is not None else NOT_LIVE.copy(),
         "notification": notification,
     }
+    if panel.brightness_max is not None:
+        out["brightness_max"] = panel.brightness_max  # a schedule's cap (section 8)
     if sup.showing_fallback and sup.fallback is not None:
         out["active"] = sup.fallback.name
         out["fallback_reason"] = sup.fallback_reason
@@ -80,6 +85,7 @@ def snapshot(eng: Engine, now: float) -> dict[str, Any]:
         "fallback_reason": sup.fallback_reason,
         "quarantined": sup.quarantined(now),
         "display_ok": ds.ok,
+        "display_brightness_pct": eng.panel.display_level,
         "display_error": ds.last_error,
         "display_failures": ds.failures,
         "display_retry_in_s": eng.panel.retry_in_s(now),

@@ -16,7 +16,8 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from appliance.settings import Settings, is_local_only, realtime_doc
+from appliance.settings import Settings, is_local_only
+from appliance.settings.doc_extra import MEANING_EXTRA, SECTIONS_EXTRA
 
 SECTIONS = {
     "display": "The panel and its driver. Geometry and driver options need a restart; "
@@ -78,8 +79,11 @@ MEANING: dict[str, str] = {
                           "fails; `blank` backs it up.",
     "animation.params": "Per-animation parameter defaults, e.g. "
                         "`{\"plasma\": {\"speed\": 2}}`; validated against the catalogue.",
-    "animation.boot": "`last` restores the last animation, brightness and power after a "
-                      "restart; `default` always starts `default`.",
+    "animation.boot": "What shows after a restart or power cut: `last` (the look, power, "
+                      "brightness and playlist position from before), `default` (the "
+                      "`default` animation), `off` (panel OFF, the default look), "
+                      "`preset:NAME` or `playlist:NAME` (a name that no longer exists falls "
+                      "back to `default` with a warning).",
     "animation.quarantine_failures": "Failures within the window that quarantine an "
                                      "animation.",
     "animation.quarantine_window_s": "Window for counting failures.",
@@ -181,15 +185,13 @@ MEANING: dict[str, str] = {
     "logging.dir": "Optional folder for `engine.log`, `mqtt.log`, `bridge.log`, "
                    "`access.log` (rotated by `deploy/logrotate/lightbox`).",
 }
-SECTIONS["realtime"] = realtime_doc.SECTION
-MEANING.update(realtime_doc.MEANING)
 
 
 def _model_of(annotation: Any) -> type[BaseModel] | None:
-    for a in (annotation, *typing.get_args(annotation)):
-        if isinstance(a, type) and issubclass(a, BaseModel):
-            return a
-    return None
+    models = [a for a in (annotation, *typing.get_args(annotation))
+              if isinstance(a, type) and issubclass(a, BaseModel)]
+    # One of several shapes (schedule.action) is one setting, described as a whole.
+    return models[0] if len(models) == 1 else None
 
 
 _NAMES: dict[Any, str] = {str: "string", int: "integer", float: "number", bool: "boolean",
@@ -205,7 +207,7 @@ def _type_name(ann: Any) -> str:
         return "one of " + ", ".join(f"`{_json(a)}`" if not isinstance(a, str) else f"`{a}`"
                                      for a in args)
     if origin in (typing.Union, types.UnionType):
-        return " or ".join(_type_name(a) for a in args)
+        return " or ".join(dict.fromkeys(_type_name(a) for a in args))
     if origin is list:
         return "list of " + _type_name(args[0])
     if origin is dict:
@@ -316,7 +318,9 @@ def render() -> str:
             lines += _section(name, sub)
             continue
         lines += ["", f"## `{name}`", "", MEANING.get(name, "") + _local(name), ""]
-        lines += [f"Type: {_type_name(f.annotation)}. Default: derived from the host name."]
+        default = ("derived from the host name" if f.default_factory is not None
+                   else f"`{_json(f.default)}`")
+        lines += [f"Type: {_type_name(f.annotation)}. Default: {default}."]
     return "\n".join(lines) + "\n"
 
 
@@ -333,8 +337,9 @@ def _section(path: str, model: type[BaseModel]) -> list[str]:
         if sub is not None:
             nested.append((key, sub))
             meaning += f" See [`{key}`](#{key.replace('.', '')})."
-        default = f.get_default(call_default_factory=True)
-        lines.append(f"| `{key}` | {_type_text(f)} | `{_cell(_json(default))}` | "
+        default = ("required" if f.is_required()
+                   else f"`{_cell(_json(f.get_default(call_default_factory=True)))}`")
+        lines.append(f"| `{key}` | {_type_text(f)} | {default} | "
                      f"{_cell(meaning + _local(key))} |")
     for key, sub in nested:
         lines += _section(key, sub)
@@ -349,6 +354,10 @@ def _json(value: Any) -> str:
     import json
 
     return json.dumps(value, default=str)
+
+
+SECTIONS |= SECTIONS_EXTRA
+MEANING |= MEANING_EXTRA
 
 
 def undocumented() -> list[str]:

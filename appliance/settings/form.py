@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic.fields import FieldInfo
+from pydantic_core import PydanticUndefined
 
 from appliance.settings import is_local_only
 from appliance.settings.doc import MEANING, SECTIONS, fields
@@ -80,7 +81,8 @@ def _default(f: FieldInfo) -> Any:
     value = f.get_default(call_default_factory=True)
     if isinstance(value, Path):
         return str(value)
-    return None if value is typing.cast(Any, ...) else value
+    required = value is typing.cast(Any, ...) or value is PydanticUndefined
+    return None if required else value
 
 
 def field_schema(path: str, f: FieldInfo, section: str) -> dict[str, Any]:

@@ -14,6 +14,8 @@ import ipaddress
 import re
 from urllib.parse import urlsplit
 
+from appliance.wire.look_commands import LOOK_NAME
+
 #: The slowest each bridge rate limit may be, as (requests, per seconds): anything slower
 #: could lock a person out of the UI, including the change that would undo it.
 RATE_FLOORS: dict[str, tuple[int, int]] = {
@@ -35,6 +37,16 @@ PANEL_TYPES = ("", "FM6126A", "FM6127")
 PIXEL_MAPPERS = ("Rotate", "Mirror", "U-mapper", "V-mapper", "StackToRow", "Remap")
 _REMAP_SIZE_RE = re.compile(r"^\d+,\d+$")
 _REMAP_TILE_RE = re.compile(r"^-?\d+,-?\d+[neswxNESWX]$")
+
+
+def boot_policy(value: str) -> str:
+    """``animation.boot``: ``last``, ``default``, ``off``, ``preset:NAME`` or ``playlist:NAME``."""
+    kind, sep, name = value.partition(":")
+    if (not sep and kind in ("last", "default", "off")) or (
+            sep and kind in ("preset", "playlist") and re.match(LOOK_NAME, name)):
+        return value
+    raise ValueError("expected last, default, off, preset:NAME or playlist:NAME "
+                     "(NAME: 1-40 letters, digits, spaces, _ and -)")
 
 
 def rate_limit(value: str, kind: str) -> str:

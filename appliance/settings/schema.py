@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -26,7 +27,13 @@ from pydantic import (
 from appliance.settings import grammar
 from appliance.settings.catalogue import catalogue_from
 from appliance.settings.realtime_schema import RealtimeSettings
-from appliance.settings.schedule_schema import Location, ScheduleWindow
+from appliance.settings.schedule_schema import (
+    MAX_WINDOWS,
+    Location,
+    ScheduleWindow,
+    check_timezone,
+    schedule_problems,
+)
 
 DEVICE_ID_RE = r"^[a-z0-9][a-z0-9_-]{0,31}$"
 GROUP_RE = r"^[a-z0-9][a-z0-9_-]{0,31}$"
@@ -135,7 +142,7 @@ class AnimationSettings(_Section):
     default: str = "plasma"
     fallback: str = "breathe"
     params: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    boot: Literal["default", "last"] = "last"
+    boot: Annotated[str, AfterValidator(grammar.boot_policy)] = "last"
     quarantine_failures: Annotated[int, Field(ge=1, le=100)] = 3
     quarantine_window_s: Annotated[float, Field(gt=0, le=86400)] = 60.0
     quarantine_s: Annotated[float, Field(gt=0, le=86400)] = 300.0
@@ -366,7 +373,8 @@ class Settings(BaseModel):
     #: IANA time zone for schedules; None: the system's.
     timezone: str | None = None
     location: Location | None = None
-    schedule: list[ScheduleWindow] = Field(default_factory=list)
+    schedule: Annotated[list[ScheduleWindow], Field(max_length=MAX_WINDOWS)] = Field(
+        default_factory=list)
     realtime: RealtimeSettings = Field(default_factory=RealtimeSettings)
 
     @field_validator("device_id")
@@ -377,3 +385,14 @@ class Settings(BaseModel):
                              "choose another device id")
         return v
 
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, v: str | None) -> str | None:
+        return check_timezone(v)
+
+    @model_validator(mode="after")
+    def _schedule(self) -> Settings:
+        problems = schedule_problems(self.location, self.schedule)
+        if problems:
+            raise ValueError("\n" + "\n".join(problems))
+        return self

@@ -50,6 +50,8 @@ class LightState(TypedDict):
     live: LiveState
     notification: str | None
     active: NotRequired[str]
+    #: A schedule window's brightness cap while one is in force (contract section 8).
+    brightness_max: NotRequired[int]
     fallback_reason: NotRequired[str | None]
 
 

@@ -1,4 +1,5 @@
-// LightBox web UI: control, live preview, dashboard, settings and images.
+// LightBox web UI: control, live preview, dashboard, settings and images (presets,
+// playlists and the live line are looks.js's, the schedule card schedule.js's).
 // Everything live arrives over Server-Sent Events (/api/events); writes go to the
 // JSON API. No framework, no build step, no CDN.
 "use strict";
@@ -718,11 +719,14 @@ function connect() {
   on("status", applyStatus);
   on("info", (info) => { $("#device").textContent = info.device_id || ""; });
   on("animations", (cat) => { ui.catalogue = cat; renderCatalogue(); });
-  on("state", applyState);
+  on("state", (st) => { applyState(st); applyLooksState(st); });
   on("health", applyHealth);
   on("metrics", applyMetrics);
   on("events", addEvent);
-  on("config", applyConfig);
+  on("config", (cfg) => { applyConfig(cfg); applyWindowsConfig(cfg); });
+  on("presets", applyPresets);
+  on("playlists", applyPlaylists);
+  on("schedule", applySchedule);
   on("notifications", applyNotifications);
   on("icons", applyIcons);
   on("preview", drawPreview);
@@ -755,6 +759,8 @@ function init() {
   });
   initSettings();
   initNotify();
+  initLooks();
+  initSchedule();
   $("#upload-form").addEventListener("submit", upload);
   setInterval(() => {
     if (ui.lastPreview && Date.now() - ui.lastPreview > 5000) $("#preview-note").textContent = "no frames (engine offline?)";

@@ -7,17 +7,34 @@ import threading
 import time
 from concurrent.futures import Future
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from appliance import config_service, service
 from appliance.config_service import ConfigService
+from appliance.content.library import Library
 from appliance.render.engine import ApplySettings
 from appliance.settings import Settings, SettingsStore
+from appliance.state_files import StateFiles
 from appliance.telemetry import ConfigStatus
 from appliance.wire.commands import CommandError
 from appliance.wire.replies import Reply
+
+
+class FakeLooks:
+    """What the state files read of the looks: the library and the playlist position."""
+
+    def __init__(self) -> None:
+        self.library = Library()
+        self.position_version = 0
+
+    def position(self) -> None:
+        return None
+
+    def preload(self) -> None:
+        """Nothing plays: no images to decode."""
 
 
 class FakeEngine:
@@ -27,6 +44,8 @@ class FakeEngine:
         self.settings = Settings()
         self.calls: list[tuple[ApplySettings, Future[Reply]]] = []
         self.state_version = 3
+        self.schedule = SimpleNamespace(underlying=lambda: None)  # no window's look in force
+        self.looks = FakeLooks()
 
     def call(self, command: ApplySettings) -> Future[Reply]:
         future: Future[Reply] = Future()
@@ -34,7 +53,8 @@ class FakeEngine:
         return future
 
     def state(self) -> dict[str, Any]:
-        return {"effect": "plasma", "params": {"speed": 2}, "brightness": 40, "state": "ON"}
+        return {"effect": "plasma", "params": {"speed": 2}, "brightness": 40, "state": "ON",
+                "preset": None}
 
     def watch_image(self) -> None:
         self.image_watches = getattr(self, "image_watches", 0) + 1
@@ -72,15 +92,16 @@ def test_apply_gives_up_when_the_render_loop_never_answers(
 def test_state_is_saved_by_its_own_timer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(service, "STATE_SAVE_S", 0.01)
     svc = service.EngineService(tmp_path / "settings.json")
-    svc.state_file = tmp_path / "state.json"
+    svc.files = StateFiles(tmp_path)
     svc.engine = FakeEngine()  # type: ignore[assignment]
     t = threading.Thread(target=svc._state_timer, daemon=True)
     t.start()
     deadline = time.monotonic() + 10
-    while not svc.state_file.exists() and time.monotonic() < deadline:
+    while not svc.files.state_file.exists() and time.monotonic() < deadline:
         time.sleep(0.01)
     svc.stop_event.set()
     t.join(10)
     assert svc.engine.image_watches >= 1  # type: ignore[attr-defined]  # the same timer
-    assert json.loads(svc.state_file.read_text()) == {
-        "effect": "plasma", "params": {"speed": 2}, "brightness": 40, "power_on": True}
+    assert json.loads(svc.files.state_file.read_text()) == {
+        "effect": "plasma", "params": {"speed": 2}, "brightness": 40, "power_on": True,
+        "preset": None, "playlist": None}

@@ -8,6 +8,7 @@ a user whose entities silently fail to appear.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -33,6 +34,15 @@ NOTIFY_KEYS = {"platform", "p", "unique_id", "uniq_id", "name", "icon", "command
                "entity_category", "ent_cat", "enabled_by_default", "entity_picture",
                "availability", "availability_topic", "availability_mode", "object_id",
                "default_entity_id", "json_attributes_topic", "json_attributes_template"}
+# HA's MQTT switch (a controllable one: it has a command topic).
+SWITCH_KEYS = {"platform", "p", "unique_id", "uniq_id", "name", "icon", "command_topic",
+               "cmd_t", "command_template", "state_topic", "stat_t", "value_template",
+               "val_tpl", "payload_on", "pl_on", "payload_off", "pl_off", "state_on",
+               "stat_on", "state_off", "stat_off", "optimistic", "qos", "retain",
+               "device_class", "entity_category", "ent_cat", "enabled_by_default",
+               "json_attributes_topic", "json_attributes_template", "object_id",
+               "default_entity_id", "encoding"}
+SWITCH_DEVICE_CLASSES = {None, "outlet", "switch"}
 ENTITY_CATEGORIES = {"config", "diagnostic"}
 JSON_LIGHT_MODES = ({"brightness"}, {"onoff"})
 SENSOR_DEVICE_CLASSES = {"temperature", "data_size", "timestamp", "duration", "frequency",
@@ -48,6 +58,11 @@ def check_payload(doc: dict[str, Any]) -> list[str]:
         return [*problems, "components are required"]
     uids = []
     for key, c in cmps.items():
+        if set(c) in ({"platform"}, {"p"}):
+            # HA removes a device's component whose config is only its platform.
+            if (c.get("p") or c.get("platform")) not in PLATFORMS:
+                problems.append(f"component {key}: platform is not valid")
+            continue
         uids.append(c.get("uniq_id") or c.get("unique_id"))
         problems += _component_problems(f"component {key}", c)
     if len(set(uids)) != len(uids):
@@ -88,10 +103,6 @@ def _component_problems(where: str, c: dict[str, Any]) -> list[str]:
     for tkey in ("state_topic", "command_topic", "json_attributes_topic"):
         if tkey in c and not TOPIC_RE.match(c[tkey]):
             problems.append(f"{where}: {tkey} must be a topic without wildcards")
-    if platform == "light":
-        problems += _light_problems(where, c)
-    if platform == "select" and not c.get("options"):
-        problems.append(f"{where}: a select needs options")
     if platform == "sensor":
         problems += _sensor_problems(where, c, cat)
     if platform == "binary_sensor" and c.get("device_class") == "problem" \
@@ -99,8 +110,40 @@ def _component_problems(where: str, c: dict[str, Any]) -> list[str]:
         problems.append(f"{where}: the problem sensor is diagnostic")
     if platform == "button" and "command_topic" not in c:
         problems.append(f"{where}: a button needs a command_topic")
-    if platform == "notify":
-        problems += _notify_problems(where, c)
+    own = PLATFORM_RULES.get(str(platform))
+    return problems + (own(where, c) if own is not None else [])
+
+
+def _select_problems(where: str, c: dict[str, Any]) -> list[str]:
+    """HA's MQTT select: a command topic and a non-empty list of distinct string options."""
+    problems = []
+    options = c.get("options") or c.get("ops")
+    if not isinstance(options, list) or not options:
+        problems.append(f"{where}: a select needs options")
+    elif not all(isinstance(o, str) and o for o in options) or len(set(options)) != len(options):
+        problems.append(f"{where}: select options are distinct non-empty strings")
+    elif "None" in options:
+        problems.append(f"{where}: 'None' is no option (a state of 'None' means unknown)")
+    if "command_topic" not in c and "cmd_t" not in c:
+        problems.append(f"{where}: a select needs a command_topic")
+    return problems
+
+
+def _switch_problems(where: str, c: dict[str, Any]) -> list[str]:
+    """HA's MQTT switch; state_on/off default to payload_on/off, so say them when those differ."""
+    problems = []
+    if set(c) - SWITCH_KEYS:
+        problems.append(f"{where}: keys a switch does not take {set(c) - SWITCH_KEYS}")
+    if "command_topic" not in c and "cmd_t" not in c:
+        problems.append(f"{where}: a switch needs a command_topic")
+    if c.get("device_class") not in SWITCH_DEVICE_CLASSES:
+        problems.append(f"{where}: unexpected switch device_class {c.get('device_class')}")
+    if "state_topic" in c:
+        for pl, st, default in (("payload_on", "state_on", "ON"),
+                                ("payload_off", "state_off", "OFF")):
+            if c.get(pl, default) != default and st not in c:
+                problems.append(f"{where}: {pl} is not {default!r}, so {st} must be given "
+                                f"(it defaults to {pl})")
     return problems
 
 
@@ -136,11 +179,21 @@ def _sensor_problems(where: str, c: dict[str, Any], cat: Any) -> list[str]:
     problems = []
     if c.get("device_class") not in SENSOR_DEVICE_CLASSES:
         problems.append(f"{where}: unexpected device_class {c.get('device_class')}")
-    if c.get("device_class") == "timestamp" and c.get("state_class"):
-        problems.append(f"{where}: a timestamp sensor has no state_class")
-    if cat != "diagnostic":
+    if c.get("device_class") == "timestamp":
+        # HA: a timestamp is an ISO 8601 datetime with a time zone, not a measurement.
+        if c.get("state_class"):
+            problems.append(f"{where}: a timestamp sensor has no state_class")
+        if c.get("unit_of_measurement"):
+            problems.append(f"{where}: a timestamp sensor has no unit_of_measurement")
+    if str(c.get("state_topic", "")).endswith("/metrics") and cat != "diagnostic":
         problems.append(f"{where}: sensors about the box are diagnostic")
     return problems
+
+
+#: The platforms with rules of their own (beyond the ones every component follows).
+PLATFORM_RULES: dict[str, Callable[[str, dict[str, Any]], list[str]]] = {
+    "light": _light_problems, "select": _select_problems, "switch": _switch_problems,
+    "notify": _notify_problems}
 
 
 @pytest.fixture
@@ -231,3 +284,4 @@ def test_the_rule_checker_catches_broken_notify_entities(doc: dict[str, Any]) ->
 def test_discovery_topic() -> None:
     assert topics.discovery("homeassistant", "kitchen") == (
         "homeassistant/device/lightbox_kitchen/config")
+

@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[2]
 #: images, the CLI helpers and the MQTT helpers (no display, no render loop).
 BRIDGE_MAY_USE = {"appliance", "appliance.wire", "appliance.settings", "appliance.settings.form",
                   "appliance.wire.commands", "appliance.wire.jsonsafe", "appliance.wire.payloads",
-                  "appliance.wire.replies",
+                  "appliance.wire.replies", "appliance.wire.look_commands",
                   "appliance.wire.topics", "appliance.logs", "appliance.content.images",
                   "appliance.cli", "appliance.mqtt", "appliance.mqtt.client"}
 #: Product code whose paho imports are checked (tests and benchmarks drive a broker

@@ -309,7 +309,7 @@ def test_home_assistant_gets_a_select_for_cmd_live() -> None:
     sel = doc["cmps"]["live_mode"]
     assert sel["platform"] == "select" and sel["options"] == ["auto", "ignore"]
     assert sel["command_topic"] == "lightbox/unit/cmd/live"
-    assert sel["value_template"] == "{{ value_json.live.mode }}"
+    assert "value_json.live.mode" in sel["value_template"]
     for option in sel["options"]:  # what the select sends is a valid cmd/live
         assert parse_command("live", option.encode()).mode == option  # type: ignore[union-attr]
     assert r.eng.state()["live"]["mode"] == "auto"
@@ -390,3 +390,11 @@ def test_the_live_counters_reach_metrics_and_prometheus() -> None:
     text = generate_latest(reg).decode()
     assert "lightbox_live_frames_total 1.0" in text
     assert "lightbox_live_packets_invalid_total 1.0" in text
+
+
+def test_a_schedules_brightness_cap_applies_over_live() -> None:
+    r = Rig()
+    r.send((200, 200, 200))
+    r.tick()
+    r.eng.panel.set_cap(10)  # what a brightness_max window puts in force
+    assert all_of(r.tick(), (200, 200, 200)) and r.display.brightness_pct == 10

@@ -193,3 +193,25 @@ def test_fuzz_parsers_and_handlers_never_raise(prefix: bytes, tail: bytes) -> No
     for h in handlers:
         h.handle(memoryview(data), "10.0.0.2:5000", 1.0)
     assert counters.errors_total == 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 2), st.integers(0, 2**32 - 1), st.integers(0, 1440),
+                          st.booleans(), st.integers(0, 3)), max_size=30))
+def test_fuzz_well_formed_packets_with_wild_fields_never_raise(
+        packets: list[tuple[int, int, int, bool, int]]) -> None:
+    handlers, counters = _handlers()
+    for kind, offset, length, flag, src in packets:
+        source = f"10.0.0.{src}:{5000 + src}"
+        if kind == 0:
+            data = ddp.header(offset % 200 if flag else offset, length, flag) + bytes(length)
+        elif kind == 1:
+            data = artnet.dmx(offset & 0x7FFF if not flag else offset % 3, bytes(length % 513))
+        else:
+            data = _sacn(1 + offset % 63999 if not flag else 1 + offset % 3,
+                         tuple(range(length % 256)), priority=offset % 201, sequence=offset % 256)
+        for h in handlers:
+            h.handle(memoryview(data), source, 1.0 + offset / 2**32)
+    assert counters.errors_total == 0
+    frame = handlers[0].arbiter.slot.latest()
+    assert frame is None or frame.pixels.shape == (4, 8, 3)

@@ -17,7 +17,9 @@ A frame is offered (a copy) only when it is whole, so a partial frame never show
   complete frame; or on a sync packet (E1.31-2016 universe sync, ArtSync) from the
   sending host: then the frame is what has arrived, once every universe has arrived
   at least once from that source. Once a source has sent a sync, its frames
-  complete only on sync, until no sync has come for ``SYNC_EXPIRY_S``.
+  complete only on sync, until no sync has come for ``SYNC_EXPIRY_S``. An E1.31
+  sync counts only when the source's data packets carry its sync address (data
+  with sync address 0 is shown as it completes, as the standard says).
 
 Arbitration (``Arbiter``, shared by the three protocols): one source ("ip:port" of
 the sender, per protocol) holds the layer. A packet from another source is ignored
@@ -241,8 +243,8 @@ class UniverseAssembler:
         """A sync packet from ``source``: show what has arrived (False: not for us)."""
         if self._source is None or _host(source) != _host(self._source):
             return False
-        if sync_address is not None and self._sync_address and sync_address != self._sync_address:
-            return False
+        if sync_address is not None and sync_address != self._sync_address:
+            return False  # E1.31: only data that named this sync address waits for it
         self._last_sync = now
         if self._n_got == 0:
             return True

@@ -108,7 +108,8 @@ class LiveInput:
     @property
     def ports(self) -> dict[Protocol, int]:
         """The port each running receiver is bound to (useful with port 0)."""
-        return {p: int(w.sock.getsockname()[1]) for p, w in self._workers.items()}
+        with self._lock:
+            return {p: int(w.sock.getsockname()[1]) for p, w in self._workers.items()}
 
     def start(self, settings: RealtimeSettings, width: int, height: int) -> None:
         """Bind the enabled receivers and start their threads (``OSError`` if a port is taken)."""

@@ -7,7 +7,9 @@ changes the state the way the engine does and publishes it before it replies
 unknown animation), scripted replies, and switches for the two failures
 (offline, no answer), and the notification queue of contract section 7
 (``cmd/notify`` / ``cmd/notify/dismiss`` answered as the engine does, the
-retained ``notifications`` document). Every request is recorded. Knows nothing of Flask or paho.
+retained ``notifications`` document), and the presets, playlists, schedule and live
+mode of sections 8 and 9 (``tests.bridge.unit.fake_looks``). Every request is
+recorded. Knows nothing of Flask or paho.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from appliance.settings import merge as merge_settings
 from appliance.wire import commands, jsonsafe, topics
 from appliance.wire.payloads import DismissPayload, NotifyPayload, PayloadModel
 from bridge.ports import Cached, EngineOffline, EngineTimeout, Listener, Reply, RetainedCache
+from tests.bridge.unit.fake_looks import FakeLooks, look_documents
 
 #: A reply the test scripts: a fixed reply, or a function of the request body.
 Scripted = Reply | Callable[[Any], Reply]
@@ -71,7 +74,9 @@ def engine_documents(settings: Settings) -> dict[str, Any]:
         "status": "online",
         "state": {"state": "ON", "brightness": 80, "effect": "plasma",
                   "color_mode": "brightness", "params": {"speed": 1.0}, "version": 1,
-                  "started_at": time.time()},
+                  "started_at": time.time(), "preset": None, "playlist": None,
+                  "live": {"active": False, "protocol": None, "source": None, "fps": 0,
+                           "mode": "auto"}},
         "animations": copy.deepcopy(CATALOGUE),
         "health": {"status": "ok", "reasons": [], "checks": {}, "ts": _now_iso(),
                    "uptime_s": 1.0},
@@ -84,6 +89,7 @@ def engine_documents(settings: Settings) -> dict[str, Any]:
                    "history": [{"ts": _now_iso(), "source": "file", "changes": []}]},
         "notifications": {"active": None, "queue": []},
         "icons": list(ICONS),
+        **look_documents(),
     }
 
 
@@ -162,6 +168,7 @@ class FakeEngineLink(RetainedCache):
         self.silent = False
         self.preview_requests = 0
         self.notifications = FakeNotifications()
+        self.looks = FakeLooks()
         for name, value in engine_documents(self.settings).items():
             self.publish(name, value)
         if not online:
@@ -224,7 +231,8 @@ class FakeEngineLink(RetainedCache):
             if body["name"] not in names:
                 return {"ok": False, "error": {"code": "unknown_animation", "field": "name",
                                                "message": f"no animation named {body['name']!r}"}}
-            state.update(effect=body["name"], params=dict(body.get("params") or {}))
+            state.update(effect=body["name"], params=dict(body.get("params") or {}),
+                         preset=None, playlist=None)
         elif action == "brightness":
             if body["brightness"] == 0:
                 state["state"] = "OFF"
@@ -239,6 +247,13 @@ class FakeEngineLink(RetainedCache):
             state["params"] = {**state.get("params", {}), **body}
         elif action == "config":
             self._apply_config(body)
+        elif action in ("preset", "playlist", "schedule", "live"):
+            refused = self.looks.apply(action, body, state)
+            if refused is not None:
+                return refused
+            self.publish("presets", copy.deepcopy(self.looks.presets))
+            self.publish("playlists", copy.deepcopy(self.looks.playlists))
+            self.publish("schedule", copy.deepcopy(self.looks.schedule))
         state["version"] = state.get("version", 0) + 1
         self.publish("state", state)
         return {"ok": True, **extra, "state": state}

@@ -129,11 +129,7 @@ class LiveLayer:
     def _terminated(self, frame: LiveFrame | None) -> bool:
         """The sender said its stream ended (E1.31's stream-terminated flag): the slot was
         cleared, or it notes the end of this source with no newer frame since."""
-        if frame is None:
-            return True
-        ended = getattr(self.slot, "ended", None)  # (source, seq) where the receivers note it
-        mark = ended() if callable(ended) else None
-        return mark is not None and mark == (self.source, self._seen_seq)
+        return frame is None or self.slot.ended() == (self.source, self._seen_seq)
 
     def _take(self, frame: LiveFrame, now: float) -> None:
         prev, self._seen_seq = self._seen_seq, frame.seq

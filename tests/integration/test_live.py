@@ -150,7 +150,7 @@ def test_cmd_live_ignore_shows_the_base_while_a_stream_runs(engine_factory: Fact
     tx.close()
 
 
-def test_e131_priority_decides_partial_universes_wait_and_artnet_shows(
+def test_e131_priority_and_termination_partial_universes_wait_and_artnet_shows(
         engine_factory: Factory, probe: Probe) -> None:
     eng, ports = start(engine_factory, "live4")
     base = "lightbox/live4"
@@ -164,6 +164,12 @@ def test_e131_priority_decides_partial_universes_wait_and_artnet_shows(
                message="the universes counted", timeout_s=20)
     _metrics_after(p, base, p.mark())
     assert _all(eng.panel(), BLUE)
+    with Stream(lambda: low.frame(solid(W, H, RED))):
+        wait_until(lambda: _all(eng.panel(), RED), message="the first stream", timeout_s=15)
+    mark = p.mark()  # the sender says it has ended: no waiting for the timeout
+    low.raw(_e131(low, 0, bytes(510), sequence=low.seq, terminated=True))
+    ended = p.wait_for(f"{base}/events", lambda e: e.get("event") == "live_ended", since=mark)
+    assert ended["reason"] == "terminated", ended
     with Stream(lambda: low.frame(solid(W, H, RED))):
         with Stream(lambda: high.frame(solid(W, H, GREEN))):
             wait_until(lambda: _all(eng.panel(), GREEN), message="the higher priority",
@@ -184,11 +190,13 @@ def test_e131_priority_decides_partial_universes_wait_and_artnet_shows(
     high.close()
 
 
-def _e131(tx: E131Sender, index: int, data: bytes) -> bytes:
+def _e131(tx: E131Sender, index: int, data: bytes, sequence: int | None = None,
+          terminated: bool = False) -> bytes:
     from sacn.messages.data_packet import DataPacket
 
     return bytes(DataPacket(tx.cid, "lightbox test", tx.universe + index, tuple(data),
-                            priority=tx.priority, sequence=index).getBytes())
+                            priority=tx.priority, streamTerminated=terminated,
+                            sequence=index if sequence is None else sequence).getBytes())
 
 
 def test_a_garbage_flood_is_counted_frames_keep_coming_and_notifications_draw_over(

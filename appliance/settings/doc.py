@@ -42,11 +42,17 @@ MEANING: dict[str, str] = {
                       "`emulator` needs the `emulator` extra.",
     "display.rows": "Rows of one panel (`--led-rows`).",
     "display.cols": "Columns of one panel (`--led-cols`).",
-    "display.chain_length": "Panels daisy-chained on one output; width = cols x chain.",
-    "display.parallel": "Parallel chains (1-3); height = rows x parallel.",
+    "display.chain_length": "Panels daisy-chained on one output; width = cols x chain "
+                            "before any pixel mapper.",
+    "display.parallel": "Parallel chains (1-3; more than 1 needs `regular` or `classic`); "
+                        "height = rows x parallel before any pixel mapper.",
     "display.hardware_mapping": "GPIO mapping: `regular` for direct wiring, `adafruit-hat` "
                                 "or `adafruit-hat-pwm` for Adafruit's HAT/Bonnet.",
     "display.gpio_slowdown": "Slows GPIO writes for faster Pis; 4 suits a Pi 4.",
+    "display.rp1_rio": "Pi 5 only (`--led-rp1-rio`): `false` (the library's default) drives "
+                       "the panel from the RP1's PIO (`/dev/pio0`, very little CPU); `true` "
+                       "writes the RP1's registered I/O from the CPU (`/dev/gpiomem0`; more "
+                       "CPU, faster refresh). Ignored on a Pi 3 or 4.",
     "display.pwm_bits": "Colour depth per channel (1-11); fewer bits, higher refresh.",
     "display.pwm_lsb_nanoseconds": "Base time of the lowest PWM bit; higher is less "
                                    "ghosting, lower refresh.",
@@ -60,7 +66,9 @@ MEANING: dict[str, str] = {
                                    "e.g. `U-mapper;Rotate:90`: `Rotate:<multiple of 90>`, "
                                    "`Mirror:H`/`V`, `U-mapper` (even chain of 2 or more), "
                                    "`V-mapper[:Z]`, `StackToRow[:ZF]`, "
-                                   "`Remap:W,H\\|x,yD\\|...` (one tile per panel).",
+                                   "`Remap:W,H\\|x,yD\\|...` (one tile per panel). The "
+                                   "drawn size follows the mappers: `U-mapper` halves the "
+                                   "width and doubles the height, `Rotate:90` swaps them.",
     "display.panel_type": "Panel initialisation: empty (most panels), `FM6126A` or "
                           "`FM6127`.",
     "display.limit_refresh_rate_hz": "Cap the refresh rate for steadier timing (0 = no cap).",

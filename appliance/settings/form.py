@@ -25,7 +25,7 @@ RESTART_PREFIXES = (
     "display.pwm_", "display.scan_mode", "display.row_address_type", "display.multiplexing",
     "display.led_rgb_sequence", "display.pixel_mapper_config", "display.panel_type",
     "display.limit_refresh_rate_hz", "display.disable_hardware_pulsing",
-    "display.show_refresh_rate", "display.drop_",
+    "display.show_refresh_rate", "display.drop_", "display.rp1_rio",
 )
 #: The settings a newcomer looks for; every other one is folded away as advanced.
 BASIC = frozenset({

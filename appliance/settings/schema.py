@@ -26,6 +26,8 @@ from pydantic import (
 
 from appliance.settings import grammar
 from appliance.settings.catalogue import catalogue_from
+from appliance.settings.display_schema import HARDWARE_MAPPINGS as HARDWARE_MAPPINGS
+from appliance.settings.display_schema import DisplaySettings
 from appliance.settings.realtime_schema import RealtimeSettings
 from appliance.settings.schedule_schema import (
     MAX_WINDOWS,
@@ -45,17 +47,6 @@ RESERVED_IDS = frozenset({"all", "group", "lightbox-bridge", "lightbox-monitor",
 #: A host name (lower case, optional ``*.`` prefix for a whole domain) in bridge.allowed_hosts.
 _LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
 HOST_PATTERN_RE = rf"\A(\*\.)?{_LABEL}(\.{_LABEL})*\Z"
-HARDWARE_MAPPINGS = (
-    "regular",
-    "adafruit-hat",
-    "adafruit-hat-pwm",
-    "regular-pi1",
-    "classic",
-    "classic-pi1",
-    "compute-module",
-)
-
-
 def default_device_id() -> str:
     """Derive a valid device id from the host name."""
     host = socket.gethostname().split(".")[0].lower()
@@ -68,72 +59,6 @@ def default_device_id() -> str:
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
-
-
-class DisplaySettings(_Section):
-    """The panel and its driver."""
-
-    driver: Literal["auto", "rgbmatrix", "virtual", "emulator"] = "auto"
-    rows: Annotated[int, Field(ge=8, le=64)] = 32
-    cols: Annotated[int, Field(ge=8, le=128)] = 64
-    chain_length: Annotated[int, Field(ge=1, le=8)] = 1
-    parallel: Annotated[int, Field(ge=1, le=3)] = 1
-    hardware_mapping: Literal[HARDWARE_MAPPINGS] = "regular"  # type: ignore[valid-type]
-    gpio_slowdown: Annotated[int, Field(ge=0, le=5)] = 4
-    pwm_bits: Annotated[int, Field(ge=1, le=11)] = 11
-    pwm_lsb_nanoseconds: Annotated[int, Field(ge=50, le=3000)] = 130
-    pwm_dither_bits: Annotated[int, Field(ge=0, le=2)] = 0
-    scan_mode: Literal[0, 1] = 0
-    row_address_type: Annotated[int, Field(ge=0, le=5)] = 0
-    multiplexing: Annotated[int, Field(ge=0, le=20)] = 0
-    led_rgb_sequence: Literal["RGB", "RBG", "GRB", "GBR", "BRG", "BGR"] = "RGB"
-    pixel_mapper_config: str = ""
-    panel_type: str = ""
-    limit_refresh_rate_hz: Annotated[int, Field(ge=0, le=1000)] = 0
-    disable_hardware_pulsing: bool = False
-    show_refresh_rate: bool = False
-    brightness: Annotated[int, Field(ge=1, le=100)] = 80
-    fps: Annotated[int, Field(ge=1, le=120)] = 30
-    drop_privileges: bool = True
-    drop_priv_user: str = "lightbox"
-    drop_priv_group: str = "lightbox"
-    retry_initial_s: Annotated[float, Field(gt=0, le=60)] = 1.0
-    retry_max_s: Annotated[float, Field(gt=0, le=3600)] = 60.0
-
-    @property
-    def width(self) -> int:
-        """Panel width in pixels (cols x chain)."""
-        return self.cols * self.chain_length
-
-    @property
-    def height(self) -> int:
-        """Panel height in pixels (rows x parallel)."""
-        return self.rows * self.parallel
-
-    @model_validator(mode="after")
-    def _geometry(self) -> DisplaySettings:
-        if self.width > 512 or self.height > 192:
-            raise ValueError(
-                f"panel {self.width}x{self.height} is larger than LightBox drives (512x192)"
-            )
-        if self.retry_max_s < self.retry_initial_s:
-            raise ValueError("retry_max_s must be at least retry_initial_s")
-        problem = grammar.pixel_mappers(self.pixel_mapper_config, self.chain_length,
-                                        self.parallel)
-        if problem:
-            # A leading newline marks "dotted.sub: message" lines for errors.problems_of().
-            raise ValueError(f"\npixel_mapper_config: {problem}")
-        return self
-
-    @field_validator("panel_type")
-    @classmethod
-    def _panel_type(cls, v: str) -> str:
-        return grammar.panel_type(v)
-
-    @field_validator("drop_priv_user", "drop_priv_group")
-    @classmethod
-    def _posix_name(cls, v: str) -> str:
-        return grammar.posix_name(v)
 
 
 class AnimationSettings(_Section):

@@ -38,6 +38,7 @@ OPTION_MAP: dict[str, tuple[str, Any]] = {
     "parallel": ("parallel", 1),
     "hardware_mapping": ("hardware_mapping", "regular"),
     "gpio_slowdown": ("gpio_slowdown", 1),
+    "rp1_rio": ("rp1_rio", 0),
     "pwm_bits": ("pwm_bits", 11),
     "pwm_lsb_nanoseconds": ("pwm_lsb_nanoseconds", 130),
     "pwm_dither_bits": ("pwm_dither_bits", 0),
@@ -57,6 +58,8 @@ OPTION_MAP: dict[str, tuple[str, Any]] = {
 }
 #: Options whose absence from an older binding is tolerable (the library drops to daemon).
 OPTIONAL_OPTIONS = frozenset({"drop_priv_user", "drop_priv_group"})
+#: Settings that are bool here but ``uint8_t`` setters in the binding (core.pyx).
+UINT8_FLAGS = frozenset({"drop_privileges", "rp1_rio"})
 
 
 def option_values(cfg: DisplaySettings) -> dict[str, Any]:
@@ -65,8 +68,8 @@ def option_values(cfg: DisplaySettings) -> dict[str, Any]:
     for key, (attr, _default) in OPTION_MAP.items():
         value = getattr(cfg, key)
         if isinstance(value, bool):
-            # Flags the binding declares as uint8_t (drop_privileges) must be ints.
-            value = int(value) if key == "drop_privileges" else value
+            # Flags the binding declares as uint8_t (drop_privileges, rp1_rio) must be ints.
+            value = int(value) if key in UINT8_FLAGS else value
         out[attr] = value
     return out
 
@@ -82,7 +85,9 @@ def apply_options(options: Any, cfg: DisplaySettings) -> tuple[dict[str, Any], l
     skipped: list[str] = []
     for key, value in option_values(cfg).items():
         default = OPTION_MAP[key][1]
-        if not hasattr(options, key):
+        # Ask the class, not the instance: reading a string option the library left NULL
+        # (pixel_mapper_config, panel_type) crashes the real binding (bytes from NULL).
+        if not hasattr(type(options), key):
             if key in OPTIONAL_OPTIONS or value == default or value in ("", 0, False):
                 skipped.append(key)
                 continue

@@ -1,24 +1,35 @@
 """A fake of hzeller's ``rgbmatrix`` binding for tests: records calls, enforces the rules.
 
-Modelled on bindings/python/rgbmatrix/core.pyx of hzeller/rpi-rgb-led-matrix:
+Modelled on the vendored ../shared/vendor/rpi-rgb-led-matrix at its pinned commit
+(bindings/python/rgbmatrix/core.pyx, cppinc.pxd, lib/led-matrix.cc,
+lib/options-initialize.cc, lib/framebuffer.cc); tests/unit/test_binding_api.py parses
+that Cython source and diffs it against this module, so the two cannot drift:
 
-- ``RGBMatrixOptions`` is a Cython class: unknown attributes raise
-  AttributeError; ``uint8_t`` fields take ints 0..255 (TypeError otherwise,
-  OverflowError out of range), ``uint32_t`` fields ints 0..2**32-1; string
-  fields take str/bytes/None and read back as bytes.
-- ``RGBMatrix(options=...)`` validates like ``RGBMatrix::Options::Validate``
-  (rows even 8..64, cols >= 16, parallel 1..3, brightness 1..100, pwm_bits 1..11,
-  ...) and raises where the C++ would refuse.
-- ``SetImage`` accepts only a PIL image in mode ``RGB``.
+- ``RGBMatrixOptions`` is a Cython class whose options are class-level properties
+  (ask ``hasattr(type(o), name)``); unknown attributes raise AttributeError.
+  ``uint8_t`` setters take ints 0..255, ``uint32_t`` ones 0..2**32-1 (TypeError for
+  floats and strings, OverflowError out of range); the C fields are ``int``, so a
+  ``uint32_t`` above 2**31-1 wraps negative. String setters call ``value.encode``:
+  only ``str`` (bytes and None raise AttributeError); they read back as bytes, and
+  reading one the library left NULL (``pixel_mapper_config``, ``panel_type`` until set)
+  crashes the real binding: here ``LibraryCrash``. Defaults are the C++ ones
+  (drop_privileges 1 to ``daemon:daemon``, rp1_rio 0, gpio_slowdown 1 off a Pi 4).
+- ``RGBMatrix(rows=0, chains=0, parallel=0, options=None)``: where the C++
+  ``CreateFromOptions`` returns NULL (``Options::Validate``, gpio_slowdown outside
+  0..10 for a ``uint8_t``, rp1_rio not 0/1) the binding raises NOTHING and the next
+  call on the matrix segfaults; an unknown hardware mapping or more parallel chains
+  than the mapping wires ``abort()``. Both are ``LibraryCrash`` here (a BaseException,
+  so ``except Exception`` cannot hide it): LightBox's preflight must stop them first.
+  Pixel mappers shape ``width``/``height`` as the library's do; a mapper string the
+  library cannot parse is ignored, as it is there.
+- ``SetImage`` accepts only a PIL image in mode ``RGB``; ``SwapOnVSync(None)`` crashes.
 - ``CreateFrameCanvas`` more than once per matrix emits ``CanvasLeakWarning``
   (the real library warns after 500 and leaks memory until then).
-- ``SwapOnVSync(canvas)`` shows ``canvas`` and returns the previously shown one
-  (the matrix's own framebuffer on the first call).
-- ``brightness`` takes an int 0..100.
+- ``brightness`` setters take a ``uint8_t``; a canvas keeps 1..100 (0 becomes 1,
+  more than 100 becomes 100) while the matrix reads back what was set.
 
-Test controls: ``FEATURES`` switches options of newer bindings on or off,
-``MATRICES`` holds weak references to every matrix made, ``RELEASED`` counts
-matrices freed.
+Test controls: ``FEATURES`` switches options of newer bindings off (an old binding),
+``MATRICES`` holds weak references to every matrix made, ``RELEASED`` counts freed ones.
 """
 
 from __future__ import annotations
@@ -30,6 +41,8 @@ from typing import Any
 
 import numpy as np
 
+from appliance.settings.display_geometry import mapped_size
+
 __version__ = "0.0.1-fake"
 
 #: Options only newer bindings have; tests switch them off to play an old binding.
@@ -39,90 +52,124 @@ FEATURES: dict[str, bool] = {
     "limit_refresh_rate_hz": True,
     "drop_priv_user": True,
     "drop_priv_group": True,
+    "rp1_rio": True,
 }
 MATRICES: list[weakref.ref[RGBMatrix]] = []
 RELEASED: list[str] = []
-MUXERS = 20
+#: lib/multiplex-mappers.cc registers 22 multiplexers at the pinned commit.
+MUXERS = 22
+#: Test-only names on each class (the API diff ignores them).
+TEST_HELPERS = {
+    "RGBMatrixOptions": {"set_calls", "values"},
+    "RGBMatrix": {"options", "created_canvases", "images", "swaps", "cleared",
+                  "brightness_calls", "displayed", "shown"},
+    "FrameCanvas": {"internal", "pixels", "set_image_calls", "cleared"},
+}
+
+
+class LibraryCrash(BaseException):
+    """The real library would segfault, ``abort()`` or ``exit(1)`` here."""
 
 
 class CanvasLeakWarning(RuntimeWarning):
     """CreateFrameCanvas was called again on the same matrix."""
 
 
-_U8, _U32, _STR, _BOOL, _INT = "u8", "u32", "str", "bool", "int"
-_FIELDS: dict[str, tuple[str, Any]] = {
+U8, U32, STR, BOOL, INT = "uint8_t", "uint32_t", "str", "bool", "int"
+_NULL = object()
+#: option -> (setter kind as core.pyx declares it, the C++ default).
+FIELDS: dict[str, tuple[str, Any]] = {
     # RGBMatrix::Options
-    "hardware_mapping": (_STR, b"regular"),
-    "rows": (_U8, 32),
-    "cols": (_U32, 32),
-    "chain_length": (_U8, 1),
-    "parallel": (_U8, 1),
-    "pwm_bits": (_U8, 11),
-    "pwm_lsb_nanoseconds": (_U32, 130),
-    "brightness": (_U8, 100),
-    "scan_mode": (_U8, 0),
-    "multiplexing": (_U8, 0),
-    "row_address_type": (_U8, 0),
-    "disable_hardware_pulsing": (_BOOL, False),
-    "show_refresh_rate": (_BOOL, False),
-    "inverse_colors": (_BOOL, False),
-    "led_rgb_sequence": (_STR, b"RGB"),
-    "pixel_mapper_config": (_STR, None),
-    "panel_type": (_STR, None),
-    "pwm_dither_bits": (_U8, 0),
-    "limit_refresh_rate_hz": (_INT, 0),
+    "hardware_mapping": (STR, b"regular"),
+    "rows": (U8, 32),
+    "cols": (U32, 32),
+    "chain_length": (U8, 1),
+    "parallel": (U8, 1),
+    "pwm_bits": (U8, 11),
+    "pwm_lsb_nanoseconds": (U32, 130),
+    "brightness": (U8, 100),
+    "scan_mode": (U8, 0),
+    "multiplexing": (U8, 0),
+    "row_address_type": (U8, 0),
+    "disable_hardware_pulsing": (BOOL, False),
+    "show_refresh_rate": (BOOL, False),
+    "inverse_colors": (BOOL, False),
+    "led_rgb_sequence": (STR, b"RGB"),
+    "pixel_mapper_config": (STR, _NULL),
+    "panel_type": (STR, _NULL),
+    "pwm_dither_bits": (U8, 0),
+    "limit_refresh_rate_hz": (INT, 0),
     # RuntimeOptions
-    "gpio_slowdown": (_U8, 1),
-    "daemon": (_U8, 0),
-    "drop_privileges": (_U8, 0),
-    "drop_priv_user": (_STR, None),
-    "drop_priv_group": (_STR, None),
+    "gpio_slowdown": (U8, 1),
+    "rp1_rio": (U8, 0),
+    "daemon": (U8, 0),
+    "drop_privileges": (U8, 1),
+    "drop_priv_user": (STR, b"daemon"),
+    "drop_priv_group": (STR, b"daemon"),
 }
+_RANGES = {U8: (0, 255), U32: (0, 2**32 - 1), INT: (-(2**31), 2**31 - 1)}
 
 
-def _convert(name: str, kind: str, value: Any) -> Any:
-    if kind in (_U8, _U32, _INT):
-        # Cython accepts Python ints (bool is an int) and refuses floats and strings.
-        if not isinstance(value, int):
+def _to_c(name: str, kind: str, value: Any) -> Any:
+    """Convert as Cython does for the setter's declared type, then store as the C field."""
+    if kind in _RANGES:
+        if not isinstance(value, int):  # Cython takes ints (bool is one), refuses floats
             raise TypeError(f"an integer is required for {name}, got {type(value).__name__}")
-        top = {_U8: 255, _U32: 2**32 - 1, _INT: 2**31 - 1}[kind]
-        bottom = -(2**31) if kind == _INT else 0
-        if not bottom <= value <= top:
-            raise OverflowError(f"value {value} out of range for {name}")
-        return int(value)
-    if kind == _STR:
-        if value is None or isinstance(value, bytes):
-            return value
-        if isinstance(value, bytearray):
-            return bytes(value)
-        if isinstance(value, str):
-            return value.encode("utf-8")
-        raise TypeError(f"{name} must be [str, bytes, bytearray, None], not {type(value).__name__}")
+        low, high = _RANGES[kind]
+        if not low <= value <= high:
+            raise OverflowError(f"value {value} out of range for {kind} {name}")
+        return value - 2**32 if kind == U32 and value > 2**31 - 1 else int(value)
+    if kind == STR:
+        return value.encode("utf-8")  # AttributeError for bytes and None, as in core.pyx
     return bool(value)
 
 
-class RGBMatrixOptions:
-    """Options with the binding's attribute names and C types."""
+def _option(name: str, kind: str) -> property:
+    def get(self: RGBMatrixOptions) -> Any:
+        value = self.values[name]
+        if value is _NULL:
+            raise LibraryCrash(f"reading {name} before it was set: bytes from a NULL char*")
+        return value
 
-    __slots__ = ("_values", "set_calls")
+    def put(self: RGBMatrixOptions, value: Any) -> None:
+        self.values[name] = _to_c(name, kind, value)
+        self.set_calls.append(name)
 
-    def __init__(self) -> None:
-        object.__setattr__(self, "_values", {k: d for k, (_, d) in _FIELDS.items()})
-        object.__setattr__(self, "set_calls", [])
+    return property(get, put)
 
-    def _supported(self, name: str) -> bool:
-        return name in _FIELDS and FEATURES.get(name, True)
 
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_") or not self._supported(name):
-            raise AttributeError(f"'RGBMatrixOptions' object has no attribute {name!r}")
-        return self._values[name]
+class _OptionsBase:
+    __slots__ = ("set_calls", "values")
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if not self._supported(name):
+        if name not in ("set_calls", "values") and not isinstance(
+                getattr(type(self), name, None), property):
             raise AttributeError(f"'RGBMatrixOptions' object has no attribute {name!r}")
-        self._values[name] = _convert(name, _FIELDS[name][0], value)
-        self.set_calls.append(name)
+        object.__setattr__(self, name, value)
+
+
+_CLASSES: dict[frozenset[str], type] = {}
+
+
+def _options_class() -> type:
+    names = frozenset(k for k in FIELDS if FEATURES.get(k, True))
+    if names not in _CLASSES:
+        props = {k: _option(k, FIELDS[k][0]) for k in FIELDS if k in names}
+        _CLASSES[names] = type("RGBMatrixOptions", (RGBMatrixOptions,),
+                               {"__slots__": (), **props})
+    return _CLASSES[names]
+
+
+class RGBMatrixOptions(_OptionsBase):
+    """Options with the binding's attribute names, C types and defaults."""
+
+    __slots__ = ()
+
+    def __new__(cls) -> RGBMatrixOptions:
+        obj: RGBMatrixOptions = object.__new__(_options_class())  # type: ignore[assignment]
+        object.__setattr__(obj, "values", {k: d for k, (_, d) in FIELDS.items()})
+        object.__setattr__(obj, "set_calls", [])
+        return obj
 
 
 def _bad_sequence(o: dict[str, Any]) -> bool:
@@ -130,50 +177,60 @@ def _bad_sequence(o: dict[str, Any]) -> bool:
     return len(seq) != 3 or set(seq) != set(b"RGB")
 
 
-_MAPPINGS = ("regular", "adafruit-hat", "adafruit-hat-pwm", "regular-pi1", "classic",
-             "classic-pi1", "compute-module")
+#: lib/hardware-mapping.c without ENABLE_WIDE_GPIO_COMPUTE_MODULE (the Python build):
+#: mapping -> parallel chains it wires.
+MAPPINGS = {"regular": 3, "adafruit-hat": 1, "adafruit-hat-pwm": 1, "regular-pi1": 1,
+            "classic": 3, "classic-pi1": 1}
 
-#: What the C++ library refuses, option by option, in the order it reports them.
-_INVALID: tuple[tuple[str, Callable[[dict[str, Any]], bool]], ...] = (
+#: Where CreateFromOptions returns NULL, option by option, in the order it checks them.
+_NULL_RETURN: tuple[tuple[str, Callable[[dict[str, Any]], bool]], ...] = (
     ("rows", lambda o: o["rows"] < 8 or o["rows"] > 64 or o["rows"] % 2 != 0),
     ("cols", lambda o: o["cols"] < 16),
     ("chain_length", lambda o: o["chain_length"] < 1),
+    ("multiplexing", lambda o: o["multiplexing"] > MUXERS),
+    ("row_address_type", lambda o: o["row_address_type"] > 5),
     ("parallel", lambda o: not 1 <= o["parallel"] <= 3),
     ("brightness", lambda o: not 1 <= o["brightness"] <= 100),
     ("pwm_bits", lambda o: not 1 <= o["pwm_bits"] <= 11),
     ("scan_mode", lambda o: o["scan_mode"] > 1),
-    ("row_address_type", lambda o: o["row_address_type"] > 5),
-    ("multiplexing", lambda o: o["multiplexing"] > MUXERS),
     ("pwm_lsb_nanoseconds", lambda o: not 50 <= o["pwm_lsb_nanoseconds"] <= 3000),
     ("pwm_dither_bits", lambda o: o["pwm_dither_bits"] > 2),
     ("led_rgb_sequence", _bad_sequence),
-    ("hardware_mapping", lambda o: (o["hardware_mapping"] or b"").decode() not in _MAPPINGS),
+    ("gpio_slowdown", lambda o: o["gpio_slowdown"] > 10),
+    ("rp1_rio", lambda o: o["rp1_rio"] not in (0, 1)),
 )
 
 
-def _validate(o: dict[str, Any]) -> None:
-    errors = [name for name, invalid in _INVALID if invalid(o)]
+def _create(o: dict[str, Any]) -> None:
+    """Crash where the C++ would hand the binding NULL or abort()."""
+    errors = [name for name, invalid in _NULL_RETURN if invalid(o)]
     if errors:
-        # The C++ prints and returns NULL; the binding raises.
-        raise Exception("RGBMatrix creation failed: invalid " + ", ".join(errors))
+        raise LibraryCrash("CreateFromOptions returned NULL (invalid " + ", ".join(errors)
+                           + "): the binding raises nothing and the next call segfaults")
+    mapping = (o["hardware_mapping"] or b"regular").decode().lower()
+    if mapping not in MAPPINGS:
+        raise LibraryCrash(f"abort(): there is no hardware mapping named {mapping!r}")
+    if o["parallel"] > MAPPINGS[mapping]:
+        raise LibraryCrash(f"abort(): the {mapping} GPIO mapping only supports "
+                           f"{MAPPINGS[mapping]} parallel chain(s)")
 
 
-def _check_brightness(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"brightness must be an int, got {type(value).__name__}")
-    if not 0 <= value <= 100:
-        raise ValueError(f"brightness {value} is out of 0..100")
-    return value
+def _u8(name: str, value: Any) -> int:
+    converted: int = _to_c(name, U8, value)
+    return converted
 
 
 class FrameCanvas:
     """An offscreen framebuffer owned by a matrix."""
 
-    def __init__(self, owner: RGBMatrix, internal: bool = False) -> None:
+    def __init__(self, owner: RGBMatrix | None = None, internal: bool = False) -> None:
+        if owner is None:
+            raise LibraryCrash("a FrameCanvas made in Python has no C canvas")
         self._owner = owner  # as in the binding: a canvas keeps its matrix alive
         self.internal = internal
         self.pixels = np.zeros((owner.height, owner.width, 3), np.uint8)
-        self._brightness = owner._brightness
+        self._brightness = owner._canvas_brightness
+        self._pwm_bits = owner._pwm_bits
         self.set_image_calls = 0
         self.cleared = 0
 
@@ -190,12 +247,23 @@ class FrameCanvas:
         return self._brightness
 
     @brightness.setter
-    def brightness(self, value: int) -> None:
-        self._brightness = _check_brightness(value)
+    def brightness(self, val: int) -> None:
+        b = _u8("brightness", val)
+        self._brightness = 1 if b == 0 else min(b, 100)  # Framebuffer::SetBrightness
+
+    @property
+    def pwmBits(self) -> int:
+        return self._pwm_bits
+
+    @pwmBits.setter
+    def pwmBits(self, pwmBits: int) -> None:
+        bits = _u8("pwmBits", pwmBits)
+        if 1 <= bits <= 11:  # SetPWMBits returns false otherwise, and the binding ignores it
+            self._pwm_bits = bits
 
     def SetImage(self, image: Any, offset_x: int = 0, offset_y: int = 0,
                  unsafe: bool = True) -> None:
-        if getattr(image, "mode", None) != "RGB":
+        if image.mode != "RGB":
             raise Exception(
                 "Currently, only RGB mode is supported for SetImage(). Please create images "
                 "with mode 'RGB' or convert first with image = image.convert('RGB')."
@@ -208,13 +276,17 @@ class FrameCanvas:
         self.set_image_calls += 1
         self._owner.images.append(image)
 
-    def SetPixel(self, x: int, y: int, r: int, g: int, b: int) -> None:
-        if 0 <= x < self.width and 0 <= y < self.height:
-            self.pixels[y, x] = (_convert("r", _U8, r), _convert("g", _U8, g),
-                                 _convert("b", _U8, b))
+    def SetPixelsPillow(self, xstart: int, ystart: int, width: int,
+                        height: int, image_capsule: Any) -> None:
+        raise LibraryCrash("SetPixelsPillow reads a PIL capsule; the fake has none")
 
-    def Fill(self, r: int, g: int, b: int) -> None:
-        self.pixels[...] = (r, g, b)
+    def SetPixel(self, x: int, y: int, red: int, green: int, blue: int) -> None:
+        rgb = (_u8("red", red), _u8("green", green), _u8("blue", blue))
+        if 0 <= x < self.width and 0 <= y < self.height:
+            self.pixels[y, x] = rgb
+
+    def Fill(self, red: int, green: int, blue: int) -> None:
+        self.pixels[...] = (_u8("red", red), _u8("green", green), _u8("blue", blue))
 
     def Clear(self) -> None:
         self.pixels[...] = 0
@@ -224,22 +296,29 @@ class FrameCanvas:
 class RGBMatrix:
     """The matrix: validates options, hands out canvases, swaps them on vsync."""
 
-    def __init__(self, rows: int | None = None, chains: int | None = None,
-                 parallel: int | None = None, options: RGBMatrixOptions | None = None) -> None:
+    def __init__(self, rows: int = 0, chains: int = 0, parallel: int = 0,
+                 options: RGBMatrixOptions | None = None) -> None:
+        for name, v in (("rows", rows), ("chains", chains), ("parallel", parallel)):
+            _to_c(name, INT, v)  # ``int`` arguments: None is a TypeError
         if options is None:
             options = RGBMatrixOptions()
-        if rows is not None:
+        if rows > 0:
             options.rows = rows
-        if chains is not None:
+        if chains > 0:
             options.chain_length = chains
-        if parallel is not None:
+        if parallel > 0:
             options.parallel = parallel
-        values = dict(options._values)
-        _validate(values)
+        values = dict(options.values)
+        _create(values)
         self.options = values
-        self.width = values["cols"] * values["chain_length"]
-        self.height = values["rows"] * values["parallel"]
+        mapper = values["pixel_mapper_config"]
+        self._size = mapped_size(values["cols"], values["rows"], values["chain_length"],
+                                 values["parallel"],
+                                 "" if mapper is _NULL else mapper.decode())
         self._brightness = values["brightness"]
+        self._canvas_brightness = values["brightness"]
+        self._pwm_bits = values["pwm_bits"]
+        self._luminance = True
         self.created_canvases: list[FrameCanvas] = []
         self.images: list[Any] = []
         self.swaps = 0
@@ -250,6 +329,14 @@ class RGBMatrix:
 
     def __del__(self) -> None:
         RELEASED.append(f"{self.width}x{self.height}")
+
+    @property
+    def width(self) -> int:
+        return self._size[0]
+
+    @property
+    def height(self) -> int:
+        return self._size[1]
 
     def CreateFrameCanvas(self) -> FrameCanvas:
         if self.created_canvases:
@@ -262,37 +349,67 @@ class RGBMatrix:
         self.created_canvases.append(canvas)
         return canvas
 
-    def SwapOnVSync(self, canvas: FrameCanvas | None,
+    def SwapOnVSync(self, newFrame: FrameCanvas,
                     framerate_fraction: int = 1) -> FrameCanvas:
-        if canvas is not None and not isinstance(canvas, FrameCanvas):
-            raise TypeError("Argument 'nextFrame' has incorrect type")
-        if canvas is not None and canvas._owner is not self:
-            raise ValueError("canvas belongs to another matrix")
+        if newFrame is None:
+            raise LibraryCrash("SwapOnVSync(None) dereferences None's C canvas")
+        if not isinstance(newFrame, FrameCanvas):
+            raise TypeError("Argument 'newFrame' has incorrect type")
+        _u8("framerate_fraction", framerate_fraction)
+        if newFrame._owner is not self:
+            raise LibraryCrash("a canvas of another matrix")
         previous = self.displayed
-        if canvas is not None:
-            self.displayed = canvas
+        self.displayed = newFrame
         self.swaps += 1
         return previous
+
+    def SetImage(self, image: Any, offset_x: int = 0, offset_y: int = 0,
+                 unsafe: bool = True) -> None:
+        self.displayed.SetImage(image, offset_x, offset_y, unsafe)
+
+    def SetPixelsPillow(self, xstart: int, ystart: int, width: int,
+                        height: int, image_capsule: Any) -> None:
+        self.displayed.SetPixelsPillow(xstart, ystart, width, height, image_capsule)
 
     def Clear(self) -> None:
         self.displayed.Clear()
         self.cleared += 1
 
-    def Fill(self, r: int, g: int, b: int) -> None:
-        self.displayed.Fill(r, g, b)
+    def Fill(self, red: int, green: int, blue: int) -> None:
+        self.displayed.Fill(red, green, blue)
 
-    def SetPixel(self, x: int, y: int, r: int, g: int, b: int) -> None:
-        self.displayed.SetPixel(x, y, r, g, b)
+    def SetPixel(self, x: int, y: int, red: int, green: int, blue: int) -> None:
+        self.displayed.SetPixel(x, y, red, green, blue)
 
     @property
     def brightness(self) -> int:
-        return self._brightness
+        return self._brightness  # Impl::brightness() reads back what was set
 
     @brightness.setter
-    def brightness(self, value: int) -> None:
-        self._brightness = _check_brightness(value)
-        self.displayed._brightness = self._brightness
-        self.brightness_calls.append(value)
+    def brightness(self, brightness: int) -> None:
+        self._brightness = _u8("brightness", brightness)
+        clamped = 1 if self._brightness == 0 else min(self._brightness, 100)
+        self._canvas_brightness = clamped
+        for c in (self.displayed, *self.created_canvases):
+            c._brightness = clamped
+        self.brightness_calls.append(brightness)
+
+    @property
+    def pwmBits(self) -> int:
+        return self.displayed.pwmBits
+
+    @pwmBits.setter
+    def pwmBits(self, pwmBits: int) -> None:
+        self.displayed.pwmBits = pwmBits
+        self._pwm_bits = self.displayed.pwmBits
+
+    @property
+    def luminanceCorrect(self) -> bool:
+        return self._luminance
+
+    @luminanceCorrect.setter
+    def luminanceCorrect(self, luminanceCorrect: bool) -> None:
+        self._luminance = bool(luminanceCorrect)
 
     def shown(self) -> np.ndarray:
         """Test helper: what the panel shows now."""

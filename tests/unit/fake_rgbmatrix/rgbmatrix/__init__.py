@@ -328,7 +328,8 @@ class RGBMatrix:
         MATRICES.append(weakref.ref(self))
 
     def __del__(self) -> None:
-        RELEASED.append(f"{self.width}x{self.height}")
+        if hasattr(self, "_size"):  # not when the constructor crashed
+            RELEASED.append(f"{self.width}x{self.height}")
 
     @property
     def width(self) -> int:

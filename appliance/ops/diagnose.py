@@ -26,6 +26,7 @@ from appliance.display.hzeller.preflight import (
     module_checks,
     option_checks,
 )
+from appliance.display.hzeller.rp1 import describe, is_pi5, rp1_option_checks
 from appliance.ops.checks import (
     FAIL,
     PASS,
@@ -113,14 +114,14 @@ class Diagnoser:
         return settings
 
     def check_board(self, settings: Settings, pi: bool) -> None:
-        """Board model and revision: a Pi 4 or not."""
+        """Board model: a Pi 4, a Pi 5 (driven through the RP1), an older Pi or none."""
         model = self.machine.model()
         driver = settings.display.driver
         if pi and self.machine.is_pi4():
             self.add(PASS, "board", model or "Raspberry Pi 4")
-        elif pi and "raspberry pi 5" in (model or "").lower():
-            self.add(WARN, "board", f"{model}: hzeller's library does not drive a Pi 5's RP1 GPIO",
-                     "use a Raspberry Pi 4 (or 3) for the panel.")
+        elif is_pi5(model):
+            self.add(PASS, "board", f"{model}: hzeller's library drives it through "
+                     f"{describe(settings.display)}")
         elif pi:
             self.add(WARN, "board", f"{model}: LightBox is tuned for a Pi 4; it works, slower",
                      "use gpio_slowdown 1-2 on a Pi 3 and expect a lower frame rate.")
@@ -153,6 +154,14 @@ class Diagnoser:
             self.add(level, "rgbmatrix", f"cannot import rgbmatrix ({exc}){tail}", fix)
             return
         where = getattr(mod, "__file__", None) or "?"
+        options = getattr(mod, "RGBMatrixOptions", None)
+        if is_pi5(self.machine.model()) and options is not None \
+                and not hasattr(options, "rp1_rio"):
+            self.add(FAIL, "rgbmatrix", f"the rgbmatrix at {where} predates Pi 5 support (no "
+                     "rp1_rio option): on a Pi 5 it cannot drive the panel",
+                     "rebuild the library from the pinned commit (deploy/install.sh, or "
+                     "docs/hardware.md 'Installing the library').")
+            return
         facts = [f"version {getattr(mod, '__version__', 'unknown')}"]
         commit = _git_commit(Path(where)) if where != "?" else None
         if commit:
@@ -160,7 +169,7 @@ class Diagnoser:
         self.add(PASS, "rgbmatrix", f"importable ({', '.join(facts)}) from {where}")
 
     def check_devices(self, settings: Settings, pi: bool) -> None:
-        """/dev/mem and /dev/gpiomem, and running as root or not."""
+        """/dev/mem and /dev/gpiomem (on a Pi 5 /dev/pio0 and /dev/gpiomem0), and root."""
         if not pi:
             self.add(SKIP, "device nodes", "no GPIO on this machine")
             return
@@ -195,6 +204,8 @@ class Diagnoser:
         """Display options plausible for the library and for this board."""
         d = settings.display
         found = option_checks(d)
+        if is_pi5(self.machine.model()):
+            found += rp1_option_checks(d)
         if pi and self.machine.is_pi4() and d.gpio_slowdown < 2 and d.driver != "virtual":
             found.append(Check(WARN, "display.gpio_slowdown",
                                f"{d.gpio_slowdown} is too fast for a Pi 4's GPIO: expect "

@@ -20,6 +20,7 @@ import structlog
 from appliance.display import DisplayError
 from appliance.display.canvas import CanvasDisplay
 from appliance.display.hzeller.preflight import preflight_checks
+from appliance.display.hzeller.rp1 import is_pi5
 from appliance.ops.checks import FAIL, WARN, Check, Machine
 from appliance.settings import DisplaySettings
 
@@ -158,6 +159,11 @@ class RGBMatrixDisplay(CanvasDisplay):
                                f"fix: {INSTALL_HINT}") from exc
         self.binding_version = str(getattr(mod, "__version__", "") or "") or None
         options = mod.RGBMatrixOptions()
+        if is_pi5(self.machine.model()) and not hasattr(type(options), "rp1_rio"):
+            # An older library takes a Pi 5 for a Pi 3 and maps the wrong registers.
+            self.last_error = "rgbmatrix predates Pi 5 support"
+            raise DisplayError("the installed rgbmatrix predates Pi 5 support (no rp1_rio); "
+                               f"fix: {INSTALL_HINT}")
         self.applied, self.skipped = apply_options(options, self.cfg)
         if hasattr(options, "daemon"):
             options.daemon = 0  # systemd supervises us; the library must never fork

@@ -10,8 +10,9 @@ through ``Machine``; imports no rgbmatrix. Knows nothing of MQTT or the render l
 
 from __future__ import annotations
 
-from appliance.ops.checks import FAIL, PASS, WARN, Check, Machine
-from appliance.settings import HARDWARE_MAPPINGS, DisplaySettings
+from appliance.display.hzeller.rp1 import is_pi5, pi5_device_checks, rp1_option_checks
+from appliance.ops.checks import FAIL, PASS, SKIP, WARN, Check, Machine
+from appliance.settings import HARDWARE_MAPPINGS, DisplaySettings, grammar
 
 #: How many parallel chains each hardware mapping wires (hzeller's lib/hardware-mapping.c).
 MAX_PARALLEL = {
@@ -24,7 +25,10 @@ MAX_PARALLEL = {
     "compute-module": 6,
 }
 #: Pixel mappers built into the library (``Name`` or ``Name:param``, ``;``-separated).
-KNOWN_PIXEL_MAPPERS = ("U-mapper", "V-mapper", "Rotate", "Mirror", "Remap")
+KNOWN_PIXEL_MAPPERS = grammar.PIXEL_MAPPERS
+#: Mappings lib/hardware-mapping.c has only when built with ENABLE_WIDE_GPIO_COMPUTE_MODULE,
+#: which the Python build (CMakeLists.txt) never sets: the library abort()s on them.
+NOT_IN_PYTHON_BUILD = frozenset({"compute-module"})
 #: Panel initialisation sequences the library knows (empty means none needed).
 KNOWN_PANEL_TYPES = ("FM6126A", "FM6127")
 #: The sound module that shares the PWM hardware: the library refuses to run with it loaded.
@@ -36,7 +40,7 @@ PI4_SECTIONS = frozenset({"", "all", "pi4"})
 
 def option_checks(cfg: DisplaySettings) -> list[Check]:
     """Check the display options against what the library accepts and the mapping wires."""
-    return _geometry(cfg) + _timing(cfg) + _unknown_names(cfg)
+    return _geometry(cfg) + _layout(cfg) + _timing(cfg) + _unknown_names(cfg)
 
 
 def _bad(name: str, message: str, fix: str) -> Check:
@@ -60,6 +64,10 @@ def _geometry(cfg: DisplaySettings) -> list[Check]:
         bad("hardware_mapping", f"unknown mapping {cfg.hardware_mapping!r}",
             "use regular for direct wiring or adafruit-hat / adafruit-hat-pwm for Adafruit's "
             "HAT or bonnet.")
+    elif cfg.hardware_mapping in NOT_IN_PYTHON_BUILD:
+        bad("hardware_mapping", f"{cfg.hardware_mapping!r} exists only in a library built "
+            "with ENABLE_WIDE_GPIO_COMPUTE_MODULE; the Python binding's build lacks it and "
+            "the library would abort", "use regular (up to 3 parallel chains) or classic.")
     else:
         most = MAX_PARALLEL[cfg.hardware_mapping]
         if cfg.parallel > most:
@@ -69,6 +77,20 @@ def _geometry(cfg: DisplaySettings) -> list[Check]:
     if not 1 <= cfg.chain_length <= 8:
         bad("chain_length", f"{cfg.chain_length} panels per chain is out of 1..8",
             "set display.chain_length to the number of panels daisy-chained on one connector.")
+    return out
+
+
+def _layout(cfg: DisplaySettings) -> list[Check]:
+    """Pixel mappers that would lose pixels: U-mapper divides at a 32-pixel boundary."""
+    out: list[Check] = []
+    width = cfg.cols * cfg.chain_length
+    names = [e.split(":", 1)[0].strip().lower() for e in cfg.pixel_mapper_config.split(";")]
+    if "u-mapper" in names and width % 64:
+        out.append(Check(WARN, "display.pixel_mapper_config",
+                         f"U-mapper folds {width} columns into {(width // 64) * 32}: the "
+                         "library divides the chain at a 32-pixel boundary",
+                         "use U-mapper with a chain whose total width is a multiple of 64 "
+                         "(e.g. 2 or 4 panels of 32 or 64 columns)."))
     return out
 
 
@@ -115,7 +137,7 @@ def _unknown_names(cfg: DisplaySettings) -> list[Check]:
                          "leave it empty unless the panel stays dark; then try FM6126A or FM6127."))
     for part in filter(None, (p.strip() for p in cfg.pixel_mapper_config.split(";"))):
         mapper = part.split(":", 1)[0]
-        if mapper not in KNOWN_PIXEL_MAPPERS:
+        if mapper.lower() not in {m.lower() for m in KNOWN_PIXEL_MAPPERS}:
             out.append(Check(WARN, "display.pixel_mapper_config",
                              f"unknown pixel mapper {mapper!r}",
                              f"use one of {', '.join(KNOWN_PIXEL_MAPPERS)} "
@@ -124,9 +146,10 @@ def _unknown_names(cfg: DisplaySettings) -> list[Check]:
 
 
 def device_checks(machine: Machine, cfg: DisplaySettings | None = None) -> list[Check]:
-    """Check /dev/mem and /dev/gpiomem and what running as root or not means."""
+    """Check the GPIO device nodes (the RP1's on a Pi 5) and what running as root means."""
+    if is_pi5(machine.model()):
+        return pi5_device_checks(machine, cfg) + _privilege_checks(machine, cfg, "the RP1")
     out: list[Check] = []
-    root = machine.is_root()
     mem, gpiomem = machine.usable("/dev/mem"), machine.usable("/dev/gpiomem")
     mem_there = machine.path("/dev/mem").exists()
     gpiomem_there = machine.path("/dev/gpiomem").exists()
@@ -150,17 +173,28 @@ def device_checks(machine: Machine, cfg: DisplaySettings | None = None) -> list[
         out.append(Check(FAIL, "device nodes", f"{there} exists but this user cannot open it",
                          "start the engine as root (sudo, or the systemd unit), or add the "
                          "service user to the gpio group for /dev/gpiomem."))
+    return out + _privilege_checks(machine, cfg, "/dev/mem")
+
+
+def _privilege_checks(machine: Machine, cfg: DisplaySettings | None, opens: str) -> list[Check]:
+    """Root for init and the refresh thread's priority, and dropping it afterwards."""
+    out: list[Check] = []
+    root = machine.is_root()
     if root:
         if cfg is not None and not cfg.drop_privileges:
             then = "keeps root (drop_privileges is off)"
         else:
             then = ("drops to " + f"{cfg.drop_priv_user}:{cfg.drop_priv_group}" if cfg is not None
                     else "drops to the configured user")
-        out.append(Check(PASS, "privileges", f"running as root: the library opens /dev/mem, "
+        out.append(Check(PASS, "privileges", f"running as root: the library opens {opens}, "
                          f"then {then}"))
-    else:
+    elif opens == "/dev/mem":
         out.append(Check(WARN, "privileges", "not running as root: no /dev/mem, so no hardware "
                          "pulsing and no real-time priority for the refresh thread",
+                         "run the engine through its systemd unit, which starts it as root."))
+    else:
+        out.append(Check(WARN, "privileges", "not running as root: no real-time priority for "
+                         "the refresh thread",
                          "run the engine through its systemd unit, which starts it as root."))
     if root and cfg is not None and not cfg.drop_privileges:
         out.append(Check(WARN, "display.drop_privileges", "the engine keeps root after init",
@@ -170,6 +204,8 @@ def device_checks(machine: Machine, cfg: DisplaySettings | None = None) -> list[
 
 def module_checks(machine: Machine) -> list[Check]:
     """Check that the on-board sound module, which the library refuses to share with, is off."""
+    if is_pi5(machine.model()):
+        return [Check(SKIP, SOUND_MODULE, "a Pi 5: the RP1 backends do not share PWM with sound")]
     mods = machine.modules()
     if mods is None:
         return [Check(WARN, SOUND_MODULE, "/proc/modules is unreadable, cannot tell",
@@ -190,6 +226,8 @@ def preflight_checks(cfg: DisplaySettings, machine: Machine) -> list[Check]:
         checks.append(Check(FAIL, "board",
                             f"not a Raspberry Pi ({model or 'no device-tree model'})",
                             "use display.driver virtual or emulator on this machine."))
+    if is_pi5(machine.model()):
+        checks += rp1_option_checks(cfg)
     checks += device_checks(machine, cfg)
     checks += module_checks(machine)
     return checks
@@ -215,6 +253,8 @@ def boot_config_audio(text: str) -> str | None:
 
 def boot_config_checks(machine: Machine) -> list[Check]:
     """Check that the boot config turns the sound module off (``dtparam=audio=off``)."""
+    if is_pi5(machine.model()):
+        return [Check(SKIP, "boot config", "dtparam=audio does not matter to the RP1 backends")]
     for rel in BOOT_CONFIGS:
         text = machine.read(rel)
         if text is None:

@@ -3,6 +3,7 @@
 #
 #   sudo deploy/install.sh [--source DIR] [--driver auto|rgbmatrix|virtual|emulator]
 #                          [--wheels DIR] [--lan-tls] [--no-start]
+#                          [--rgbmatrix auto|build|skip] [--rgbmatrix-source DIR]
 #
 # Idempotent: a second run changes nothing and says so. Existing settings in
 # /etc/lightbox/settings.json are kept (and validated), never overwritten;
@@ -15,6 +16,8 @@ DRIVER=auto
 WHEELS=""
 LAN_TLS=0
 START=1
+RGBMATRIX=auto
+RGBMATRIX_SRC=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --source) SRC="$(cd "$2" && pwd)"; shift 2 ;;
@@ -22,6 +25,8 @@ while [ $# -gt 0 ]; do
     --wheels) WHEELS="$(cd "$2" && pwd)"; shift 2 ;;
     --lan-tls) LAN_TLS=1; shift ;;
     --no-start) START=0; shift ;;
+    --rgbmatrix) RGBMATRIX="$2"; shift 2 ;;
+    --rgbmatrix-source) RGBMATRIX_SRC=(--source "$(cd "$2" && pwd)"); shift 2 ;;
     -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
     *) echo "install.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -358,11 +363,20 @@ if [[ "$model" == *"Raspberry Pi"* ]]; then
     || echo "  ! tip: add isolcpus=3 to /boot/firmware/cmdline.txt so the refresh thread has a core to itself (less flicker)"
   [[ " $cmdline " == *" cgroup_enable=memory"* ]] \
     || echo "  ! MemoryMax=512M is not enforced until you add cgroup_enable=memory to /boot/firmware/cmdline.txt and reboot"
-  "$VENV/bin/python" -c 'import rgbmatrix' 2>/dev/null \
-    || echo "  ! hzeller's rgbmatrix is not in $VENV: build it (docs/deployment.md); until then the virtual display is used"
 else
   note "not a Raspberry Pi (${model:-no device-tree model}): GPIO checks skipped; driver '$DRIVER'"
 fi
+# hzeller's library from the pinned source into the venv (on a Pi; see deploy/rgbmatrix.sh).
+rc=0
+wheel_opts=()
+[ -n "$WHEELS" ] && wheel_opts=(--wheels "$WHEELS")
+bash "$SRC/deploy/rgbmatrix.sh" "$VENV" --mode "$RGBMATRIX" --lightbox-src "$SRC" \
+  --work "$PREFIX/rgbmatrix-src" "${RGBMATRIX_SRC[@]}" "${wheel_opts[@]}" || rc=$?
+case $rc in
+  0) ;;
+  3) changed "rgbmatrix built into $VENV"; UPGRADED=1 ;;
+  *) echo "  ! building hzeller's rgbmatrix failed (above): the virtual display is used until it builds; docs/hardware.md 'Installing the library'" ;;
+esac
 
 # --------------------------------------------------------------------------------------
 step "Services"

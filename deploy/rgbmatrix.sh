@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# Build hzeller's rgbmatrix Python binding into LightBox's virtual environment, from the
+# source LightBox is tested against (the same on a Pi 3, 4 and 5).
+#
+#   deploy/rgbmatrix.sh VENV [--mode auto|build|skip] [--lightbox-src DIR]
+#                            [--source DIR] [--work DIR] [--wheels DIR]
+#
+# Source: --source DIR, else a vendored copy (LIGHTBOX_SRC/vendor/rpi-rgb-led-matrix or
+# LIGHTBOX_SRC/../shared/vendor/rpi-rgb-led-matrix), else the public repository at
+# RGBMATRIX_COMMIT cloned into --work (default /opt/lightbox/rgbmatrix-src).
+# --mode auto (default) builds only on a Raspberry Pi (device-tree model); build always;
+# skip never. Idempotent: a stamp in VENV records what was built; when it matches and
+# `import rgbmatrix` works (with the Pi 5's rp1_rio option) nothing is done.
+# Exit status: 0 nothing changed, 3 built (the engine should restart), other: failed.
+# install.sh calls this; tests/unit/test_rgbmatrix_install.py runs it with fake tools.
+set -euo pipefail
+
+RGBMATRIX_COMMIT=cf60d08f9b77c7216a51964602f8d9fc6d96d7c7
+RGBMATRIX_REPO=${RGBMATRIX_REPO:-https://github.com/hzeller/rpi-rgb-led-matrix}
+# Test hook: a fake root for /proc/device-tree/model.
+HOST_ROOT=${LIGHTBOX_HOST_ROOT:-}
+BUILD_PACKAGES=(build-essential cmake python3-dev)
+
+die() { echo "rgbmatrix.sh: $*" >&2; exit 1; }
+note() { echo "  - $1"; }
+
+[ $# -ge 1 ] || die "usage: $0 VENV [--mode auto|build|skip] [--lightbox-src DIR] [--source DIR] [--work DIR] [--wheels DIR]"
+VENV=$1; shift
+MODE=auto
+LBSRC="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+SOURCE=""
+WORK=/opt/lightbox/rgbmatrix-src
+WHEELS=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --mode) MODE="$2"; shift 2 ;;
+    --lightbox-src) LBSRC="$2"; shift 2 ;;
+    --source) SOURCE="$2"; shift 2 ;;
+    --work) WORK="$2"; shift 2 ;;
+    --wheels) WHEELS="$2"; shift 2 ;;
+    *) die "unknown option $1" ;;
+  esac
+done
+case "$MODE" in auto|build|skip) ;; *) die "--mode is auto, build or skip, not $MODE" ;; esac
+
+is_library() { [ -f "$1/CMakeLists.txt" ] && [ -f "$1/bindings/python/rgbmatrix/core.pyx" ]; }
+
+# find_vendored -- print the first vendored copy of the library, or nothing.
+find_vendored() {
+  local c
+  for c in "$SOURCE" "$LBSRC/vendor/rpi-rgb-led-matrix" "$LBSRC/../shared/vendor/rpi-rgb-led-matrix"; do
+    if [ -n "$c" ] && is_library "$c"; then (cd "$c" && pwd); return 0; fi
+  done
+  [ -z "$SOURCE" ] || die "--source $SOURCE is not the rpi-rgb-led-matrix source"
+}
+
+# tree_key DIR -- a fingerprint of a source folder (what the stamp compares).
+tree_key() {
+  (cd "$1" && find . -type f -not -path './.git/*' -not -path './build/*' \
+       -not -name '*.cpp' -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
+}
+
+# clone_pinned -- the public repository at the pinned commit in $WORK (kept for reruns).
+clone_pinned() {
+  if [ -d "$WORK/.git" ] && [ "$(git -C "$WORK" rev-parse HEAD 2>/dev/null)" = "$RGBMATRIX_COMMIT" ]; then
+    return 0
+  fi
+  rm -rf "$WORK"
+  mkdir -p "$WORK"
+  git -C "$WORK" init -q
+  git -C "$WORK" fetch -q --depth 1 "$RGBMATRIX_REPO" "$RGBMATRIX_COMMIT"
+  git -C "$WORK" checkout -q FETCH_HEAD
+  [ "$(git -C "$WORK" rev-parse HEAD)" = "$RGBMATRIX_COMMIT" ] || die "could not check out $RGBMATRIX_COMMIT"
+}
+
+# works -- the venv imports rgbmatrix, and it is a build with the Pi 5 (rp1_rio) support.
+works() {
+  "$VENV/bin/python" -c 'import rgbmatrix; rgbmatrix.RGBMatrixOptions.rp1_rio' >/dev/null 2>&1
+}
+
+install_packages() {
+  local missing=() p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  echo "  + packages: ${missing[*]}"
+}
+
+model=$(tr -d '\0' < "$HOST_ROOT/proc/device-tree/model" 2>/dev/null || true)
+if [ "$MODE" = skip ]; then
+  note "rgbmatrix: --rgbmatrix skip: not built"; exit 0
+fi
+if [ "$MODE" = auto ] && [[ "$model" != *"Raspberry Pi"* ]]; then
+  note "rgbmatrix: not a Raspberry Pi (${model:-no device-tree model}): not built (--rgbmatrix build to force)"
+  exit 0
+fi
+
+dir=$(find_vendored)
+if [ -n "$dir" ]; then
+  key="vendored:$(tree_key "$dir")"
+  from="the vendored copy in $dir"
+else
+  key="git:$RGBMATRIX_COMMIT"
+  from="$RGBMATRIX_REPO at ${RGBMATRIX_COMMIT:0:12}"
+fi
+stamp="$VENV/.rgbmatrix-build"
+if [ "$(cat "$stamp" 2>/dev/null)" = "$key" ] && works; then
+  note "rgbmatrix: already built from $from"
+  exit 0
+fi
+if [ -z "$dir" ]; then
+  install_packages git ca-certificates
+  clone_pinned
+  dir=$WORK
+elif [ "$dir" != "$WORK" ]; then
+  # The build writes core.cpp next to core.pyx: build a writable copy, never the original.
+  rm -rf "$WORK"
+  mkdir -p "$(dirname "$WORK")"
+  cp -R "$dir" "$WORK"
+  chmod -R u+w "$WORK"
+  dir=$WORK
+fi
+install_packages "${BUILD_PACKAGES[@]}"
+pip_opts=(-q --disable-pip-version-check)
+[ -n "$WHEELS" ] && pip_opts+=(--no-index --find-links "$WHEELS")
+echo "  . building rgbmatrix from $from (a few minutes on a Pi)"
+"$VENV/bin/python" -m pip install "${pip_opts[@]}" --upgrade "$dir"
+works || die "rgbmatrix built from $from but \`import rgbmatrix\` (with rp1_rio) fails in $VENV"
+echo "$key" > "$stamp"
+echo "  + rgbmatrix built into $VENV from $from"
+exit 3

@@ -89,7 +89,7 @@ install_packages() {
   echo "  + packages: ${missing[*]}"
 }
 
-model=$(tr -d '\0' < "$HOST_ROOT/proc/device-tree/model" 2>/dev/null || true)
+model=$( { tr -d '\0' < "$HOST_ROOT/proc/device-tree/model"; } 2>/dev/null || true)
 if [ "$MODE" = skip ]; then
   note "rgbmatrix: --rgbmatrix skip: not built"; exit 0
 fi

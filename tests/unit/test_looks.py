@@ -423,3 +423,30 @@ def test_the_state_version_goes_up_when_a_playlist_moves_on_by_itself() -> None:
     box.tick(5.1)
     assert box.eng.state()["version"] > before
     assert box.pub.of("state")[-1]["playlist"]["index"] == 1
+
+
+def test_an_image_preset_applied_by_hand_is_read_when_submitted(tmp_path: Any) -> None:
+    """``cmd/preset apply`` of an image preset decodes on the submitting thread: the file
+    may be gone by the time the render loop applies it."""
+    import io
+
+    from PIL import Image
+
+    from appliance.content.images import ImageStore, limits_from
+
+    clock, pub, display = FakeClock(), Recorder(), VirtualDisplay(W, H)
+    eng = Engine(validate({"device_id": "unit", "bridge": {"images_dir": str(tmp_path)}}),
+                 display, REGISTRY, clock=clock, publisher=pub)
+    eng.start()
+    store = ImageStore(tmp_path, limits_from(eng.settings.bridge))
+    png = io.BytesIO()
+    Image.new("RGB", (W, H), (0, 0, 255)).save(png, "PNG")
+    image_id = store.save(png.getvalue(), "blue", W, H).id
+    eng.submit(parse_command("preset", json.dumps(
+        {"save": "Pic", "animation": "image", "params": {"image": image_id}}).encode()))
+    eng.tick(clock.monotonic())
+    eng.submit(parse_command("preset", b'{"apply": "Pic"}'))  # read here, on submit
+    store.delete(image_id)  # gone before the render loop gets to it
+    eng.tick(clock.monotonic())
+    assert eng.state()["preset"] == "Pic"
+    assert (display.frame()[..., 2] == 255).all()

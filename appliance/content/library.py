@@ -31,6 +31,7 @@ from appliance.wire.look_commands import (
     MAX_TRANSITION_S,
     Look,
     LookName,
+    Playlist,
     PlaylistItem,
     PlaylistItemPayload,
 )
@@ -43,17 +44,6 @@ PLAYLISTS_FILE = "playlists.json"
 FORMAT = 1
 
 Doc = list[dict[str, Any]]
-
-
-@dataclass(frozen=True)
-class Playlist:
-    """A stored playlist: its items and how they play."""
-
-    name: str
-    items: tuple[PlaylistItem, ...]
-    shuffle: bool = False
-    repeat: bool = True
-    transition_s: float = 1.0
 
 
 @dataclass(frozen=True)

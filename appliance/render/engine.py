@@ -194,6 +194,8 @@ class Engine:
             return self.factory.preload(command.name, command.params)
         if isinstance(command, SetLight):
             return self.factory.preload(command.effect, command.params)
+        if isinstance(command, ApplyPreset):  # a dict read: safe off the render thread
+            return self.looks.frames.for_preset(self.looks.library.presets.get(command.name))
         return None
 
     def call(self, command: EngineCommand) -> Future[Reply]:
@@ -319,7 +321,7 @@ class Engine:
             case (SavePreset() | ApplyPreset() | DeletePreset() | SavePlaylist()
                   | PlayPlaylist() | DeletePlaylist() | StepPlaylist() | ApplySchedule()
                   | SetLiveMode()):
-                self._apply_layers(cmd, now)
+                self._apply_layers(cmd, now, item.preloaded)
             case SetBrightness() | SetPower():  # a plain command ends any transition at once
                 self.looks.set_level(cmd)
             case SetParams(params=params):
@@ -341,14 +343,14 @@ class Engine:
         return None
 
     def _apply_layers(self, cmd: PresetCommand | PlaylistCommand | ApplySchedule | SetLiveMode,
-                      now: float) -> None:
+                      now: float, preloaded: Preloaded | None) -> None:
         """Presets and playlists (the looks), the schedule in force, the live layer's mode."""
         if isinstance(cmd, ApplySchedule):
             self.schedule.apply(cmd, now)
         elif isinstance(cmd, SetLiveMode):
             self.live_input.set_mode(cmd.mode)
         else:
-            self.looks.apply(cmd, now)
+            self.looks.apply(cmd, now, preloaded)
 
     def _apply_aside(self, cmd: Identify | Preview | Notify | Dismiss, now: float,
                      item: Pending) -> str | None:

@@ -4,7 +4,8 @@ Owns a small cache of decoded image frames (``Preloaded``) for the items of the
 playlist that plays, so an item that shows an uploaded image does not read or
 decode its file on the render loop when it comes round. ``refresh`` runs on the
 service's timer thread and replaces the cache whole; the render thread only reads
-it (``get``). Only the playing playlist's images are kept (memory on a Pi is
+it (``get``). ``for_preset`` reads an applied preset's image on the thread that
+submits the command. Only the playing playlist's images are kept (memory on a Pi is
 small). Knows nothing of MQTT or the playlist's timing.
 """
 
@@ -14,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from appliance.render.factory import AnimationFactory, Preloaded
+from appliance.wire.look_commands import Look
 
 
 class ItemFrames:
@@ -28,6 +30,11 @@ class ItemFrames:
         if animation is None or animation not in self.factory.registry:
             return None
         return self.factory.image_of(animation, params)
+
+    def for_preset(self, look: Look | None) -> Preloaded | None:
+        """Read the frames an applied preset shows, if it is an image (on the submitting
+        thread; the render thread uses them only if they are still that look's image)."""
+        return None if look is None else self.factory.preload(look.animation, look.params)
 
     def get(self, animation: str, params: Mapping[str, Any]) -> Preloaded | None:
         """Cached frames for this look (None: not cached, or no image)."""

@@ -11,13 +11,13 @@ for ``render.looks``; knows nothing of files, MQTT or the playlist's timing.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from animations import ParamError, Registry
 from animations.base import params_to_json
-from appliance.content.library import Playlist
 from appliance.render.factory import AnimationFactory
 from appliance.wire.errors import CommandError
 from appliance.wire.look_commands import Look, PlaylistItem, SavePlaylist
@@ -68,7 +68,7 @@ def save_preset(looks: Looks, name: str, look: Look | None) -> None:
 def save_playlist(looks: Looks, cmd: SavePlaylist) -> None:
     """Store a playlist, every item checked (a preset must exist now)."""
     items = []
-    for n, item in enumerate(cmd.items):
+    for n, item in enumerate(cmd.playlist.items):
         if item.preset is not None:
             looks.library.preset(item.preset, f"items.{n}.preset")
             items.append(item)
@@ -77,7 +77,7 @@ def save_playlist(looks: Looks, cmd: SavePlaylist) -> None:
         params = check_look(looks.registry, looks.factory, item.animation, item.params,
                             f"items.{n}.animation", f"items.{n}.params")
         items.append(PlaylistItem(item.duration_s, None, item.animation, params))
-    pl = Playlist(cmd.name, tuple(items), cmd.shuffle, cmd.repeat, cmd.transition_s)
+    pl = replace(cmd.playlist, items=tuple(items))
     looks.library.save_playlist(pl)
     playing = looks.player.playlist
     if playing is not None and playing.name == pl.name:

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal, assert_never
+from typing import Any, assert_never
 
 import structlog
 
@@ -23,6 +22,7 @@ from appliance.content.library import Library, Playlist
 from appliance.render import look_edits
 from appliance.render.factory import ActiveAnimation, AnimationFactory, Preloaded
 from appliance.render.item_frames import ItemFrames
+from appliance.render.look_types import Built, By, LookSnapshot
 from appliance.render.panel import Panel
 from appliance.render.playlist import Player
 from appliance.render.supervisor import Supervisor
@@ -41,25 +41,6 @@ from appliance.wire.look_commands import (
 )
 
 log = structlog.get_logger("engine")
-
-#: An item ready to show: its animation and the brightness it brings (None: unchanged).
-Built = tuple[ActiveAnimation, int | None]
-#: Who changed the look: a person (any command from MQTT or HTTP), the schedule, or the
-#: boot policy (only "hand" counts as hand-made).
-By = Literal["hand", "schedule", "boot"]
-
-
-@dataclass(frozen=True)
-class LookSnapshot:
-    """What the base showed at one moment, to return to when a schedule window closes."""
-
-    animation: str
-    params: dict[str, Any] = field(default_factory=dict)
-    power_on: bool = True
-    preset: str | None = None
-    playlist: str | None = None  # the playing playlist's name
-    playlist_index: int = 0
-
 
 class Looks:
     """The base layer's look: light commands, presets and playlists.
@@ -154,13 +135,14 @@ class Looks:
             raise CommandError("invalid_param", str(exc), f"params.{exc.field}") from None
 
     # ------------------------------------------------------------------ commands
-    def apply(self, cmd: PresetCommand | PlaylistCommand, now: float) -> None:
+    def apply(self, cmd: PresetCommand | PlaylistCommand, now: float,
+              preloaded: Preloaded | None = None) -> None:
         """Apply a preset or playlist command completely, or raise CommandError."""
         match cmd:
             case SavePreset(name=name, look=look):
                 look_edits.save_preset(self, name, look)
             case ApplyPreset(name=name):
-                self.apply_preset(name, now)
+                self.apply_preset(name, now, preloaded=preloaded)
             case DeletePreset(name=name):
                 look_edits.delete_preset(self, name)
             case SavePlaylist():
@@ -193,10 +175,12 @@ class Looks:
         self._republish = True
 
     # ------------------------------------------------------------------ presets
-    def apply_preset(self, name: str, now: float, by: By = "hand") -> None:
+    def apply_preset(self, name: str, now: float, by: By = "hand",
+                     preloaded: Preloaded | None = None) -> None:
         """Show the stored preset ``name`` (CommandError ``unknown_preset`` if none)."""
         look = self.library.preset(name, "apply")
-        active = self._build(look.animation, look.params, "apply", f"preset {name!r}: ")
+        active = self._build(look.animation, look.params, "apply", f"preset {name!r}: ",
+                             preloaded)
         self.end_playlist(by)
         self._show(active, look.brightness, now, 0.0, power_on=True)
         self.set_preset(name)
@@ -205,9 +189,10 @@ class Looks:
             self.on_hand_made()
 
     def _build(self, animation: str, params: Mapping[str, Any], field_name: str,
-               prefix: str) -> ActiveAnimation:
+               prefix: str, preloaded: Preloaded | None = None) -> ActiveAnimation:
         try:
-            return self.factory.build(animation, params, None, self.frames.get(animation, params))
+            return self.factory.build(animation, params, None,
+                                      preloaded or self.frames.get(animation, params))
         except CommandError as exc:
             raise CommandError(exc.code, prefix + exc.message, field_name) from None
 

@@ -155,15 +155,28 @@ class PlaylistItem:
 
 
 @dataclass(frozen=True)
-class SavePlaylist(BaseCommand):
-    """Store a playlist definition."""
+class Playlist:
+    """A playlist definition: its items and how they play (what ``cmd/playlist`` saves
+    and the library stores)."""
 
-    ACTION: ClassVar[str] = "playlist"
     name: str
     items: tuple[PlaylistItem, ...]
     shuffle: bool = False
     repeat: bool = True
     transition_s: float = 1.0
+
+
+@dataclass(frozen=True)
+class SavePlaylist(BaseCommand):
+    """Store a playlist definition."""
+
+    ACTION: ClassVar[str] = "playlist"
+    playlist: Playlist
+
+    @property
+    def name(self) -> str:
+        """The playlist's name."""
+        return self.playlist.name
 
 
 @dataclass(frozen=True)
@@ -244,7 +257,7 @@ def parse_playlist(data: Any, now: float | None, source: str) -> PlaylistCommand
         return DeletePlaylist(m.delete, meta=meta)
     items = tuple(PlaylistItem(i.duration_s, i.preset, i.animation, i.params or {})
                   for i in m.items or ())
-    return SavePlaylist(m.save, items, m.shuffle, m.repeat, m.transition_s, meta=meta)
+    return SavePlaylist(Playlist(m.save, items, m.shuffle, m.repeat, m.transition_s), meta=meta)
 
 
 def parse_schedule(data: Any, now: float | None, source: str) -> SetSchedule:

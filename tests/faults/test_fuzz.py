@@ -266,6 +266,11 @@ SLOTS: dict[str, list[str]] = {
     "identify": ["%s", '{"seconds":%s}'],
     "preview": ["%s", '{"fps":%s,"ttl_s":1}'],
     "login": ["%s", '{"token":%s}'],
+    "preset": ["%s", '{"save":%s}', '{"save":"a","animation":"solid","params":{"color":%s}}'],
+    "playlist": ["%s", '{"save":"p","items":[{"animation":"plasma","duration_s":%s}]}',
+                 '{"save":"p","items":%s}'],
+    "schedule": ["%s", '{"enabled":%s}'],
+    "live": ["%s", '{"mode":%s}'],
 }
 #: Valid objects whose keys get duplicated, per action.
 OBJECTS: dict[str, list[dict[str, Any]]] = {
@@ -282,6 +287,10 @@ OBJECTS: dict[str, list[dict[str, Any]]] = {
     "identify": [{"seconds": 0.2}],
     "preview": [{"fps": 1, "ttl_s": 1}],
     "login": [{"token": "x" * 12}],
+    "preset": [{"save": "a", "animation": "solid", "params": {"color": "#ff0000"}}],
+    "playlist": [{"save": "p", "items": [{"animation": "plasma", "duration_s": 5}]}],
+    "schedule": [{"enabled": False}],
+    "live": [{"mode": "ignore"}],
 }
 
 
@@ -396,10 +405,13 @@ HTTP_JSON_ROUTES = [("POST", "/api/animation", "animation"),
                     ("POST", "/api/brightness", "brightness"), ("POST", "/api/power", "power"),
                     ("POST", "/api/params", "params"),
                     ("POST", "/api/identify", "identify"), ("PATCH", "/api/config", "config"),
-                    ("POST", "/api/config/restore", "config"), ("POST", "/api/login", "login")]
+                    ("POST", "/api/config/restore", "config"), ("POST", "/api/login", "login"),
+                    ("POST", "/api/presets", "preset"), ("POST", "/api/playlists", "playlist"),
+                    ("POST", "/api/schedule", "schedule"), ("POST", "/api/live", "live")]
 #: The other write routes (no JSON body): each answers JSON, never a 5xx.
 HTTP_OTHER_ROUTES = [("POST", "/api/images", 415), ("DELETE", "/api/images/nope", 404),
-                     ("POST", "/api/logout", 200)]
+                     ("POST", "/api/logout", 200), ("DELETE", "/api/presets/nope", 404),
+                     ("POST", "/api/playlist/next", 409)]
 FUZZ_TOKEN = "fuzz-token-0123456789abcdef"
 
 

@@ -381,21 +381,27 @@ def test_restore_without_a_playlist_gives_back_animation_preset_and_power() -> N
     assert st["effect"] == "solid" and st["preset"] == "Red" and st["state"] == "OFF"
 
 
-def test_a_playlists_images_are_decoded_off_the_render_thread(tmp_path: Any) -> None:
+def _with_image(tmp_path: Any, rgb: tuple[int, int, int]
+                ) -> tuple[Engine, FakeClock, VirtualDisplay, Any, str]:
+    """An engine whose image store (in ``tmp_path``) holds one picture of colour ``rgb``."""
     import io
 
     from PIL import Image
 
     from appliance.content.images import ImageStore, limits_from
 
-    clock, pub, display = FakeClock(), Recorder(), VirtualDisplay(W, H)
+    clock, display = FakeClock(), VirtualDisplay(W, H)
     eng = Engine(validate({"device_id": "unit", "bridge": {"images_dir": str(tmp_path)}}),
-                 display, REGISTRY, clock=clock, publisher=pub)
+                 display, REGISTRY, clock=clock, publisher=Recorder())
     eng.start()
     store = ImageStore(tmp_path, limits_from(eng.settings.bridge))
     png = io.BytesIO()
-    Image.new("RGB", (W, H), (0, 255, 0)).save(png, "PNG")
-    image_id = store.save(png.getvalue(), "green", W, H).id
+    Image.new("RGB", (W, H), rgb).save(png, "PNG")
+    return eng, clock, display, store, store.save(png.getvalue(), "picture", W, H).id
+
+
+def test_a_playlists_images_are_decoded_off_the_render_thread(tmp_path: Any) -> None:
+    eng, clock, display, store, image_id = _with_image(tmp_path, (0, 255, 0))
     for raw in (json.dumps({"save": "P", "transition_s": 0, "items": [
             {"animation": "solid", "params": {"color": RED}, "duration_s": 2},
             {"animation": "image", "params": {"image": image_id}, "duration_s": 2}]}),
@@ -423,3 +429,17 @@ def test_the_state_version_goes_up_when_a_playlist_moves_on_by_itself() -> None:
     box.tick(5.1)
     assert box.eng.state()["version"] > before
     assert box.pub.of("state")[-1]["playlist"]["index"] == 1
+
+
+def test_an_image_preset_applied_by_hand_is_read_when_submitted(tmp_path: Any) -> None:
+    """``cmd/preset apply`` of an image preset decodes on the submitting thread: the file
+    may be gone by the time the render loop applies it."""
+    eng, clock, display, store, image_id = _with_image(tmp_path, (0, 0, 255))
+    eng.submit(parse_command("preset", json.dumps(
+        {"save": "Pic", "animation": "image", "params": {"image": image_id}}).encode()))
+    eng.tick(clock.monotonic())
+    eng.submit(parse_command("preset", b'{"apply": "Pic"}'))  # read here, on submit
+    store.delete(image_id)  # gone before the render loop gets to it
+    eng.tick(clock.monotonic())
+    assert eng.state()["preset"] == "Pic"
+    assert (display.frame()[..., 2] == 255).all()

@@ -116,3 +116,22 @@ def test_compute_module_is_refused_before_the_library_aborts() -> None:
 def test_stack_to_row_is_a_known_mapper() -> None:
     cfg = DisplaySettings(rows=32, cols=64, parallel=2, pixel_mapper_config="StackToRow")
     assert not [c for c in option_checks(cfg) if c.name == "display.pixel_mapper_config"]
+
+
+def test_rgbmatrix_emulator_agrees_on_every_documented_layout(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A second, independent implementation of the mappers (RGBMatrixEmulator's)."""
+    (tmp_path / "emulator_config.json").write_text(
+        '{"display_adapter": "raw", "log_level": "error"}')
+    monkeypatch.chdir(tmp_path)
+    from RGBMatrixEmulator import RGBMatrix, RGBMatrixOptions
+    from RGBMatrixEmulator.adapters.raw_adapter import RawAdapter
+
+    for layout, display, size, _needs in layout_rows():
+        RawAdapter.INSTANCE = None  # the emulator keeps one adapter per process
+        options = RGBMatrixOptions()
+        for key, value in display.items():
+            setattr(options, key, value)
+        matrix = RGBMatrix(options=options)
+        assert (matrix.width, matrix.height) == size, layout
+    RawAdapter.INSTANCE = None

@@ -48,7 +48,8 @@ MEANING: dict[str, str] = {
                         "height = rows x parallel before any pixel mapper.",
     "display.hardware_mapping": "GPIO mapping: `regular` for direct wiring, `adafruit-hat` "
                                 "or `adafruit-hat-pwm` for Adafruit's HAT/Bonnet.",
-    "display.gpio_slowdown": "Slows GPIO writes for faster Pis; 4 suits a Pi 4.",
+    "display.gpio_slowdown": "Slows GPIO writes for faster Pis; 4 suits a Pi 4 (on a Pi 5 "
+                             "with `rp1_rio` true try 2-3).",
     "display.rp1_rio": "Pi 5 only (`--led-rp1-rio`): `false` (the library's default) drives "
                        "the panel from the RP1's PIO (`/dev/pio0`, very little CPU); `true` "
                        "writes the RP1's registered I/O from the CPU (`/dev/gpiomem0`; more "

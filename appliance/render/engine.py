@@ -21,6 +21,7 @@ from animations import ParamError, Registry, UnknownAnimationError
 from appliance.content.images import UnknownImageError
 from appliance.display import Display
 from appliance.render import report
+from appliance.render.beacon import Beacon
 from appliance.render.clock import Clock, RealClock
 from appliance.render.compositor import (
     BaseLayer,
@@ -113,6 +114,7 @@ class Engine:
                                      lambda: self.settings.animation, self.frame_interval_s,
                                      self.event, self._changed)
         self.identify = IdentifyLayer(self.width, self.height)
+        self.beacon = Beacon(self.identify, self.event)  # cmd/identify and a light's flash
         self.live_input = LiveLayer(self.width, self.height, lambda: self.settings.realtime,
                                     self.event, self._changed)
         self.notices = Notices(self.width, self.height, self.clock, lambda: self.panel.power_on,
@@ -316,6 +318,7 @@ class Engine:
         match cmd:
             case SetLight() | SetAnimation():
                 self.looks.apply_light(cmd, now, item.preloaded)
+                self.beacon.flash(cmd, now)  # over the rest of the command, once it holds
             case (SavePreset() | ApplyPreset() | DeletePreset() | SavePlaylist()
                   | PlayPlaylist() | DeletePlaylist() | StepPlaylist() | ApplySchedule()
                   | SetLiveMode()):
@@ -355,7 +358,7 @@ class Engine:
         """Commands that change no state field themselves (a notification's id is in
         the state while it shows: the notices mark that change)."""
         if isinstance(cmd, Identify):
-            self.identify.start(cmd.seconds, now)
+            self.beacon.identify(cmd, now)
         elif isinstance(cmd, Preview):
             self.panel.start_preview(cmd.fps, cmd.ttl_s, now)
         elif isinstance(cmd, Notify):

@@ -208,6 +208,11 @@ def payload(settings: Settings, catalogue: list[dict[str, Any]], info: dict[str,
     components = {**_controls(uid, base, catalogue), **_diagnostics(uid, base),
                   **_problem_and_identify(uid, base), **_notifications(uid, base),
                   **look_components(uid, base, looks)}
+    for c in components.values():
+        # HA (2025.4) inherits only availability and the topics from the device level,
+        # never its "qos": a component that commands says its own, or HA sends at qos 0.
+        if "command_topic" in c:
+            c.setdefault("qos", 1)
     return {
         "dev": {
             "ids": [uid],

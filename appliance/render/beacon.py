@@ -26,8 +26,8 @@ log = structlog.get_logger("engine")
 class Beacon:
     """Starts the identify layer for ``cmd/identify`` and for a light command's flash."""
 
-    def __init__(self, layer: IdentifyLayer, event: Callable[..., None]) -> None:
-        self.layer = layer
+    def __init__(self, width: int, height: int, event: Callable[..., None]) -> None:
+        self.layer = IdentifyLayer(width, height)  # the top of the compositor's stack
         self.event = event
 
     def identify(self, cmd: Identify, now: float) -> None:

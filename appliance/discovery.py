@@ -19,6 +19,7 @@ from appliance.discovery_looks import LookNames
 from appliance.discovery_looks import components as look_components
 from appliance.settings import Settings
 from appliance.wire import jsonsafe, topics
+from appliance.wire.payloads import FLASH_LONG_S, FLASH_SHORT_S
 
 ORIGIN = {"name": "LightBox", "sw": __version__, "url": "https://github.com/lightbox-led/lightbox"}
 
@@ -53,21 +54,41 @@ def _sensor(uid: str, name: str, topic: str, key: str, unit: str | None = None,
     return c
 
 
-#: Catalogue categories left out of Home Assistant's effect list: an image needs the id
-#: of an uploaded picture, which an effect name cannot carry (picked bare it would be dark).
-NOT_EFFECTS = frozenset({"image"})
+#: Catalogue groups left out of Home Assistant's effect list and the animation select:
+#: test patterns (for the installer: ``lightbox test-pattern``), utilities (``blank``)
+#: and images (an image needs the id of an uploaded picture, which an effect name
+#: cannot carry: picked bare it would be dark). Categories stand in for a catalogue
+#: without groups. All stay reachable through ``cmd/animation`` and ``set``.
+NOT_EFFECT_GROUPS = frozenset({"Test patterns", "Utility", "Images"})
+NOT_EFFECT_CATEGORIES = frozenset({"test", "utility", "image"})
+
+
+def _offered(entry: dict[str, Any]) -> bool:
+    """True for an animation a person picks by name from a sofa.
+
+    Not one of ``NOT_EFFECT_GROUPS``, and no ``string`` parameter: free text (the words
+    of ``text``, an image id) is something an effect name cannot give, so picked from
+    Home Assistant it would show a placeholder.
+    """
+    if entry.get("group") in NOT_EFFECT_GROUPS or entry.get("category") in NOT_EFFECT_CATEGORIES:
+        return False
+    return not any(isinstance(p, dict) and p.get("type") == "string"
+                   for p in entry.get("params") or [])
 
 
 def effect_names(catalogue: list[dict[str, Any]]) -> list[str]:
-    """Return the animations Home Assistant may offer as effects (all but images)."""
-    return [a["name"] for a in catalogue if a.get("category") not in NOT_EFFECTS]
+    """Return the animations Home Assistant offers as effects and select options."""
+    return [a["name"] for a in catalogue if _offered(a)]
 
 
-def _select_template(catalogue: list[dict[str, Any]]) -> str:
-    hidden = sorted(a["name"] for a in catalogue if a.get("category") in NOT_EFFECTS)
-    if not hidden:
-        return "{{ value_json.effect }}"
-    return f"{{{{ 'None' if value_json.effect in {hidden!r} else value_json.effect }}}}"
+def _select_template(effects: list[str]) -> str:
+    """The select's state: the effect when it is an option, else ``None`` (unknown).
+
+    Home Assistant's MQTT select logs an error and keeps the old option for a value
+    that is not one of its options; ``None`` makes it unknown instead (a test pattern,
+    an image or text running).
+    """
+    return f"{{{{ value_json.effect if value_json.effect in {effects!r} else 'None' }}}}"
 
 
 def _controls(uid: str, base: str, catalogue: list[dict[str, Any]]) -> dict[str, Any]:
@@ -86,6 +107,9 @@ def _controls(uid: str, base: str, catalogue: list[dict[str, Any]]) -> dict[str,
             "supported_color_modes": ["brightness"],
             "effect": True,
             "effect_list": effects,
+            # What HA sends as {"flash": n} for flash short/long (seconds, whole).
+            "flash_time_short": FLASH_SHORT_S,
+            "flash_time_long": FLASH_LONG_S,
             "qos": 1,
         },
         "animation": {
@@ -95,9 +119,7 @@ def _controls(uid: str, base: str, catalogue: list[dict[str, Any]]) -> dict[str,
             "icon": "mdi:animation-play",
             "command_topic": topics.command(base, "animation"),
             "state_topic": topics.state_topic(base, "state"),
-            # Home Assistant resets a select to unknown on "None": while an image plays
-            # (no option) it says that instead of logging an invalid option each state.
-            "value_template": _select_template(catalogue),
+            "value_template": _select_template(effects),
             "options": effects,
         },
     }
@@ -186,6 +208,11 @@ def payload(settings: Settings, catalogue: list[dict[str, Any]], info: dict[str,
     components = {**_controls(uid, base, catalogue), **_diagnostics(uid, base),
                   **_problem_and_identify(uid, base), **_notifications(uid, base),
                   **look_components(uid, base, looks)}
+    for c in components.values():
+        # HA (2025.4) inherits only availability and the topics from the device level,
+        # never its "qos": a component that commands says its own, or HA sends at qos 0.
+        if "command_topic" in c:
+            c.setdefault("qos", 1)
     return {
         "dev": {
             "ids": [uid],

@@ -42,8 +42,8 @@ class IdentifyLayer:
         self._pixels = np.zeros((height, width, 3), np.uint8)
 
     def start(self, seconds: float, now: float) -> None:
-        """Flash for ``seconds`` from ``now``."""
-        self.until = now + seconds
+        """Flash for ``seconds`` from ``now`` (or on, when one already runs for longer)."""
+        self.until = max(self.until, now + seconds)
 
     def opaque(self, now: float) -> bool:
         """Covers everything while identifying."""

@@ -21,13 +21,9 @@ from animations import ParamError, Registry, UnknownAnimationError
 from appliance.content.images import UnknownImageError
 from appliance.display import Display
 from appliance.render import report
+from appliance.render.beacon import Beacon
 from appliance.render.clock import Clock, RealClock
-from appliance.render.compositor import (
-    BaseLayer,
-    Compositor,
-    DarkLayer,
-    IdentifyLayer,
-)
+from appliance.render.compositor import BaseLayer, Compositor, DarkLayer
 from appliance.render.events import EventLog, Notifier, NullNotifier, NullPublisher, Publisher
 from appliance.render.factory import AnimationFactory, Preloaded
 from appliance.render.frame import FrameGuard
@@ -112,7 +108,7 @@ class Engine:
         self.supervisor = Supervisor(self.factory, guard, self.clock, self.counters,
                                      lambda: self.settings.animation, self.frame_interval_s,
                                      self.event, self._changed)
-        self.identify = IdentifyLayer(self.width, self.height)
+        self.beacon = Beacon(self.width, self.height, self.event)  # identify, a light's flash
         self.live_input = LiveLayer(self.width, self.height, lambda: self.settings.realtime,
                                     self.event, self._changed)
         self.notices = Notices(self.width, self.height, self.clock, lambda: self.panel.power_on,
@@ -123,7 +119,7 @@ class Engine:
         self.compositor = Compositor(FrameGuard(self.width, self.height), [  # bottom to top
             BaseLayer(self.supervisor.draw), self.live_input,
             DarkLayer(self.width, self.height, self.panel.dark),
-            self.notices.layer, self.identify])
+            self.notices.layer, self.beacon.layer])
         self.looks = Looks(registry, self.factory, self.supervisor, self.panel, self._changed,
                            publish=lambda name, body: self.publisher.publish(
                                name, body, retain=True), event=self.event)
@@ -318,6 +314,7 @@ class Engine:
         match cmd:
             case SetLight() | SetAnimation():
                 self.looks.apply_light(cmd, now, item.preloaded)
+                self.beacon.flash(cmd, now)  # over the rest of the command, once it holds
             case (SavePreset() | ApplyPreset() | DeletePreset() | SavePlaylist()
                   | PlayPlaylist() | DeletePlaylist() | StepPlaylist() | ApplySchedule()
                   | SetLiveMode()):
@@ -357,7 +354,7 @@ class Engine:
         """Commands that change no state field themselves (a notification's id is in
         the state while it shows: the notices mark that change)."""
         if isinstance(cmd, Identify):
-            self.identify.start(cmd.seconds, now)
+            self.beacon.identify(cmd, now)
         elif isinstance(cmd, Preview):
             self.panel.start_preview(cmd.fps, cmd.ttl_s, now)
         elif isinstance(cmd, Notify):

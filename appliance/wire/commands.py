@@ -62,6 +62,8 @@ class SetLight(BaseCommand):
     power: Literal["ON", "OFF"] | None = None
     transition_s: float | None = None
     start_at: float | None = None
+    #: Seconds to flash the panel (drawn like identify, over the rest of the command).
+    flash_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -223,7 +225,7 @@ def _parse_set(data: Any, now: float | None, source: str) -> Command:
     m = validate_payload(SetPayload, data)
     _check_start_at(m.start_at, now)
     return SetLight(effect=m.effect, params=m.params, brightness=m.brightness, power=m.state,
-                    transition_s=m.transition, start_at=m.start_at,
+                    transition_s=m.transition, start_at=m.start_at, flash_s=m.flash,
                     meta=Meta(m.transaction, source))
 
 

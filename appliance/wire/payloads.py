@@ -11,13 +11,32 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
 from appliance.wire.errors import Transaction
 
 
 class PayloadModel(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=False)
+
+
+#: Seconds of Home Assistant's short and long flash. Its JSON-schema light sends
+#: ``"flash": flash_time_short`` (or ``_long``) from the discovery document, which
+#: gives these, so both sides agree; the words ``short``/``long`` map to them too.
+FLASH_SHORT_S = 2
+FLASH_LONG_S = 10
+#: The longest flash (and identify) in seconds.
+FLASH_MAX_S = 60
+FLASH_WORDS = {"short": FLASH_SHORT_S, "long": FLASH_LONG_S}
+
+
+def _flash_seconds(value: object) -> object:
+    """Map the words ``short``/``long`` to their seconds; refuse any other text."""
+    if isinstance(value, str):
+        if value not in FLASH_WORDS:
+            raise ValueError(f"seconds or 'short'/'long', got {value!r}")
+        return float(FLASH_WORDS[value])
+    return value
 
 
 class SetPayload(PayloadModel):
@@ -27,6 +46,8 @@ class SetPayload(PayloadModel):
     brightness: Annotated[int, Field(ge=1, le=100, strict=True)] | None = None
     effect: str | None = None
     transition: Annotated[float, Field(ge=0, le=3600)] | None = None
+    flash: Annotated[float, BeforeValidator(_flash_seconds),
+                     Field(gt=0, le=FLASH_MAX_S, strict=True)] | None = None
     params: dict[str, Any] | None = None
     start_at: Annotated[float, Field(gt=0)] | None = None
     transaction: Transaction = None
@@ -58,7 +79,7 @@ class PowerPayload(PayloadModel):
 class IdentifyPayload(PayloadModel):
     """Flash the panel to find it."""
 
-    seconds: Annotated[float, Field(gt=0, le=60)] = 5.0
+    seconds: Annotated[float, Field(gt=0, le=FLASH_MAX_S)] = 5.0
     transaction: Transaction = None
 
 

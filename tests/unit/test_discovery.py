@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from jinja2 import Environment
 
 from animations import REGISTRY
 from appliance import discovery
@@ -170,6 +171,11 @@ def _light_problems(where: str, c: dict[str, Any]) -> list[str]:
         problems.append(f"{where}: brightness_scale must be 100 (percent)")
     if c.get("effect") and not c.get("effect_list"):
         problems.append(f"{where}: effect needs an effect_list")
+    for key in ("flash_time_short", "flash_time_long"):
+        # HA: cv.positive_int, sent back as {"flash": n} for flash short/long.
+        value = c.get(key)
+        if value is not None and (type(value) is not int or value < 1):
+            problems.append(f"{where}: {key} must be a positive whole number, got {value!r}")
     if "command_topic" not in c:
         problems.append(f"{where}: a light needs a command_topic")
     return problems
@@ -211,8 +217,11 @@ def test_light_maps_onto_the_contract_topics(doc: dict[str, Any]) -> None:
     light = doc["cmps"]["light"]
     assert light["command_topic"] == "lightbox/kitchen/set"
     assert light["state_topic"] == "lightbox/kitchen/state"
-    assert light["effect_list"] == [a["name"] for a in REGISTRY.catalogue()
-                                    if a["category"] != "image"]
+    assert light["effect_list"] == [
+        a["name"] for a in REGISTRY.catalogue()
+        if a["group"] not in ("Test patterns", "Utility", "Images")
+        and all(p["type"] != "string" for p in a["params"])]
+    assert (light["flash_time_short"], light["flash_time_long"]) == (2, 10)
     assert doc["avty_t"] == "lightbox/kitchen/status"
     assert doc["dev"]["ids"] == ["lightbox_kitchen"]
     assert "64x32" in doc["dev"]["mdl"]
@@ -225,10 +234,30 @@ def test_image_is_no_effect_so_picking_one_never_gives_a_dark_panel(doc: dict[st
     light = doc["cmps"]["light"]
     assert "image" not in light["effect_list"]
     assert "image" not in doc["cmps"]["animation"]["options"]
-    assert {"plasma", "fire", "clock", "test_red"} <= set(light["effect_list"])
-    # While one plays, the select shows unknown ("None") rather than an invalid option.
-    template = doc["cmps"]["animation"]["value_template"]
-    assert template == "{{ 'None' if value_json.effect in ['image'] else value_json.effect }}"
+    assert {"plasma", "fire", "clock", "solid"} <= set(light["effect_list"])
+
+
+def test_the_effect_list_is_what_a_person_picks_from_a_sofa(doc: dict[str, Any]) -> None:
+    # Test patterns, blank, image and text (free text HA cannot give) are left out by
+    # rule (group, string parameter), not by a list of names; they stay in the catalogue.
+    effects = set(doc["cmps"]["light"]["effect_list"])
+    catalogue = {a["name"]: a for a in REGISTRY.catalogue()}
+    left_out = set(catalogue) - effects
+    assert {"blank", "image", "text"} | {n for n in catalogue if n.startswith("test_")} \
+        == left_out
+    assert all(catalogue[n]["group"] in ("Ambient", "Lively", "Clock & text") for n in effects)
+
+
+def test_the_select_shows_unknown_for_an_effect_it_does_not_offer(doc: dict[str, Any]
+                                                                  ) -> None:
+    # HA's MQTT select logs an error and keeps the old option for a value not in its
+    # options; 'None' makes it unknown (a test pattern or image running).
+    select = doc["cmps"]["animation"]
+    template = Environment().from_string(select["value_template"])
+    for effect in select["options"]:
+        assert template.render(value_json={"effect": effect}) == effect
+    for effect in ("test_red", "image", "text", "blank", "not_an_animation"):
+        assert template.render(value_json={"effect": effect}) == "None"
 
 
 def test_required_entities_are_present(doc: dict[str, Any]) -> None:
@@ -247,7 +276,9 @@ def test_the_rule_checker_catches_broken_payloads(doc: dict[str, Any]) -> None:
     broken["cmps"] = {**doc["cmps"], "light": {**doc["cmps"]["light"],
                                                "supported_color_modes": ["rgb", "brightness"]}}
     broken["cmps"]["fps"] = {**doc["cmps"]["fps"], "unique_id": doc["cmps"]["cpu"]["unique_id"]}
+    broken["cmps"]["light"]["flash_time_short"] = 0.5
     problems = check_payload(broken)
+    assert any("flash_time_short" in p for p in problems)
     assert any("origin" in p for p in problems)
     assert any("supported_color_modes" in p for p in problems)
     assert "unique ids must be unique" in problems

@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 from appliance.ops.broker import free_port, port_open
+from appliance.testing import wait_until
 
 DOMAIN = "localhost"
 CONTROLLERS = ("homeassistant", "lightbox-bridge")
@@ -115,6 +116,7 @@ class Ejabberd:
         #: Full broker user name (``name@localhost``) -> password.
         self.passwords: dict[str, str] = {}
         self.devices: list[str] = []
+        self._pid: int | None = None
         self._write_files()
 
     @property
@@ -159,18 +161,27 @@ class Ejabberd:
             if time.monotonic() > deadline:
                 raise EjabberdError(f"ejabberd did not listen on {self.port}:\n{self.log_tail()}")
             time.sleep(0.2)
+        wait_until(lambda: self.pid() is not None, timeout_s=10, message="ejabberd's pid file")
         for user in list(self.passwords):  # after a kill, mnesia may have lost the newest users
             self._register(user.split("@")[0], self.passwords[user])
         return self
 
     def pid(self) -> int | None:
-        """The node's pid while it runs, else None."""
-        try:
-            pid = int(self.pid_file.read_text().strip())
-            os.kill(pid, 0)
-        except (OSError, ValueError):
+        """The node's pid while it runs, else None.
+
+        Remembered from the pid file: ejabberd removes that file early in its
+        shutdown, while the VM still runs and holds the node name.
+        """
+        if self._pid is None:
+            with contextlib.suppress(OSError, ValueError):
+                self._pid = int(self.pid_file.read_text().strip())
+        if self._pid is None:
             return None
-        return pid
+        try:
+            os.kill(self._pid, 0)
+        except OSError:
+            self._pid = None
+        return self._pid
 
     def _wait_gone(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s

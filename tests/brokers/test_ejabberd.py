@@ -37,9 +37,13 @@ def online(p: MQTTProbe, eng: LightboxProcess, base: str = BASE, since: int = 0)
         raise AssertionError(f"engine did not come online:\n{eng.log_tail()}") from None
 
 
+@pytest.mark.parametrize("login", ["eja@localhost", "eja"])
 def test_retained_topics_and_discovery_reach_a_fresh_subscriber(
-        eengine: Engine, eprobe: Probe) -> None:
-    eng = eengine(DEV)
+        ejabberd: Ejabberd, eengine: Engine, eprobe: Probe, login: str) -> None:
+    # mod_mqtt takes a bare user name as a user of its first host: the engine may log
+    # in as its device id alone, as with mosquitto (then `lightbox diagnose` is quiet).
+    eng = eengine(DEV, mqtt={"username": login,
+                             "password_file": str(ejabberd.password_file(DEV))})
     p = eprobe().subscribe(f"{BASE}/#", f"homeassistant/device/lightbox_{DEV}/config", wait_s=0)
     online(p, eng)
     for name in ("state", "animations", "info", "config", "health"):

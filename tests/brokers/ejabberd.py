@@ -203,6 +203,14 @@ class Ejabberd:
             os.kill(pid, signal.SIGKILL)
             self._wait_gone(10)
 
+    def join(self, other: Ejabberd) -> None:
+        """Join ``other``'s cluster (this node's mnesia is replaced by a copy of the cluster's)."""
+        res = self.ctl("join_cluster", other.node, timeout_s=120)
+        if res.returncode != 0:
+            raise EjabberdError(f"join_cluster {other.node}: {res.stdout}{res.stderr}")
+        wait_until(lambda: port_open(self.port), timeout_s=60, message="the joined node's port")
+        self.passwords.update(other.passwords)
+
     def restart(self) -> None:
         """Stop and start again (same port, same spool: users and retained kept)."""
         self.stop()

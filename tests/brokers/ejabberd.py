@@ -217,9 +217,17 @@ class Ejabberd:
         self.start()
 
     def cleanup(self) -> None:
-        """Stop and remove the temp folder."""
+        """Stop, remove the temp folder, and stop epmd when no Erlang node is left on it."""
         self.stop()
         shutil.rmtree(self.root, ignore_errors=True)
+        epmd = shutil.which("epmd")
+        if epmd is None:
+            return
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            names = subprocess.run([epmd, "-names"], capture_output=True, text=True,
+                                   timeout=10, check=False).stdout
+            if "name " not in names:
+                subprocess.run([epmd, "-kill"], capture_output=True, timeout=10, check=False)
 
     def _register(self, name: str, password: str) -> None:
         res = self.ctl("register", name, DOMAIN, password)

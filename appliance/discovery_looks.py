@@ -148,6 +148,9 @@ def components(uid: str, base: str, names: LookNames | None) -> dict[str, Any]:
     return cmps
 
 
+_UNPUBLISHED = object()
+
+
 class LookWatch:
     """The engine's publisher: passes everything on; a names change calls ``changed``.
 
@@ -163,6 +166,9 @@ class LookWatch:
         self._seen: dict[str, tuple[str, ...]] = {}
         self._lock = threading.Lock()
         self._timer: threading.Timer | None = None
+        #: The names the discovery document on the broker was made with (None: without
+        #: them); ``_UNPUBLISHED`` before any was published.
+        self._published: LookNames | object | None = _UNPUBLISHED
 
     def publish(self, name: str, payload: Any, *, retain: bool = False) -> None:
         """Publish through the inner publisher; watch ``presets`` and ``playlists``."""
@@ -170,12 +176,26 @@ class LookWatch:
         if name in ("presets", "playlists"):
             self._observe(name, names_of(payload))
 
+    def seed(self, presets: Any, playlists: Any) -> None:
+        """Know the names before anything is published (the library loaded at boot)."""
+        with self._lock:
+            self._seen = {"presets": names_of(presets), "playlists": names_of(playlists)}
+
     def names(self) -> LookNames | None:
         """The names last published, or None until both documents were seen."""
         with self._lock:
-            if "presets" not in self._seen or "playlists" not in self._seen:
-                return None
-            return LookNames(self._seen["presets"], self._seen["playlists"])
+            return self._names()
+
+    def _names(self) -> LookNames | None:
+        if "presets" not in self._seen or "playlists" not in self._seen:
+            return None
+        return LookNames(self._seen["presets"], self._seen["playlists"])
+
+    def published(self, names: LookNames | None) -> None:
+        """Discovery went out with ``names``: only a change from these republishes it
+        (so a boot, whose first discovery already has the names, publishes it once)."""
+        with self._lock:
+            self._published = names
 
     def stop(self) -> None:
         """Cancel a pending republish."""
@@ -189,8 +209,8 @@ class LookWatch:
             if self._seen.get(name) == names:
                 return
             self._seen[name] = names
-            if self._timer is not None:
-                return  # one publish per burst, with the newest names
+            if self._timer is not None or self._names() == self._published:
+                return  # one publish per burst, with the newest names; or nothing new
             self._timer = threading.Timer(self.debounce_s, self._fire)
             self._timer.daemon = True
             self._timer.start()

@@ -157,7 +157,9 @@ class EngineService:
         display = self._display_override or make_display(cfg.display)
         self._compose(cfg, display)
         saved = self.files.load_state()
-        self.engine.looks.library = self.files.load_library()  # before the first frame
+        library = self.engine.looks.library = self.files.load_library()  # before 1st frame
+        # Discovery's selects know the names from the first connect: one publish at boot.
+        self.look_watch.seed(library.presets_doc.doc, library.playlists_doc.doc)
         self.engine.start(saved if cfg.animation.boot == "last" else None)
         apply_boot(self.engine.looks, cfg.animation.boot, saved, self.engine.clock.monotonic())
         self.scheduler.start(self.stop_event)  # what is in force now, before the first frame
@@ -287,7 +289,11 @@ class EngineService:
                               error=self.config_status.error, using=self.config_status.source)
 
     def _on_ha_online(self) -> None:
+        """Home Assistant (re)started: discovery again, and the availability and state it
+        reads (a clustered broker may hold retained messages on one node only)."""
         self._publish_discovery()
+        self.link.publish("status", "online", retain=True)
+        self.link.publish("state", self.engine.state(), retain=True)
 
     def _publish_discovery(self) -> None:
         """Publish Home Assistant discovery (provided by appliance.discovery)."""
@@ -295,8 +301,10 @@ class EngineService:
             return
         from appliance import discovery
 
+        names = self.look_watch.names()
         discovery.publish(self.link, self.engine.settings, REGISTRY.catalogue(), self.info(),
-                          self.look_watch.names())
+                          names)
+        self.look_watch.published(names)
 
     def info(self) -> dict[str, Any]:
         """Return the retained ``info`` document."""

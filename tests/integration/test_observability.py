@@ -33,6 +33,22 @@ def test_discovery_is_republished_1_to_5_s_after_home_assistant_comes_online(
     assert delay_s >= 1.0  # HA needs a moment to subscribe after its birth message
 
 
+def test_home_assistant_online_also_gets_availability_and_state_again(
+        engine_factory: Factory, probe: Probe) -> None:
+    """With the discovery goes what its entities read: a clustered broker (ejabberd 23)
+    keeps retained messages on one node, so a HA restarted on another node would
+    otherwise see the box unavailable until its state next changed."""
+    engine_factory("obs2")
+    ha = probe("homeassistant").subscribe(DISCOVERY.format("obs2"), "lightbox/obs2/status",
+                                          "lightbox/obs2/state")
+    ha.wait_for("lightbox/obs2/state")
+    mark = ha.mark()
+    ha.publish("homeassistant/status", "online")
+    assert ha.wait_for("lightbox/obs2/status", since=mark, timeout_s=15) == "online"
+    assert ha.wait_for("lightbox/obs2/state", since=mark, timeout_s=15)["state"] == "ON"
+    ha.wait_for(DISCOVERY.format("obs2"), since=mark, timeout_s=15)
+
+
 def test_decommission_removes_the_device_from_home_assistant(
         engine_factory: Factory, probe: Probe) -> None:
     eng = engine_factory("gone")

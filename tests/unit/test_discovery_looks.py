@@ -10,6 +10,7 @@ and a change of the preset/playlist names republishes discovery once per burst.
 from __future__ import annotations
 
 import json
+import time
 from datetime import datetime
 from typing import Any
 from unittest.mock import ANY
@@ -168,4 +169,22 @@ def test_look_watch_republishes_once_per_burst_of_name_changes() -> None:
     second = discovery_looks.LookNames(("A", "B"), ("Mix",))
     wait_until(lambda: fired[-1] == second, 5, 0.01, "the republish with the playlist")
     assert len(fired) == count + 1
+    watch.stop()
+
+
+def test_look_watch_does_not_republish_what_discovery_already_has() -> None:
+    """A boot: the names are seeded from the library, discovery goes out with them, and
+    the engine's first publish of the same documents changes nothing."""
+    fired: list[int] = []
+    watch = discovery_looks.LookWatch(Recorder(), lambda: fired.append(1), debounce_s=0.05)
+    watch.seed([{"name": "A"}], [])
+    names = watch.names()
+    assert names == discovery_looks.LookNames(("A",), ())
+    watch.published(names)
+    watch.publish("presets", [{"name": "A"}], retain=True)
+    watch.publish("playlists", [], retain=True)
+    time.sleep(0.3)  # longer than the debounce: a republish would have fired by now
+    assert fired == []
+    watch.publish("presets", [{"name": "A"}, {"name": "B"}], retain=True)
+    wait_until(lambda: fired == [1], 5, 0.01, "one republish for the new name")
     watch.stop()

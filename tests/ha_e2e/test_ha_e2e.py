@@ -1,0 +1,184 @@
+"""LightBox driven by a real Home Assistant: entities, every service, availability, HA restart.
+
+One stack for the module (tests/ha_e2e/conftest.py); the cases run in file order
+and the availability and restart ones come last. Each case records what HA sent
+(read on LightBox's own topics as the bridge user) and what LightBox answered, and
+the time from the HA call to LightBox's state, printed at the end. No timing is
+asserted: everything waits with deadlines.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from appliance.testing import wait_until
+from tests.ha_e2e.conftest import BASE, Stack, record
+
+pytestmark = pytest.mark.ha_e2e
+
+UNAVAILABLE = "unavailable"
+
+
+def ha_state(stack: Stack, key: str, pred: Callable[[dict[str, Any]], bool],
+             timeout_s: float = 30.0) -> dict[str, Any]:
+    """Wait until HA's state of component ``key`` matches ``pred``; that state."""
+    entity_id = stack.entity(key)
+    seen: list[dict[str, Any] | None] = []
+
+    def check() -> bool:
+        s = stack.ha.state(entity_id)
+        seen.append(s)
+        return s is not None and pred(s)
+
+    try:
+        wait_until(check, timeout_s, interval_s=0.2)
+    except (TimeoutError, AssertionError):
+        raise AssertionError(f"{entity_id} never matched; last {seen[-1:]}") from None
+    assert seen[-1] is not None
+    return seen[-1]
+
+
+def drive(stack: Stack, service: str, data: dict[str, Any], sent_topic: str,
+          answered_topic: str, answered: Callable[[Any], bool]) -> tuple[Any, Any, float]:
+    """Call an HA service; what it sent LightBox, what LightBox answered, the time between."""
+    mark = stack.bus.mark()
+    domain, name = service.split(".")
+    started = time.monotonic()
+    stack.ha.call(domain, name, data)
+    reply = stack.bus.wait_for(answered_topic, answered, timeout_s=20, since=mark)
+    took = time.monotonic() - started
+    sent = stack.bus.wait_for(sent_topic, timeout_s=5, since=mark)
+    record(f"{service} {data}", sent, reply, took)
+    return sent, reply, took
+
+
+def effects(stack: Stack) -> list[str]:
+    """The light's effect list as LightBox's discovery offers it."""
+    return list(stack.discovery["cmps"]["light"]["effect_list"])
+
+
+def test_entities_appear_with_their_attributes(stack: Stack) -> None:
+    cmps = {k: c for k, c in stack.discovery["cmps"].items() if "unique_id" in c}
+    assert set(stack.entities) == set(cmps)
+    withdrawn = {c["platform"] for c in stack.discovery["cmps"].values() if "unique_id" not in c}
+    assert len(stack.registry()) == len(cmps), withdrawn
+    for key in cmps:
+        ha_state(stack, key, lambda s: s["state"] != UNAVAILABLE)
+    light = ha_state(stack, "light", lambda s: True)["attributes"]
+    assert light["effect_list"] == effects(stack)
+    assert light["supported_color_modes"] == ["brightness"]
+    select = ha_state(stack, "animation", lambda s: True)["attributes"]
+    assert select["options"] == cmps["animation"]["options"]
+    record("entities", f"{len(cmps)} discovery components",
+           {k: stack.entity(k) for k in sorted(cmps)})
+
+
+def test_light_turn_on_with_brightness_and_effect(stack: Stack) -> None:
+    effect = effects(stack)[-1]
+    light = stack.entity("light")
+    sent, reply, _ = drive(
+        stack, "light.turn_on", {"entity_id": light, "brightness_pct": 40, "effect": effect},
+        f"{BASE}/set", f"{BASE}/state",
+        lambda v: isinstance(v, dict) and v.get("state") == "ON" and v.get("effect") == effect)
+    assert sent["state"] == "ON" and sent["effect"] == effect
+    assert reply["brightness"] == 40
+    s = ha_state(stack, "light", lambda s: s["state"] == "on"
+                 and s["attributes"].get("effect") == effect)
+    assert s["attributes"]["brightness"] in (101, 102)  # 40 % of 255, rounded either way
+
+
+def test_light_turn_off(stack: Stack) -> None:
+    sent, _, _ = drive(stack, "light.turn_off", {"entity_id": stack.entity("light")},
+                       f"{BASE}/set", f"{BASE}/state",
+                       lambda v: isinstance(v, dict) and v.get("state") == "OFF")
+    assert sent["state"] == "OFF"
+    ha_state(stack, "light", lambda s: s["state"] == "off")
+
+
+def test_light_flash_turns_on_and_flashes(stack: Stack) -> None:
+    since = len(stack.engine.log_events())
+    sent, _, _ = drive(stack, "light.turn_on", {"entity_id": stack.entity("light"),
+                                                "flash": "short"},
+                       f"{BASE}/set", f"{BASE}/state",
+                       lambda v: isinstance(v, dict) and v.get("state") == "ON")
+    assert "flash" in sent
+    wait_until(lambda: any(e.get("event") == "flash_started"
+                           for e in stack.engine.log_events()[since:]), 10, interval_s=0.2)
+    ha_state(stack, "light", lambda s: s["state"] == "on")
+
+
+def test_select_animation(stack: Stack) -> None:
+    current = stack.bus.last(f"{BASE}/state")["effect"]
+    option = next(e for e in effects(stack) if e != current)
+    select = stack.entity("animation")
+    sent, _, _ = drive(stack, "select.select_option", {"entity_id": select, "option": option},
+                       f"{BASE}/cmd/animation", f"{BASE}/state",
+                       lambda v: isinstance(v, dict) and v.get("effect") == option)
+    assert sent is not None
+    ha_state(stack, "animation", lambda s: s["state"] == option)
+
+
+def test_identify_button_publishes_identify_event(stack: Stack) -> None:
+    _, event, _ = drive(stack, "button.press", {"entity_id": stack.entity("identify")},
+                        f"{BASE}/cmd/identify", f"{BASE}/events",
+                        lambda v: isinstance(v, dict) and v.get("event") == "identify")
+    assert event["seconds"] > 0
+
+
+def test_notify_send_message(stack: Stack) -> None:
+    text = "Hello from Home Assistant"
+    sent, event, _ = drive(stack, "notify.send_message",
+                           {"entity_id": stack.entity("notify"), "message": text},
+                           f"{BASE}/cmd/notify", f"{BASE}/events",
+                           lambda v: isinstance(v, dict)
+                           and str(v.get("event", "")).startswith("notification_"))
+    assert sent == {"text": text}
+    assert event["event"] == "notification_shown", event
+
+
+def _all(stack: Stack, pred: Callable[[str], bool], timeout_s: float = 30.0) -> float:
+    """Wait until every entity's HA state matches ``pred``; the time it took."""
+    started = time.monotonic()
+    for key in stack.entities:
+        ha_state(stack, key, lambda s: pred(s["state"]), timeout_s)
+    return time.monotonic() - started
+
+
+def test_unavailable_on_clean_stop_and_back_on_restart(stack: Stack) -> None:
+    started = time.monotonic()
+    stack.engine.stop()
+    _all(stack, lambda s: s == UNAVAILABLE)
+    record("engine SIGTERM", "-", f"{BASE}/status offline; all entities unavailable",
+           time.monotonic() - started)
+    started = time.monotonic()
+    stack.start_engine()
+    _all(stack, lambda s: s != UNAVAILABLE, timeout_s=60)
+    record("engine restart", "-", "all entities available", time.monotonic() - started)
+
+
+def test_unavailable_on_sigkill_by_last_will(stack: Stack) -> None:
+    started = time.monotonic()
+    stack.engine.kill()
+    _all(stack, lambda s: s == UNAVAILABLE)
+    record("engine SIGKILL", "-", "Last Will offline; all entities unavailable",
+           time.monotonic() - started)
+    stack.start_engine()
+    _all(stack, lambda s: s != UNAVAILABLE, timeout_s=60)
+
+
+def test_ha_restart_brings_entities_back_without_duplicates(stack: Stack) -> None:
+    before = stack.registry()
+    started = time.monotonic()
+    stack.ha.stop()
+    stack.ha.start()
+    stack.ha.wait_api()
+    _all(stack, lambda s: s != UNAVAILABLE, timeout_s=90)
+    after = stack.registry()
+    record("HA restart", "-", f"{len(after)} registry entries (before {len(before)})",
+           time.monotonic() - started)
+    assert sorted(e["entity_id"] for e in after) == sorted(e["entity_id"] for e in before)
+    assert len({e["unique_id"] for e in after}) == len(after)

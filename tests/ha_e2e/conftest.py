@@ -1,4 +1,4 @@
-"""The end-to-end tier with a real Home Assistant: collected only when ``scripts/test-ha-e2e`` runs it.
+"""The end-to-end tier with a real Home Assistant, collected only by ``scripts/test-ha-e2e``.
 
 Heavy (HA's own Python 3.13 venv, a ``hass`` process, a broker and an engine), so
 the ordinary suite never collects it: ``LIGHTBOX_HA_E2E=1`` (set by the script)

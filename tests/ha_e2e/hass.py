@@ -1,4 +1,4 @@
-"""A throwaway Home Assistant for the end-to-end tier: its process, REST calls, onboarding, MQTT flow.
+"""A throwaway Home Assistant for the e2e tier: its process, REST calls, onboarding, MQTT flow.
 
 Owns writing a config dir (``http: server_port`` on a free port, no ``default_config``),
 starting ``hass -c DIR --skip-pip`` from the HA venv (``LIGHTBOX_HA_VENV``, as

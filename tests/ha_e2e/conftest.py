@@ -32,6 +32,7 @@ collect_ignore_glob = [] if os.environ.get("LIGHTBOX_HA_E2E") else ["test_*.py"]
 DEVICE = "e2e"
 BASE = f"lightbox/{DEVICE}"
 DISCOVERY = f"homeassistant/device/lightbox_{DEVICE}/config"
+STATE_KEYS = ("state", "brightness", "effect", "preset", "playlist", "live", "notification")
 REPORT: list[str] = []
 TIMES: dict[str, list[float]] = {}
 
@@ -69,6 +70,22 @@ class Stack:
         return [e for e in entries if e.get("platform") == "mqtt"
                 and str(e.get("unique_id", "")).startswith(f"lightbox_{DEVICE}_")]
 
+    def map_entities(self, deadline_s: float = 90.0) -> None:
+        """Wait until HA registered every discovery component; key -> entity_id."""
+        # A component with only its platform is one LightBox withdrew (no preset saved yet).
+        uids = {key: c["unique_id"] for key, c in self.discovery["cmps"].items()
+                if "unique_id" in c}
+        deadline = time.monotonic() + deadline_s
+        while True:
+            by_uid = {e["unique_id"]: e["entity_id"] for e in self.registry()}
+            if all(u in by_uid for u in uids.values()):
+                self.entities = {key: by_uid[u] for key, u in uids.items()}
+                return
+            if time.monotonic() > deadline:
+                missing = sorted(k for k, u in uids.items() if u not in by_uid)
+                raise AssertionError(f"HA never registered {missing}:\n{self.ha.log_tail()}")
+            time.sleep(0.5)
+
     def entity(self, key: str) -> str:
         """The entity_id of discovery component ``key``."""
         return self.entities[key]
@@ -77,6 +94,8 @@ class Stack:
 def record(case: str, sent: Any, answered: Any, seconds: float | None = None) -> None:
     """One line of the run's report (and the HA-call -> LightBox-state time)."""
     took = "" if seconds is None else f" ({seconds * 1000:.0f} ms)"
+    if isinstance(answered, dict) and "version" in answered:  # a state: what the case is about
+        answered = {k: answered.get(k) for k in STATE_KEYS}
     REPORT.append(f"{case}: HA sent {sent!r}; LightBox answered {answered!r}{took}")
     if seconds is not None:
         TIMES.setdefault(case, []).append(seconds)
@@ -89,6 +108,12 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     terminalreporter.section("Home Assistant end-to-end report")
     for line in REPORT:
         terminalreporter.write_line(line)
+    calls = sorted(t for case, ts in TIMES.items() if "." in case.split()[0] for t in ts)
+    if calls:
+        terminalreporter.write_line(
+            f"HA service call -> LightBox answer, {len(calls)} calls: min "
+            f"{calls[0] * 1000:.0f} ms, median {calls[len(calls) // 2] * 1000:.0f} ms, "
+            f"max {calls[-1] * 1000:.0f} ms (includes HA's REST round trip)")
 
 
 def _need_tools() -> Path:
@@ -100,23 +125,6 @@ def _need_tools() -> Path:
         pytest.fail("mosquitto is not installed: apt-get install mosquitto mosquitto-clients",
                     pytrace=False)
     return venv
-
-
-def _map_entities(stack: Stack, deadline_s: float = 90.0) -> None:
-    """Wait until HA registered every discovery component; key -> entity_id."""
-    # A component with only its platform is one LightBox withdrew (no preset saved yet).
-    uids = {key: c["unique_id"] for key, c in stack.discovery["cmps"].items()
-            if "unique_id" in c}
-    deadline = time.monotonic() + deadline_s
-    while True:
-        by_uid = {e["unique_id"]: e["entity_id"] for e in stack.registry()}
-        if all(u in by_uid for u in uids.values()):
-            stack.entities = {key: by_uid[u] for key, u in uids.items()}
-            return
-        if time.monotonic() > deadline:
-            missing = sorted(k for k, u in uids.items() if u not in by_uid)
-            raise AssertionError(f"HA never registered {missing}:\n{stack.ha.log_tail()}")
-        time.sleep(0.5)
 
 
 @pytest.fixture(scope="module")
@@ -141,7 +149,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         entry = ha.add_mqtt(broker.host, broker.port, "homeassistant", password)
         record("setup", "config flow mqtt/broker", entry.get("title"),
                time.monotonic() - started)
-        _map_entities(s)
+        s.map_entities()
         yield s
     finally:
         bus.close()

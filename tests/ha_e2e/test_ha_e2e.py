@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from appliance.testing import wait_until
-from tests.ha_e2e.conftest import BASE, Stack, record
+from tests.ha_e2e.conftest import BASE, DEVICE, Stack, record
 
 pytestmark = pytest.mark.ha_e2e
 
@@ -49,7 +49,13 @@ def drive(stack: Stack, service: str, data: dict[str, Any], sent_topic: str,
     domain, name = service.split(".")
     started = time.monotonic()
     stack.ha.call(domain, name, data)
-    reply = stack.bus.wait_for(answered_topic, answered, timeout_s=20, since=mark)
+    try:
+        reply = stack.bus.wait_for(answered_topic, answered, timeout_s=20, since=mark)
+    except TimeoutError:
+        seen = [(m.topic, m.payload[:300]) for m in stack.bus.messages[mark:]
+                if not m.topic.endswith(("/metrics", "/health"))]
+        raise AssertionError(f"{service} {data}: no answer on {answered_topic}; saw {seen}"
+                             ) from None
     took = time.monotonic() - started
     sent = stack.bus.wait_for(sent_topic, timeout_s=5, since=mark)
     record(f"{service} {data}", sent, reply, took)
@@ -140,6 +146,106 @@ def test_notify_send_message(stack: Stack) -> None:
     assert event["event"] == "notification_shown", event
 
 
+def test_notification_dismiss_button(stack: Stack) -> None:
+    stack.ha.call("notify", "send_message", {"entity_id": stack.entity("notify"),
+                                             "message": "to be dismissed"})
+    showing = stack.bus.wait_for(f"{BASE}/state", lambda v: isinstance(v, dict)
+                                 and v.get("notification") is not None,
+                                 timeout_s=20)["notification"]
+    mark = stack.bus.mark()
+    _, event, _ = drive(stack, "button.press", {"entity_id": stack.entity("dismiss")},
+                        f"{BASE}/cmd/notify/dismiss", f"{BASE}/events",
+                        lambda v: isinstance(v, dict) and v.get("event") == "notification_ended")
+    assert event.get("reason") == "dismissed", event
+    assert event.get("id") == showing, event
+    # What was queued behind it (the earlier case's message, when not yet expired) goes too.
+    ended = {showing}
+    for _ in range(5):
+        nid = stack.bus.wait_for(f"{BASE}/state", lambda v: isinstance(v, dict)
+                                 and v.get("notification") not in ended,
+                                 timeout_s=20, since=mark)["notification"]
+        if nid is None:
+            break
+        stack.ha.call("button", "press", {"entity_id": stack.entity("dismiss")})
+        stack.bus.wait_for(f"{BASE}/events", lambda v, n=nid: isinstance(v, dict)
+                           and v.get("id") == n and v.get("event") == "notification_ended",
+                           timeout_s=20, since=mark)
+        ended.add(nid)
+
+
+def test_flash_long_through_the_websocket_api(stack: Stack) -> None:
+    mark = stack.bus.mark()
+    started = time.monotonic()
+    stack.ha.ws({"type": "call_service", "domain": "light", "service": "turn_on",
+                 "service_data": {"flash": "long"}, "target": {"entity_id": stack.entity("light")}})
+    reply = stack.bus.wait_for(f"{BASE}/state", lambda v: isinstance(v, dict)
+                               and v.get("state") == "ON", timeout_s=20, since=mark)
+    took = time.monotonic() - started
+    sent = stack.bus.wait_for(f"{BASE}/set", timeout_s=5, since=mark)
+    record("websocket call_service light.turn_on flash long", sent, reply, took)
+    assert sent.get("flash") == stack.discovery["cmps"]["light"]["flash_time_long"]
+
+
+def test_preset_select_appears_with_the_first_preset_and_applies(stack: Stack) -> None:
+    stack.bus.publish(f"{BASE}/cmd/preset", {"save": "sofa"})
+    wait_until(lambda: "unique_id" in stack.discovery["cmps"]["preset"], 20, interval_s=0.2)
+    stack.map_entities()
+    ha_state(stack, "preset", lambda s: "sofa" in s["attributes"].get("options", []))
+    other = next(e for e in effects(stack) if e != stack.bus.last(f"{BASE}/state")["effect"])
+    stack.ha.call("select", "select_option", {"entity_id": stack.entity("animation"),
+                                              "option": other})
+    stack.bus.wait_for(f"{BASE}/state", lambda v: isinstance(v, dict)
+                       and v.get("effect") == other, timeout_s=20)
+    sent, _, _ = drive(stack, "select.select_option",
+                       {"entity_id": stack.entity("preset"), "option": "sofa"},
+                       f"{BASE}/cmd/preset", f"{BASE}/state",
+                       lambda v: isinstance(v, dict) and v.get("preset") == "sofa")
+    assert sent == {"apply": "sofa"}
+    ha_state(stack, "preset", lambda s: s["state"] == "sofa")
+
+
+def test_playlist_select_plays_and_stops(stack: Stack) -> None:
+    stack.bus.publish(f"{BASE}/cmd/playlist",
+                      {"save": "evening", "items": [{"preset": "sofa", "duration_s": 600}]})
+    ha_state(stack, "playlist", lambda s: "evening" in s["attributes"].get("options", []))
+    playlist = stack.entity("playlist")
+    sent, _, _ = drive(stack, "select.select_option", {"entity_id": playlist, "option": "evening"},
+                       f"{BASE}/cmd/playlist", f"{BASE}/state",
+                       lambda v: isinstance(v, dict) and (v.get("playlist") or {}).get("name")
+                       == "evening")
+    assert sent == {"play": "evening"}
+    ha_state(stack, "playlist", lambda s: s["state"] == "evening")
+    stopped = stack.discovery["cmps"]["playlist"]["options"][0]
+    sent, _, _ = drive(stack, "select.select_option", {"entity_id": playlist, "option": stopped},
+                       f"{BASE}/cmd/playlist", f"{BASE}/state",
+                       lambda v: isinstance(v, dict) and v.get("playlist") is None)
+    assert sent == "stop"
+    ha_state(stack, "playlist", lambda s: s["state"] == stopped)
+
+
+def test_schedule_switch(stack: Stack) -> None:
+    switch = stack.entity("schedule")
+    for service, enabled in (("switch.turn_off", False), ("switch.turn_on", True)):
+        sent, _, _ = drive(stack, service, {"entity_id": switch}, f"{BASE}/cmd/schedule",
+                           f"{BASE}/schedule",
+                           lambda v, e=enabled: isinstance(v, dict) and v.get("enabled") is e)
+        assert sent == {"enabled": enabled}
+        ha_state(stack, "schedule", lambda s, e=enabled: s["state"] == ("on" if e else "off"))
+
+
+def test_live_input_select(stack: Stack) -> None:
+    live = stack.entity("live_mode")
+    options = stack.discovery["cmps"]["live_mode"]["options"]
+    current = (stack.bus.last(f"{BASE}/state").get("live") or {}).get("mode")
+    option = next(o for o in options if o != current)
+    sent, _, _ = drive(stack, "select.select_option", {"entity_id": live, "option": option},
+                       f"{BASE}/cmd/live", f"{BASE}/state",
+                       lambda v: isinstance(v, dict) and (v.get("live") or {}).get("mode")
+                       == option)
+    assert sent == {"mode": option}
+    ha_state(stack, "live_mode", lambda s: s["state"] == option)
+
+
 def _all(stack: Stack, pred: Callable[[str], bool], timeout_s: float = 30.0) -> float:
     """Wait until every entity's HA state matches ``pred``; the time it took."""
     started = time.monotonic()
@@ -182,3 +288,6 @@ def test_ha_restart_brings_entities_back_without_duplicates(stack: Stack) -> Non
            time.monotonic() - started)
     assert sorted(e["entity_id"] for e in after) == sorted(e["entity_id"] for e in before)
     assert len({e["unique_id"] for e in after}) == len(after)
+    (devices,) = stack.ha.ws({"type": "config/device_registry/list"})
+    ours = [d for d in devices if ["mqtt", f"lightbox_{DEVICE}"] in d.get("identifiers", [])]
+    assert len(ours) == 1, ours

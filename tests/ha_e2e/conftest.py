@@ -96,6 +96,8 @@ def record(case: str, sent: Any, answered: Any, seconds: float | None = None) ->
     took = "" if seconds is None else f" ({seconds * 1000:.0f} ms)"
     if isinstance(answered, dict) and "version" in answered:  # a state: what the case is about
         answered = {k: answered.get(k) for k in STATE_KEYS}
+    if isinstance(answered, dict) and "week" in answered:  # the schedule: its switch
+        answered = {k: answered.get(k) for k in ("enabled", "active", "next")}
     REPORT.append(f"{case}: HA sent {sent!r}; LightBox answered {answered!r}{took}")
     if seconds is not None:
         TIMES.setdefault(case, []).append(seconds)

@@ -149,8 +149,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         ha.onboard()
         password = broker.password_file("homeassistant").read_text().strip()
         entry = ha.add_mqtt(broker.host, broker.port, "homeassistant", password)
-        record("setup", "config flow mqtt/broker", entry.get("title"),
-               time.monotonic() - started)
+        record("setup (hass start, onboarding, MQTT config flow)", "flow mqtt -> broker form",
+               f"entry created: {entry.get('title')}", time.monotonic() - started)
         s.map_entities()
         yield s
     finally:

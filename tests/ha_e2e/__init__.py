@@ -1,0 +1,1 @@
+"""The end-to-end tier with a real Home Assistant (scripts/test-ha-e2e)."""

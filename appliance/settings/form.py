@@ -35,6 +35,9 @@ BASIC = frozenset({
     "animation.boot", "mqtt.host", "mqtt.port", "mqtt.username", "mqtt.discovery",
     "mqtt.groups", "bridge.host", "bridge.port", "logging.level", "logging.format",
 })
+#: Settings the form edits whole, as one JSON value: an optional object and a list of
+#: objects (the web UI's Schedule card is the friendly editor of the windows).
+WHOLE = {"location": "object", "schedule": "list"}
 GENERAL = "general"
 TITLES = {GENERAL: "General", "display": "Display", "animation": "Animation", "mqtt": "MQTT",
           "mqtt.tls": "MQTT TLS", "bridge": "Web bridge", "health": "Health",
@@ -103,11 +106,24 @@ def field_schema(path: str, f: FieldInfo, section: str) -> dict[str, Any]:
     return entry
 
 
+def whole_schema(path: str) -> dict[str, Any]:
+    """The entry of a setting in ``WHOLE``: one JSON value (``null`` for no location)."""
+    return {"path": path, "section": GENERAL, "type": WHOLE[path],
+            "nullable": WHOLE[path] == "object", "default": None if path == "location" else [],
+            "help": SECTIONS.get(path, ""), "restart_required": False,
+            "local_only": is_local_only(path), "advanced": True}
+
+
 def schema() -> dict[str, Any]:
-    """The whole schema: ordered sections and every leaf setting."""
+    """The whole schema: ordered sections and every leaf setting (``WHOLE`` ones as one)."""
     sections = [{"id": GENERAL, "title": TITLES[GENERAL], "help": ""}]
     out: list[dict[str, Any]] = []
     for path, f, sub in fields():
+        root = path.split(".", 1)[0]
+        if root in WHOLE:
+            if path == root:
+                out.append(whole_schema(root))
+            continue
         if sub is not None:
             sections.append({"id": path, "title": TITLES.get(path, path),
                              "help": SECTIONS.get(path, "")})

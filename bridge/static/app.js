@@ -577,6 +577,7 @@ function readSetting(input) {
     return n;
   }
   if (kind === "list" || kind === "object") {
+    if (empty) return null;
     try { return JSON.parse(input.value); } catch (e) { throw new Error("not valid JSON"); }
   }
   return empty ? null : input.value;

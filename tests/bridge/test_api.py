@@ -246,14 +246,19 @@ def test_config_changes_are_logged_with_where_they_came_from(stack: Stack,
 
 
 def test_config_schema_covers_every_setting_with_its_markers(stack: Stack) -> None:
-    """The form's schema: one entry per leaf setting, from the model and its descriptions."""
+    """The form's schema: one entry per leaf setting, from the model and its descriptions
+    (the location and the schedule's windows as one JSON value each)."""
     from appliance.settings import Settings, is_local_only
     from appliance.settings.doc import fields
+    from appliance.settings.form import WHOLE
 
     body = stack.get("/api/config/schema").json()
     by_path = {f["path"]: f for f in body["fields"]}
-    leaves = [p for p, _, sub in fields() if sub is None]
+    leaves = [p for p, _, sub in fields()
+              if (sub is None and p.split(".")[0] not in WHOLE) or p in WHOLE]
     assert list(by_path) == leaves
+    assert (by_path["location"]["type"], by_path["location"]["nullable"]) == ("object", True)
+    assert by_path["schedule"]["type"] == "list"
     assert {f["section"] for f in body["fields"]} <= {s["id"] for s in body["sections"]}
     assert by_path["display.driver"]["type"] == "choice"
     assert by_path["display.driver"]["choices"] == ["auto", "rgbmatrix", "virtual", "emulator"]

@@ -274,3 +274,14 @@ def test_a_preset_windows_brightness_goes_back_unless_a_person_changed_it() -> N
     send(eng, clock, "brightness", "45")  # a person's level stays after the window
     schedule(eng, clock, InForce())
     assert eng.state()["brightness"] == 45
+
+
+def test_the_schedules_own_commands_are_not_counted_as_commands() -> None:
+    """`commands_total` counts what came from outside: a soak that sends N commands
+    must read N, however many boundaries the scheduler crossed meanwhile."""
+    eng, _, clock = make_engine()
+    schedule(eng, clock, InForce(("night",), brightness_max=10))
+    schedule(eng, clock, InForce())
+    assert eng.counters.commands_total == 0
+    send(eng, clock, "brightness", "40")
+    assert eng.counters.commands_total == 1

@@ -22,19 +22,7 @@ from appliance.render.panel import Fade
 from appliance.settings import Settings, validate
 from appliance.wire.commands import Command, Meta, SetBrightness, SetParams, parse_command
 from appliance.wire.replies import Reply
-
-
-class Recorder:
-    """A publisher that keeps everything."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, Any, bool]] = []
-
-    def publish(self, name: str, payload: Any, *, retain: bool = False) -> None:
-        self.messages.append((name, payload, retain))
-
-    def of(self, name: str) -> list[Any]:
-        return [p for n, p, _ in self.messages if n == name]
+from tests.unit.recorder import Recorder
 
 
 class Explodes(Animation):

@@ -9,8 +9,6 @@ layer over the stack.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pytest
 from structlog.testing import capture_logs
@@ -22,19 +20,7 @@ from appliance.render.engine import Engine
 from appliance.settings import validate
 from appliance.wire.commands import CommandError, SetLight, parse_command
 from appliance.wire.payloads import FLASH_LONG_S, FLASH_SHORT_S
-
-
-class Recorder:
-    """A publisher that keeps everything."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, Any, bool]] = []
-
-    def publish(self, name: str, payload: Any, *, retain: bool = False) -> None:
-        self.messages.append((name, payload, retain))
-
-    def of(self, name: str) -> list[Any]:
-        return [p for n, p, _ in self.messages if n == name]
+from tests.unit.recorder import Recorder
 
 
 def make_engine() -> tuple[Engine, VirtualDisplay, FakeClock, Recorder]:

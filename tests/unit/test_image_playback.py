@@ -16,19 +16,7 @@ from appliance.settings import validate
 from appliance.wire.commands import parse_command
 from appliance.wire.replies import Reply
 from tests.bridge import images_util
-
-
-class Recorder:
-    """A publisher that keeps everything."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, Any]] = []
-
-    def publish(self, name: str, payload: Any, *, retain: bool = False) -> None:
-        self.messages.append((name, payload))
-
-    def of(self, name: str) -> list[Any]:
-        return [p for n, p in self.messages if n == name]
+from tests.unit.recorder import Recorder
 
 
 def make_engine(images: Path, **animation: Any) -> tuple[Engine, FakeClock, Recorder]:

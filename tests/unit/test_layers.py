@@ -23,19 +23,10 @@ from appliance.render.engine import Engine
 from appliance.settings import validate
 from appliance.wire.commands import parse_command
 from appliance.wire.replies import Reply
+from tests.unit.recorder import Recorder
 
 W, H = 64, 32
 
-
-class Recorder:
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, Any, bool]] = []
-
-    def publish(self, name: str, payload: Any, *, retain: bool = False) -> None:
-        self.messages.append((name, payload, retain))
-
-    def of(self, name: str) -> list[Any]:
-        return [p for n, p, _ in self.messages if n == name]
 
 
 def make_engine() -> tuple[Engine, VirtualDisplay, FakeClock, Recorder]:

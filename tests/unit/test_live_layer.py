@@ -23,23 +23,11 @@ from appliance.telemetry import ConfigStatus, evaluate
 from appliance.wire.commands import parse_command
 from appliance.wire.replies import Reply
 from tests.integration.live_senders import ddp_packet
+from tests.unit.recorder import Recorder
 
 W, H = 64, 32
 DT = 1 / 30
 
-
-class Recorder:
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, Any]] = []
-
-    def publish(self, name: str, payload: Any, *, retain: bool = False) -> None:
-        self.messages.append((name, payload))
-
-    def of(self, name: str) -> list[Any]:
-        return [p for n, p in self.messages if n == name]
-
-    def events(self, name: str) -> list[dict[str, Any]]:
-        return [e for e in self.of("events") if e["event"] == name]
 
 
 def settings_with(on_timeout: str = "resume", timeout_s: float = 1.0) -> Settings:

@@ -19,20 +19,11 @@ from appliance.settings import validate
 from appliance.wire.commands import parse_command
 from appliance.wire.look_commands import MAX_PRESETS
 from appliance.wire.replies import Reply
+from tests.unit.recorder import Recorder
 
 W, H = 16, 8
 RED, GREEN, BLUE = "#ff0000", "#00ff00", "#0000ff"
 
-
-class Recorder:
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, Any, bool]] = []
-
-    def publish(self, name: str, payload: Any, *, retain: bool = False) -> None:
-        self.messages.append((name, payload, retain))
-
-    def of(self, name: str) -> list[Any]:
-        return [p for n, p, _ in self.messages if n == name]
 
 
 class Box:

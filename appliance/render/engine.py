@@ -319,7 +319,8 @@ class Engine:
             case (SavePreset() | ApplyPreset() | DeletePreset() | SavePlaylist()
                   | PlayPlaylist() | DeletePlaylist() | StepPlaylist() | ApplySchedule()
                   | SetLiveMode()):
-                self._apply_layers(cmd, now, item.preloaded)
+                if not self._apply_layers(cmd, now, item.preloaded):
+                    return None  # in force already: the state did not change
             case SetBrightness() | SetPower():  # a plain command ends any transition at once
                 self.looks.set_level(cmd)
             case SetParams(params=params):
@@ -341,14 +342,16 @@ class Engine:
         return None
 
     def _apply_layers(self, cmd: PresetCommand | PlaylistCommand | ApplySchedule | SetLiveMode,
-                      now: float, preloaded: Preloaded | None) -> None:
-        """Presets and playlists (the looks), the schedule in force, the live layer's mode."""
+                      now: float, preloaded: Preloaded | None) -> bool:
+        """Presets and playlists (the looks), the schedule in force, the live layer's mode;
+        False when the command changed nothing."""
         if isinstance(cmd, ApplySchedule):
-            self.schedule.apply(cmd, now)
-        elif isinstance(cmd, SetLiveMode):
+            return self.schedule.apply(cmd, now)
+        if isinstance(cmd, SetLiveMode):
             self.live_input.set_mode(cmd.mode)
         else:
             self.looks.apply(cmd, now, preloaded)
+        return True
 
     def _apply_aside(self, cmd: Identify | Preview | Notify | Dismiss, now: float,
                      item: Pending) -> str | None:

@@ -65,8 +65,9 @@ class ScheduleInForce:
         if self.in_force.look is not None:
             self.overridden = True
 
-    def apply(self, cmd: ApplySchedule, now: float) -> None:
-        """Put ``cmd.in_force`` in force."""
+    def apply(self, cmd: ApplySchedule, now: float) -> bool:
+        """Put ``cmd.in_force`` in force; False when that changed nothing (the boot's
+        first, empty evaluation: the state's version must not move for it)."""
         old, new = self.in_force, cmd.in_force
         self.in_force = new
         self.panel.set_cap(new.brightness_max)
@@ -75,11 +76,13 @@ class ScheduleInForce:
             self._look(new, now)
         elif boundary:
             self.overridden = False  # nothing to apply again: the look is as scheduled
-        if boundary or new != old:
-            log.info("schedule_applied", active=list(new.active),
-                     look=_describe(new.look), look_window=new.look_window,
-                     brightness_max=new.brightness_max)
-            self.changed()
+        if not (boundary or new != old):
+            return False
+        log.info("schedule_applied", active=list(new.active),
+                 look=_describe(new.look), look_window=new.look_window,
+                 brightness_max=new.brightness_max)
+        self.changed()
+        return True
 
     def underlying(self) -> LookSnapshot | None:
         """What a window's look covers now: what returns when it closes (None when no

@@ -285,3 +285,15 @@ def test_the_schedules_own_commands_are_not_counted_as_commands() -> None:
     assert eng.counters.commands_total == 0
     send(eng, clock, "brightness", "40")
     assert eng.counters.commands_total == 1
+
+
+def test_an_evaluation_that_changes_nothing_leaves_the_state_version() -> None:
+    """The scheduler's first evaluation at boot (nothing in force) may reach the render
+    loop after the first retained state went out: its version must not move for it."""
+    eng, _, clock = make_engine()
+    tick(eng, clock)
+    v0 = eng.state()["version"]
+    schedule(eng, clock, InForce())
+    assert eng.state()["version"] == v0
+    schedule(eng, clock, InForce(("night",), brightness_max=10))
+    assert eng.state()["version"] == v0 + 1

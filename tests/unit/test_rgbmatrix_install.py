@@ -124,7 +124,7 @@ def test_builds_from_the_vendored_copy_once(box: Box) -> None:
 
 
 def test_finds_the_vendored_copy_beside_the_repository(box: Box) -> None:
-    vendored(box.tmp / "shared")  # <parent>/shared/vendor/..., as /work/shared beside a repo
+    vendored(box.tmp / "shared")  # <parent>/shared/vendor/..., as ../shared beside a checkout
     result = box.run("--lightbox-src", str(box.lbsrc))
     assert result.returncode == 3 and "vendored copy" in result.stdout, result.stderr
 

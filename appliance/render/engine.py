@@ -279,8 +279,7 @@ class Engine:
             return
         replies: list[tuple[Pending, CommandError | None, str | None]] = []
         for item in items:
-            # Commands from outside (a settings change included); not the box's own timers.
-            self.counters.commands_total += not isinstance(item.command, LeaveImage | ApplySchedule)
+            self.counters.commands_total += item.command.COUNTED
             error, note = item.error, None
             if error is None:
                 assert not isinstance(item.command, Invalid)  # an Invalid always has its error

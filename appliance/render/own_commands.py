@@ -29,6 +29,7 @@ class LeaveImage(BaseCommand):
     """Stop showing a stored image whose file is gone (from ``watch_image``; never the wire)."""
 
     ACTION: ClassVar[str] = "leave_image"
+    COUNTED: ClassVar[bool] = False
     image_id: str = ""
 
 
@@ -41,6 +42,7 @@ class ApplySchedule(BaseCommand):
     """
 
     ACTION: ClassVar[str] = "apply_schedule"
+    COUNTED: ClassVar[bool] = False
     in_force: InForce = field(default_factory=InForce)
 
 

@@ -30,6 +30,9 @@ class Meta:
 @dataclass(frozen=True, kw_only=True)
 class BaseCommand:
     ACTION: ClassVar[str] = ""
+    #: Counted in ``commands_total``: False for the box's own timers (the scheduler's
+    #: ``ApplySchedule``, the image watch's ``LeaveImage``).
+    COUNTED: ClassVar[bool] = True
     meta: Meta = Meta()
 
     @property

@@ -32,15 +32,26 @@ from tests.support import LightboxProcess, MQTTProbe, engine_settings, wait_unti
 
 DEV = "soak"
 BUILTINS = ("plasma", "breathe", "solid", "blank")
+#: The presets and the playlist a soak with ``looks`` saves at its start and keeps playing.
+PRESETS = {"soak-fire": {"animation": "fire", "brightness": 70},
+           "soak-plasma": {"animation": "plasma", "params": {"speed": 2}, "brightness": 50}}
+PLAYLIST = {"save": "soak", "repeat": True, "transition_s": 1, "items": [
+    {"preset": "soak-fire", "duration_s": 3}, {"animation": "nebula", "duration_s": 2},
+    {"preset": "soak-plasma", "duration_s": 4}, {"animation": "galaxy", "duration_s": 2}]}
 #: How long a bounded run waits for the engine to count the last commands sent.
 COUNT_GRACE_S = 30.0
 
 
 class Commander(threading.Thread):
-    """Sends a mix of valid and invalid commands at a steady rate."""
+    """Sends a mix of valid and invalid commands at a steady rate.
+
+    With ``looks``, the mix also has notifications (banners and full-screen, replaced,
+    dismissed, pre-empted, some dropped when the queue is full), presets and a playlist
+    that keeps playing: hand-made look changes, which stop it, become rare.
+    """
 
     def __init__(self, probe: MQTTProbe, rate_per_s: float, seed: int = 1,
-                 total: int | None = None) -> None:
+                 total: int | None = None, looks: bool = False) -> None:
         super().__init__(name="commander", daemon=True)
         self.probe = probe
         self.interval_s = 1.0 / rate_per_s
@@ -52,44 +63,107 @@ class Commander(threading.Thread):
         self.stop = threading.Event()
         self.sent = 0
         self.invalid_sent = 0
+        self.looks = looks
 
     def run(self) -> None:
-        base = f"lightbox/{DEV}"
+        if self.looks:
+            self._send_setup()
         while not self.stop.wait(self.interval_s):
             if self.total is not None and self.sent >= self.total:
                 self.done_mono = time.monotonic()
                 self.done.set()
                 return
-            r = self.rng.random()
-            if r < 0.3:
-                topic, payload = f"{base}/cmd/brightness", str(self.rng.randint(1, 100))
-            elif r < 0.5:
-                topic, payload = f"{base}/cmd/params", json.dumps(
-                    {"speed": round(self.rng.uniform(0.1, 5), 2)})
-            elif r < 0.6:
-                topic, payload = f"{base}/cmd/animation", self.rng.choice(BUILTINS)
-            elif r < 0.7:
-                topic, payload = f"{base}/cmd/power", self.rng.choice(["ON", "TOGGLE"])
-            elif r < 0.8:
-                topic, payload = f"{base}/set", json.dumps(
-                    {"state": "ON", "brightness": self.rng.randint(1, 100), "effect": "plasma"})
-            else:
-                self.invalid_sent += 1
-                topic, payload = self.rng.choice([
-                    (f"{base}/cmd/brightness", "bright"), (f"{base}/cmd/params", "{\"spede\": 1}"),
-                    (f"{base}/cmd/animation", "nope"), (f"{base}/set", "{\"state\": 5}")])
-            try:
-                # qos 1: the broker takes every command, so each one sent is counted.
-                self.probe.client.publish(topic, payload, qos=1)
-                self.sent += 1
-            except Exception:  # the broker may be restarting; keep going
-                pass
+            topic, payload = self._pick_looks() if self.looks else self._pick()
+            self._send(topic, payload)
+
+    def _send(self, topic: str, payload: str) -> None:
+        try:
+            # qos 1: the broker takes every command, so each one sent is counted.
+            self.probe.client.publish(topic, payload, qos=1)
+            self.sent += 1
+        except Exception:  # the broker may be restarting; keep going
+            pass
+
+    def _send_setup(self) -> None:
+        base = f"lightbox/{DEV}"
+        for name, look in PRESETS.items():
+            self._send(f"{base}/cmd/preset", json.dumps({"save": name, **look}))
+        self._send(f"{base}/cmd/playlist", json.dumps(PLAYLIST))
+        self._send(f"{base}/cmd/playlist", json.dumps({"play": "soak"}))
+
+    def _pick_looks(self) -> tuple[str, str]:
+        """One command of the ``looks`` mix: the playlist keeps running most of the time.
+
+        About every 25 s a play restarts it, about every minute a hand-made animation stops it.
+        """
+        base = f"lightbox/{DEV}"
+        r = self.rng.random()
+        if r < 0.45:
+            return f"{base}/cmd/brightness", str(self.rng.randint(1, 100))
+        if r < 0.74:
+            return f"{base}/cmd/params", json.dumps({"speed": round(self.rng.uniform(0.1, 5), 2)})
+        if r < 0.80:
+            return f"{base}/cmd/notify", json.dumps(self._notification())
+        if r < 0.82:
+            return f"{base}/cmd/notify/dismiss", self.rng.choice(["", "all", "n1"])
+        if r < 0.825:
+            return f"{base}/cmd/playlist", self.rng.choice(["next", "previous"])
+        if r < 0.83:
+            name = self.rng.choice(list(PRESETS))
+            return f"{base}/cmd/preset", json.dumps({"save": name, **PRESETS[name]})
+        if r < 0.832:
+            return f"{base}/cmd/playlist", json.dumps({"play": "soak"})
+        if r < 0.833:
+            return f"{base}/cmd/animation", self.rng.choice(BUILTINS)
+        self.invalid_sent += 1
+        return self.rng.choice([
+            (f"{base}/cmd/notify", json.dumps({"text": ""})),
+            (f"{base}/cmd/notify", json.dumps({"text": "x", "priority": 101})),
+            (f"{base}/cmd/playlist", json.dumps({"play": "no such"})),
+            (f"{base}/cmd/preset", json.dumps({"apply": "../etc"})),
+            (f"{base}/cmd/brightness", "bright")])
+
+    def _notification(self) -> dict[str, Any]:
+        n: dict[str, Any] = {"text": self.rng.choice(["Door bell", "Washer done ✓",
+                                                     "Build #1234 passed on main, all green"]),
+                             "duration_s": self.rng.randint(1, 4),
+                             "priority": self.rng.randint(0, 100),
+                             "position": self.rng.choice(["banner", "banner", "fullscreen"])}
+        if self.rng.random() < 0.3:
+            n["id"] = self.rng.choice(["n1", "n2"])
+        if self.rng.random() < 0.1:
+            n["hold"] = True
+        return n
+
+    def _pick(self) -> tuple[str, str]:
+        """One command of the plain mix (brightness, params, animation, power, set, invalid)."""
+        base = f"lightbox/{DEV}"
+        r = self.rng.random()
+        if r < 0.3:
+            topic, payload = f"{base}/cmd/brightness", str(self.rng.randint(1, 100))
+        elif r < 0.5:
+            topic, payload = f"{base}/cmd/params", json.dumps(
+                {"speed": round(self.rng.uniform(0.1, 5), 2)})
+        elif r < 0.6:
+            topic, payload = f"{base}/cmd/animation", self.rng.choice(BUILTINS)
+        elif r < 0.7:
+            topic, payload = f"{base}/cmd/power", self.rng.choice(["ON", "TOGGLE"])
+        elif r < 0.8:
+            topic, payload = f"{base}/set", json.dumps(
+                {"state": "ON", "brightness": self.rng.randint(1, 100), "effect": "plasma"})
+        else:
+            self.invalid_sent += 1
+            topic, payload = self.rng.choice([
+                (f"{base}/cmd/brightness", "bright"), (f"{base}/cmd/params", "{\"spede\": 1}"),
+                (f"{base}/cmd/animation", "nope"), (f"{base}/set", "{\"state\": 5}")])
+        return topic, payload
 
 
 def run_soak(workdir: Path, *, seconds: float | None = None, frames: int | None = None,
              fps: int = 30, uncapped: bool = False, commands_per_s: float = 20.0,
              sample_s: float = 10.0, warmup_s: float = 60.0, tracemalloc: bool = False,
-             progress: bool = False, commands: int | None = None) -> dict[str, Any]:
+             progress: bool = False, commands: int | None = None,
+             looks: bool = False) -> dict[str, Any]:
     """Run one soak and return its report (seconds or frames bound the run).
 
     With ``commands``, exactly that many are sent (at ``commands_per_s``) and the run
@@ -110,12 +184,13 @@ def run_soak(workdir: Path, *, seconds: float | None = None, frames: int | None 
                           ["--uncapped"] if uncapped else [], env)
     eng.start()
     watcher = MQTTProbe(broker, "homeassistant").connect()
-    watcher.subscribe(f"lightbox/{DEV}/metrics", f"lightbox/{DEV}/status", wait_s=0)
+    watcher.subscribe(f"lightbox/{DEV}/metrics", f"lightbox/{DEV}/status",
+                      f"lightbox/{DEV}/state", f"lightbox/{DEV}/notifications", wait_s=0)
     watcher.wait_for(f"lightbox/{DEV}/status", lambda v: v == "online", timeout_s=30)
     assert eng.process is not None
     proc = psutil.Process(eng.process.pid)
     commander = Commander(MQTTProbe(broker, "homeassistant").connect(), commands_per_s,
-                          total=commands)
+                          total=commands, looks=looks)
     commander.start()
     t0 = time.monotonic()
     samples: list[dict[str, Any]] = []
@@ -155,6 +230,10 @@ def run_soak(workdir: Path, *, seconds: float | None = None, frames: int | None 
         "commands_rejected_total": final.get("commands_rejected_total"),
         "commands_dropped_total": final.get("commands_dropped_total"),
         "animation_errors_total": final.get("animation_errors_total"),
+        "samples_with_playlist": sum(s["playlist_index"] is not None for s in samples),
+        "samples_with_notification": sum(bool(s["notification"]) for s in samples),
+        "playlist_indexes_seen": sorted({s["playlist_index"] for s in samples
+                                         if s["playlist_index"] is not None}),
         "rss_mb_first": samples[0]["rss_mb"] if samples else None,
         "rss_mb_after_warmup": rss_after_warmup,
         "rss_mb_last": samples[-1]["rss_mb"] if samples else None,
@@ -187,7 +266,7 @@ def _sample_until(samples: list[dict[str, Any]], watcher: MQTTProbe, proc: psuti
                   "frames_total": m.get("frames_total"), "fps": m.get("fps"),
                   "frames_dropped": m.get("frames_dropped"),
                   "frame_ms_p99": m.get("frame_ms_p99"),
-                  "tracemalloc_mb": m.get("tracemalloc_mb")}
+                  "tracemalloc_mb": m.get("tracemalloc_mb"), **_looks_now(watcher)}
         samples.append(sample)
         last_frames = m.get("frames_total") or last_frames
         if progress:
@@ -200,6 +279,18 @@ def _sample_until(samples: list[dict[str, Any]], watcher: MQTTProbe, proc: psuti
             break
         if frames and last_frames >= frames:
             break
+
+
+def _looks_now(watcher: MQTTProbe) -> dict[str, Any]:
+    """What the box shows at a sample: the playlist's item, a notification."""
+    state = watcher.last(f"lightbox/{DEV}/state") or {}
+    notes = watcher.last(f"lightbox/{DEV}/notifications") or {}
+    playlist = state.get("playlist") if isinstance(state, dict) else None
+    active = notes.get("active") if isinstance(notes, dict) else None
+    return {"playlist_index": playlist.get("index") if isinstance(playlist, dict) else None,
+            "notification": bool(active),
+            "notifications_queued": len(notes.get("queue") or []) if isinstance(notes, dict)
+            else 0}
 
 
 def _all_counted(commander: Commander, metrics: dict[str, Any]) -> bool:
@@ -218,7 +309,8 @@ def markdown(report: dict[str, Any]) -> str:
     keys = ("duration_s", "fps_target", "fps_mean", "frames_total", "frames_dropped",
             "frame_gap_ms_max", "frame_gaps_over_100ms_total", "commands_sent",
             "commands_total", "commands_rejected_total", "commands_dropped_total",
-            "animation_errors_total", "rss_mb_first", "rss_mb_after_warmup", "rss_mb_last",
+            "animation_errors_total", "samples_with_playlist", "samples_with_notification",
+            "playlist_indexes_seen", "rss_mb_first", "rss_mb_after_warmup", "rss_mb_last",
             "rss_mb_max", "rss_growth_after_warmup_mb", "errors_in_log", "crashed",
             "exit_code", "stop_s")
     lines = ["# LightBox soak report", "", "| figure | value |", "|---|---|"]
@@ -246,6 +338,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sample-s", type=float, default=10.0)
     ap.add_argument("--warmup-s", type=float, default=120.0)
     ap.add_argument("--tracemalloc", action="store_true")
+    ap.add_argument("--looks", action="store_true",
+                    help="notifications, presets and a playlist running in the mix")
     ap.add_argument("--report", type=Path, default=Path("soak-report.json"))
     ap.add_argument("--workdir", type=Path)
     args = ap.parse_args(argv)
@@ -256,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
     report = run_soak(workdir, seconds=seconds, frames=args.frames, fps=args.fps,
                       uncapped=args.uncapped, commands_per_s=args.commands_per_s,
                       sample_s=args.sample_s, warmup_s=args.warmup_s,
-                      tracemalloc=args.tracemalloc, progress=True)
+                      tracemalloc=args.tracemalloc, progress=True, looks=args.looks)
     args.report.write_text(json.dumps(report, indent=2, default=str))
     md = markdown(report)
     args.report.with_suffix(".md").write_text(md)

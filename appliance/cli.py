@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from appliance.settings import EX_CONFIG, default_settings_path
 
@@ -42,12 +44,24 @@ def settings_path(args: argparse.Namespace) -> Path:
     return default_settings_path(getattr(args, "settings", None))
 
 
+class _Version(argparse.Action):
+    """``--version``: the version is looked up only when asked for (see appliance.__version__)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        from appliance import __version__
+
+        print(f"lightbox {__version__}")
+        parser.exit()
+
+
 def build_parser(chosen: str | None = None) -> argparse.ArgumentParser:
     """Return the parser; only the ``chosen`` subcommand's module is imported."""
-    from appliance import __version__
-
     parser = argparse.ArgumentParser(prog="lightbox", description="LightBox LED matrix appliance")
-    parser.add_argument("--version", action="version", version=f"lightbox {__version__}")
+    parser.add_argument("--version", action=_Version, help="show the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name, (module, help_text) in SUBCOMMANDS.items():
@@ -63,6 +77,9 @@ def build_parser(chosen: str | None = None) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the `lightbox` command."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    # numpy's OpenBLAS starts one worker per core at import, and each spins for a while
+    # (CPU at every start, most on a 4-core Pi). LightBox does no linear algebra.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     chosen = next((a for a in argv if not a.startswith("-")), None)
     parser = build_parser(chosen)
     args = parser.parse_args(argv)

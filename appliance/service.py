@@ -22,7 +22,6 @@ from typing import Any
 import structlog
 
 from animations import REGISTRY
-from appliance import __version__
 from appliance.config_service import ConfigService
 from appliance.content import icons
 from appliance.content import schedule as schedule_eval
@@ -193,7 +192,7 @@ class EngineService:
     def _compose(self, cfg: Settings, display: Display) -> None:
         """Build the engine, its MQTT link, the config service and telemetry (no I/O yet)."""
         self.engine = Engine(cfg, display, REGISTRY, publisher=None, notifier=self.notifier,
-                             uncapped=self.uncapped, version=__version__)
+                             uncapped=self.uncapped)
         self.link = MQTTLink(cfg.mqtt, cfg.device_id, self._on_command, self._on_connected,
                              self._on_ha_online, self._on_retained_command)
         # Seeing the engine's presets/playlists go by keeps the discovery selects' options
@@ -308,6 +307,8 @@ class EngineService:
 
     def info(self) -> dict[str, Any]:
         """Return the retained ``info`` document."""
+        from appliance import __version__  # read once, after the first frame (on connect)
+
         d = self.engine.display
         ds = self.engine.settings.display
         pw, ph = self.engine.preview_geometry()

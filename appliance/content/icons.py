@@ -11,7 +11,6 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 _DIR = Path(__file__).resolve().parent / "icons"
 #: The sizes drawn by hand; other sizes are scaled (nearest neighbour) from the closest.
@@ -45,6 +44,8 @@ def icon(name: str, size: int) -> np.ndarray | None:
 
 @lru_cache(maxsize=128)
 def _load(name: str, size: int) -> np.ndarray:
+    from PIL import Image  # only when an icon is first shown: not at start-up
+
     drawn = 8 if size < 12 else 16
     with Image.open(_DIR / f"{name}-{drawn}.png") as image:
         rgb = image.convert("RGB")

@@ -18,10 +18,12 @@ import threading
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from PIL import GifImagePlugin, Image
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 #: Formats accepted; everything else is refused even when Pillow could decode it.
 FORMATS = ("PNG", "GIF", "JPEG")
@@ -157,6 +159,8 @@ def plan_frames(data: bytes, im: Image.Image, n: int, limits: Limits) -> None:
 
 
 def _open(data: bytes) -> Image.Image:
+    from PIL import Image
+
     try:
         return Image.open(io.BytesIO(data), formats=list(FORMATS))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -197,6 +201,10 @@ def decode(data: bytes, width: int, height: int, limits: Limits) -> Decoded:
         raise ImageError("too_large", f"file is larger than {limits.max_bytes} bytes")
     if not data:
         raise ImageError("unsupported_media_type", "empty file")
+    # Pillow is imported where pictures are decoded, not by importing this module: the
+    # engine's start-up (the first frame) needs none of it.
+    from PIL import GifImagePlugin, Image
+
     with _PILLOW_LOCK, warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         saved = Image.MAX_IMAGE_PIXELS, GifImagePlugin.LOADING_STRATEGY
@@ -252,6 +260,8 @@ def fit(frame: Image.Image, width: int, height: int) -> np.ndarray:
     ``FIT_OVERSAMPLE`` times the panel, so no full-size RGBA (or premultiplied)
     copy of a large frame is ever made; RGB and grey frames are box-reduced.
     """
+    from PIL import Image
+
     frame.load()
     scale = min(width / frame.width, height / frame.height)
     w = max(1, round(frame.width * scale))
@@ -270,6 +280,8 @@ def fit(frame: Image.Image, width: int, height: int) -> np.ndarray:
 
 def encode_png(frames: np.ndarray, durations_ms: list[int]) -> bytes:
     """Re-encode frames as PNG (animated PNG when there are several)."""
+    from PIL import Image
+
     images = [Image.fromarray(f, "RGB") for f in frames]
     out = io.BytesIO()
     if len(images) > 1:

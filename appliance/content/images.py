@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from PIL import Image
 
 from appliance.content.imagedecode import (
     DEFAULT_FRAME_MS,
@@ -256,7 +255,9 @@ class ImageStore:
         info = self.get(image_id)
         frames = self._load_frames(image_id)
         if frames.shape[1:3] != (height, width):
-            # The panel changed since the upload: fit the frames again.
+            # The panel changed since the upload: fit the frames again (Pillow only here).
+            from PIL import Image
+
             frames = np.stack([fit(Image.fromarray(f, "RGB"), width, height) for f in frames])
         durations = [clamp_frame_ms(ms) / 1000.0 if len(frames) > 1 else 0.0
                      for ms in info.durations_ms[: len(frames)]]

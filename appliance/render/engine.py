@@ -84,7 +84,6 @@ class Engine:
         publisher: Publisher | None = None,
         notifier: Notifier | None = None,
         uncapped: bool = False,
-        version: str = "0",
     ) -> None:
         self.settings = settings
         self.display = display
@@ -92,7 +91,6 @@ class Engine:
         self.clock: Clock = clock or RealClock()
         self.notifier: Notifier = notifier or NullNotifier()
         self.uncapped = uncapped
-        self.version = version
         self.width = display.width
         self.height = display.height
         self.queue = CommandQueue()

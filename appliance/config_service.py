@@ -23,7 +23,7 @@ from appliance import settings as settings_mod
 from appliance.render.engine import ApplySettings, Engine
 from appliance.render.loop import ReplyFn
 from appliance.settings import Settings, SettingsError, SettingsStore
-from appliance.settings.form import RESTART_PREFIXES
+from appliance.settings.schema import RESTART_PREFIXES
 from appliance.telemetry import ConfigStatus, iso_now
 from appliance.wire.commands import ApplyConfig, CommandError, Meta, Reload
 from appliance.wire.replies import Reply

@@ -19,7 +19,6 @@ from typing import Protocol
 import structlog
 
 from appliance.content.live.model import FrameSlot, LiveCounters
-from appliance.content.live.receiver import LiveInput
 from appliance.render.live_layer import LiveLayer, any_enabled
 from appliance.settings.realtime_schema import RealtimeSettings
 
@@ -47,6 +46,10 @@ class Receivers(Protocol):
 
 def make_receivers(device_id: str = "") -> Receivers | None:
     """A new ``LiveInput`` (``device_id`` names the box to Art-Net senders)."""
+    # Imported when realtime input is first switched on: the receivers and their packet
+    # parsers are not needed otherwise (nor for the first frame).
+    from appliance.content.live.receiver import LiveInput
+
     return LiveInput(device_id)
 
 

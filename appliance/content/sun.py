@@ -14,8 +14,8 @@ from functools import lru_cache
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from astral import Observer
-from astral.sun import noon, sunrise, sunset
+# astral is imported where a sun time is computed: only a schedule with a sunrise or
+# sunset window needs it, so the engine's start-up does not load it otherwise.
 
 SunEvent = Literal["sunrise", "sunset"]
 #: A sunrise or sunset lies within half a day (hour angle <= 180 degrees) of its noon;
@@ -28,6 +28,9 @@ _ONE_DAY = dt.timedelta(days=1)
 def _on_local_date(event: SunEvent, latitude: float, longitude: float, date: dt.date,
                    tz: ZoneInfo) -> float | None:
     """Return astral's sunrise/sunset whose local date is ``date``; None if there is none."""
+    from astral import Observer
+    from astral.sun import sunrise, sunset
+
     observer = Observer(latitude=latitude, longitude=longitude)
     try:
         when = (sunrise if event == "sunrise" else sunset)(observer, date, tz)
@@ -43,6 +46,9 @@ def solar_noon(latitude: float, longitude: float, date: dt.date, tz: ZoneInfo) -
     (astral's noon is that of the UTC date; a zone far from the place's longitude,
     such as UTC+14 for Berlin, puts it on the local date before or after.)
     """
+    from astral import Observer
+    from astral.sun import noon
+
     observer = Observer(latitude=latitude, longitude=longitude)
     t = noon(observer, date, tz)
     shift = (date - t.date()).days  # -1, 0 or 1

@@ -16,17 +16,8 @@ from pydantic_core import PydanticUndefined
 
 from appliance.settings import is_local_only
 from appliance.settings.doc import MEANING, SECTIONS, fields
+from appliance.settings.schema import RESTART_PREFIXES
 
-#: Same list as appliance.service.RESTART_PREFIXES (kept there for the engine).
-RESTART_PREFIXES = (
-    "device_id", "mqtt.", "bridge.", "logging.dir",
-    "display.driver", "display.rows", "display.cols", "display.chain_length",
-    "display.parallel", "display.hardware_mapping", "display.gpio_slowdown",
-    "display.pwm_", "display.scan_mode", "display.row_address_type", "display.multiplexing",
-    "display.led_rgb_sequence", "display.pixel_mapper_config", "display.panel_type",
-    "display.limit_refresh_rate_hz", "display.disable_hardware_pulsing",
-    "display.show_refresh_rate", "display.drop_", "display.rp1_rio",
-)
 #: The settings a newcomer looks for; every other one is folded away as advanced.
 BASIC = frozenset({
     "device_id", "display.driver", "display.rows", "display.cols", "display.chain_length",

@@ -47,6 +47,20 @@ RESERVED_IDS = frozenset({"all", "group", "lightbox-bridge", "lightbox-monitor",
 #: A host name (lower case, optional ``*.`` prefix for a whole domain) in bridge.allowed_hosts.
 _LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
 HOST_PATTERN_RE = rf"\A(\*\.)?{_LABEL}(\.{_LABEL})*\Z"
+#: Settings the running engine cannot change live: a change is saved and takes effect at
+#: the next start (``restart_required``; the form marks them). Here, not in ``form``, so
+#: that the engine does not load the form and its docs to know them.
+RESTART_PREFIXES = (
+    "device_id", "mqtt.", "bridge.", "logging.dir",
+    "display.driver", "display.rows", "display.cols", "display.chain_length",
+    "display.parallel", "display.hardware_mapping", "display.gpio_slowdown",
+    "display.pwm_", "display.scan_mode", "display.row_address_type", "display.multiplexing",
+    "display.led_rgb_sequence", "display.pixel_mapper_config", "display.panel_type",
+    "display.limit_refresh_rate_hz", "display.disable_hardware_pulsing",
+    "display.show_refresh_rate", "display.drop_", "display.rp1_rio",
+)
+
+
 def default_device_id() -> str:
     """Derive a valid device id from the host name."""
     host = socket.gethostname().split(".")[0].lower()

@@ -17,7 +17,10 @@ from appliance.wire.errors import Transaction
 
 
 class PayloadModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=False)
+    """Base of the wire payloads. Each model's validator is built on its first use (a
+    command of that kind), not on import: the engine's start-up needs none of them."""
+
+    model_config = ConfigDict(extra="forbid", strict=False, defer_build=True)
 
 
 #: Seconds of Home Assistant's short and long flash. Its JSON-schema light sends

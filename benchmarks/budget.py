@@ -21,13 +21,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 from appliance.ops.broker import LocalBroker
 from appliance.wire import topics
 from benchmarks.cgroup import CpuCgroup, period_us
 from benchmarks.common import Check, check, rnd
-from benchmarks.harness import BASE, Client, LightboxChild, engine_settings
+from benchmarks.harness import BASE, Client, LightboxChild, engine_settings, first_frame
 
 SHARES = (2, 3, 4, 5, 7, 10, 15, 20, 30)
 START_SHARE = 5
@@ -37,24 +35,6 @@ WARMUP_S = 3.0
 QUICK_CASES = tuple((a, w, h) for a in ("plasma", "fire", "fireworks", "nebula", "galaxy")
                     for w, h in ((64, 32), (128, 64)))
 SIZES = ((64, 32), (64, 64), (128, 64))
-
-
-def _first_frame(child: LightboxChild, t0: float, timeout_s: float = 120.0
-                 ) -> tuple[float, float]:
-    """Return (seconds, CPU seconds) from process start to the ``engine_ready`` log line."""
-    proc = psutil.Process(child.pid)
-    deadline = t0 + timeout_s
-    cpu = 0.0
-    while time.perf_counter() < deadline:
-        try:
-            times = proc.cpu_times()
-            cpu = times.user + times.system
-        except psutil.Error:
-            break
-        if '"engine_ready"' in child.log():
-            return time.perf_counter() - t0, cpu
-        time.sleep(0.01)
-    raise RuntimeError(f"no first frame within {timeout_s} s:\n{child.log()[-2000:]}")
 
 
 def _windows(history: list[tuple[float, Any]]) -> tuple[float, float, float, int]:
@@ -107,7 +87,7 @@ class Trial:
         self.client.subscribe(status, self.metrics)
         t0 = time.perf_counter()
         self.child.start()
-        first_s, first_cpu_s = _first_frame(self.child, t0)
+        first_s, first_cpu_s = first_frame(self.child, t0)
         self.client.wait(status, lambda v: v == "online", 120)
         self.cold = {"cold_start_share_pct": share, "first_frame_s": rnd(first_s, 2),
                      "first_frame_cpu_s": rnd(first_cpu_s, 3),

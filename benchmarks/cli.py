@@ -11,6 +11,7 @@ arguments.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import shutil
@@ -24,6 +25,9 @@ from benchmarks import OPTIONAL_SECTIONS, SECTIONS
 from benchmarks.common import Check, machine
 
 NODELAY = "set_tcp_nodelay true"
+#: Sections whose module's ``run(broker, folder, quick)`` is all there is to them.
+BROKER_SECTIONS = {"engine": "engine_speed", "flood": "flood", "notify": "notify",
+                   "coldstart": "coldstart", "memory": "memory"}
 
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
@@ -165,10 +169,6 @@ def run_section(name: str, quick: bool, brokers: Broker, workdir: Path,
         from benchmarks import frames
 
         return frames.run(quick)
-    if name == "engine":
-        from benchmarks import engine_speed
-
-        return engine_speed.run(brokers.get(), sub, quick)
     if name == "latency":
         return _latency(quick, brokers, workdir, stock_broker)
     if name == "bridge":
@@ -178,21 +178,13 @@ def run_section(name: str, quick: bool, brokers: Broker, workdir: Path,
             print("skipped: bridge not installed")
             return {"status": "skipped", "reason": "bridge not installed"}, []
         return http_bridge.run(brokers.get(), sub, quick)
-    if name == "flood":
-        from benchmarks import flood
-
-        return flood.run(brokers.get(), sub, quick)
-    if name == "notify":
-        from benchmarks import notify
-
-        return notify.run(brokers.get(), sub, quick)
     if name == "live":
         from benchmarks import live
 
         return live.run(quick)
-    from benchmarks import memory
-
-    return memory.run(brokers.get(), sub, quick)
+    # The rest take (broker, folder, quick): engine, flood, notify, coldstart, memory.
+    module = importlib.import_module(f"benchmarks.{BROKER_SECTIONS[name]}")
+    return module.run(brokers.get(), sub, quick)
 
 
 def _fmt(v: Any, nd: int = 3) -> str:
@@ -242,7 +234,7 @@ def render(result: dict[str, Any]) -> str:
         parts.append("Notification banner over the heaviest animation, CPU ms per engine "
                      "tick:\n\n" + table(TABLE_HEADERS, table_rows(notify)))
     other = []
-    for name in ("engine", "latency", "bridge", "flood", "memory", "notify", "live"):
+    for name in ("engine", "latency", "bridge", "flood", "memory", "notify", "live", "coldstart"):
         sec = result["sections"].get(name)
         if sec is None:
             continue
@@ -329,9 +321,7 @@ def _key_figures(name: str, sec: dict[str, Any]) -> list[tuple[str, Any]]:
                 ("RSS after warm-up -> end MB", f"{_fmt(sec['rss_mb_after_warmup'])} -> "
                                                 f"{_fmt(sec['rss_mb_end'])}"),
                 ("slope MB per 100k frames", sec["slope_mb_per_100k_frames"])]
-    if name in ("notify", "live"):
-        import importlib
-
+    if name in ("notify", "live", "coldstart"):
         return list(importlib.import_module(f"benchmarks.{name}").key_figures(sec))
     return []
 

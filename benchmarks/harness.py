@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from appliance.ops.broker import LocalBroker
 from appliance.testing import Client, LightboxProcess, child_env, no_delay, start_broker
 from appliance.testing.settings import BENCH_DEVICE_ID as DEVICE_ID
@@ -25,7 +27,7 @@ from appliance.wire import topics
 BASE = topics.base("lightbox", DEVICE_ID)
 
 __all__ = ["BASE", "DEVICE_ID", "Client", "EngineRun", "LightboxChild", "child_env",
-           "engine_settings", "no_delay", "start_broker"]
+           "engine_settings", "first_frame", "no_delay", "start_broker"]
 
 
 @dataclass
@@ -34,6 +36,28 @@ class LightboxChild(LightboxProcess):
 
     test_hooks: bool = False
     keep_settings: bool = False
+
+
+def first_frame(child: LightboxChild, t0: float, timeout_s: float = 120.0
+                ) -> tuple[float, float]:
+    """Return (seconds, CPU seconds) from process start to the ``engine_ready`` log line.
+
+    ``t0``: ``time.perf_counter()`` just before the child started. CPU is the child's
+    user + system time (every thread), read every 10 ms until the line is there.
+    """
+    proc = psutil.Process(child.pid)
+    deadline = t0 + timeout_s
+    cpu = 0.0
+    while time.perf_counter() < deadline:
+        try:
+            times = proc.cpu_times()
+            cpu = times.user + times.system
+        except psutil.Error:
+            break
+        if '"engine_ready"' in child.log():
+            return time.perf_counter() - t0, cpu
+        time.sleep(0.01)
+    raise RuntimeError(f"no first frame within {timeout_s} s:\n{child.log()[-2000:]}")
 
 
 class EngineRun:

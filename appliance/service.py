@@ -27,8 +27,8 @@ from appliance.content import icons
 from appliance.content import schedule as schedule_eval
 from appliance.discovery_looks import LookWatch
 from appliance.display import Display, make_display
-from appliance.mqtt.client import tls_problems
 from appliance.mqtt.link import MQTTLink, Responder
+from appliance.mqtt.tls import tls_problems
 from appliance.realtime_service import RealtimeService, make_receivers
 from appliance.render.boot import apply_boot
 from appliance.render.engine import Engine
@@ -54,6 +54,10 @@ log = structlog.get_logger("service")
 
 #: Seconds between checks whether state.json needs saving.
 STATE_SAVE_S = 2.0
+#: Seconds the services (MQTT, telemetry...) wait for the first frame before starting
+#: anyway, and how long READY=1 waits for it at most.
+SERVICES_WAIT_S = 10.0
+READY_WAIT_S = 120.0
 #: Public test hook: comma-separated modules imported at start-up, so that animations
 #: living outside the product's package (e.g. tests/faults/evil_animations.py) register.
 EXTRA_ANIMATIONS_ENV = "LIGHTBOX_EXTRA_ANIMATIONS"
@@ -104,6 +108,9 @@ class EngineService:
         self.files = StateFiles(state_dir(settings_path))
         self._stop_requested_at: float | None = None
         self.memwatch: Any = None
+        #: Held while the services start and while the stop begins: never both at once.
+        self._services_lock = threading.Lock()
+        self._services_started = False
 
     # ------------------------------------------------------------------ start-up
     def load_settings(self) -> Settings:
@@ -168,18 +175,28 @@ class EngineService:
 
             drop_to(cfg.display.drop_priv_user, cfg.display.drop_priv_group)
         self._install_signals()
-        self.link.start()
-        self.realtime.start(self.engine.settings.realtime)  # after the privilege drop and
-        # the link's start, so that a port in use is an event the broker gets
-        self.telemetry.start()
-        self.config.start(self.stop_event)
-        threading.Thread(target=self._state_timer, name="state", daemon=True).start()
+        # The first frame first: MQTT, realtime input, telemetry and the control thread
+        # start once it is on the panel, so that the panel does not wait for their imports
+        # (paho, psutil) and threads at boot.
         threading.Thread(target=self._ready_when_drawing, name="ready", daemon=True).start()
         try:
             self.engine.run(self.stop_event)
         finally:
             self._stop()
         return 0
+
+    def _start_services(self) -> None:
+        """Start what serves the broker and the machine (after the privilege drop); once."""
+        with self._services_lock:
+            if self._services_started or self.stop_event.is_set():
+                return
+            self._services_started = True
+            self.link.start()
+            self.realtime.start(self.engine.settings.realtime)  # after the privilege drop
+            # and the link's start, so that a port in use is an event the broker gets
+            self.telemetry.start()
+            self.config.start(self.stop_event)
+            threading.Thread(target=self._state_timer, name="state", daemon=True).start()
 
     def _tls_unusable(self, cfg: Settings) -> bool:
         """Log one line per unreadable ``mqtt.tls`` file (before the display starts)."""
@@ -233,10 +250,24 @@ class EngineService:
         return snap
 
     def _ready_when_drawing(self) -> None:
-        if self.engine.first_frame_done.wait(timeout=120):
-            self.notifier.notify("READY=1")
-            log.info("engine_ready", display=self.engine.display.name,
-                     display_ok=self.engine.display_state.ok)
+        """Once the first frame is drawn: READY=1 and ``engine_ready``, then the services.
+
+        A first frame that takes longer than SERVICES_WAIT_S (a display that hangs) starts
+        the services anyway, so that the broker hears of the trouble.
+        """
+        first = self.engine.first_frame_done
+        if first.wait(timeout=SERVICES_WAIT_S):
+            self._ready()
+            self._start_services()
+            return
+        self._start_services()
+        if first.wait(timeout=READY_WAIT_S - SERVICES_WAIT_S):
+            self._ready()
+
+    def _ready(self) -> None:
+        self.notifier.notify("READY=1")
+        log.info("engine_ready", display=self.engine.display.name,
+                 display_ok=self.engine.display_state.ok)
 
     def _install_signals(self) -> None:
         def stop(signum: int, frame: FrameType | None) -> None:
@@ -254,6 +285,8 @@ class EngineService:
 
     def _stop(self) -> None:
         """Darken, say offline, tell systemd, disconnect (the panel is already dark)."""
+        with self._services_lock:
+            self.stop_event.set()  # services not started yet never start now
         self.engine.shutdown()
         self.realtime.stop()
         self.notifier.notify("STOPPING=1")

@@ -13,10 +13,12 @@ import shutil
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import psutil
+if TYPE_CHECKING:
+    import psutil
 
 #: Bits of the Pi firmware's get_throttled word.
 THROTTLE_BITS = {
@@ -67,13 +69,26 @@ class SystemProbe:
     state_dir: Path = Path(".")
     run: Callable[[list[str]], str | None] | None = None
     cpu_window_s: float = 5.0
-    _proc: psutil.Process = field(default_factory=psutil.Process)
+    _proc: psutil.Process | None = None
     _cpu: float = 0.0
     _cpu_at: float = 0.0
 
     def __post_init__(self) -> None:
-        self._proc.cpu_percent(None)  # prime: the first call always returns 0.0
         self._cpu_at = time.monotonic()
+
+    def _process(self) -> psutil.Process:
+        """This process, from the first reading on (the CPU window starts there).
+
+        psutil is imported here, not with this module: the engine builds its probe
+        before the first frame, and telemetry reads it only after.
+        """
+        if self._proc is None:
+            import psutil
+
+            self._proc = psutil.Process()
+            self._proc.cpu_percent(None)  # prime: the first call always returns 0.0
+            self._cpu_at = time.monotonic()
+        return self._proc
 
     def cpu_temp_c(self) -> float | None:
         """CPU temperature from thermal_zone0, in degrees C."""
@@ -110,13 +125,13 @@ class SystemProbe:
         """Process CPU % of one core, averaged over at least ``cpu_window_s``."""
         now = time.monotonic()
         if now - self._cpu_at >= self.cpu_window_s:
-            self._cpu = round(self._proc.cpu_percent(None), 1)
+            self._cpu = round(self._process().cpu_percent(None), 1)
             self._cpu_at = now
         return self._cpu
 
     def rss_mb(self) -> float:
         """Resident memory of this process in MB."""
-        return round(self._proc.memory_info().rss / 1_048_576, 1)
+        return round(self._process().memory_info().rss / 1_048_576, 1)
 
     def disk_free_mb(self) -> float | None:
         """Free space where the state lives, in MB."""

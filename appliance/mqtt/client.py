@@ -22,6 +22,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from appliance.mqtt.tls import tls_problems
 from appliance.settings import TLSSettings, read_secret
 
 __all__ = [
@@ -50,21 +51,6 @@ def apply_tls(client: Client, tls: TLSSettings) -> None:
         cert_reqs=ssl.CERT_REQUIRED,
     )
     client.tls_insecure_set(tls.insecure)
-
-
-def tls_problems(tls: TLSSettings) -> list[str]:
-    """Return one ``mqtt.tls.<key>: ...`` line per TLS file that cannot be read."""
-    problems = []
-    for key in ("ca_file", "cert_file", "key_file"):
-        path = getattr(tls, key)
-        if path is None:
-            continue
-        try:
-            with Path(path).open("rb"):
-                pass
-        except OSError as exc:
-            problems.append(f"mqtt.tls.{key}: cannot read {path}: {exc.strerror or exc}")
-    return problems
 
 
 def set_nodelay(sock: Any) -> None:

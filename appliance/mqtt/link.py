@@ -17,23 +17,17 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from appliance.mqtt.client import (
-    MQTT_ERR_NO_CONN,
-    MQTT_ERR_SUCCESS,
-    Client,
-    MQTTMessage,
-    Properties,
-    SubscribeOptions,
-    make_client,
-)
 from appliance.mqtt.outbox import OUTBOX_SIZE, Outbox, Outgoing
 from appliance.mqtt.reply import Responder, encode, responder_for
 from appliance.settings import MQTTSettings, read_secret
 from appliance.wire import topics
+
+if TYPE_CHECKING:
+    from appliance.mqtt.client import Client, MQTTMessage, Properties
 
 __all__ = ["OUTBOX_SIZE", "CommandHandler", "MQTTLink", "Outbox", "Outgoing", "Responder",
            "encode"]
@@ -94,6 +88,10 @@ class MQTTLink:
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
         """Connect in the background; keeps trying until stopped."""
+        # paho is loaded here, not on import: the engine starts the link after its
+        # first frame, so the panel does not wait for paho (and ssl) at boot.
+        from appliance.mqtt.client import make_client
+
         cfg = self.cfg
         client = make_client(cfg.client_id or f"lightbox-{self.device_id}",
                              username=cfg.username or None, password=self._password(),
@@ -187,6 +185,8 @@ class MQTTLink:
                 return
 
     def _send(self, msg: Outgoing) -> None:
+        from appliance.mqtt.client import MQTT_ERR_NO_CONN, MQTT_ERR_SUCCESS  # loaded by start
+
         client = self._client
         if client is None:
             return
@@ -301,6 +301,8 @@ class MQTTLink:
         # Retain-as-published: a command published retained keeps its retain flag on
         # live delivery too, not only when the subscription replays it, so it can be
         # refused either way.
+        from appliance.mqtt.client import SubscribeOptions  # loaded by start
+
         opts = SubscribeOptions(qos=1, retainAsPublished=True)
         subs: list[tuple[str, Any]] = [(f, opts) for f in self.subs.filters()]
         subs.append((topics.ha_status(self.cfg.discovery_prefix), 1))

@@ -9,8 +9,10 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from appliance.mqtt.client import Properties
+if TYPE_CHECKING:
+    from appliance.mqtt.client import Properties
 
 #: Messages waiting for the mqtt-out thread; past this the oldest is dropped (and counted).
 OUTBOX_SIZE = 256

@@ -10,12 +10,14 @@ does: the reply body is built elsewhere.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from appliance.mqtt.client import MQTTMessage, Properties, publish_properties
 from appliance.settings import MQTTSettings
 from appliance.wire import commands as wire
 from appliance.wire import jsonsafe, topics
+
+if TYPE_CHECKING:
+    from appliance.mqtt.client import MQTTMessage, Properties
 
 __all__ = ["Publisher", "Responder", "encode", "responder_for"]
 
@@ -59,6 +61,8 @@ class Responder:
     def __call__(self, body: Mapping[str, Any]) -> None:
         """Send the reply body (qos 0: see ``MQTTLink.publish`` for why not 1)."""
         if self.response_topic:
+            from appliance.mqtt.client import publish_properties  # loaded by the link's start
+
             props = publish_properties(correlation=self.correlation)
             self.link.raw_publish(self.response_topic, encode(body), qos=0, properties=props)
         if body.get("transaction") is not None:

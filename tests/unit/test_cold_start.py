@@ -33,25 +33,32 @@ DEFERRED = {
     "appliance.ops": "operator tools",
     "bridge": "the web process",
     "flask": "the web process",
+    "paho": "MQTT: the link starts once the first frame is on the panel",
+    "psutil": "process figures: telemetry reads them after the first frame",
 }
 
-#: Run in the child: draw the first frame, then write the loaded modules and stop.
+#: Run in the child: when the first frame is on the panel (the moment the engine sets
+#: ``first_frame_done``, before any thread waiting for it runs), write the loaded modules
+#: and stop.
 CHILD = """
 import json, os, sys
 from appliance.cli import main
 from appliance.render import engine
 
 out, settings = sys.argv[1], sys.argv[2]
-tick = engine.Engine.tick
+init = engine.Engine.__init__
 
-def first_frame(self, now):
-    tick(self, now)
+def dump():
     with open(out, "w") as f:
         json.dump({"modules": sorted(sys.modules),
                    "openblas_threads": os.environ.get("OPENBLAS_NUM_THREADS")}, f)
     os._exit(0)
 
-engine.Engine.tick = first_frame
+def watched_init(self, *args, **kwargs):
+    init(self, *args, **kwargs)
+    self.first_frame_done.set = dump
+
+engine.Engine.__init__ = watched_init
 main(["engine", "--settings", settings])
 """
 

@@ -115,6 +115,11 @@ def test_quick_run_section_figures(quick_run: tuple[dict[str, Any], str]) -> Non
     mem = secs["memory"]
     assert mem["reached_target"] is True and mem["frames"] >= 20_000
     assert _number(mem["growth_after_warmup_mb"])
+    cold = secs["coldstart"]
+    assert cold["starts"] == 5 and len(cold["first_frame_cpu_s"]) == 5
+    assert all(_number(c) and c > 0 for c in cold["first_frame_cpu_s"])
+    assert cold["first_frame_cpu_s_min"] <= cold["first_frame_cpu_s_median"]
+    assert cold["import_self_ms"] and cold["import_self_ms"][0]["self_ms"] > 0
     if secs["bridge"]["status"] == "ok":
         assert _number(secs["bridge"]["animation_post"]["p99_ms"])
         assert _number(secs["bridge"]["health_load"]["bridge_rps"])
@@ -167,6 +172,24 @@ def test_sections_as_words_and_the_stock_broker_flag() -> None:
     args = parser.parse_args(["latency", "--stock-broker", "--quick"])
     assert args.section == ["latency"] and args.stock_broker and args.quick
     assert parser.parse_args([]).stock_broker is False
+
+
+def test_cold_start_breakdown_counts_the_imports_before_the_first_frame() -> None:
+    """Self times per package from -X importtime lines, up to the engine_ready line only."""
+    from benchmarks.coldstart import import_breakdown
+
+    log = "\n".join([
+        "import time: self [us] | cumulative | imported package",
+        "import time:      1000 |       1000 |   numpy._core",
+        "import time:       500 |       1500 | numpy",
+        '{"event": "engine_started"}',
+        "import time:      2000 |       2000 | appliance.render.engine",
+        '{"event": "engine_ready"}',
+        "import time:      9000 |       9000 | paho.mqtt.client",
+    ])
+    rows = import_breakdown(log, top=1)
+    assert rows == [{"package": "appliance.render", "self_ms": 2.0, "modules": 1},
+                    {"package": "other", "self_ms": 1.5, "modules": 2}]
 
 
 def test_table_renders_markdown() -> None:

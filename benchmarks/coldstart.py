@@ -45,6 +45,22 @@ def _start(workdir: Path, settings: dict[str, Any], env: dict[str, str]
     return wall, cpu, child.log()
 
 
+def bytecode_env(workdir: Path) -> dict[str, str]:
+    """Child environment whose bytecode is cached in ``workdir/pycache`` (as pip leaves it
+    on an installed box), whatever PYTHONDONTWRITEBYTECODE says; ``warm_up`` fills it."""
+    # An empty PYTHONDONTWRITEBYTECODE is "not set": the warm-up start may write the cache.
+    return {"PYTHONDONTWRITEBYTECODE": "", "PYTHONPYCACHEPREFIX": str(workdir / "pycache")}
+
+
+def warm_up(broker: LocalBroker, workdir: Path, env: dict[str, str]) -> None:
+    """One unmeasured engine start that writes the bytecode cache of ``env``."""
+    _start(workdir / "warmup", _settings(broker), env)
+
+
+def _settings(broker: LocalBroker) -> dict[str, Any]:
+    return engine_settings(broker, 64, 32, 30, animation={"default": "plasma", "boot": "default"})
+
+
 def import_breakdown(log: str, top: int = BREAKDOWN_TOP) -> list[dict[str, Any]]:
     """Self import time per top-level package (ms), largest first, from the ``-X importtime``
     lines before ``engine_ready`` (what the first frame waited for); ``appliance`` and
@@ -78,11 +94,9 @@ def import_breakdown(log: str, top: int = BREAKDOWN_TOP) -> list[dict[str, Any]]
 def run(broker: LocalBroker, workdir: Path, quick: bool) -> tuple[dict[str, Any], list[Check]]:
     """Start the engine N times; the median CPU and wall time to its first frame."""
     n = QUICK_STARTS if quick else STARTS
-    settings = engine_settings(broker, 64, 32, 30, animation={"default": "plasma",
-                                                             "boot": "default"})
-    # An empty PYTHONDONTWRITEBYTECODE is "not set": the warm-up start may write the cache.
-    env = {"PYTHONDONTWRITEBYTECODE": "", "PYTHONPYCACHEPREFIX": str(workdir / "pycache")}
-    _start(workdir / "warmup", settings, env)
+    settings = _settings(broker)
+    env = bytecode_env(workdir)
+    warm_up(broker, workdir, env)
     walls, cpus = [], []
     for i in range(n):
         wall, cpu, _ = _start(workdir / f"start{i}", settings, env)

@@ -9,6 +9,7 @@ engine's alone. ``lightbox engine`` runs ``EngineService``.
 
 from __future__ import annotations
 
+import gc
 import os
 import platform
 import signal
@@ -175,9 +176,8 @@ class EngineService:
 
             drop_to(cfg.display.drop_priv_user, cfg.display.drop_priv_group)
         self._install_signals()
-        # The first frame first: MQTT, realtime input, telemetry and the control thread
-        # start once it is on the panel, so that the panel does not wait for their imports
-        # (paho, psutil) and threads at boot.
+        # The first frame first: MQTT, realtime input, telemetry and the control thread start
+        # once it is on the panel, which does not wait for their imports (paho, psutil).
         threading.Thread(target=self._ready_when_drawing, name="ready", daemon=True).start()
         try:
             self.engine.run(self.stop_event)
@@ -250,19 +250,22 @@ class EngineService:
         return snap
 
     def _ready_when_drawing(self) -> None:
-        """Once the first frame is drawn: READY=1 and ``engine_ready``, then the services.
+        """Once the first frame is drawn: READY=1 and ``engine_ready``, the services, then
+        ``gc.freeze()`` (a full collection in the frame loop then skips start-up's objects).
 
         A first frame that takes longer than SERVICES_WAIT_S (a display that hangs) starts
         the services anyway, so that the broker hears of the trouble.
         """
         first = self.engine.first_frame_done
-        if first.wait(timeout=SERVICES_WAIT_S):
+        drawn = first.wait(timeout=SERVICES_WAIT_S)
+        if drawn:
             self._ready()
-            self._start_services()
-            return
         self._start_services()
-        if first.wait(timeout=READY_WAIT_S - SERVICES_WAIT_S):
+        if not drawn and first.wait(timeout=READY_WAIT_S - SERVICES_WAIT_S):
             self._ready()
+            drawn = True
+        if drawn:
+            gc.freeze()
 
     def _ready(self) -> None:
         self.notifier.notify("READY=1")
@@ -390,10 +393,7 @@ class EngineService:
     # ------------------------------------------------------------------ state files
     def _state_timer(self) -> None:
         """Save the state files shortly after they change (a playlist's own advance
-        debounced), and notice a deleted playing image.
-
-        Both read or write the disk, so both run here and never on the render loop.
-        """
+        debounced) and notice a deleted playing image: disk work, never on the render loop."""
         while not self.stop_event.wait(STATE_SAVE_S):
             self.engine.watch_image()
             self.engine.looks.preload()

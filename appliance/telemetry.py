@@ -37,6 +37,10 @@ RELIABILITY_METRICS = (
     "live_frames_shown_total", "live_fps",
 )
 _RANK = {OK: 0, DEGRADED: 1, FAILED: 2}
+#: Seconds between readings of the slow sensors (temperature, throttled word, free disk);
+#: each pass in between reuses the last reading. On a Pi the throttled word is a
+#: ``vcgencmd`` run, which costs more than the rest of the pass together.
+SLOW_SENSORS_S = 5.0
 
 def worst(statuses: list[str]) -> str:
     """Return the worst of several check statuses."""
@@ -194,6 +198,7 @@ class Telemetry:
         probe: SystemProbe,
         display_name: str,
         boot_time: str,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.snapshot = snapshot
         self.mqtt_status = mqtt_status
@@ -209,15 +214,24 @@ class Telemetry:
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._last_summary_log = 0.0
+        self.clock = clock
+        self._slow: tuple[float | None, int | None, float | None] = (None, None, None)
+        self._slow_at: float | None = None
 
     def system(self) -> dict[str, Any]:
-        """Read the system sensors."""
+        """Read the system sensors: the slow ones at most every SLOW_SENSORS_S."""
+        now = self.clock()
+        if self._slow_at is None or now - self._slow_at >= SLOW_SENSORS_S:
+            self._slow_at = now
+            self._slow = (self.probe.cpu_temp_c(), self.probe.throttled(),
+                          self.probe.disk_free_mb())
+        temp, throttled, disk_free = self._slow
         return {
-            "cpu_temp_c": self.probe.cpu_temp_c(),
-            "throttled": self.probe.throttled(),
+            "cpu_temp_c": temp,
+            "throttled": throttled,
             "cpu_percent": self.probe.cpu_percent(),
             "rss_mb": self.probe.rss_mb(),
-            "disk_free_mb": self.probe.disk_free_mb(),
+            "disk_free_mb": disk_free,
         }
 
     def metrics(self, snap: dict[str, Any], system: dict[str, Any]) -> dict[str, Any]:
@@ -293,7 +307,7 @@ class Telemetry:
         next_metrics = 0.0
         while not self._stop.wait(1.0 if next_health else 0.0):
             try:
-                now = time.monotonic()
+                now = self.clock()
                 cfg = self.cfg()
                 snap = self.snapshot()
                 system = self.system()

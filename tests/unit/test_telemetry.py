@@ -175,3 +175,53 @@ def test_each_process_writes_only_its_own_log_files(tmp_path: Path) -> None:
             logging.getLogger().removeHandler(h)
             h.close()
         structlog.reset_defaults()
+
+
+class CountingProbe(SmallProbe):
+    """Counts the reads of each sensor."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.reads: dict[str, int] = {}
+
+    def _count(self, name: str) -> None:
+        self.reads[name] = self.reads.get(name, 0) + 1
+
+    def cpu_temp_c(self) -> float:
+        self._count("cpu_temp_c")
+        return 40.0 + self.reads["cpu_temp_c"]  # a new value at each read
+
+    def throttled(self) -> int:
+        self._count("throttled")
+        return 0
+
+    def disk_free_mb(self) -> float:
+        self._count("disk_free_mb")
+        return super().disk_free_mb()
+
+    def rss_mb(self) -> float:
+        self._count("rss_mb")
+        return super().rss_mb()
+
+
+def test_slow_sensors_are_read_at_most_every_5_s_the_fast_ones_each_pass() -> None:
+    now = [0.0]
+    probe = CountingProbe(run=lambda argv: None)
+    t = Telemetry(snapshot=snap, mqtt_status=lambda: MQTT_OK, publish=lambda n, b: None,
+                  notify=lambda m: None, cfg=lambda: CFG, config_status=ConfigStatus(),
+                  probe=probe, display_name="virtual", boot_time="t", clock=lambda: now[0])
+    temps = []
+    for _ in range(21):  # a pass a second for 20 s: slow reads at 0, 5, 10, 15, 20 s
+        system = t.system()
+        assert list(system) == ["cpu_temp_c", "throttled", "cpu_percent", "rss_mb",
+                                "disk_free_mb"]
+        temps.append(system["cpu_temp_c"])
+        now[0] += 1.0
+    assert probe.reads == {"cpu_temp_c": 5, "throttled": 5, "disk_free_mb": 5, "rss_mb": 21}
+    assert temps[:6] == [41.0] * 5 + [42.0]  # the cached reading until the next one
+    now[0] = 24.9  # 4.9 s after the last slow read (at 20 s): still cached
+    t.system()
+    assert probe.reads["cpu_temp_c"] == 5
+    now[0] = 25.0
+    t.system()
+    assert probe.reads["cpu_temp_c"] == 6

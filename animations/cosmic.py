@@ -307,6 +307,11 @@ class Galaxy(Animation):
         self._idx = np.empty((h, w), np.intp)
         self._splat = Splat(w, h)
         self._out = self._splat.frame
+        #: The frame seen channel first: the arms are drawn one plane at a time, with
+        #: contiguous inner loops (broadcasting v over the 3 channels made a loop of 3).
+        self._out_planes = self._out.transpose(2, 0, 1)
+        self._planes = np.empty((3, h, w), np.float32)
+        self._white = np.ones(3, np.float32)
         self._bytes = np.empty((h, w, 3), np.uint8)
         self.configure()
 
@@ -331,8 +336,10 @@ class Galaxy(Animation):
         # Inner arms warmer, outer arms the chosen colour.
         mix = np.clip(r * 1.6, 0.0, 1.0)[..., None]
         arm_field = (core_rgb * (1 - mix) + arm_rgb * mix) * falloff[..., None]
-        self._arm = (arm_field * 0.8).astype(np.float32)
-        self._base = (arm_field * 0.22 + core[..., None] * core_rgb).astype(np.float32)
+        # Channel first (3, H, W), as draw() uses them.
+        self._arm = np.ascontiguousarray((arm_field * 0.8).astype(np.float32).transpose(2, 0, 1))
+        self._base = np.ascontiguousarray(
+            (arm_field * 0.22 + core[..., None] * core_rgb).astype(np.float32).transpose(2, 0, 1))
         # The star count is for a 64x64 panel; smaller panels get proportionally fewer.
         n = round(self.p["stars"] * min(1.0, w * h / 4096))
         rng = self.rng
@@ -340,24 +347,26 @@ class Galaxy(Animation):
         self._st = rng.uniform(0.0, math.tau, n).astype(np.float32)
         self._sb = rng.uniform(60.0, 220.0, n).astype(np.float32)
         self._radius = radius
+        # Per star, what draw() would compute the same way every frame.
+        self._s_den = self._sr + np.float32(0.3)
+        self._s_rx = self._sr * np.float32(radius)
 
     def draw(self, t: float) -> np.ndarray:
         t = finite_time(t)
         rot = t * 0.25 * self.p["speed"]
         v, out = self._v, self._out
         shift = wrap(rot * self.p["arms"], math.tau) * (LUT_SIZE / math.tau)
-        np.subtract(self._spiral, np.float32(shift), out=v)
-        np.copyto(self._idx, v, casting="unsafe")
+        # Straight into the index array: the float32 difference truncated as copyto did.
+        np.subtract(self._spiral, np.float32(shift), out=self._idx, casting="unsafe")
         np.take(_ARM_PROFILE, self._idx, out=v, mode="wrap")
-        np.multiply(self._arm, v[..., None], out=out)
-        out += self._base
+        planes = self._planes
+        np.multiply(self._arm, v, out=planes)
+        np.add(planes, self._base, out=self._out_planes)
         if len(self._sr):
             # Stars orbit faster near the centre (differential rotation).
-            ang = self._st + np.float32(wrap(rot, 1000 * math.tau)) * np.float32(1.6) / (
-                self._sr + np.float32(0.3)
-            )
-            rx = self._sr * np.float32(self._radius)
+            ang = self._st + np.float32(wrap(rot, 1000 * math.tau)) * np.float32(1.6) / self._s_den
+            rx = self._s_rx
             sx = np.float32((self.width - 1) / 2) + np.cos(ang) * rx
             sy = np.float32((self.height - 1) / 2) + np.sin(ang) * rx * np.float32(self.p["tilt"])
-            self._splat.add(sx, sy, np.ones(3, np.float32), self._sb)
+            self._splat.add(sx, sy, self._white, self._sb)
         return to_bytes(out, self._bytes)

@@ -87,6 +87,11 @@ class Fire(Animation):
 
     def configure(self) -> None:
         self._lut = lut_u8(gradient_lut(FIRE_PALETTES[self.p["palette"]]), self.p["brightness"])
+        # The cooling tables scaled once per size and flame height (each step used to
+        # multiply a panel-sized slice of each): the same float32 products.
+        c = self._cooling
+        self._cool_scaled = self._cool_map * np.float32(0.45 * c)
+        self._sparkle_scaled = self._noise * np.float32(0.2 * c)
 
     def _restart(self) -> None:
         self.rng.bit_generator.state = self._rng_start
@@ -103,8 +108,7 @@ class Fire(Animation):
         src = self._src
         rng.random(out=src, dtype=np.float32)
         np.sqrt(src, out=src)
-        heat[h:, 1 : w + 1] = src
-        heat[h:, 1 : w + 1] *= np.float32(0.55)
+        np.multiply(src, np.float32(0.55), out=heat[h:, 1 : w + 1])
         heat[h:, 1 : w + 1] += np.float32(0.5)
         # Each cell takes a random blend of the cells below-left and below-right (this
         # jitter flickers the tongues), the cell below, and the cell two below; then cools.
@@ -121,21 +125,19 @@ class Fire(Animation):
         # tongues), plus a little per-cell sparkle.
         self._cool_row = (self._cool_row + 1) % self._cool_period
         r0 = self._cool_period - self._cool_row
-        c = self._cooling
-        np.multiply(self._cool_map[r0 : r0 + h, 0:w], np.float32(0.45 * c), out=self._tmp2)
-        tmp -= self._tmp2
-        np.multiply(self._random_rows(), np.float32(0.2 * c), out=self._tmp2)
-        tmp -= self._tmp2
+        tmp -= self._cool_scaled[r0 : r0 + h, 0:w]
+        tmp -= self._random_rows(self._sparkle_scaled)
         np.maximum(tmp, np.float32(0.0), out=heat[0:h, 1 : w + 1])
 
-    def _random_rows(self) -> np.ndarray:
-        """Return an (H, W) block of uniform noise: a random window of a pre-drawn table.
+    def _random_rows(self, table: np.ndarray | None = None) -> np.ndarray:
+        """Return an (H, W) block of uniform noise: a random window of a pre-drawn table
+        (``self._noise``, or ``table``: the same noise scaled).
 
         Drawing fresh noise for every cell of every step is the costliest part of a
         step; a random row offset into a table three panels tall looks just as random.
         """
         start = int(self.rng.integers(0, 2 * self.height + 1))
-        return self._noise[start : start + self.height]
+        return (self._noise if table is None else table)[start : start + self.height]
 
     @property
     def _cooling(self) -> float:
@@ -151,9 +153,9 @@ class Fire(Animation):
         for _ in range(steps):
             self._step()
         h, w = self.height, self.width
-        view = self._tmp
-        np.multiply(self._heat[0:h, 1 : w + 1], np.float32(LUT_SIZE - 1), out=view)
-        np.copyto(self._idx, view, casting="unsafe")
+        # Straight into the index array: the float32 product truncated as copyto did.
+        np.multiply(self._heat[0:h, 1 : w + 1], np.float32(LUT_SIZE - 1), out=self._idx,
+                    casting="unsafe")
         np.take(self._lut, self._idx, axis=0, out=self._out, mode="clip")
         return self._out
 

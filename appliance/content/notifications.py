@@ -122,6 +122,8 @@ class NotificationQueue:
         if act is not None and act.ends_at is not None and now >= act.ends_at:
             events.append(NoteEvent("notification_ended", act.note.id, "expired"))
             self.active = None
+        if not self.queue:  # the usual frame: nothing stale, next or to trim
+            return events
         stale = [q for q in self.queue if not q.begun and now >= q.queued_at + q.ttl_s]
         if stale:
             gone = {q.seq for q in stale}

@@ -102,6 +102,9 @@ class Compositor:
         self.guard = guard
         self.layers = list(layers)
         self._black = np.zeros(guard.shape, np.uint8)
+        # Bound once (not two method objects per layer per frame): top first, and bottom first.
+        self._opaque = [(i, la.opaque) for i, la in reversed(list(enumerate(self.layers)))]
+        self._draws = [la.draw for la in self.layers]
 
     def layer(self, name: str) -> Layer:
         """The layer called ``name``."""
@@ -109,14 +112,15 @@ class Compositor:
 
     def render(self, now: float) -> np.ndarray:
         """Return this frame: C-contiguous uint8 ``(H, W, 3)``, owned by the guard."""
+        guard, draws = self.guard, self._draws
         first = 0
-        for i in range(len(self.layers) - 1, -1, -1):
-            if self.layers[i].opaque(now):
+        for i, opaque in self._opaque:
+            if opaque(now):
                 first = i
                 break
         frame: np.ndarray | None = None
-        for layer in self.layers[first:]:
-            out = layer.draw(now, self._black if frame is None else frame, self.guard)
+        for i in range(first, len(draws)):  # no slice: no list made per frame
+            out = draws[i](now, self._black if frame is None else frame, guard)
             if out is not None:
                 frame = out
-        return self.guard(self._black) if frame is None else frame
+        return guard(self._black) if frame is None else frame

@@ -88,6 +88,10 @@ class CommandQueue:
 
     def drain(self) -> list[Pending]:
         """Take every queued command, oldest first."""
+        if not self._items:  # the usual frame: no lock, no Event.clear
+            # A put() racing this check sets ``arrived`` after appending, so the item is
+            # taken at the next drain (the wait between frames wakes for it).
+            return []
         with self._lock:
             self.arrived.clear()
             if not self._items:
@@ -116,30 +120,34 @@ class FrameLoop:
 
     def run(self, stop: threading.Event, max_frames: int | None = None) -> None:
         """Render until ``stop`` is set (or ``max_frames`` frames)."""
-        clock = self.clock
-        next_at = clock.monotonic()
+        # Bound once: each is used every frame.
+        monotonic, tick, stats, interval_s = (self.clock.monotonic, self.tick, self.stats,
+                                              self.interval_s)
+        record, uncapped, is_stopped = stats.record, self.uncapped, stop.is_set
+        next_at = monotonic()
         frames = 0
         last_cost_ms = 0.0
-        while not stop.is_set():
-            interval = self.interval_s()
-            start = clock.monotonic()
-            self.tick(start)
-            end = clock.monotonic()
-            gaps = self.stats.gaps_over_100ms
-            self.stats.record(start, (end - start) * 1000.0)
-            if self.stats.gaps_over_100ms != gaps:
+        while not is_stopped():
+            interval = interval_s()
+            start = monotonic()
+            tick(start)
+            end = monotonic()
+            gaps = stats.gaps_over_100ms
+            cost_ms = (end - start) * 1000.0
+            record(start, cost_ms)
+            if stats.gaps_over_100ms != gaps:
                 self._log_gap(last_cost_ms)
-            last_cost_ms = (end - start) * 1000.0
+            last_cost_ms = cost_ms
             frames += 1
             if max_frames is not None and frames >= max_frames:
                 return
-            if self.uncapped:
+            if uncapped:
                 next_at = end
                 continue
             next_at += interval
             if next_at - end < 0:
                 # Late: count the frame slots we missed and re-anchor (no catch-up burst).
-                self.stats.frames_dropped += int((end - next_at) // interval) + 1
+                stats.frames_dropped += int((end - next_at) // interval) + 1
                 next_at = end
             if self._wait_for_frame(next_at, stop):
                 return

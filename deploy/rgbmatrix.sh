@@ -15,8 +15,9 @@
 # wheel ships: it comes from the sdist of the venv's own Pillow version (--wheels DIR, else
 # PyPI), so the struct it reads matches the Pillow it runs with. libpythonX.Y, which the
 # extension links, is marked manually installed so `apt autoremove` keeps it.
-# --wheel-cache DIR keeps the built wheel (keyed by source, Pillow and Python) and installs
-# it instead of building again (the arm64 test tier uses it).
+# --wheel-cache DIR (or $RGBMATRIX_WHEEL_CACHE) keeps the built wheel (keyed by source,
+# Pillow, Python and machine) and installs it instead of building again (the arm64 test
+# tier uses it, for its own venv and for install.sh's).
 # Exit status: 0 nothing changed, 3 built (the engine should restart), other: failed.
 # install.sh calls this; tests/unit/test_rgbmatrix_install.py runs it with fake tools.
 set -euo pipefail
@@ -37,7 +38,7 @@ LBSRC="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SOURCE=""
 WORK=/opt/lightbox/rgbmatrix-src
 WHEELS=""
-WHEEL_CACHE=""
+WHEEL_CACHE=${RGBMATRIX_WHEEL_CACHE:-}
 while [ $# -gt 0 ]; do
   case "$1" in
     --mode) MODE="$2"; shift 2 ;;

@@ -129,3 +129,38 @@ print(rgbmatrix_available(), auto_driver())
 """, env={"LIGHTBOX_HOST_ROOT": ""})
     assert r.stdout.split() == ["True", "virtual"], r.stderr
     assert "not a Raspberry Pi" in r.stdout + r.stderr
+
+
+def test_the_engine_retries_the_null_without_crashing_and_stops_cleanly(
+        pi4_tree: Path, tmp_path: Path) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+    import time
+
+    settings = tmp_path / "settings.json"
+    settings.write_text(json.dumps({
+        "device_id": "arm64",
+        "display": {"driver": "rgbmatrix", "rows": 32, "cols": 64, "drop_priv_user": "daemon",
+                    "drop_priv_group": "daemon", "retry_initial_s": 0.5, "retry_max_s": 1},
+        "mqtt": {"host": "127.0.0.1", "port": 1}}))
+    log = tmp_path / "engine.log"
+    with log.open("wb") as out:
+        p = subprocess.Popen([sys.executable, "-m", "appliance", "engine", "--settings",
+                              str(settings)], stdout=out, stderr=subprocess.STDOUT,
+                             env={**os.environ, "LIGHTBOX_HOST_ROOT": str(pi4_tree)})
+        try:
+            deadline = time.monotonic() + 240
+            while time.monotonic() < deadline and p.poll() is None:
+                if log.read_text(errors="replace").count("made no matrix") >= 3:
+                    break
+                time.sleep(1)
+            text = log.read_text(errors="replace")
+            assert p.poll() is None, f"the engine died ({p.returncode}):\n{text[-4000:]}"
+            assert text.count("made no matrix") >= 3, text[-4000:]  # retried, still alive
+            p.send_signal(signal.SIGTERM)
+            assert p.wait(60) == 0, log.read_text(errors="replace")[-4000:]
+        finally:
+            if p.poll() is None:
+                p.kill()

@@ -116,8 +116,10 @@ class Tier:
         if rc not in (0, 3):
             return self.fail("the binding build", rc)
         t0 = time.monotonic()
+        # install.sh's test installs the binding wheel just built (through rgbmatrix.sh's
+        # same path), rather than compiling it a second time under emulation.
         env = {"LIGHTBOX_ARM64": "1", "LIGHTBOX_TIER_OUT": "/out", "PYTHONDONTWRITEBYTECODE": "1",
-               "CI": os.environ.get("CI", "")}
+               "CI": os.environ.get("CI", ""), "RGBMATRIX_WHEEL_CACHE": "/cache"}
         args = " ".join(f"'{a}'" for a in pytest_args)
         rc = self.run(f"cd /src && /opt/tier-venv/bin/python -m pytest -p no:cacheprovider "
                       f"-p no:randomly -ra tests/arm64 {args}", env=env)

@@ -157,8 +157,11 @@ def wheelhouse(repo: Path, log: list[str], arch: str | None = None,
     """
     own = arch is None or arch == host_arch()
     blob = (repo / "pyproject.toml").read_bytes()
-    if not own:
-        blob += json.dumps([arch, list(extra), list(sdists)]).encode()
+    if not own:  # only what is downloaded: a new pytest marker must not download again
+        import tomllib
+
+        deps = tomllib.loads(blob.decode())["project"]["dependencies"]
+        blob = json.dumps([deps, arch, list(extra), list(sdists)]).encode()
     key = hashlib.sha256(blob).hexdigest()[:16]
     folder = CACHE / (f"wheels-{key}" if own else f"wheels-{arch}-{key}")
     with locked("wheels" if own else f"wheels-{arch}"):

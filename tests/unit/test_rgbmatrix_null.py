@@ -110,3 +110,15 @@ def test_auto_without_the_binding_picks_virtual(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setenv("LIGHTBOX_HOST_ROOT", str(make_tree("pi4", tmp_path)))
     monkeypatch.setattr("appliance.display.rgbmatrix_available", lambda: False)
     assert auto_driver() == "virtual"
+
+
+def test_without_proc_modules_the_sound_check_warns_and_the_preflight_goes_on(
+        tmp_path: Path) -> None:
+    from appliance.display.hzeller import module_checks, preflight_checks
+
+    tree = make_tree("pi4", tmp_path)
+    (tree / "proc/modules").unlink()
+    m = Machine(root=tree, euid=lambda: 0)
+    (check,) = module_checks(m)
+    assert check.level == "WARN" and "unreadable" in check.message and check.fix
+    assert not [c for c in preflight_checks(cfg(), m) if c.level == "FAIL"]

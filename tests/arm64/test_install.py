@@ -83,7 +83,8 @@ def lines(out: str) -> dict[str, str]:
     for line in out.splitlines():
         level, _, rest = line.strip().partition("  ")
         if level in ("PASS", "WARN", "FAIL", "SKIP") and ":" in rest:
-            found.setdefault(rest.split(":", 1)[0].strip(), f"{level} {rest}")
+            name, message = rest.split(":", 1)
+            found.setdefault(name.strip(), f"{level} {message.strip()}")
     return found
 
 

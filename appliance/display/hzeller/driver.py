@@ -3,9 +3,12 @@
 Owns the mapping of every display setting onto ``RGBMatrixOptions`` and the
 start of the library (after the preflight passed); the canvas discipline
 (one offscreen canvas, ``SetImage`` + ``SwapOnVSync``, brightness, blanking)
-is ``appliance.display.canvas``. The only module that imports ``rgbmatrix``,
-and only lazily inside ``start``. Knows nothing of animations, MQTT or the
-render loop.
+is ``appliance.display.canvas``. Detects the NULL matrix the library returns
+when it cannot start (the binding raises nothing; touching or freeing it segfaults)
+and keeps that object alive, untouched, for the life of the process (one small
+object per failed start; the panel controller retries with back-off). The only
+module that imports ``rgbmatrix``, and only lazily inside ``start``. Knows nothing
+of animations, MQTT or the render loop.
 """
 
 from __future__ import annotations

@@ -21,6 +21,27 @@ from appliance.testing import LightboxProcess, MQTTProbe, engine_settings, wait_
 from appliance.testing import start_broker as start_local_broker
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+#: tests/arm64/ (the real-binding tier) is collected only when scripts/test-arm64 asks.
+ARM64_TIER = os.environ.get("LIGHTBOX_ARM64") == "1"
+HERE = Path(__file__).resolve().parent
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Leave tests/arm64/ out unless LIGHTBOX_ARM64=1 (it runs in an emulated arm64 root)."""
+    if not ARM64_TIER and collection_path.resolve() == HERE / "arm64":
+        return True
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect tests/arm64/ even when named on the command line, unless LIGHTBOX_ARM64=1."""
+    if ARM64_TIER:
+        return
+    tier = HERE / "arm64"
+    left_out = [i for i in items if tier in Path(str(i.path)).resolve().parents]
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = [i for i in items if i not in left_out]
 
 
 def need(what: str, ok: bool, hint: str) -> None:

@@ -7,7 +7,7 @@ colour choke point). Knows nothing of animations, MQTT or the render loop.
 from __future__ import annotations
 
 import importlib.util
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import structlog
@@ -52,13 +52,35 @@ def rgbmatrix_available() -> bool:
     return importlib.util.find_spec("rgbmatrix") is not None
 
 
+def auto_driver() -> Literal["rgbmatrix", "virtual"]:
+    """The driver ``auto`` means here: rgbmatrix on a Pi where it imports, else virtual.
+
+    A machine that has the binding but is no Raspberry Pi (a laptop, a CI box, an arm64
+    server) gets the virtual panel and a log line that says why, rather than a driver
+    whose preflight must fail on the board check.
+    """
+    from appliance.ops.checks import Machine
+
+    if not rgbmatrix_available():
+        log.info("display_auto_selected", driver="virtual", reason="rgbmatrix not installed")
+        return "virtual"
+    machine = Machine()
+    if not machine.is_pi():
+        log.warning("display_auto_selected", driver="virtual",
+                    reason="rgbmatrix imports but this is not a Raspberry Pi "
+                    f"({machine.model() or 'no device-tree model'})",
+                    hint="set display.driver rgbmatrix only on a Pi")
+        return "virtual"
+    log.info("display_auto_selected", driver="rgbmatrix",
+             reason="rgbmatrix imports on a Raspberry Pi")
+    return "rgbmatrix"
+
+
 def make_display(cfg: DisplaySettings) -> Display:
     """Build the configured driver (``auto``: rgbmatrix where it imports, else virtual)."""
     driver = cfg.driver
     if driver == "auto":
-        driver = "rgbmatrix" if rgbmatrix_available() else "virtual"
-        log.info("display_auto_selected", driver=driver,
-                 reason="rgbmatrix imports" if driver == "rgbmatrix" else "rgbmatrix not installed")
+        driver = auto_driver()
     if driver == "rgbmatrix":
         from appliance.display.hzeller import RGBMatrixDisplay
 

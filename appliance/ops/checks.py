@@ -10,7 +10,9 @@ check concludes.
 
 from __future__ import annotations
 
+import grp
 import os
+import pwd
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -64,13 +66,44 @@ def count(checks: list[Check]) -> dict[Level, int]:
     return out
 
 
+#: Test hook: the host tree (device tree, /dev, /proc) the checks and the driver read.
+HOST_ROOT_ENV = "LIGHTBOX_HOST_ROOT"
+
+
+def host_root() -> Path:
+    """Return the host root: ``$LIGHTBOX_HOST_ROOT`` (a fake tree in tests), else ``/``."""
+    return Path(os.environ.get(HOST_ROOT_ENV) or "/")
+
+
+def _user_exists(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
+
+
+def _group_exists(name: str) -> bool:
+    try:
+        grp.getgrnam(name)
+    except KeyError:
+        return False
+    return True
+
+
 @dataclass
 class Machine:
-    """A read-only view of the host under ``root`` (a fake tree in tests)."""
+    """A read-only view of the host under ``root`` (a fake tree in tests).
 
-    root: Path = Path("/")
+    Users and groups are looked up through the system's own name service (as the
+    library's getpwnam/getgrnam do), never under ``root``.
+    """
+
+    root: Path = field(default_factory=host_root)
     euid: Callable[[], int] = os.geteuid
     access: Callable[[Path, int], bool] = field(default=lambda p, mode: os.access(p, mode))
+    user_exists: Callable[[str], bool] = field(default=lambda name: _user_exists(name))
+    group_exists: Callable[[str], bool] = field(default=lambda name: _group_exists(name))
 
     def path(self, rel: str) -> Path:
         """Return ``rel`` (an absolute host path) under the root."""

@@ -330,7 +330,7 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
 
     settings_arg(parser)
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
-    parser.add_argument("--root", default="/", help=argparse.SUPPRESS)
+    parser.add_argument("--root", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--broker-timeout", type=float, default=5.0, metavar="S",
                         help="seconds to wait for the broker (default 5)")
 
@@ -339,7 +339,8 @@ def run(args: argparse.Namespace) -> int:
     """Run every check; exit 0 when nothing FAILs, 1 otherwise."""
     from appliance.cli import settings_path
 
-    diag = Diagnoser(machine=Machine(root=Path(args.root)), settings_path=settings_path(args),
+    machine = Machine(root=Path(args.root)) if args.root else Machine()  # $LIGHTBOX_HOST_ROOT
+    diag = Diagnoser(machine=machine, settings_path=settings_path(args),
                      broker_timeout_s=args.broker_timeout)
     diag.run_all()
     if args.json:

@@ -36,8 +36,10 @@ class DisplaySettings(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
 
     driver: Literal["auto", "rgbmatrix", "virtual", "emulator"] = "auto"
+    #: Options::Validate (lib/led-matrix.cc) refuses odd rows and fewer than 16 columns:
+    #: CreateFromOptions returns NULL, which the binding does not turn into an error.
     rows: Annotated[int, Field(ge=8, le=64)] = 32
-    cols: Annotated[int, Field(ge=8, le=128)] = 64
+    cols: Annotated[int, Field(ge=16, le=128)] = 64
     chain_length: Annotated[int, Field(ge=1, le=8)] = 1
     parallel: Annotated[int, Field(ge=1, le=3)] = 1
     hardware_mapping: Literal[HARDWARE_MAPPINGS] = "regular"  # type: ignore[valid-type]
@@ -96,6 +98,14 @@ class DisplaySettings(BaseModel):
             raise ValueError(f"\npixel_mapper_config: {self.pixel_mapper_config!r} leaves a "
                              f"{self.width}x{self.height} canvas of the {w}x{h} panels")
         return self
+
+    @field_validator("rows")
+    @classmethod
+    def _even_rows(cls, v: int) -> int:
+        if v % 2:
+            raise ValueError(f"{v} rows is odd: hzeller's library drives an even number of "
+                             "rows (the panel's pixel height: 16, 32 or 64)")
+        return v
 
     @field_validator("panel_type")
     @classmethod

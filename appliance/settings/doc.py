@@ -38,10 +38,11 @@ MEANING: dict[str, str] = {
                  "Assistant, and its broker user. `all`, `group` and the broker's service "
                  "users (`lightbox-bridge`, `lightbox-monitor`, `homeassistant`, "
                  "`lightbox-engine`) are reserved.",
-    "display.driver": "`auto` uses hzeller's `rgbmatrix` when it imports, else `virtual`; "
-                      "`emulator` needs the `emulator` extra.",
-    "display.rows": "Rows of one panel (`--led-rows`).",
-    "display.cols": "Columns of one panel (`--led-cols`).",
+    "display.driver": "`auto` uses hzeller's `rgbmatrix` on a Raspberry Pi where it imports, "
+                      "else `virtual` (with a log line saying why); `emulator` needs the "
+                      "`emulator` extra.",
+    "display.rows": "Rows of one panel (`--led-rows`); an even number, as the library needs.",
+    "display.cols": "Columns of one panel (`--led-cols`); the library needs at least 16.",
     "display.chain_length": "Panels daisy-chained on one output; width = cols x chain "
                             "before any pixel mapper.",
     "display.parallel": "Parallel chains (1-3; more than 1 needs `regular` or `classic`); "

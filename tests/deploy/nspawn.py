@@ -7,6 +7,12 @@ private network (loopback only), and runs commands inside with `nsenter`
 into the container's PID 1 namespaces (the host has no systemd as PID 1, so
 machinectl and `systemd-run -M` are not available). Python packages come from
 wheels built on the host (`pip wheel`), because the container has no network.
+
+``arch`` (``root_tarball``, ``wheelhouse``) makes a root of another Debian
+architecture (arm64 for the real-binding tier, scripts/test-arm64): debootstrap
+runs its second stage through qemu-user-static's binfmt handler, and the wheels
+are downloaded for that platform instead of built. ``run`` runs one command in
+such a root without booting it (systemd under qemu-user is slow and needs no test).
 """
 
 from __future__ import annotations
@@ -66,11 +72,46 @@ def locked(name: str) -> Iterator[None]:
         yield
 
 
-def root_tarball(log: list[str]) -> Path:
-    """Return the cached bookworm root tarball, debootstrapping it on first use."""
-    key = hashlib.sha256(json.dumps([SUITE, "minbase", sorted(PACKAGES)]).encode()).hexdigest()
-    tarball = CACHE / f"{SUITE}-root-{key[:16]}.tar"
-    with locked("root"):
+def host_arch() -> str:
+    """Return this machine's Debian architecture (amd64, arm64, ...)."""
+    return subprocess.run(["dpkg", "--print-architecture"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
+def foreign_arch_ready(arch: str) -> str | None:
+    """Return why a root of ``arch`` cannot run here (no qemu binfmt handler), or None."""
+    if arch == host_arch():
+        return None
+    qemu = {"arm64": "aarch64", "armhf": "arm", "i386": "i386"}.get(arch, arch)
+    handler = Path(f"/proc/sys/fs/binfmt_misc/qemu-{qemu}")
+    if not handler.exists():
+        return (f"no binfmt handler {handler}: apt-get install qemu-user-static binfmt-support; "
+                "mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc; "
+                f"update-binfmts --enable qemu-{qemu}")
+    text = handler.read_text()
+    if not text.startswith("enabled"):
+        return f"{handler} is disabled: update-binfmts --enable qemu-{qemu}"
+    flags = next((ln.split(":", 1)[1].strip() for ln in text.splitlines()
+                  if ln.startswith("flags:")), "")
+    if "F" not in flags:
+        return f"{handler} lacks the F flag (the interpreter must work inside a container)"
+    return None
+
+
+def root_tarball(log: list[str], arch: str | None = None,
+                 packages: tuple[str, ...] = PACKAGES) -> Path:
+    """Return the cached bookworm root tarball, debootstrapping it on first use.
+
+    ``arch`` None is this machine's own; another one needs ``foreign_arch_ready``.
+    """
+    own = arch is None or arch == host_arch()
+    parts: list[object] = [SUITE, "minbase", sorted(packages)]
+    if not own:
+        parts.append(arch)  # the host's own keeps the key it always had (its cache stays valid)
+    key = hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+    label = SUITE if own else f"{SUITE}-{arch}"
+    tarball = CACHE / f"{label}-root-{key[:16]}.tar"
+    with locked(f"root-{arch}" if not own else "root"):
         if tarball.exists():
             log.append(f"root: cached {tarball}")
             return tarball
@@ -78,9 +119,11 @@ def root_tarball(log: list[str]) -> Path:
         shutil.rmtree(build, ignore_errors=True)
         mirror = apt_mirror()
         t0 = time.monotonic()
-        r = subprocess.run(["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}",
-                            SUITE, str(build), mirror], capture_output=True, text=True,
-                           timeout=1200)
+        cmd = ["debootstrap", "--variant=minbase", f"--include={','.join(packages)}"]
+        if not own:
+            cmd.append(f"--arch={arch}")
+        r = subprocess.run([*cmd, SUITE, str(build), mirror], capture_output=True, text=True,
+                           timeout=2400)
         if r.returncode != 0:
             raise RuntimeError(f"debootstrap from {mirror} failed:\n{r.stdout[-3000:]}"
                                f"{r.stderr[-3000:]}")
@@ -94,29 +137,127 @@ def root_tarball(log: list[str]) -> Path:
                         "."], check=True)
         tmp.rename(tarball)
         shutil.rmtree(build, ignore_errors=True)
-        log.append(f"root: debootstrap from {mirror} in {time.monotonic() - t0:.0f} s")
+        log.append(f"root: debootstrap ({label}) from {mirror} in {time.monotonic() - t0:.0f} s")
         return tarball
 
 
-def wheelhouse(repo: Path, log: list[str]) -> Path:
-    """Return a folder of wheels for the project's dependencies (and build backend)."""
-    key = hashlib.sha256((repo / "pyproject.toml").read_bytes()).hexdigest()[:16]
-    folder = CACHE / f"wheels-{key}"
-    with locked("wheels"):
+#: pip's platform tags for a Debian bookworm arm64 root (glibc 2.36, CPython 3.11).
+PLATFORMS = {"arm64": ("manylinux_2_36_aarch64", "manylinux_2_34_aarch64",
+                       "manylinux_2_28_aarch64", "manylinux_2_17_aarch64",
+                       "manylinux2014_aarch64", "linux_aarch64")}
+
+
+def wheelhouse(repo: Path, log: list[str], arch: str | None = None,
+               extra: tuple[str, ...] = (), sdists: tuple[str, ...] = ()) -> Path:
+    """Return a folder of wheels for the project's dependencies (and build backend).
+
+    On the host's own architecture they are built here (``pip wheel``); for another
+    (``arch``) they are downloaded for that platform, with ``extra`` requirements and
+    the source archives of ``sdists`` at the versions of their downloaded wheels.
+    """
+    own = arch is None or arch == host_arch()
+    blob = (repo / "pyproject.toml").read_bytes()
+    if not own:  # only what is downloaded: a new pytest marker must not download again
+        import tomllib
+
+        deps = tomllib.loads(blob.decode())["project"]["dependencies"]
+        blob = json.dumps([deps, arch, list(extra), list(sdists)]).encode()
+    key = hashlib.sha256(blob).hexdigest()[:16]
+    folder = CACHE / (f"wheels-{key}" if own else f"wheels-{arch}-{key}")
+    with locked("wheels" if own else f"wheels-{arch}"):
         if (folder / ".complete").exists():
             log.append(f"wheels: cached {folder}")
             return folder
         shutil.rmtree(folder, ignore_errors=True)
         t0 = time.monotonic()
-        pip = [sys.executable, "-m", "pip", "wheel", "-q", "--disable-pip-version-check",
-               "-w", str(folder)]
-        subprocess.run([*pip, str(repo), "setuptools>=68", "wheel"], check=True, timeout=900,
-                       capture_output=True)
-        for own in folder.glob("lightbox-*.whl"):
-            own.unlink()
+        if own:
+            pip = [sys.executable, "-m", "pip", "wheel", "-q", "--disable-pip-version-check",
+                   "-w", str(folder)]
+            subprocess.run([*pip, str(repo), "setuptools>=68", "wheel", *extra], check=True,
+                           timeout=900, capture_output=True)
+            for own_wheel in folder.glob("lightbox-*.whl"):
+                own_wheel.unlink()
+        else:
+            _download(repo, folder, arch or "", extra, sdists)
         (folder / ".complete").touch()
-        log.append(f"wheels: built in {time.monotonic() - t0:.0f} s")
+        log.append(f"wheels: {'built' if own else 'downloaded for ' + str(arch)} in "
+                   f"{time.monotonic() - t0:.0f} s")
         return folder
+
+
+def _download(repo: Path, folder: Path, arch: str, extra: tuple[str, ...],
+              sdists: tuple[str, ...]) -> None:
+    """Fill ``folder`` with the wheels of ``arch`` (and the sdists).
+
+    pip resolves and builds on the host first (some dependencies, e.g. sdnotify, are
+    sdists only): pure-Python wheels are copied as they are, every other one is
+    downloaded again, at the same version, for the other platform.
+    """
+    folder.mkdir(parents=True)
+    host = folder.parent / f".{folder.name}-host"
+    shutil.rmtree(host, ignore_errors=True)
+    pip = [sys.executable, "-m", "pip", "-q", "--disable-pip-version-check"]
+    r = subprocess.run([*pip, "wheel", "-w", str(host), str(repo), "setuptools>=68", "wheel",
+                        *extra], timeout=900, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"pip wheel on the host failed:\n{r.stderr[-3000:]}")
+    tags = ["--no-deps", "--only-binary=:all:", "--python-version", "3.11",
+            "--implementation", "cp", "--abi", "cp311", "--abi", "abi3", "--abi", "none"]
+    for platform in PLATFORMS[arch]:
+        tags += ["--platform", platform]
+    native: list[str] = []
+    for wheel in sorted(host.glob("*.whl")):
+        name, version = wheel.name.split("-")[:2]
+        if name == "lightbox":
+            continue
+        if wheel.name.endswith("-none-any.whl"):
+            shutil.copy2(wheel, folder / wheel.name)
+        else:
+            native.append(f"{name}=={version}")
+    r = subprocess.run([*pip, "download", "-d", str(folder), *tags, *native], timeout=900,
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"pip download for {arch} failed:\n{r.stderr[-3000:]}")
+    for name in sdists:
+        wheel = next(iter(sorted(folder.glob(f"{name}-*.whl"))), None)
+        pin = f"{name}=={wheel.name.split('-')[1]}" if wheel else name
+        r = subprocess.run([*pip, "download", "-d", str(folder), "--no-deps",
+                            "--no-binary=:all:", pin], timeout=900, capture_output=True,
+                           text=True)
+        if r.returncode != 0:
+            raise RuntimeError(f"pip download of the {pin} sdist failed:\n{r.stderr[-3000:]}")
+    shutil.rmtree(host, ignore_errors=True)
+
+
+def run(root: Path, script: str, *, binds: dict[str, str] | None = None,
+        ro_binds: dict[str, str] | None = None, env: dict[str, str] | None = None,
+        timeout_s: float = 3600, log: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run a bash script in ``root`` with systemd-nspawn, not booted, on loopback only.
+
+    Output goes to ``log`` as it comes when given (a long build shows progress there),
+    and is returned either way; the exit status is the script's.
+    """
+    name = f"lbrun-{os.getpid()}-{time.monotonic_ns() % 10**6}"
+    cmd = ["systemd-nspawn", "--quiet", "-D", str(root), f"--machine={name}",
+           "--private-network", "--register=no", "--keep-unit", "--as-pid2", "--console=pipe",
+           "--setenv=LANG=C.UTF-8", f"--setenv=PATH={PATH}", "--setenv=HOME=/root"]
+    cmd += [f"--setenv={k}={v}" for k, v in (env or {}).items()]
+    cmd += [f"--bind={src}:{dst}" for src, dst in (binds or {}).items()]
+    cmd += [f"--bind-ro={src}:{dst}" for src, dst in (ro_binds or {}).items()]
+    cmd += ["/bin/bash", "-c", script]
+    if log is None:
+        return subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              timeout=timeout_s)
+    with log.open("a") as fh:
+        fh.write(f"\n$ {script}\n")
+        fh.flush()
+        start = fh.tell()
+        r = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=fh, stderr=subprocess.STDOUT,
+                           timeout=timeout_s)
+    with log.open() as fh:
+        fh.seek(start)
+        out = fh.read()
+    return subprocess.CompletedProcess(cmd, r.returncode, out, "")
 
 
 @dataclass

@@ -108,7 +108,8 @@ def test_every_non_pass_line_has_a_one_sentence_fix(tmp_path: Path) -> None:
     d = diag(root, tmp_path, run=commands(throttled="throttled=0x50005", active="failed"),
              loader=no_rgbmatrix,
              probe=lambda c, t: (False, "127.0.0.1:1883 refused the connection: Not authorized"),
-             data={"display": {"driver": "rgbmatrix", "gpio_slowdown": 1, "rows": 31}})
+             data={"display": {"driver": "rgbmatrix", "gpio_slowdown": 1,
+                               "hardware_mapping": "compute-module"}})
     assert not d.ok()
     for c in d.checks:
         if c.level in ("WARN", "FAIL"):
@@ -118,7 +119,7 @@ def test_every_non_pass_line_has_a_one_sentence_fix(tmp_path: Path) -> None:
     assert lv["device nodes"] == "FAIL" and lv["rgbmatrix"] == "FAIL"
     assert lv["isolcpus"] == "WARN" and lv["memory cgroup"] == "WARN"
     assert lv["power"] == "FAIL" and lv["temperature"] == "FAIL"
-    assert lv["display.rows"] == "FAIL" and lv["display.gpio_slowdown"] == "WARN"
+    assert lv["display.hardware_mapping"] == "FAIL" and lv["display.gpio_slowdown"] == "WARN"
     assert lv["broker"] == "FAIL" and lv["service"] == "FAIL"
     broker = next(c for c in d.checks if c.name == "broker")
     assert "mqtt.username" in broker.fix
@@ -165,10 +166,15 @@ def test_missing_device_nodes(tmp_path: Path) -> None:
 def test_not_root_with_gpiomem_only(tmp_path: Path) -> None:
     root = make_tree("pi4", tmp_path)
     (root / "dev/mem").unlink()
-    d = diag(root, tmp_path, euid=1000)
+    # adafruit-hat's output-enable is GPIO 4, not a PWM pin: /dev/gpiomem is enough.
+    d = diag(root, tmp_path, euid=1000, data={"display": {"hardware_mapping": "adafruit-hat"}})
     lv = levels(d)
     assert lv["device nodes"] == "WARN" and lv["privileges"] == "WARN"
     assert d.ok()
+    # regular pulses GPIO 18 with the PWM hardware: the library would exit(1) without /dev/mem.
+    d = diag(root, tmp_path, euid=1000)
+    nodes = next(c for c in d.checks if c.name == "device nodes")
+    assert nodes.level == "FAIL" and "exit(1)" in nodes.message and not d.ok()
 
 
 def test_sound_module_loaded(tmp_path: Path) -> None:

@@ -103,9 +103,12 @@ def test_canvas_created_once_over_many_frames_and_pixels_arrive(
     assert d.canvases_created == 1 and d.frames_shown == 300
     assert m.swaps == 300
     assert len(fake.live_matrices()) == 1
-    # Every image handed over was a PIL RGB image of the frame's size.
+    # Every image handed over was a PIL RGB image of the frame's size, after the one
+    # black pixel that asked the binding whether the library made a matrix.
+    probe, *frames = m.images
+    assert probe.mode == "RGB" and probe.size == (1, 1) and not np.asarray(probe).any()
     assert all(isinstance(i, Image.Image) and i.mode == "RGB" and i.size == (64, 32)
-               for i in m.images)
+               for i in frames) and len(frames) == 300
 
 
 def test_swap_alternates_between_two_framebuffers(fake: ModuleType, pi4: Machine) -> None:
@@ -138,8 +141,10 @@ def test_the_fake_options_behave_like_cython(fake: ModuleType) -> None:
     o = fake.RGBMatrixOptions()
     with pytest.raises(AttributeError):
         o.chain = 2  # a typo of chain_length
+    o.rows = 32.9  # the real binding truncates a float (int(x)), it does not refuse it
+    assert o.rows == 32
     with pytest.raises(TypeError):
-        o.rows = 32.0
+        o.rows = "32"
     with pytest.raises(OverflowError):
         o.rows = 256
     with pytest.raises(AttributeError):  # core.pyx calls value.encode('utf-8')
@@ -273,9 +278,12 @@ def test_preflight_failures_name_the_fix_without_importing(
 
 
 def test_preflight_refuses_bad_options_without_importing(pi4: Machine) -> None:
+    # The schema refuses odd rows and narrow panels too; the preflight is the second line
+    # for a settings object built without validation.
+    unchecked = DisplaySettings.model_construct
     for settings, expect in [
-        (cfg(rows=31), "rows.*fix: set display.rows"),
-        (cfg(cols=8), "cols.*fix"),
+        (unchecked(**{**cfg().__dict__, "rows": 31}), "rows.*fix: set display.rows"),
+        (unchecked(**{**cfg().__dict__, "cols": 8}), "cols.*fix"),
         (cfg(hardware_mapping="adafruit-hat", parallel=2), "parallel.*fix: set display.parallel"),
     ]:
         with pytest.raises(DisplayError, match=expect):
@@ -314,9 +322,47 @@ def test_device_checks_explain_root_and_gpiomem(tmp_path: Path) -> None:
     def only_gpiomem(p: Path, mode: int) -> bool:
         return p.name == "gpiomem"
 
-    user = device_checks(Machine(root=root, euid=lambda: 1000, access=only_gpiomem), cfg())
-    assert [c.level for c in user] == [WARN, WARN]
-    assert "hardware pulsing" in user[0].message and user[0].fix
+    user = Machine(root=root, euid=lambda: 1000, access=only_gpiomem)
+    # A mapping without a PWM-pulsed output-enable pin runs on /dev/gpiomem, with flicker.
+    hat = device_checks(user, cfg(hardware_mapping="adafruit-hat"))
+    assert [c.level for c in hat] == [WARN, WARN]
+    assert "hardware pulsing" in hat[0].message and hat[0].fix
+    no_pulses = device_checks(user, cfg(disable_hardware_pulsing=True))
+    assert no_pulses[0].level == PASS
+
+
+@pytest.mark.parametrize("mapping", ["regular", "adafruit-hat-pwm", "regular-pi1"])
+def test_gpiomem_alone_fails_a_pwm_pulsed_mapping(tmp_path: Path, mapping: str) -> None:
+    # lib/gpio.cc: the hardware pulser needs the PWM registers only /dev/mem maps; without
+    # them the library prints "Need root" and calls exit(1), which the engine cannot catch.
+    root = make_tree("pi4", tmp_path)
+    (root / "dev/mem").unlink()
+    m = Machine(root=root, euid=lambda: 0)
+    checks = device_checks(m, cfg(hardware_mapping=mapping))
+    assert checks[0].level == FAIL and "exit(1)" in checks[0].message
+    assert "disable_hardware_pulsing" in checks[0].fix
+    with pytest.raises(DisplayError, match=r"device nodes.*exit"):
+        RGBMatrixDisplay(cfg(hardware_mapping=mapping), machine=m, loader=never_import).start()
+    classic = device_checks(m, cfg(hardware_mapping="classic"))
+    assert classic[0].level == WARN
+
+
+def test_a_missing_drop_user_or_group_fails(tmp_path: Path) -> None:
+    # lib/led-matrix.cc drop_privs(): an unknown name makes it return without dropping,
+    # and nothing checks the result: the engine would go on as root.
+    root = make_tree("pi4", tmp_path)
+    m = Machine(root=root, euid=lambda: 0, user_exists=lambda n: n == "lightbox",
+                group_exists=lambda n: n == "lightbox")
+    assert not [c for c in device_checks(m, cfg()) if c.level == FAIL]
+    for key in ("drop_priv_user", "drop_priv_group"):
+        checks = device_checks(m, cfg(**{key: "nobody-here"}))
+        fails = [c for c in checks if c.level == FAIL]
+        assert [c.name for c in fails] == [f"display.{key}"], checks
+        assert "keep running as root" in fails[0].message
+    off = device_checks(m, cfg(drop_privileges=False, drop_priv_user="nobody-here"))
+    assert not [c for c in off if c.level == FAIL]
+    not_root = Machine(root=root, euid=lambda: 1000, user_exists=lambda n: False)
+    assert not [c for c in device_checks(not_root, cfg()) if c.name.startswith("display.drop")]
 
 
 def test_module_checks(tmp_path: Path) -> None:

@@ -27,8 +27,17 @@ FAKE_PYTHON = """#!/bin/sh
 echo "python $*" >> "$LOG"
 if [ "$1" = -m ] && [ "$2" = pip ]; then
   [ -n "$PIP_FAILS" ] && exit 1
+  if [ "$3" = download ]; then  # the Pillow sdist, for its C headers
+    while [ $# -gt 0 ]; do [ "$1" = -d ] && cp "$SDIST" "$2/"; shift; done
+    exit 0
+  fi
+  echo "CPATH=$CPATH" >> "$LOG"
   touch "$VENV_DIR/installed"; exit 0
 fi
+case "$2" in
+  *"import PIL"*) echo 13.0.0; exit 0 ;;
+  *"import sys"*) echo 3.11; exit 0 ;;
+esac
 [ "$1" = -c ] && [ -f "$VENV_DIR/installed" ] && [ -z "$IMPORT_FAILS" ] && exit 0
 exit 1
 """
@@ -47,6 +56,20 @@ exit 1
 FAKE_APT = """#!/bin/sh
 echo "apt-get $*" >> "$LOG"
 """
+FAKE_APT_MARK = """#!/bin/sh
+echo "apt-mark $*" >> "$LOG"
+"""
+
+
+def pillow_sdist(tmp: Path, version: str = "13.0.0") -> Path:
+    """A stand-in for Pillow's sdist: only the C headers the binding's shim includes."""
+    top = tmp / "sdist" / f"pillow-{version}"
+    (top / "src/libImaging").mkdir(parents=True)
+    (top / "src/libImaging/Imaging.h").write_text("/* Imaging.h */\n")
+    (top / "src/libImaging/ImPlatform.h").write_text("/* ImPlatform.h */\n")
+    out = tmp / f"pillow-{version}.tar.gz"
+    subprocess.run(["tar", "-czf", str(out), "-C", str(tmp / "sdist"), top.name], check=True)
+    return out
 
 
 def _tool(path: Path, text: str) -> None:
@@ -67,6 +90,8 @@ class Box:
         _tool(self.bin / "git", FAKE_GIT)
         _tool(self.bin / "dpkg-query", FAKE_DPKG.replace("${@: -1}", "$4"))
         _tool(self.bin / "apt-get", FAKE_APT)
+        _tool(self.bin / "apt-mark", FAKE_APT_MARK)
+        self.sdist = pillow_sdist(tmp)
         self.root = tmp / "host"
         (self.root / "proc/device-tree").mkdir(parents=True)
         if model:
@@ -78,7 +103,8 @@ class Box:
         self.work = tmp / "work"
         self.env = {**os.environ, "PATH": f"{self.bin}:{os.environ['PATH']}",
                     "LOG": str(self.log), "VENV_DIR": str(self.venv), "PINNED": COMMIT,
-                    "LIGHTBOX_HOST_ROOT": str(self.root), "INSTALLED": ""}
+                    "LIGHTBOX_HOST_ROOT": str(self.root), "INSTALLED": "",
+                    "SDIST": str(self.sdist)}
 
     def run(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
         self.log.write_text("")
@@ -178,6 +204,41 @@ def test_offline_wheels_reach_pip(box: Box) -> None:
     r = box.run("--source", str(vendored(box.tmp)), "--wheels", str(box.tmp))
     assert r.returncode == 3
     assert any(f"--no-index --find-links {box.tmp}" in x for x in box.ran())
+    # The Pillow sdist in the wheel folder is used as it is: nothing is downloaded.
+    assert not [x for x in box.ran() if " pip download " in x]
+
+
+def test_the_build_sees_pillows_headers_and_keeps_libpython(box: Box) -> None:
+    # shims/pillow.c includes Imaging.h, which no Pillow wheel ships: it comes from the
+    # sdist of the venv's own Pillow version, on CPATH for the compiler.
+    r = box.run("--source", str(vendored(box.tmp)))
+    assert r.returncode == 3, r.stderr
+    ran = box.ran()
+    assert any("pip download" in x and "pillow==13.0.0" in x for x in ran), ran
+    include = box.work / "build-pillow-include"
+    assert (include / "Imaging.h").is_file() and (include / "ImPlatform.h").is_file()
+    assert any(x.startswith("CPATH=") and str(include) in x for x in ran), ran
+    # The extension links libpython3.11: installed, and kept when build tools are removed.
+    assert any(x.startswith("apt-get install") and "libpython3.11" in x for x in ran)
+    assert "apt-mark manual libpython3.11" in ran
+
+
+def test_a_wheel_cache_builds_once_and_installs_the_wheel(box: Box) -> None:
+    cache = box.tmp / "wheel-cache"
+    lib = vendored(box.tmp)
+    fake_wheel = 'mkdir -p "$d"; touch "$d/rgbmatrix-0.0.1-cp311-cp311-linux_aarch64.whl"'
+    pip_wheel = box.bin.parent / "venv/bin/python"
+    pip_wheel.write_text(pip_wheel.read_text().replace(
+        '  echo "CPATH=$CPATH" >> "$LOG"',
+        '  if [ "$3" = wheel ]; then d=""; while [ $# -gt 0 ]; do [ "$1" = -w ] && d="$2"; '
+        f'shift; done; {fake_wheel}; exit 0; fi\n  echo "CPATH=$CPATH" >> "$LOG"'))
+    assert box.run("--source", str(lib), "--wheel-cache", str(cache)).returncode == 3
+    first = box.ran()
+    assert any(" -m pip wheel " in x for x in first)
+    assert any(" -m pip install " in x and "rgbmatrix-0.0.1" in x for x in first)
+    (box.venv / ".rgbmatrix-build").unlink()  # a fresh venv: the cached wheel is reused
+    assert box.run("--source", str(lib), "--wheel-cache", str(cache)).returncode == 3
+    assert not any(" -m pip wheel " in x for x in box.ran())
 
 
 def test_the_pinned_commit_is_the_vendored_one_and_the_documented_one() -> None:

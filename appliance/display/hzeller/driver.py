@@ -3,13 +3,17 @@
 Owns the mapping of every display setting onto ``RGBMatrixOptions`` and the
 start of the library (after the preflight passed); the canvas discipline
 (one offscreen canvas, ``SetImage`` + ``SwapOnVSync``, brightness, blanking)
-is ``appliance.display.canvas``. The only module that imports ``rgbmatrix``,
-and only lazily inside ``start``. Knows nothing of animations, MQTT or the
-render loop.
+is ``appliance.display.canvas``. Detects the NULL matrix the library returns
+when it cannot start (the binding raises nothing; touching or freeing it segfaults)
+and keeps that object alive, untouched, for the life of the process (one small
+object per failed start; the panel controller retries with back-off). The only
+module that imports ``rgbmatrix``, and only lazily inside ``start``. Knows nothing
+of animations, MQTT or the render loop.
 """
 
 from __future__ import annotations
 
+import ctypes
 import importlib
 from collections.abc import Callable
 from types import ModuleType
@@ -61,6 +65,46 @@ OPTION_MAP: dict[str, tuple[str, Any]] = {
 OPTIONAL_OPTIONS = frozenset({"drop_priv_user", "drop_priv_group"})
 #: Settings that are bool here but ``uint8_t`` setters in the binding (core.pyx).
 UINT8_FLAGS = frozenset({"drop_privileges", "rp1_rio"})
+
+
+#: What the binding's ``_getCanvas`` raises for a NULL matrix (core.pyx).
+NOT_INITIALIZED = "not initialized"
+#: Matrices the library never made (NULL inside): held for the life of the process.
+_NEVER_FREED: list[Any] = []
+NO_MATRIX_HINT = (
+    "hzeller's library made no matrix: CreateFromOptions returned NULL (its reason is the "
+    "line it printed on stderr just before, e.g. 'Must run as root to be able to access "
+    "/dev/mem'; see journalctl -u lightbox-engine)"
+)
+
+
+def library_made(matrix: Any) -> bool:
+    """True when the binding holds a real matrix, False when it holds the library's NULL.
+
+    The binding turns a NULL from ``CreateFromOptions`` into no error: ``width``,
+    ``CreateFrameCanvas`` and freeing the object segfault on it. Only the calls that go
+    through ``_getCanvas`` check for NULL, and ``SetImage`` is one: it raises "Canvas was
+    destroyed or not initialized" there, and on a real matrix draws one black pixel.
+    """
+    from PIL import Image
+
+    try:
+        matrix.SetImage(Image.new("RGB", (1, 1)))
+    except Exception as exc:
+        if NOT_INITIALIZED in str(exc):
+            return False
+        raise
+    return True
+
+
+def never_free(obj: Any) -> None:
+    """Keep ``obj`` alive until the process ends, interpreter shutdown included.
+
+    A binding object holding a NULL matrix segfaults in ``__dealloc__`` (it calls
+    ``Clear`` on it): one reference more than anyone holds means it is never freed.
+    """
+    ctypes.pythonapi.Py_IncRef(ctypes.py_object(obj))
+    _NEVER_FREED.append(obj)
 
 
 def option_values(cfg: DisplaySettings) -> dict[str, Any]:
@@ -167,13 +211,7 @@ class RGBMatrixDisplay(CanvasDisplay):
         self.applied, self.skipped = apply_options(options, self.cfg)
         if hasattr(options, "daemon"):
             options.daemon = 0  # systemd supervises us; the library must never fork
-        try:
-            matrix = mod.RGBMatrix(options=options)
-            canvas = matrix.CreateFrameCanvas()
-        except Exception as exc:
-            self.last_error = f"rgbmatrix init failed: {exc}"
-            raise DisplayError(f"rgbmatrix init failed: {exc}; fix: run `lightbox diagnose` "
-                               "and check the display settings") from exc
+        matrix, canvas = self._create(mod, options)
         width, height = int(matrix.width), int(matrix.height)
         if (width, height) != (self.width, self.height):
             self.warnings.append(f"library reports {width}x{height}, settings say "
@@ -185,6 +223,36 @@ class RGBMatrixDisplay(CanvasDisplay):
                  mapping=self.cfg.hardware_mapping, gpio_slowdown=self.cfg.gpio_slowdown,
                  skipped_options=self.skipped, binding_version=self.binding_version,
                  euid=self.machine.euid())
+
+    def _create(self, mod: ModuleType, options: Any) -> tuple[Any, Any]:
+        """Make the matrix and its one offscreen canvas; never touch a matrix never made."""
+        try:
+            matrix = mod.RGBMatrix(options=options)
+        except Exception as exc:
+            self.last_error = f"rgbmatrix init failed: {exc}"
+            raise DisplayError(f"rgbmatrix init failed: {exc}; fix: run `lightbox diagnose` "
+                               "and check the display settings") from exc
+        try:
+            made = library_made(matrix)
+        except Exception as exc:
+            never_free(matrix)  # what it holds is unknown: freeing it may crash
+            self.last_error = f"rgbmatrix init failed: {exc}"
+            raise DisplayError(f"rgbmatrix init failed: {exc}; fix: run `lightbox diagnose` "
+                               "and check the display settings") from exc
+        if not made:
+            never_free(matrix)
+            self.last_error = "rgbmatrix made no matrix (CreateFromOptions returned NULL)"
+            log.error("rgbmatrix_no_matrix", hint=NO_MATRIX_HINT)
+            raise DisplayError(f"{NO_MATRIX_HINT}; fix: run `lightbox diagnose` as root and "
+                               "fix what it reports (device nodes, privileges, display "
+                               "settings)")
+        try:
+            canvas = matrix.CreateFrameCanvas()
+        except Exception as exc:
+            self.last_error = f"rgbmatrix init failed: {exc}"
+            raise DisplayError(f"rgbmatrix init failed: {exc}; fix: run `lightbox diagnose` "
+                               "and check the display settings") from exc
+        return matrix, canvas
 
     def health(self) -> dict[str, Any]:
         """Return driver facts."""

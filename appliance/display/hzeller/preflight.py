@@ -24,6 +24,10 @@ MAX_PARALLEL = {
     "classic-pi1": 1,
     "compute-module": 6,
 }
+#: Mappings whose output-enable is a PWM pin (GPIO 18 or 12, lib/hardware-mapping.c): the
+#: library drives them with the hardware pulser, whose PWM and clock registers only
+#: /dev/mem maps. With /dev/gpiomem alone it prints "Need root" and calls exit(1).
+PWM_PULSED = frozenset({"regular", "adafruit-hat-pwm", "regular-pi1", "compute-module"})
 #: Pixel mappers built into the library (``Name`` or ``Name:param``, ``;``-separated).
 KNOWN_PIXEL_MAPPERS = grammar.PIXEL_MAPPERS
 #: Mappings lib/hardware-mapping.c has only when built with ENABLE_WIDE_GPIO_COMPUTE_MODULE,
@@ -162,18 +166,49 @@ def device_checks(machine: Machine, cfg: DisplaySettings | None = None) -> list[
         out.append(Check(PASS, "device nodes", "/dev/mem is accessible (full GPIO and PWM "
                          "access, hardware pulsing available)"))
     elif gpiomem:
-        pulsing_off = cfg is not None and cfg.disable_hardware_pulsing
-        out.append(Check(
-            PASS if pulsing_off else WARN, "device nodes",
-            "only /dev/gpiomem is accessible: GPIO works but hardware pulsing needs /dev/mem",
-            "start the engine as root (the systemd unit does; the library drops privileges "
-            "after init) or set display.disable_hardware_pulsing true and accept more flicker."))
+        out.append(_gpiomem_only(cfg))
     else:
         there = "/dev/mem" if mem_there else "/dev/gpiomem"
         out.append(Check(FAIL, "device nodes", f"{there} exists but this user cannot open it",
                          "start the engine as root (sudo, or the systemd unit), or add the "
                          "service user to the gpio group for /dev/gpiomem."))
     return out + _privilege_checks(machine, cfg, "/dev/mem")
+
+
+def _gpiomem_only(cfg: DisplaySettings | None) -> Check:
+    """Only /dev/gpiomem: fine without hardware pulsing, fatal with a PWM-pulsed mapping."""
+    pulsing_off = cfg is not None and cfg.disable_hardware_pulsing
+    fix = ("start the engine as root (the systemd unit does; the library drops privileges "
+           "after init) or set display.disable_hardware_pulsing true and accept more flicker.")
+    if cfg is not None and not pulsing_off and cfg.hardware_mapping in PWM_PULSED:
+        return Check(FAIL, "device nodes",
+                     f"only /dev/gpiomem is accessible, and {cfg.hardware_mapping!r} pulses "
+                     "its output-enable pin with the PWM hardware, which needs /dev/mem: the "
+                     "library would exit(1) at start", fix)
+    return Check(PASS if pulsing_off else WARN, "device nodes",
+                 "only /dev/gpiomem is accessible: GPIO works but hardware pulsing needs "
+                 "/dev/mem", fix)
+
+
+def drop_user_checks(machine: Machine, cfg: DisplaySettings | None) -> list[Check]:
+    """The privilege-drop user and group must exist, or the library silently keeps root.
+
+    lib/led-matrix.cc drop_privs() looks the group up first, then the user; when one is
+    missing it prints "lookup" and returns without dropping, and the return value is
+    ignored: the engine would go on as root.
+    """
+    if cfg is None or not cfg.drop_privileges or not machine.is_root():
+        return []  # drop_privs() does nothing for a process that is not root
+    out: list[Check] = []
+    for what, name, exists in (("group", cfg.drop_priv_group, machine.group_exists),
+                               ("user", cfg.drop_priv_user, machine.user_exists)):
+        if not exists(name):
+            out.append(Check(FAIL, f"display.drop_priv_{what}",
+                             f"the {what} {name!r} does not exist: the library would keep "
+                             "running as root after init",
+                             f"create it (deploy/install.sh makes 'lightbox') or set "
+                             f"display.drop_priv_{what} to an existing {what}."))
+    return out
 
 
 def _privilege_checks(machine: Machine, cfg: DisplaySettings | None, opens: str) -> list[Check]:
@@ -199,7 +234,7 @@ def _privilege_checks(machine: Machine, cfg: DisplaySettings | None, opens: str)
     if root and cfg is not None and not cfg.drop_privileges:
         out.append(Check(WARN, "display.drop_privileges", "the engine keeps root after init",
                          "set display.drop_privileges true so a bug cannot act as root."))
-    return out
+    return out + drop_user_checks(machine, cfg)
 
 
 def module_checks(machine: Machine) -> list[Check]:

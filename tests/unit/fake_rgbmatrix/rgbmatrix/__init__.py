@@ -7,8 +7,9 @@ that Cython source and diffs it against this module, so the two cannot drift:
 
 - ``RGBMatrixOptions`` is a Cython class whose options are class-level properties
   (ask ``hasattr(type(o), name)``); unknown attributes raise AttributeError.
-  ``uint8_t`` setters take ints 0..255, ``uint32_t`` ones 0..2**32-1 (TypeError for
-  floats and strings, OverflowError out of range); the C fields are ``int``, so a
+  ``uint8_t`` setters take ints 0..255, ``uint32_t`` ones 0..2**32-1 (a float is
+  truncated, ``int(x)``, as the real binding does; TypeError for strings and None,
+  OverflowError out of range); the C fields are ``int``, so a
   ``uint32_t`` above 2**31-1 wraps negative. String setters call ``value.encode``:
   only ``str`` (bytes and None raise AttributeError); they read back as bytes, and
   reading one the library left NULL (``pixel_mapper_config``, ``panel_type`` until set)
@@ -16,10 +17,15 @@ that Cython source and diffs it against this module, so the two cannot drift:
   (drop_privileges 1 to ``daemon:daemon``, rp1_rio 0, gpio_slowdown 1 off a Pi 4).
 - ``RGBMatrix(rows=0, chains=0, parallel=0, options=None)``: where the C++
   ``CreateFromOptions`` returns NULL (``Options::Validate``, gpio_slowdown outside
-  0..10 for a ``uint8_t``, rp1_rio not 0/1) the binding raises NOTHING and the next
-  call on the matrix segfaults; an unknown hardware mapping or more parallel chains
-  than the mapping wires ``abort()``. Both are ``LibraryCrash`` here (a BaseException,
-  so ``except Exception`` cannot hide it): LightBox's preflight must stop them first.
+  0..10 for a ``uint8_t``, rp1_rio not 0/1, or no GPIO to map: ``GPIO_OK`` False, as
+  without /dev/mem and /dev/gpiomem) the binding raises NOTHING and prints the
+  library's reason on stderr: the object holds a NULL matrix. ``SetImage`` and
+  ``SetPixelsPillow`` on it raise ``Exception("Canvas was destroyed or not
+  initialized, ...")`` (they go through ``_getCanvas``); every other call, and freeing
+  it (``__dealloc__`` calls ``Clear``), segfaults: ``LibraryCrash`` on a call, and a
+  line in ``CRASHES`` when it is freed (``__del__`` cannot raise). An unknown hardware
+  mapping or more parallel chains than the mapping wires ``abort()``: ``LibraryCrash``
+  at once (a BaseException, so ``except Exception`` cannot hide it).
   Pixel mappers shape ``width``/``height`` as the library's do; a mapper string the
   library cannot parse is ignored, as it is there.
 - ``SetImage`` accepts only a PIL image in mode ``RGB``; ``SwapOnVSync(None)`` crashes.
@@ -29,11 +35,13 @@ that Cython source and diffs it against this module, so the two cannot drift:
   more than 100 becomes 100) while the matrix reads back what was set.
 
 Test controls: ``FEATURES`` switches options of newer bindings off (an old binding),
-``MATRICES`` holds weak references to every matrix made, ``RELEASED`` counts freed ones.
+``GPIO_OK`` False makes the library find no GPIO, ``MATRICES`` holds weak references
+to every matrix made, ``RELEASED`` counts freed ones, ``CRASHES`` the NULL ones freed.
 """
 
 from __future__ import annotations
 
+import sys
 import warnings
 import weakref
 from collections.abc import Callable
@@ -56,6 +64,11 @@ FEATURES: dict[str, bool] = {
 }
 MATRICES: list[weakref.ref[RGBMatrix]] = []
 RELEASED: list[str] = []
+CRASHES: list[str] = []
+#: False: the library can map no GPIO (no /dev/mem, no /dev/gpiomem): CreateFromOptions
+#: prints "Must run as root to be able to access /dev/mem" and returns NULL.
+GPIO_OK = True
+NOT_INITIALIZED = "Canvas was destroyed or not initialized, you cannot use this object anymore"
 #: lib/multiplex-mappers.cc registers 22 multiplexers at the pinned commit.
 MUXERS = 22
 #: Test-only names on each class (the API diff ignores them).
@@ -113,7 +126,9 @@ _RANGES = {U8: (0, 255), U32: (0, 2**32 - 1), INT: (-(2**31), 2**31 - 1)}
 def _to_c(name: str, kind: str, value: Any) -> Any:
     """Convert as Cython does for the setter's declared type, then store as the C field."""
     if kind in _RANGES:
-        if not isinstance(value, int):  # Cython takes ints (bool is one), refuses floats
+        if isinstance(value, float):
+            value = int(value)  # Cython's C-integer conversion goes through __int__: 3.7 -> 3
+        if not isinstance(value, int):  # ints (bool is one) and floats; str, None refused
             raise TypeError(f"an integer is required for {name}, got {type(value).__name__}")
         low, high = _RANGES[kind]
         if not low <= value <= high:
@@ -201,18 +216,20 @@ _NULL_RETURN: tuple[tuple[str, Callable[[dict[str, Any]], bool]], ...] = (
 )
 
 
-def _create(o: dict[str, Any]) -> None:
-    """Crash where the C++ would hand the binding NULL or abort()."""
+def _create(o: dict[str, Any]) -> str | None:
+    """Return why the C++ would hand the binding NULL (None: a matrix); crash on abort()."""
     errors = [name for name, invalid in _NULL_RETURN if invalid(o)]
     if errors:
-        raise LibraryCrash("CreateFromOptions returned NULL (invalid " + ", ".join(errors)
-                           + "): the binding raises nothing and the next call segfaults")
+        return "invalid " + ", ".join(errors)
+    if not GPIO_OK:
+        return "Must run as root to be able to access /dev/mem"
     mapping = (o["hardware_mapping"] or b"regular").decode().lower()
     if mapping not in MAPPINGS:
         raise LibraryCrash(f"abort(): there is no hardware mapping named {mapping!r}")
     if o["parallel"] > MAPPINGS[mapping]:
         raise LibraryCrash(f"abort(): the {mapping} GPIO mapping only supports "
                            f"{MAPPINGS[mapping]} parallel chain(s)")
+    return None
 
 
 def _u8(name: str, value: Any) -> int:
@@ -309,8 +326,12 @@ class RGBMatrix:
         if parallel > 0:
             options.parallel = parallel
         values = dict(options.values)
-        _create(values)
+        self._null = _create(values)
         self.options = values
+        if self._null is not None:
+            print(self._null, file=sys.stderr)  # the library's fprintf; the binding says nothing
+            MATRICES.append(weakref.ref(self))
+            return
         mapper = values["pixel_mapper_config"]
         self._size = mapped_size(values["cols"], values["rows"], values["chain_length"],
                                  values["parallel"],
@@ -328,8 +349,18 @@ class RGBMatrix:
         MATRICES.append(weakref.ref(self))
 
     def __del__(self) -> None:
-        if hasattr(self, "_size"):  # not when the constructor crashed
+        if getattr(self, "_null", None) is not None:
+            CRASHES.append(f"freed a NULL matrix ({self._null}): __dealloc__ segfaults")
+        elif hasattr(self, "_size"):  # not when the constructor crashed
             RELEASED.append(f"{self.width}x{self.height}")
+
+    def __getattribute__(self, name: str) -> Any:
+        if name in _NULL_CALLS and object.__getattribute__(self, "_null") is not None:
+            if name in _RAISE_ON_NULL:
+                raise Exception(NOT_INITIALIZED)
+            raise LibraryCrash(f"RGBMatrix.{name} on the NULL matrix CreateFromOptions "
+                               "returned: segfault")
+        return object.__getattribute__(self, name)
 
     @property
     def width(self) -> int:
@@ -417,6 +448,13 @@ class RGBMatrix:
         return self.displayed.pixels.copy()
 
 
+#: The public API of RGBMatrix: what a NULL matrix crashes on (or, through _getCanvas, raises).
+_NULL_CALLS = frozenset({"width", "height", "CreateFrameCanvas", "SwapOnVSync", "SetImage",
+                         "SetPixelsPillow", "Clear", "Fill", "SetPixel", "brightness",
+                         "pwmBits", "luminanceCorrect", "shown"})
+_RAISE_ON_NULL = frozenset({"SetImage", "SetPixelsPillow"})
+
+
 def live_matrices() -> list[RGBMatrix]:
     """Test helper: the matrices not yet freed."""
     return [m for m in (r() for r in MATRICES) if m is not None]
@@ -424,8 +462,11 @@ def live_matrices() -> list[RGBMatrix]:
 
 def reset() -> None:
     """Test helper: forget everything recorded and restore all features."""
+    global GPIO_OK
     MATRICES.clear()
     RELEASED.clear()
+    CRASHES.clear()
+    GPIO_OK = True
     for k in FEATURES:
         FEATURES[k] = True
 

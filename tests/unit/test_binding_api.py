@@ -11,7 +11,6 @@ from __future__ import annotations
 import gc
 import inspect
 import re
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -25,8 +24,8 @@ from appliance.display.hzeller.driver import OPTION_MAP, UINT8_FLAGS
 from appliance.display.hzeller.preflight import MAX_PARALLEL
 from appliance.settings import DisplaySettings, grammar
 from tests.unit.binding_source import CClass, parse_core, public_api, struct_fields, vendor_dir
+from tests.unit.fake_binding import imported_fake
 
-FAKE_DIR = Path(__file__).parent / "fake_rgbmatrix"
 #: The C range of each setter conversion Cython applies (it raises OverflowError outside).
 C_RANGES = {"uint8_t": (0, 255), "uint32_t": (0, 2**32 - 1), "int": (-(2**31), 2**31 - 1)}
 INT_MAX = 2**31 - 1
@@ -49,16 +48,9 @@ def fields(vendor: Path) -> dict[str, str]:
 
 @pytest.fixture
 def fake() -> Iterator[ModuleType]:
-    sys.path.insert(0, str(FAKE_DIR))
-    sys.modules.pop("rgbmatrix", None)
-    import rgbmatrix
-
-    rgbmatrix.reset()
-    try:
-        yield rgbmatrix
-    finally:
-        sys.path.remove(str(FAKE_DIR))
-        sys.modules.pop("rgbmatrix", None)
+    """The fake ``rgbmatrix`` module for the test's duration."""
+    with imported_fake() as mod:
+        yield mod
 
 
 def real_option_kinds(classes: dict[str, CClass], fields: dict[str, str]) -> dict[str, str]:

@@ -7,8 +7,6 @@ so what is asserted here is the shared code in ``appliance.display.canvas``.
 from __future__ import annotations
 
 import gc
-import importlib
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
@@ -22,23 +20,15 @@ from appliance.display.emulator import ADAPTER_ENV, EmulatorDisplay
 from appliance.display.hzeller import RGBMatrixDisplay
 from appliance.ops.checks import Machine
 from appliance.settings import DisplaySettings
+from tests.unit.fake_binding import imported_fake
 from tests.unit.fixtures_sys import make_tree
-
-FAKE_DIR = Path(__file__).parent / "fake_rgbmatrix"
 
 
 @pytest.fixture
 def fake() -> Iterator[ModuleType]:
-    sys.path.insert(0, str(FAKE_DIR))
-    sys.modules.pop("rgbmatrix", None)
-    mod = importlib.import_module("rgbmatrix")
-    mod.reset()
-    try:
+    """The fake ``rgbmatrix`` module for the test's duration."""
+    with imported_fake() as mod:
         yield mod
-    finally:
-        sys.path.remove(str(FAKE_DIR))
-        sys.modules.pop("rgbmatrix", None)
-        gc.collect()
 
 
 def _cfg(**kw: Any) -> DisplaySettings:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import importlib
 import os
 import sys
 import warnings
@@ -29,24 +28,15 @@ from appliance.display.hzeller import (
     option_checks,
 )
 from appliance.settings import DisplaySettings
+from tests.unit.fake_binding import imported_fake
 from tests.unit.fixtures_sys import load_sound_module, make_tree, remove_device_nodes
-
-FAKE_DIR = Path(__file__).parent / "fake_rgbmatrix"
 
 
 @pytest.fixture
 def fake() -> Iterator[ModuleType]:
-    """The fake ``rgbmatrix`` package, importable by name for the test's duration."""
-    sys.path.insert(0, str(FAKE_DIR))
-    sys.modules.pop("rgbmatrix", None)
-    mod = importlib.import_module("rgbmatrix")
-    mod.reset()
-    try:
+    """The fake ``rgbmatrix`` module for the test's duration."""
+    with imported_fake() as mod:
         yield mod
-    finally:
-        sys.path.remove(str(FAKE_DIR))
-        sys.modules.pop("rgbmatrix", None)
-        gc.collect()
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ host tree, and ``auto`` with the binding installed on a non-Pi picks the virtual
 from __future__ import annotations
 
 import gc
-import importlib
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,23 +25,15 @@ from appliance.display.hzeller import driver as hz_driver
 from appliance.display.virtual import VirtualDisplay
 from appliance.ops.checks import Machine, host_root
 from appliance.settings import DisplaySettings
+from tests.unit.fake_binding import imported_fake
 from tests.unit.fixtures_sys import make_tree
-
-FAKE_DIR = Path(__file__).parent / "fake_rgbmatrix"
 
 
 @pytest.fixture
 def fake() -> Iterator[ModuleType]:
-    sys.path.insert(0, str(FAKE_DIR))
-    sys.modules.pop("rgbmatrix", None)
-    mod = importlib.import_module("rgbmatrix")
-    mod.reset()
-    try:
+    """The fake ``rgbmatrix`` module for the test's duration."""
+    with imported_fake() as mod:
         yield mod
-    finally:
-        mod.reset()
-        sys.path.remove(str(FAKE_DIR))
-        sys.modules.pop("rgbmatrix", None)
 
 
 def cfg(**kw: object) -> DisplaySettings:

@@ -128,7 +128,6 @@ class Engine:
         self.started_mono = self.clock.monotonic()
         self.last_frame_mono = self.started_mono
         self.first_frame_done = threading.Event()
-        self._first_shown = False  # first_frame_done without an Event call each frame
         self.stopped = threading.Event()
         self._state_dirty = True
         self._last_watchdog = 0.0
@@ -251,8 +250,7 @@ class Engine:
         self.panel.show(self.compositor.render(now), now)
         self.last_frame_mono = now
         self._publish_state_if_dirty()
-        if not self._first_shown:
-            self._first_shown = True
+        if not self.first_frame_done.is_set():
             self.first_frame_done.set()
         self.supervisor.check_leak(now)
         if now - self._last_watchdog >= 1.0:

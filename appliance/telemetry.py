@@ -217,6 +217,10 @@ class Telemetry:
         self.clock = clock
         self._slow: tuple[float | None, int | None, float | None] = (None, None, None)
         self._slow_at: float | None = None
+        # The MQTT thread (publish_now on connect) and the telemetry thread both take a
+        # snapshot and publish it: one at a time, or a later snapshot can overtake an
+        # earlier one and a subscriber sees uptime_s and the counters go backwards.
+        self._publishing = threading.Lock()
 
     def system(self) -> dict[str, Any]:
         """Read the system sensors: the slow ones at most every SLOW_SENSORS_S."""
@@ -281,10 +285,11 @@ class Telemetry:
 
     def publish_now(self) -> None:
         """Compute and publish health and metrics immediately."""
-        snap = self.snapshot()
-        system = self.system()
-        self._publish_health(self.health(snap, system))
-        self._publish_metrics(self.metrics(snap, system))
+        with self._publishing:
+            snap = self.snapshot()
+            system = self.system()
+            self._publish_health(self.health(snap, system))
+            self._publish_metrics(self.metrics(snap, system))
 
     def _publish_health(self, health: dict[str, Any]) -> None:
         prev = self.last_health
@@ -303,32 +308,34 @@ class Telemetry:
         self.publish("metrics", metrics)
 
     def _run(self) -> None:
-        next_health = 0.0
-        next_metrics = 0.0
-        while not self._stop.wait(1.0 if next_health else 0.0):
+        next_due = [0.0, 0.0]  # health, metrics
+        while not self._stop.wait(1.0 if next_due[0] else 0.0):
             try:
-                now = self.clock()
-                cfg = self.cfg()
-                snap = self.snapshot()
-                system = self.system()
-                health = self.health(snap, system)
-                changed = self.last_health is None or _statuses(health) != _statuses(
-                    self.last_health
-                )
-                if changed or now >= next_health:
-                    self._publish_health(health)
-                    next_health = now + cfg.interval_s
-                if now >= next_metrics:
-                    self._publish_metrics(self.metrics(snap, system))
-                    next_metrics = now + cfg.metrics_interval_s
-                if now - self._last_summary_log >= 60.0:
-                    self._last_summary_log = now
-                    log.info("performance_summary", fps=snap["fps"],
-                             frame_ms_p99=snap["frame_ms_p99"], cpu_percent=system["cpu_percent"],
-                             rss_mb=system["rss_mb"], frames_total=snap["frames_total"],
-                             frames_dropped=snap["frames_dropped"])
+                with self._publishing:
+                    self._pass(next_due)
             except Exception as exc:  # telemetry must never take the engine down
                 log.error("telemetry_failed", error=f"{type(exc).__name__}: {exc}")
+
+    def _pass(self, next_due: list[float]) -> None:
+        """One pass of the thread: publish what is due (next_due is updated in place)."""
+        now = self.clock()
+        cfg = self.cfg()
+        snap = self.snapshot()
+        system = self.system()
+        health = self.health(snap, system)
+        changed = self.last_health is None or _statuses(health) != _statuses(self.last_health)
+        if changed or now >= next_due[0]:
+            self._publish_health(health)
+            next_due[0] = now + cfg.interval_s
+        if now >= next_due[1]:
+            self._publish_metrics(self.metrics(snap, system))
+            next_due[1] = now + cfg.metrics_interval_s
+        if now - self._last_summary_log >= 60.0:
+            self._last_summary_log = now
+            log.info("performance_summary", fps=snap["fps"],
+                     frame_ms_p99=snap["frame_ms_p99"], cpu_percent=system["cpu_percent"],
+                     rss_mb=system["rss_mb"], frames_total=snap["frames_total"],
+                     frames_dropped=snap["frames_dropped"])
 
 
 def _statuses(health: dict[str, Any]) -> tuple[str, ...]:

@@ -225,3 +225,39 @@ def test_slow_sensors_are_read_at_most_every_5_s_the_fast_ones_each_pass() -> No
     now[0] = 25.0
     t.system()
     assert probe.reads["cpu_temp_c"] == 6
+
+
+COUNTERS = ("frames_total", "frames_dropped", "recoveries_total", "commands_total",
+            "commands_rejected_total", "commands_dropped_total", "display_errors_total",
+            "events_suppressed_total")
+
+
+def test_a_later_snapshot_never_overtakes_an_earlier_one() -> None:
+    """publish_now (the MQTT thread, on connect) and the telemetry thread can run at once;
+    whichever takes its snapshot first publishes first, so uptime_s never goes back."""
+    entered, release = threading.Event(), threading.Event()
+    uptimes = iter([0.0, 0.1])
+
+    def slow_first_snapshot() -> dict[str, Any]:
+        up = next(uptimes)
+        if up == 0.0:  # the first caller is held after its snapshot, before it publishes
+            entered.set()
+            assert release.wait(10)
+        return {**snap(), "uptime_s": up, **dict.fromkeys(COUNTERS, 0)}
+
+    published: list[float] = []
+    t = Telemetry(snapshot=slow_first_snapshot, mqtt_status=lambda: MQTT_OK,
+                  publish=lambda n, b: published.append(b["uptime_s"]) if n == "metrics" else None,
+                  notify=lambda m: None, cfg=lambda: CFG, config_status=ConfigStatus(),
+                  probe=SmallProbe(run=lambda argv: None), display_name="virtual",
+                  boot_time="t")
+    first = threading.Thread(target=t.publish_now)
+    first.start()
+    assert entered.wait(10)
+    second = threading.Thread(target=t.publish_now)
+    second.start()
+    second.join(0.5)  # unguarded, the second caller publishes its later snapshot now
+    release.set()
+    first.join(10)
+    second.join(10)
+    assert published == [0.0, 0.1]

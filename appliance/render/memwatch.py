@@ -4,14 +4,17 @@ Off unless ``LIGHTBOX_TRACEMALLOC=1``. Then the engine starts ``tracemalloc``,
 takes a baseline after ``LIGHTBOX_TRACEMALLOC_WARMUP_S`` (default 20 s), and
 every ``LIGHTBOX_TRACEMALLOC_INTERVAL_S`` (default 60 s) and at the clean stop
 logs ``tracemalloc_top``: the ten source lines whose live allocations grew most
-since the baseline. Tracing costs CPU and each report pauses the process for a
-moment, so this is for soak runs, never for a box on the wall. Knows nothing
-of MQTT, animations or displays.
+since the baseline, with glibc's own figures (``malloc``: bytes in use and free in
+its heap, bytes in its mmapped blocks) for memory tracemalloc cannot see. Tracing
+costs CPU and each report pauses the process for a moment, so this is for soak
+runs, never for a box on the wall. Knows nothing of MQTT, animations or displays.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
+import sys
 import threading
 import tracemalloc
 from typing import Any
@@ -34,6 +37,31 @@ def _env_float(name: str, default: float) -> float:
         return float(os.environ.get(name, default))
     except ValueError:
         return default
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+        "fordblks", "keepcost")]
+
+
+def native_memory() -> dict[str, Any]:
+    """glibc's allocator figures in MB (``{}`` off glibc), and Python's live block count.
+
+    heap: obtained from the kernel by brk/mmap for small blocks (all arenas); in_use and
+    free: of that heap; mmapped: large blocks, each its own mapping.
+    """
+    body: dict[str, Any] = {"python_blocks": sys.getallocatedblocks()}
+    try:
+        fn = ctypes.CDLL(None).mallinfo2
+    except (OSError, AttributeError):
+        return body
+    fn.restype = _MallInfo2
+    mi = fn()
+    mb = 1_048_576
+    return {**body, "heap_mb": round(mi.arena / mb, 2), "in_use_mb": round(mi.uordblks / mb, 2),
+            "free_mb": round(mi.fordblks / mb, 2), "mmapped_mb": round(mi.hblkhd / mb, 2),
+            "mmapped_blocks": mi.hblks}
 
 
 class MemWatch:
@@ -79,7 +107,8 @@ class MemWatch:
              "size_diff_kb": round(s.size_diff / 1024, 1), "count_diff": s.count_diff}
             for s in sorted(stats, key=lambda s: s.size_diff, reverse=True)[:TOP_N]
         ]
-        body = {"growth_kb": round(growth / 1024, 1), "traced_mb": self.traced_mb(), "top": top}
+        body = {"growth_kb": round(growth / 1024, 1), "traced_mb": self.traced_mb(),
+                "malloc": native_memory(), "top": top}
         log.info("tracemalloc_top", final=final, **body)
         return body
 

@@ -243,6 +243,9 @@ def run_soak(workdir: Path, *, seconds: float | None = None, frames: int | None 
         "errors_in_log": len(errors),
         "error_lines": errors[:50],
         "tracemalloc_top_last": tops[-1] if tops else None,
+        # glibc's heap and Python's block count at each report: what RSS alone cannot tell.
+        "malloc_series": [{"ts": e.get("timestamp"), **e["malloc"]} for e in tops
+                          if isinstance(e.get("malloc"), dict)],
         "crashed": crashed,
         "exit_code": code,
         "stop_s": round(stop_s, 2),
@@ -266,7 +269,8 @@ def _sample_until(samples: list[dict[str, Any]], watcher: MQTTProbe, proc: psuti
                   "frames_total": m.get("frames_total"), "fps": m.get("fps"),
                   "frames_dropped": m.get("frames_dropped"),
                   "frame_ms_p99": m.get("frame_ms_p99"),
-                  "tracemalloc_mb": m.get("tracemalloc_mb"), **_looks_now(watcher)}
+                  "tracemalloc_mb": m.get("tracemalloc_mb"), **_rss_by_kind(proc),
+                  **_looks_now(watcher)}
         samples.append(sample)
         last_frames = m.get("frames_total") or last_frames
         if progress:
@@ -279,6 +283,26 @@ def _sample_until(samples: list[dict[str, Any]], watcher: MQTTProbe, proc: psuti
             break
         if frames and last_frames >= frames:
             break
+
+
+def _rss_by_kind(proc: psutil.Process) -> dict[str, Any]:
+    """Where the resident memory is, from /proc/PID/smaps: which kind of mapping grows.
+
+    ``[heap]`` is glibc's main arena (brk); anonymous maps are Python's object arenas,
+    other threads' glibc arenas, large numpy buffers and thread stacks; the rest is files.
+    """
+    kinds = {"heap": 0, "anon": 0, "files": 0}
+    anon_maps = 0
+    try:
+        for m in proc.memory_maps(grouped=False):
+            kind = "heap" if m.path == "[heap]" else "anon" if (
+                not m.path or m.path.startswith("[")) else "files"
+            kinds[kind] += m.rss
+            anon_maps += kind == "anon"
+    except psutil.Error:
+        return {}
+    return {**{f"rss_{k}_mb": round(v / 2**20, 2) for k, v in kinds.items()},
+            "anon_maps": anon_maps}
 
 
 def _looks_now(watcher: MQTTProbe) -> dict[str, Any]:

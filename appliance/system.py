@@ -3,12 +3,15 @@
 Owns ``SystemProbe`` (CPU temperature, the Pi firmware's throttled word, this
 process's CPU and memory, free disk; a missing sensor reads as None, never an
 error) and the one way to run an external program with a timeout
-(``run_command``), used by telemetry, diagnose, verify and the preflight.
+(``run_command``), used by telemetry, diagnose, verify and the preflight; and
+``trim_heap``, which hands the C allocator's free pages back to the kernel.
 Knows nothing of MQTT, the render loop or displays.
 """
 
 from __future__ import annotations
 
+import ctypes
+import os
 import shutil
 import subprocess
 import time
@@ -146,3 +149,38 @@ def throttle_reasons(word: int | None) -> list[str]:
     if not word:
         return []
     return [text for bit, text in THROTTLE_BITS.items() if word & (1 << bit)]
+
+
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        fn = ctypes.CDLL(None).malloc_trim  # glibc's; musl and others have none
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes, fn.restype = [ctypes.c_size_t], ctypes.c_int
+    return fn
+
+
+_MALLOC_TRIM = _malloc_trim()
+#: Seconds between heap trims in the engine (``LIGHTBOX_MALLOC_TRIM_S``; 0 turns them off).
+TRIM_HEAP_DEFAULT_S = 60.0
+
+
+def trim_heap_interval_s() -> float:
+    """How often the engine trims its heap: ``LIGHTBOX_MALLOC_TRIM_S`` or 60 s (0: never)."""
+    try:
+        value = float(os.environ.get("LIGHTBOX_MALLOC_TRIM_S", TRIM_HEAP_DEFAULT_S))
+    except ValueError:
+        return TRIM_HEAP_DEFAULT_S
+    return value if value >= 0 else TRIM_HEAP_DEFAULT_S
+
+
+def trim_heap() -> bool:
+    """Give the free pages inside glibc's heaps back to the kernel (``malloc_trim(0)``).
+
+    glibc keeps memory a process has freed for its next allocations. A long-running
+    process that allocates in many sizes from several threads (MQTT, telemetry, the
+    render loop) ends up with free pages scattered through its heaps that stay
+    resident: RSS creeps while the memory in use stays flat (docs/performance.md,
+    "Long soak"). Returns True when pages were released; False off glibc.
+    """
+    return bool(_MALLOC_TRIM(0)) if _MALLOC_TRIM is not None else False

@@ -18,7 +18,7 @@ from typing import Any
 import structlog
 
 from appliance.settings import HealthSettings
-from appliance.system import SystemProbe, throttle_reasons
+from appliance.system import SystemProbe, throttle_reasons, trim_heap, trim_heap_interval_s
 
 log = structlog.get_logger("telemetry")
 
@@ -199,6 +199,8 @@ class Telemetry:
         display_name: str,
         boot_time: str,
         clock: Callable[[], float] = time.monotonic,
+        trim: Callable[[], bool] = trim_heap,
+        trim_every_s: float | None = None,
     ) -> None:
         self.snapshot = snapshot
         self.mqtt_status = mqtt_status
@@ -221,6 +223,10 @@ class Telemetry:
         # snapshot and publish it: one at a time, or a later snapshot can overtake an
         # earlier one and a subscriber sees uptime_s and the counters go backwards.
         self._publishing = threading.Lock()
+        #: The heap trim (off the render thread, here): 0 or less turns it off.
+        self.trim = trim
+        self.trim_every_s = trim_heap_interval_s() if trim_every_s is None else trim_every_s
+        self._trimmed_at: float | None = None
 
     def system(self) -> dict[str, Any]:
         """Read the system sensors: the slow ones at most every SLOW_SENSORS_S."""
@@ -330,12 +336,26 @@ class Telemetry:
         if now >= next_due[1]:
             self._publish_metrics(self.metrics(snap, system))
             next_due[1] = now + cfg.metrics_interval_s
+        self._trim_when_due(now)
         if now - self._last_summary_log >= 60.0:
             self._last_summary_log = now
             log.info("performance_summary", fps=snap["fps"],
                      frame_ms_p99=snap["frame_ms_p99"], cpu_percent=system["cpu_percent"],
                      rss_mb=system["rss_mb"], frames_total=snap["frames_total"],
                      frames_dropped=snap["frames_dropped"])
+
+    def _trim_when_due(self, now: float) -> None:
+        """Trim the heap every ``trim_every_s`` (the first pass only starts the count)."""
+        if self.trim_every_s <= 0:
+            return
+        if self._trimmed_at is None:
+            self._trimmed_at = now
+        elif now - self._trimmed_at >= self.trim_every_s:
+            self._trimmed_at = now
+            started = time.perf_counter()
+            released = self.trim()
+            log.debug("heap_trimmed", released=released,
+                      ms=round((time.perf_counter() - started) * 1000, 2))
 
 
 def _statuses(health: dict[str, Any]) -> tuple[str, ...]:

@@ -261,3 +261,51 @@ def test_a_later_snapshot_never_overtakes_an_earlier_one() -> None:
     first.join(10)
     second.join(10)
     assert published == [0.0, 0.1]
+
+
+def test_the_heap_is_trimmed_on_its_interval_off_the_render_thread() -> None:
+    now = [0.0]
+    trims: list[float] = []
+
+    def trim() -> bool:
+        trims.append(now[0])
+        return True
+
+    def telemetry(every_s: float) -> Telemetry:
+        return Telemetry(snapshot=lambda: {**snap(), **dict.fromkeys(COUNTERS, 0)},
+                         mqtt_status=lambda: MQTT_OK, publish=lambda n, b: None,
+                         notify=lambda m: None, cfg=lambda: CFG, config_status=ConfigStatus(),
+                         probe=SmallProbe(run=lambda argv: None), display_name="virtual",
+                         boot_time="t", clock=lambda: now[0],
+                         trim=trim, trim_every_s=every_s)
+
+    t = telemetry(60.0)
+    due = [0.0, 0.0]
+    for second in range(200):  # a pass a second, as the thread runs
+        now[0] = float(second)
+        t._pass(due)
+    assert trims == [60.0, 120.0, 180.0]
+    trims.clear()
+    off = telemetry(0.0)
+    for second in range(200):
+        now[0] = float(second)
+        off._pass(due)
+    assert trims == []
+
+
+@pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="reads RSS from /proc")
+def test_trim_heap_gives_freed_pages_back_to_the_kernel() -> None:
+    from appliance.system import trim_heap
+
+    def rss_mb() -> float:
+        return int(Path("/proc/self/statm").read_text().split()[1]) * 4096 / 1_048_576
+
+    # 80 MB of 8 kB blocks (glibc's heap, not Python's small-object arenas); keeping every
+    # tenth one pins the freed space between them, where glibc never trims it by itself.
+    blocks = [bytearray(8192) for _ in range(10_000)]
+    kept = blocks[::10]
+    del blocks
+    before = rss_mb()
+    assert trim_heap()
+    assert before - rss_mb() > 40, (before, rss_mb())
+    assert len(kept) == 1000

@@ -4,7 +4,8 @@ Owns ``SystemProbe`` (CPU temperature, the Pi firmware's throttled word, this
 process's CPU and memory, free disk; a missing sensor reads as None, never an
 error) and the one way to run an external program with a timeout
 (``run_command``), used by telemetry, diagnose, verify and the preflight; and
-``trim_heap``, which hands the C allocator's free pages back to the kernel.
+``trim_heap`` and ``native_memory``: the C allocator's free pages handed back to
+the kernel, and its figures.
 Knows nothing of MQTT, the render loop or displays.
 """
 
@@ -14,11 +15,12 @@ import ctypes
 import os
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import psutil
@@ -151,16 +153,25 @@ def throttle_reasons(word: int | None) -> list[str]:
     return [text for bit, text in THROTTLE_BITS.items() if word & (1 << bit)]
 
 
-def _malloc_trim() -> Callable[[int], int] | None:
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+        "fordblks", "keepcost")]
+
+
+def _glibc() -> ctypes.CDLL | None:
+    """The C library when it has glibc's ``malloc_trim``, else None (musl, others)."""
     try:
-        fn = ctypes.CDLL(None).malloc_trim  # glibc's; musl and others have none
+        libc = ctypes.CDLL(None)
+        libc.malloc_trim.argtypes, libc.malloc_trim.restype = [ctypes.c_size_t], ctypes.c_int
     except (OSError, AttributeError):
         return None
-    fn.argtypes, fn.restype = [ctypes.c_size_t], ctypes.c_int
-    return fn
+    if hasattr(libc, "mallinfo2"):  # glibc 2.33 and later (bookworm has 2.36)
+        libc.mallinfo2.restype = _MallInfo2
+    return libc
 
 
-_MALLOC_TRIM = _malloc_trim()
+_GLIBC = _glibc()
 #: Seconds between heap trims in the engine (``LIGHTBOX_MALLOC_TRIM_S``; 0 turns them off).
 TRIM_HEAP_DEFAULT_S = 60.0
 
@@ -183,4 +194,20 @@ def trim_heap() -> bool:
     resident: RSS creeps while the memory in use stays flat (docs/performance.md,
     "Long soak"). Returns True when pages were released; False off glibc.
     """
-    return bool(_MALLOC_TRIM(0)) if _MALLOC_TRIM is not None else False
+    return bool(_GLIBC.malloc_trim(0)) if _GLIBC is not None else False
+
+
+def native_memory() -> dict[str, Any]:
+    """glibc's allocator figures in MB (none off glibc), and Python's live block count.
+
+    heap: obtained from the kernel by brk/mmap for small blocks (all arenas); in_use and
+    free: of that heap; mmapped: large blocks, each its own mapping.
+    """
+    body: dict[str, Any] = {"python_blocks": sys.getallocatedblocks()}
+    if _GLIBC is None or not hasattr(_GLIBC, "mallinfo2"):
+        return body
+    mi = _GLIBC.mallinfo2()
+    mb = 1_048_576
+    return {**body, "heap_mb": round(mi.arena / mb, 2), "in_use_mb": round(mi.uordblks / mb, 2),
+            "free_mb": round(mi.fordblks / mb, 2), "mmapped_mb": round(mi.hblkhd / mb, 2),
+            "mmapped_blocks": mi.hblks}

@@ -12,14 +12,14 @@ runs, never for a box on the wall. Knows nothing of MQTT, animations or displays
 
 from __future__ import annotations
 
-import ctypes
 import os
-import sys
 import threading
 import tracemalloc
 from typing import Any
 
 import structlog
+
+from appliance.system import native_memory
 
 log = structlog.get_logger("engine")
 
@@ -37,31 +37,6 @@ def _env_float(name: str, default: float) -> float:
         return float(os.environ.get(name, default))
     except ValueError:
         return default
-
-
-class _MallInfo2(ctypes.Structure):
-    _fields_ = [(name, ctypes.c_size_t) for name in (
-        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
-        "fordblks", "keepcost")]
-
-
-def native_memory() -> dict[str, Any]:
-    """glibc's allocator figures in MB (``{}`` off glibc), and Python's live block count.
-
-    heap: obtained from the kernel by brk/mmap for small blocks (all arenas); in_use and
-    free: of that heap; mmapped: large blocks, each its own mapping.
-    """
-    body: dict[str, Any] = {"python_blocks": sys.getallocatedblocks()}
-    try:
-        fn = ctypes.CDLL(None).mallinfo2
-    except (OSError, AttributeError):
-        return body
-    fn.restype = _MallInfo2
-    mi = fn()
-    mb = 1_048_576
-    return {**body, "heap_mb": round(mi.arena / mb, 2), "in_use_mb": round(mi.uordblks / mb, 2),
-            "free_mb": round(mi.fordblks / mb, 2), "mmapped_mb": round(mi.hblkhd / mb, 2),
-            "mmapped_blocks": mi.hblks}
 
 
 class MemWatch:

@@ -8,7 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from appliance.render.memwatch import MemWatch, enabled, native_memory
+from appliance.render.memwatch import MemWatch, enabled
+from appliance.system import native_memory
 from tests.support import wait_until
 
 

@@ -319,6 +319,7 @@ class Telemetry:
             try:
                 with self._publishing:
                     self._pass(next_due)
+                self._trim_when_due(self.clock())
             except Exception as exc:  # telemetry must never take the engine down
                 log.error("telemetry_failed", error=f"{type(exc).__name__}: {exc}")
 
@@ -336,7 +337,6 @@ class Telemetry:
         if now >= next_due[1]:
             self._publish_metrics(self.metrics(snap, system))
             next_due[1] = now + cfg.metrics_interval_s
-        self._trim_when_due(now)
         if now - self._last_summary_log >= 60.0:
             self._last_summary_log = now
             log.info("performance_summary", fps=snap["fps"],

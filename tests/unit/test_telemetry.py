@@ -17,6 +17,7 @@ from appliance.render.engine import Engine
 from appliance.settings import HealthSettings, validate
 from appliance.system import SystemProbe, throttle_reasons
 from appliance.telemetry import ConfigStatus, Telemetry, evaluate
+from tests.support import wait_until
 
 CFG = HealthSettings()
 
@@ -280,17 +281,27 @@ def test_the_heap_is_trimmed_on_its_interval_off_the_render_thread() -> None:
                          trim=trim, trim_every_s=every_s)
 
     t = telemetry(60.0)
-    due = [0.0, 0.0]
     for second in range(200):  # a pass a second, as the thread runs
         now[0] = float(second)
-        t._pass(due)
+        t._trim_when_due(now[0])
     assert trims == [60.0, 120.0, 180.0]
     trims.clear()
     off = telemetry(0.0)
     for second in range(200):
-        now[0] = float(second)
-        off._pass(due)
+        off._trim_when_due(float(second))
     assert trims == []
+    # The publishing thread is what calls it (a pass a second: the second pass trims).
+    now[0] = 0.0
+    running = telemetry(0.5)
+    running.start()
+    try:
+        def later() -> bool:
+            now[0] += 1.0  # the fake clock moves on; the thread's passes see it
+            return bool(trims)
+
+        wait_until(later, 10, 0.05, "the telemetry thread's trim")
+    finally:
+        running.stop()
 
 
 @pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="reads RSS from /proc")

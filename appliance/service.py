@@ -308,7 +308,7 @@ class EngineService:
         """Republish every retained topic after (re)connecting."""
         self.link.publish("animations", REGISTRY.catalogue(), retain=True)
         self.link.publish("info", self.info(), retain=True)
-        self.link.publish("state", self.engine.state(), retain=True)
+        self.engine.state_changed()  # sent by the render thread, never older than a change
         self.link.publish("icons", icons.names(), retain=True)
         self.engine.notices.republish()  # the render thread owns the document: it sends it
         self.scheduler.republish()
@@ -328,7 +328,7 @@ class EngineService:
         reads (a clustered broker may hold retained messages on one node only)."""
         self._publish_discovery()
         self.link.publish("status", "online", retain=True)
-        self.link.publish("state", self.engine.state(), retain=True)
+        self.engine.state_changed()
 
     def _publish_discovery(self) -> None:
         """Publish Home Assistant discovery (provided by appliance.discovery)."""

@@ -105,23 +105,23 @@ class Engine:
         guard = FrameGuard(self.width, self.height)
         self.supervisor = Supervisor(self.factory, guard, self.clock, self.counters,
                                      lambda: self.settings.animation, self.frame_interval_s,
-                                     self.event, self._changed)
+                                     self.event, self.state_changed)
         self.beacon = Beacon(self.width, self.height, self.event)  # identify, a light's flash
         self.live_input = LiveLayer(self.width, self.height, lambda: self.settings.realtime,
-                                    self.event, self._changed)
+                                    self.event, self.state_changed)
         self.notices = Notices(self.width, self.height, self.clock, lambda: self.panel.power_on,
                                self.event, lambda name, body: self.publisher.publish(
-                                   name, body, retain=True), self._changed,
+                                   name, body, retain=True), self.state_changed,
                                lambda: self.settings.bridge.images_dir)
         # Layers above the base guard apart: the supervisor's guard keeps the last frame.
         self.compositor = Compositor(FrameGuard(self.width, self.height), [  # bottom to top
             BaseLayer(self.supervisor.draw), self.live_input,
             DarkLayer(self.width, self.height, self.panel.dark),
             self.notices.layer, self.beacon.layer])
-        self.looks = Looks(registry, self.factory, self.supervisor, self.panel, self._changed,
+        self.looks = Looks(registry, self.factory, self.supervisor, self.panel, self.state_changed,
                            publish=lambda name, body: self.publisher.publish(
                                name, body, retain=True), event=self.event)
-        self.schedule = ScheduleInForce(self.looks, self.panel, self._changed, self.event)
+        self.schedule = ScheduleInForce(self.looks, self.panel, self.state_changed, self.event)
         self.live = LiveSettings(registry, self.factory, self.supervisor, self.panel,
                                  lambda new: setattr(self, "settings", new))
         self.state_version = 0
@@ -261,8 +261,9 @@ class Engine:
         self._apply_commands(now)
         self._publish_state_if_dirty()
 
-    def _changed(self) -> None:
-        """Mark the retained state as needing a publish (the only place that does)."""
+    def state_changed(self) -> None:
+        """Mark the retained state for a publish at the next frame (the only place that
+        does; any thread may call it: the render thread alone sends ``state``)."""
         self._state_dirty = True
 
     def _publish_state_if_dirty(self) -> None:
@@ -335,7 +336,7 @@ class Engine:
                 assert_never(cmd)
         self.live_input.after_command(cmd)  # a hand-made look ends a stream's hold/blank
         self.state_version += 1
-        self._changed()
+        self.state_changed()
         return None
 
     def _apply_layers(self, cmd: PresetCommand | PlaylistCommand | ApplySchedule | SetLiveMode,

@@ -341,3 +341,24 @@ def test_identify_is_a_layer_above_the_dark_panel() -> None:
     clock.advance(1.0)
     eng.tick(clock.monotonic())
     assert not display.frame().any()  # type: ignore[attr-defined]
+
+
+def test_a_state_republish_asked_from_another_thread_is_sent_by_the_next_frame() -> None:
+    """A reconnect or Home Assistant's restart asks for ``state`` from the MQTT thread; the
+    render thread sends it, so a state taken before a change is never sent after it."""
+    eng, _, clock, pub = make_engine()
+    clock.advance(1 / 30)
+    eng.tick(clock.monotonic())
+    sent = len(pub.of("state"))
+    asker = threading.Thread(target=eng.state_changed)
+    asker.start()
+    asker.join()
+    assert len(pub.of("state")) == sent  # nothing sent from the asking thread
+    eng.submit(cmd("brightness", "42"))
+    clock.advance(1 / 30)
+    eng.tick(clock.monotonic())
+    states = pub.of("state")
+    assert len(states) == sent + 1 and states[-1]["brightness"] == 42
+    clock.advance(1 / 30)
+    eng.tick(clock.monotonic())
+    assert len(pub.of("state")) == sent + 1  # once, not once a frame

@@ -92,7 +92,7 @@ class RecordingLooks:
 
 def with_looks(eng: Engine) -> RecordingLooks:
     looks = RecordingLooks(eng.looks)
-    eng.schedule = ScheduleInForce(looks, eng.panel, eng._changed)  # type: ignore[arg-type]
+    eng.schedule = ScheduleInForce(looks, eng.panel, eng.state_changed)  # type: ignore[arg-type]
     looks.on_hand_made = eng.schedule.hand_made
     return looks
 
@@ -264,7 +264,7 @@ class LevelLooks(RecordingLooks):
 def test_a_preset_windows_brightness_goes_back_unless_a_person_changed_it() -> None:
     eng, display, clock = make_engine()
     looks = LevelLooks(eng.looks)
-    eng.schedule = ScheduleInForce(looks, eng.panel, eng._changed)  # type: ignore[arg-type]
+    eng.schedule = ScheduleInForce(looks, eng.panel, eng.state_changed)  # type: ignore[arg-type]
     evening = InForce(("evening",), LookAction("preset", "calm"), "evening")
     schedule(eng, clock, evening)
     assert eng.state()["brightness"] == 20 and display.brightness_pct == 20

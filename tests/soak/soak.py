@@ -240,6 +240,7 @@ def run_soak(workdir: Path, *, seconds: float | None = None, frames: int | None 
         "rss_mb_max": max((s["rss_mb"] for s in samples), default=None),
         "rss_growth_after_warmup_mb": round(samples[-1]["rss_mb"] - rss_after_warmup, 2)
         if samples and rss_after_warmup is not None else None,
+        **rss_slopes(after),
         "errors_in_log": len(errors),
         "error_lines": errors[:50],
         "tracemalloc_top_last": tops[-1] if tops else None,
@@ -283,6 +284,32 @@ def _sample_until(samples: list[dict[str, Any]], watcher: MQTTProbe, proc: psuti
             break
         if frames and last_frames >= frames:
             break
+
+
+def _slope_per_h(points: list[tuple[float, float]]) -> float | None:
+    """Least-squares slope of (seconds, MB) points, in MB an hour (None under 3 points)."""
+    if len(points) < 3:
+        return None
+    mx = sum(x for x, _ in points) / len(points)
+    my = sum(y for _, y in points) / len(points)
+    den = sum((x - mx) ** 2 for x, _ in points)
+    return round(sum((x - mx) * (y - my) for x, y in points) / den * 3600, 3) if den else None
+
+
+def rss_slopes(after_warmup: list[dict[str, Any]]) -> dict[str, float | None]:
+    """RSS growth rates after warm-up: of every sample, and of each 10 minutes' lowest.
+
+    The heap trim (every 60 s) makes RSS a saw-tooth of about a megabyte; the lowest
+    sample of each 10-minute window is what is left after a trim, and its slope is the
+    creep that a trim cannot give back.
+    """
+    windows: dict[int, list[dict[str, Any]]] = {}
+    for s in after_warmup:
+        windows.setdefault(int(s["t_s"] // 600), []).append(s)
+    lowest = [min(w, key=lambda s: s["rss_mb"]) for w in windows.values() if len(w) >= 3]
+    return {"rss_slope_mb_per_h": _slope_per_h([(s["t_s"], s["rss_mb"]) for s in after_warmup]),
+            "rss_lowest_per_10min_slope_mb_per_h": _slope_per_h(
+                [(s["t_s"], s["rss_mb"]) for s in lowest])}
 
 
 def _rss_by_kind(proc: psutil.Process) -> dict[str, Any]:
@@ -335,7 +362,8 @@ def markdown(report: dict[str, Any]) -> str:
             "commands_total", "commands_rejected_total", "commands_dropped_total",
             "animation_errors_total", "samples_with_playlist", "samples_with_notification",
             "playlist_indexes_seen", "rss_mb_first", "rss_mb_after_warmup", "rss_mb_last",
-            "rss_mb_max", "rss_growth_after_warmup_mb", "errors_in_log", "crashed",
+            "rss_mb_max", "rss_growth_after_warmup_mb", "rss_slope_mb_per_h",
+            "rss_lowest_per_10min_slope_mb_per_h", "errors_in_log", "crashed",
             "exit_code", "stop_s")
     lines = ["# LightBox soak report", "", "| figure | value |", "|---|---|"]
     lines += [f"| {k} | {report.get(k)} |" for k in keys]
